@@ -1,0 +1,254 @@
+//! Reading a `.deb` as a stream: control fields, md5sums and data entries.
+//!
+//! A `.deb` is an `ar` archive holding `debian-binary`, `control.tar.{gz,xz,zst}` and
+//! `data.tar.{gz,xz,zst}`. Nothing is extracted to disk: the data entries are handed to a
+//! callback one by one, already path-checked. This module must never let through an absolute
+//! path, a `..` component, an entry below one of the package's own symlinks, a hard link to a
+//! file the package did not ship first, or a device node.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Cap on the decompressed size of one member, against decompression bombs.
+pub const MAX_MEMBER_SIZE: u64 = 8 << 30;
+
+/// The control part of a package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Control {
+    /// The `control` file, as shipped.
+    pub control: String,
+    /// The `md5sums` file, if the package has one.
+    pub md5sums: Option<String>,
+}
+
+/// What kind of filesystem object a data entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink(String),
+    /// A hard link to an earlier regular file of the same package (normalised path).
+    Hardlink(String),
+}
+
+/// One entry of `data.tar`, with a normalised relative path (`usr/bin/x`, no `./`, no `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+}
+
+/// Reads the control member of a `.deb`.
+pub fn read_control(path: &Path, name: &str) -> Result<Control> {
+    let mut control = Control::default();
+    let mut found = false;
+    with_member(path, name, "control.tar", |reader| {
+        found = true;
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(|e| Error::deb(name, format!("control.tar: {e}")))? {
+            let mut entry = entry.map_err(|e| Error::deb(name, format!("control.tar: {e}")))?;
+            let p = entry.path().map_err(|e| Error::deb(name, e.to_string()))?.to_string_lossy().to_string();
+            let target = match p.trim_start_matches("./") {
+                "control" => &mut control.control,
+                "md5sums" => control.md5sums.get_or_insert_with(String::new),
+                _ => continue,
+            };
+            entry
+                .read_to_string(target)
+                .map_err(|e| Error::deb(name, format!("control.tar/{p}: {e}")))?;
+        }
+        Ok(())
+    })?;
+    if !found || control.control.is_empty() {
+        return Err(Error::deb(name, "no control file in control.tar"));
+    }
+    Ok(control)
+}
+
+/// Streams every data entry of a `.deb` to `visit`, with its contents for regular files.
+pub fn read_data<F>(path: &Path, name: &str, mut visit: F) -> Result<()>
+where
+    F: FnMut(&Entry, &mut dyn Read) -> Result<()>,
+{
+    let mut found = false;
+    with_member(path, name, "data.tar", |reader| {
+        found = true;
+        let mut checker = PathChecker::default();
+        let mut archive = tar::Archive::new(reader);
+        let entries = archive
+            .entries()
+            .map_err(|e| Error::deb(name, format!("data.tar: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| Error::deb(name, format!("data.tar: {e}")))?;
+            let Some(item) = checker.check(name, &entry)? else {
+                continue;
+            };
+            visit(&item, &mut entry)?;
+        }
+        Ok(())
+    })?;
+    if !found {
+        return Err(Error::deb(name, "no data.tar member"));
+    }
+    Ok(())
+}
+
+/// Finds the `ar` member whose name starts with `prefix` and hands its decompressed stream on.
+fn with_member<F>(path: &Path, name: &str, prefix: &str, mut use_member: F) -> Result<()>
+where
+    F: FnMut(&mut dyn Read) -> Result<()>,
+{
+    let file = fs_err::File::open(path)?;
+    let mut ar = ar::Archive::new(BufReader::new(file));
+    let mut first = true;
+    while let Some(member) = ar.next_entry() {
+        let member = member.map_err(|e| Error::deb(name, format!("not a valid .deb (ar): {e}")))?;
+        let id = String::from_utf8_lossy(member.header().identifier()).to_string();
+        if first && id != "debian-binary" {
+            return Err(Error::deb(name, format!("first member is {id:?}, not debian-binary")));
+        }
+        first = false;
+        let Some(ext) = id.strip_prefix(prefix) else {
+            continue;
+        };
+        let limited = member.take(MAX_MEMBER_SIZE);
+        let mut reader: Box<dyn Read> = match ext {
+            ".gz" => Box::new(flate2::read::GzDecoder::new(limited)),
+            ".xz" => Box::new(liblzma::read::XzDecoder::new(limited)),
+            ".zst" => Box::new(
+                zstd::stream::read::Decoder::new(limited).map_err(|e| Error::deb(name, e.to_string()))?,
+            ),
+            "" => Box::new(limited),
+            other => return Err(Error::deb(name, format!("unsupported compression {prefix}{other}"))),
+        };
+        let mut capped = (&mut reader).take(MAX_MEMBER_SIZE);
+        return use_member(&mut capped);
+    }
+    if first {
+        return Err(Error::deb(name, "empty or truncated .deb"));
+    }
+    Ok(())
+}
+
+/// Normalises a tar path: strips `./` and trailing `/`; rejects absolute paths and `..`.
+pub fn normalise(name: &str, raw: &str) -> Result<String> {
+    if raw.starts_with('/') {
+        return Err(Error::deb(name, format!("absolute path {raw:?} in data.tar")));
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(Error::deb(name, format!("path {raw:?} in data.tar contains `..`"))),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Per-package path policy: tracks symlinks and regular files seen so far.
+#[derive(Default)]
+struct PathChecker {
+    symlinks: HashSet<String>,
+    files: HashMap<String, ()>,
+}
+
+impl PathChecker {
+    fn check<R: Read>(&mut self, name: &str, entry: &tar::Entry<'_, R>) -> Result<Option<Entry>> {
+        let raw = entry.path_bytes();
+        let raw = String::from_utf8(raw.to_vec())
+            .map_err(|_| Error::deb(name, "non-UTF-8 path in data.tar"))?;
+        let path = normalise(name, &raw)?;
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let mut ancestor = path.as_str();
+        while let Some((parent, _)) = ancestor.rsplit_once('/') {
+            if self.symlinks.contains(parent) {
+                return Err(Error::deb(
+                    name,
+                    format!("entry {path:?} would be written through the symlink {parent:?}"),
+                ));
+            }
+            ancestor = parent;
+        }
+        let header = entry.header();
+        let link = || -> Result<String> {
+            let l = entry
+                .link_name_bytes()
+                .ok_or_else(|| Error::deb(name, format!("link {path:?} has no target")))?;
+            String::from_utf8(l.to_vec()).map_err(|_| Error::deb(name, "non-UTF-8 link target"))
+        };
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Symlink => Kind::Symlink(link()?),
+            tar::EntryType::Link => {
+                let target = normalise(name, &link()?)?;
+                if !self.files.contains_key(&target) {
+                    return Err(Error::deb(
+                        name,
+                        format!("hard link {path:?} points to {target:?}, which is not an earlier file of the package"),
+                    ));
+                }
+                Kind::Hardlink(target)
+            }
+            other => {
+                return Err(Error::deb(name, format!("entry {path:?} has unsupported type {other:?}")));
+            }
+        };
+        match &kind {
+            Kind::Symlink(_) => {
+                self.symlinks.insert(path.clone());
+            }
+            Kind::File => {
+                self.files.insert(path.clone(), ());
+            }
+            _ => {}
+        }
+        let mode = header.mode().map_err(|e| Error::deb(name, e.to_string()))? & 0o7777;
+        Ok(Some(Entry {
+            size: if kind == Kind::File { header.size().unwrap_or(0) } else { 0 },
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            path,
+            kind,
+            mode,
+        }))
+    }
+}
+
+/// The `Package` field of a control file (used to cross-check the index).
+pub fn control_field<'a>(control: &'a str, field: &str) -> Option<&'a str> {
+    control.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k == field).then(|| v.trim())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_paths() {
+        assert_eq!(normalise("p", "./usr/bin/").unwrap(), "usr/bin");
+        assert!(normalise("p", "/etc/passwd").is_err());
+        assert!(normalise("p", "./usr/../../etc").is_err());
+        assert_eq!(normalise("p", "./").unwrap(), "");
+    }
+
+    #[test]
+    fn control_fields() {
+        let c = "Package: tzdata\nVersion: 2025b-4\n";
+        assert_eq!(control_field(c, "Version"), Some("2025b-4"));
+        assert_eq!(control_field(c, "Depends"), None);
+    }
+}

@@ -1,0 +1,290 @@
+//! HTTP and `file://` fetching, retries, and the content-addressed cache.
+//!
+//! Everything downloaded is checked against a size and SHA256 that came from a verified
+//! index before anyone may read it. Downloads go to a temporary file in the cache directory
+//! and are renamed into place only when the hash matches, so an interrupted or poisoned
+//! download never becomes a cache entry; entries are re-hashed when read.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// Receives progress of long operations; the CLI draws bars, libraries only call this.
+pub trait Reporter: Sync {
+    /// A batch of work of `total` bytes starts.
+    fn start(&self, _label: &str, _total: u64) {}
+    /// `bytes` more bytes are done.
+    fn advance(&self, _bytes: u64) {}
+    /// The batch is done.
+    fn finish(&self) {}
+    /// A warning the user should see even with progress bars.
+    fn warn(&self, message: &str);
+}
+
+/// A reporter that prints warnings to stderr and nothing else.
+pub struct QuietReporter;
+
+impl Reporter for QuietReporter {
+    fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+}
+
+/// Fetches URLs over HTTP(S) or from `file://` paths.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::blocking::Client,
+    retries: u32,
+}
+
+impl Fetcher {
+    /// A fetcher with sane timeouts and three attempts per request.
+    pub fn new() -> Result<Self> {
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(20))
+            .timeout(Duration::from_secs(600))
+            .user_agent(concat!("distroless/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Http {
+                url: String::new(),
+                message: format!("cannot create HTTP client: {e}"),
+            })?;
+        Ok(Fetcher { client, retries: 3 })
+    }
+
+    /// Opens a URL as a stream. A missing file is `Error::NotFound`.
+    pub fn open(&self, url: &Url) -> Result<Box<dyn Read + Send>> {
+        if url.scheme() == "file" {
+            let path = url.to_file_path().map_err(|()| Error::Http {
+                url: url.to_string(),
+                message: "not a local path".into(),
+            })?;
+            return match std::fs::File::open(&path) {
+                Ok(f) => Ok(Box::new(f)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
+                    url: url.to_string(),
+                }),
+                Err(e) => Err(Error::io(path, e)),
+            };
+        }
+        let mut last = String::new();
+        for attempt in 0..self.retries {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(300 << attempt));
+            }
+            match self.client.get(url.clone()).send() {
+                Ok(resp) if resp.status().is_success() => return Ok(Box::new(resp)),
+                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
+                    return Err(Error::NotFound {
+                        url: url.to_string(),
+                    });
+                }
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("HTTP {}", resp.status());
+                }
+                Ok(resp) => {
+                    return Err(Error::Http {
+                        url: url.to_string(),
+                        message: format!("HTTP {}", resp.status()),
+                    });
+                }
+                Err(e) => last = error_chain(&e),
+            }
+        }
+        Err(Error::Http {
+            url: url.to_string(),
+            message: format!("{last} (after {} attempts)", self.retries),
+        })
+    }
+
+    /// Reads a whole (small) resource into memory, capped at `limit` bytes.
+    pub fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.open(url)?
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| Error::Http {
+                url: url.to_string(),
+                message: e.to_string(),
+            })?;
+        if out.len() as u64 > limit {
+            return Err(Error::Http {
+                url: url.to_string(),
+                message: format!("larger than the {limit} byte limit"),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// An expected blob: where to get it and what it must hash to.
+#[derive(Debug, Clone)]
+pub struct Expected<'a> {
+    pub url: Url,
+    /// Shown in errors (`pool/main/t/tzdata/tzdata_2025b-4_all.deb`).
+    pub name: &'a str,
+    pub size: u64,
+    pub sha256: &'a str,
+}
+
+/// Content-addressed store: a blob lives at `<root>/sha256/<hex>`.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+impl Cache {
+    /// Opens (and creates) a cache directory.
+    pub fn open(root: &Path) -> Result<Self> {
+        fs_err::create_dir_all(root.join("sha256"))?;
+        Ok(Cache {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The directory of the cache.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the blob with this hash lives (whether or not it is there).
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.root.join("sha256").join(sha256)
+    }
+
+    /// Returns the blob's path if it is present and still hashes right. A corrupt entry is
+    /// removed so the next fetch replaces it.
+    pub fn verified(&self, sha256: &str, size: u64) -> Result<Option<PathBuf>> {
+        let path = self.path_of(sha256);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            return Ok(None);
+        };
+        if meta.len() == size {
+            let actual = hash_file(&path)?;
+            if actual == sha256 {
+                return Ok(Some(path));
+            }
+        }
+        fs_err::remove_file(&path)?;
+        Ok(None)
+    }
+
+    /// Makes sure the expected blob is in the cache, downloading it if needed.
+    pub fn ensure(&self, fetcher: &Fetcher, want: &Expected<'_>, reporter: &dyn Reporter) -> Result<PathBuf> {
+        if let Some(path) = self.verified(want.sha256, want.size)? {
+            reporter.advance(want.size);
+            return Ok(path);
+        }
+        let mut reader = fetcher.open(&want.url)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).map_err(|e| Error::Http {
+                url: want.url.to_string(),
+                message: e.to_string(),
+            })?;
+            if n == 0 {
+                break;
+            }
+            total += n as u64;
+            if total > want.size {
+                return Err(Error::SizeMismatch {
+                    file: want.name.to_string(),
+                    expected: want.size,
+                    actual: total,
+                });
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n]).map_err(|e| Error::io(tmp.path(), e))?;
+            reporter.advance(n as u64);
+        }
+        if total != want.size {
+            return Err(Error::SizeMismatch {
+                file: want.name.to_string(),
+                expected: want.size,
+                actual: total,
+            });
+        }
+        let actual = hex::encode(hasher.finalize());
+        if actual != want.sha256 {
+            return Err(Error::HashMismatch {
+                file: want.name.to_string(),
+                expected: want.sha256.to_string(),
+                actual,
+            });
+        }
+        let path = self.path_of(want.sha256);
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(path)
+    }
+}
+
+/// SHA256 of a file, streamed.
+pub fn hash_file(path: &Path) -> Result<String> {
+    let mut f = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_verifies_and_evicts_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("blob");
+        fs_err::write(&src, b"hello").unwrap();
+        let sha = hash_file(&src).unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        let want = Expected {
+            url: Url::from_file_path(&src).unwrap(),
+            name: "blob",
+            size: 5,
+            sha256: &sha,
+        };
+        let fetcher = Fetcher::new().unwrap();
+        let path = cache.ensure(&fetcher, &want, &QuietReporter).unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), b"hello");
+        fs_err::write(&path, b"hellO").unwrap();
+        assert!(cache.verified(&sha, 5).unwrap().is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn hash_mismatch_leaves_no_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("blob");
+        fs_err::write(&src, b"hello").unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        let sha = "0".repeat(64);
+        let want = Expected {
+            url: Url::from_file_path(&src).unwrap(),
+            name: "blob",
+            size: 5,
+            sha256: &sha,
+        };
+        let err = cache.ensure(&Fetcher::new().unwrap(), &want, &QuietReporter).unwrap_err();
+        assert!(err.to_string().starts_with("blob: hash mismatch"), "{err}");
+        assert_eq!(fs_err::read_dir(cache.root().join("sha256")).unwrap().count(), 0);
+    }
+}

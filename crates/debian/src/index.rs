@@ -1,0 +1,277 @@
+//! `Packages` indexes parsed into typed records.
+//!
+//! A suite's index is ~63,000 stanzas and ~50 MB of text; we keep only the dozen fields that
+//! resolution and fetching need. The parser is written by hand because the deb822 subset used
+//! by `Packages` is trivial (one `Field: value` per line, continuation lines start with a
+//! space) and a generic deb822 crate would allocate a map per stanza for fields we discard.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::version::{Op, Version};
+
+/// One alternative of a dependency: `name[:arch] [(op version)]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relation {
+    pub name: String,
+    /// `any`, `native` or an architecture, as written after `:`.
+    pub arch: Option<String>,
+    pub constraint: Option<(String, String)>,
+}
+
+impl Relation {
+    /// The operator and version of the constraint, if any and well-formed.
+    pub fn op_version(&self) -> Option<(Op, Version)> {
+        let (op, ver) = self.constraint.as_ref()?;
+        Some((Op::parse(op)?, Version::parse(ver)?))
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)?;
+        if let Some(a) = &self.arch {
+            write!(f, ":{a}")?;
+        }
+        if let Some((op, v)) = &self.constraint {
+            write!(f, " ({op} {v})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A dependency: a list of alternatives of which one must hold.
+pub type Dependency = Vec<Relation>;
+
+/// One binary package from a `Packages` index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    pub multi_arch: Option<String>,
+    pub depends: Vec<Dependency>,
+    pub pre_depends: Vec<Dependency>,
+    pub provides: Vec<Relation>,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    pub installed_size: u64,
+    pub source: Option<String>,
+    pub essential: bool,
+    /// The suite this record came from (`trixie`, `trixie-security`, …).
+    #[serde(default)]
+    pub suite: String,
+    /// Base URL of the mirror this record came from.
+    #[serde(default)]
+    pub mirror: String,
+}
+
+/// Parses a relation list such as `libc6 (>= 2.34), libgcc-s1 | libgcc1`.
+pub fn parse_relations(text: &str) -> Vec<Dependency> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|dep| dep.split('|').filter_map(parse_relation).collect())
+        .filter(|alts: &Dependency| !alts.is_empty())
+        .collect()
+}
+
+fn parse_relation(text: &str) -> Option<Relation> {
+    let text = text.trim();
+    // Drop architecture restrictions `[amd64]` and build profiles `<!nocheck>` (source-only syntax).
+    let text = text.split(['[', '<']).next().unwrap_or("").trim();
+    let (head, constraint) = match text.split_once('(') {
+        Some((head, rest)) => {
+            let inner = rest.trim_end().trim_end_matches(')').trim();
+            let split = inner
+                .find(|c: char| !matches!(c, '<' | '>' | '='))
+                .unwrap_or(inner.len());
+            let (op, ver) = inner.split_at(split);
+            (head.trim(), Some((op.trim().to_string(), ver.trim().to_string())))
+        }
+        None => (text, None),
+    };
+    if head.is_empty() {
+        return None;
+    }
+    let (name, arch) = match head.split_once(':') {
+        Some((n, a)) => (n.to_string(), Some(a.to_string())),
+        None => (head.to_string(), None),
+    };
+    Some(Relation {
+        name,
+        arch,
+        constraint,
+    })
+}
+
+/// Parses a whole `Packages` file. `file` names it in errors.
+pub fn parse_packages(file: &str, text: &str, suite: &str, mirror: &str) -> Result<Vec<Package>> {
+    let mut out = Vec::with_capacity(text.len() / 800);
+    let mut fields = Fields::default();
+    let mut last: Option<&'static str> = None;
+    for (lineno, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            if fields.any {
+                out.push(fields.finish(file, lineno, suite, mirror)?);
+                fields = Fields::default();
+            }
+            last = None;
+            continue;
+        }
+        if line.starts_with(' ') || line.starts_with('\t') {
+            // Only Description has continuation lines worth keeping, and we drop it.
+            if let Some(key) = last {
+                fields.append(key, line.trim());
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once(':') else {
+            return Err(Error::Index {
+                file: file.to_string(),
+                reason: format!("line {}: not a `Field: value` line", lineno + 1),
+            });
+        };
+        last = fields.set(key, value.trim());
+        fields.any = true;
+    }
+    if fields.any {
+        let n = text.lines().count();
+        out.push(fields.finish(file, n, suite, mirror)?);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    any: bool,
+    name: Option<&'a str>,
+    version: Option<&'a str>,
+    arch: Option<&'a str>,
+    multi_arch: Option<&'a str>,
+    depends: String,
+    pre_depends: String,
+    provides: String,
+    filename: Option<&'a str>,
+    size: Option<&'a str>,
+    sha256: Option<&'a str>,
+    installed_size: Option<&'a str>,
+    source: Option<&'a str>,
+    essential: bool,
+}
+
+impl<'a> Fields<'a> {
+    fn set(&mut self, key: &str, value: &'a str) -> Option<&'static str> {
+        match key {
+            "Package" => self.name = Some(value),
+            "Version" => self.version = Some(value),
+            "Architecture" => self.arch = Some(value),
+            "Multi-Arch" => self.multi_arch = Some(value),
+            "Depends" => {
+                self.depends = value.to_string();
+                return Some("Depends");
+            }
+            "Pre-Depends" => {
+                self.pre_depends = value.to_string();
+                return Some("Pre-Depends");
+            }
+            "Provides" => {
+                self.provides = value.to_string();
+                return Some("Provides");
+            }
+            "Filename" => self.filename = Some(value),
+            "Size" => self.size = Some(value),
+            "SHA256" => self.sha256 = Some(value),
+            "Installed-Size" => self.installed_size = Some(value),
+            "Source" => self.source = Some(value),
+            "Essential" => self.essential = value == "yes",
+            _ => {}
+        }
+        None
+    }
+
+    fn append(&mut self, key: &str, value: &str) {
+        let target = match key {
+            "Depends" => &mut self.depends,
+            "Pre-Depends" => &mut self.pre_depends,
+            "Provides" => &mut self.provides,
+            _ => return,
+        };
+        target.push(' ');
+        target.push_str(value);
+    }
+
+    fn finish(self, file: &str, lineno: usize, suite: &str, mirror: &str) -> Result<Package> {
+        let missing = |what: &str| Error::Index {
+            file: file.to_string(),
+            reason: format!("stanza ending at line {lineno}: missing {what}"),
+        };
+        let name = self.name.ok_or_else(|| missing("Package"))?;
+        let size = self
+            .size
+            .ok_or_else(|| missing("Size"))?
+            .parse()
+            .map_err(|_| missing("a numeric Size"))?;
+        let sha256 = self.sha256.ok_or_else(|| missing("SHA256"))?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(missing("a valid SHA256"));
+        }
+        Ok(Package {
+            name: name.to_string(),
+            version: self.version.ok_or_else(|| missing("Version"))?.to_string(),
+            architecture: self.arch.ok_or_else(|| missing("Architecture"))?.to_string(),
+            multi_arch: self.multi_arch.map(str::to_string),
+            depends: parse_relations(&self.depends),
+            pre_depends: parse_relations(&self.pre_depends),
+            provides: parse_relations(&self.provides).into_iter().flatten().collect(),
+            filename: self.filename.ok_or_else(|| missing("Filename"))?.to_string(),
+            size,
+            sha256: sha256.to_ascii_lowercase(),
+            installed_size: self
+                .installed_size
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            source: self.source.map(str::to_string),
+            essential: self.essential,
+            suite: suite.to_string(),
+            mirror: mirror.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relations() {
+        let deps = parse_relations("libc6 (>= 2.34), libgcc-s1 | libgcc1, python3:any (>= 3.11~)");
+        assert_eq!(deps.len(), 3);
+        assert_eq!(deps[0][0].constraint, Some((">=".into(), "2.34".into())));
+        assert_eq!(deps[1].len(), 2);
+        assert_eq!(deps[2][0].arch.as_deref(), Some("any"));
+        assert_eq!(deps[2][0].to_string(), "python3:any (>= 3.11~)");
+    }
+
+    #[test]
+    fn stanzas() {
+        let sha = "a".repeat(64);
+        let text = format!(
+            "Package: a\nVersion: 1.0\nArchitecture: amd64\nDepends: b,\n c\nFilename: pool/a.deb\n\
+             Size: 10\nSHA256: {sha}\nDescription: x\n more\n\nPackage: b\nVersion: 2\n\
+             Architecture: all\nFilename: pool/b.deb\nSize: 3\nSHA256: {sha}\n"
+        );
+        let pkgs = parse_packages("Packages", &text, "s", "m").unwrap();
+        assert_eq!(pkgs.len(), 2);
+        assert_eq!(pkgs[0].depends.len(), 2);
+        assert_eq!(pkgs[1].architecture, "all");
+    }
+
+    #[test]
+    fn missing_hash_names_file() {
+        let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: f\nSize: 1\n";
+        let err = parse_packages("main/Packages", text, "s", "m").unwrap_err();
+        assert!(err.to_string().contains("main/Packages"), "{err}");
+    }
+}

@@ -1,0 +1,139 @@
+//! OCI image layout directory and oci-archive, written atomically.
+//!
+//! Everything is written into a temporary directory beside the destination; only a finished
+//! image is renamed into place, so a failed build leaves no half-written output behind.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::image::{canonical_json, descriptor};
+
+/// An OCI layout being written.
+pub struct LayoutWriter {
+    tmp: tempfile::TempDir,
+}
+
+impl LayoutWriter {
+    /// Starts a layout in a temporary directory next to `dest`.
+    pub fn new(dest: &Path) -> Result<Self> {
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs_err::create_dir_all(&parent)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".distroless-")
+            .tempdir_in(&parent)
+            .map_err(|e| Error::io(&parent, e))?;
+        fs_err::create_dir_all(tmp.path().join("blobs/sha256"))?;
+        Ok(LayoutWriter { tmp })
+    }
+
+    /// The `blobs/sha256` directory layers are written into.
+    pub fn blobs(&self) -> PathBuf {
+        self.tmp.path().join("blobs/sha256")
+    }
+
+    /// Writes a JSON blob canonically and returns its descriptor.
+    pub fn json_blob<T: Serialize>(&self, media_type: MediaType, value: &T) -> Result<Descriptor> {
+        let bytes = canonical_json(value)?;
+        self.raw_blob(media_type, &bytes)
+    }
+
+    /// Writes bytes as a blob.
+    pub fn raw_blob(&self, media_type: MediaType, bytes: &[u8]) -> Result<Descriptor> {
+        let hex = hex::encode(Sha256::digest(bytes));
+        let path = self.blobs().join(&hex);
+        fs_err::write(&path, bytes)?;
+        descriptor(media_type, &format!("sha256:{hex}"), bytes.len() as u64)
+    }
+
+    /// Copies an existing blob file (e.g. a cached layer) into the layout.
+    pub fn import_blob(&self, digest_hex: &str, from: &Path) -> Result<()> {
+        let dest = self.blobs().join(digest_hex);
+        if dest.exists() {
+            return Ok(());
+        }
+        if std::fs::hard_link(from, &dest).is_err() {
+            fs_err::copy(from, &dest)?;
+        }
+        Ok(())
+    }
+
+    fn write_top(&self, index: &ImageIndex) -> Result<()> {
+        fs_err::write(
+            self.tmp.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )?;
+        fs_err::write(self.tmp.path().join("index.json"), canonical_json(index)?)?;
+        Ok(())
+    }
+
+    /// Finishes as a layout directory at `dest`, replacing what was there.
+    pub fn finish_dir(self, index: &ImageIndex, dest: &Path) -> Result<()> {
+        self.write_top(index)?;
+        if dest.exists() {
+            if !dest.join("oci-layout").exists() && fs_err::read_dir(dest)?.next().is_some() {
+                return Err(Error::Layout {
+                    path: dest.to_path_buf(),
+                    reason: "exists and is not an OCI layout; refusing to replace it".into(),
+                });
+            }
+            let trash = self.tmp.path().with_extension("old");
+            fs_err::rename(dest, &trash)?;
+            let tmp = self.tmp.keep();
+            fs_err::rename(&tmp, dest)?;
+            fs_err::remove_dir_all(&trash)?;
+        } else {
+            let tmp = self.tmp.keep();
+            fs_err::rename(&tmp, dest)?;
+        }
+        Ok(())
+    }
+
+    /// Finishes as an oci-archive (a tar of the layout) at `dest`.
+    pub fn finish_archive(self, index: &ImageIndex, dest: &Path) -> Result<()> {
+        self.write_top(index)?;
+        let parent = self.tmp.path().parent().unwrap_or(Path::new(".")).to_path_buf();
+        let out = tempfile::NamedTempFile::new_in(&parent).map_err(|e| Error::io(&parent, e))?;
+        let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
+        let root = self.tmp.path();
+        let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+        let mut blobs: Vec<String> = fs_err::read_dir(root.join("blobs/sha256"))?
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        blobs.sort();
+        for dir in ["blobs/", "blobs/sha256/"] {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_mtime(0);
+            h.set_size(0);
+            tar.append_data(&mut h, dir, std::io::empty())
+                .map_err(|e| Error::io(dest, e))?;
+        }
+        names.extend(blobs.into_iter().map(|b| format!("blobs/sha256/{b}")));
+        for name in names {
+            let path = root.join(&name);
+            let mut f = fs_err::File::open(&path)?;
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_size(f.metadata()?.len());
+            tar.append_data(&mut h, &name, &mut f)
+                .map_err(|e| Error::io(dest, e))?;
+        }
+        let mut w = tar.into_inner().map_err(|e| Error::io(dest, e))?;
+        w.flush().map_err(|e| Error::io(dest, e))?;
+        let file = w.into_inner().map_err(|e| Error::io(dest, e.into_error()))?;
+        file.persist(dest).map_err(|e| Error::io(dest, e.error))?;
+        Ok(())
+    }
+}
