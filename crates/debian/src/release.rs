@@ -96,9 +96,12 @@ impl Keyring {
                 reason: "contains no public key".to_string(),
             });
         }
-        for key in parsed {
-            // A key whose self-signatures do not verify is not a key we can trust.
-            if key.verify_bindings().is_ok() {
+        for mut key in parsed {
+            // A primary key needs at least one valid self-certification; subkeys need a valid
+            // binding. Third-party certifications (Debian cross-signs its keys) are ignored.
+            if self_certified(&key) {
+                key.public_subkeys
+                    .retain(|sub| !sub.signatures.is_empty() && sub.verify_bindings(&key.primary_key).is_ok());
                 self.keys.push(key);
             }
         }
@@ -243,6 +246,22 @@ impl<T: pgp::types::VerifyingKey> Verify for T {
     fn verify_text(&self, sig: &pgp::packet::Signature, data: &[u8]) -> pgp::errors::Result<()> {
         sig.verify(self, data)
     }
+}
+
+/// Whether some user ID of the key carries a valid signature by the key itself.
+fn self_certified(key: &SignedPublicKey) -> bool {
+    let fp = key.primary_key.fingerprint();
+    let id = key.primary_key.legacy_key_id();
+    key.details.users.iter().any(|user| {
+        user.signatures.iter().any(|sig| {
+            let by_self = sig.issuer_fingerprint().iter().any(|f| **f == fp)
+                || sig.issuer_key_id().iter().any(|k| **k == id);
+            by_self
+                && sig
+                    .verify_certification(&key.primary_key, pgp::types::Tag::UserId, &user.id)
+                    .is_ok()
+        })
+    })
 }
 
 /// Expiry of a primary key from its newest self-signature that states one.

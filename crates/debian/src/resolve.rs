@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::index::{Package, Relation};
@@ -115,7 +115,7 @@ fn version_of(pkg: &Package) -> Option<Version> {
 }
 
 /// A declared dependency that an exclusion dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Broken {
     pub package: String,
     pub dependency: String,

@@ -1,0 +1,189 @@
+//! The built-in images, embedded from `images/*.toml`, and image references.
+//!
+//! References use the names people know from Google's registry:
+//! `NAME[-debian12|-debian13][:latest|nonroot|debug|debug-nonroot]`; no suffix means Debian 13.
+
+use anyhow::{Context, bail};
+
+use crate::recipe::Recipe;
+
+const EMBEDDED: &[(&str, &str)] = &[
+    ("images/static.toml", include_str!("../../../images/static.toml")),
+    ("images/base-nossl.toml", include_str!("../../../images/base-nossl.toml")),
+    ("images/base.toml", include_str!("../../../images/base.toml")),
+    ("images/cc.toml", include_str!("../../../images/cc.toml")),
+];
+
+/// Debian releases the catalog supports.
+pub const RELEASES: &[DebianRelease] = &[
+    DebianRelease {
+        number: 12,
+        codename: "bookworm",
+    },
+    DebianRelease {
+        number: 13,
+        codename: "trixie",
+    },
+];
+
+/// A Debian release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DebianRelease {
+    pub number: u32,
+    pub codename: &'static str,
+}
+
+impl DebianRelease {
+    /// The release for a number (12, 13).
+    pub fn from_number(n: u32) -> anyhow::Result<Self> {
+        RELEASES
+            .iter()
+            .copied()
+            .find(|r| r.number == n)
+            .with_context(|| format!("Debian {n} is not supported (use 12 or 13)"))
+    }
+
+    /// Whether the release is merged-/usr (every package path under /bin, /lib… moves to /usr).
+    pub fn merged_usr(self) -> bool {
+        self.number >= 13
+    }
+}
+
+/// Image variant: the tag part of a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Variant {
+    pub nonroot: bool,
+    pub debug: bool,
+}
+
+impl Variant {
+    /// The tag name (`latest`, `nonroot`, `debug`, `debug-nonroot`).
+    pub fn tag(self) -> &'static str {
+        match (self.debug, self.nonroot) {
+            (false, false) => "latest",
+            (false, true) => "nonroot",
+            (true, false) => "debug",
+            (true, true) => "debug-nonroot",
+        }
+    }
+}
+
+/// A parsed image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub name: String,
+    pub release: DebianRelease,
+    pub variant: Variant,
+}
+
+impl ImageRef {
+    /// Parses `cc-debian12:nonroot`, `static`, `base:debug`.
+    pub fn parse(text: &str, catalog: &Catalog) -> anyhow::Result<Self> {
+        let (name, tag) = text.split_once(':').unwrap_or((text, "latest"));
+        let variant = match tag {
+            "latest" | "" => Variant::default(),
+            "nonroot" => Variant { nonroot: true, debug: false },
+            "debug" => Variant { nonroot: false, debug: true },
+            "debug-nonroot" => Variant { nonroot: true, debug: true },
+            other => bail!(
+                "image {text:?}: unknown tag {other:?} (use latest, nonroot, debug or debug-nonroot)"
+            ),
+        };
+        let (base, release) = match name.rsplit_once("-debian") {
+            Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
+                (base, DebianRelease::from_number(n.parse()?)?)
+            }
+            _ => (name, DebianRelease::from_number(13)?),
+        };
+        if catalog.get(base).is_none() {
+            bail!(
+                "image {text:?}: no catalog image named {base:?} (known: {})",
+                catalog.names().join(", ")
+            );
+        }
+        Ok(ImageRef {
+            name: base.to_string(),
+            release,
+            variant,
+        })
+    }
+
+    /// The canonical name, e.g. `cc-debian13:nonroot`.
+    pub fn canonical(&self) -> String {
+        format!("{}-debian{}:{}", self.name, self.release.number, self.variant.tag())
+    }
+}
+
+/// The catalog of built-in recipes.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    recipes: Vec<Recipe>,
+}
+
+impl Catalog {
+    /// Loads the embedded catalog.
+    pub fn embedded() -> anyhow::Result<Self> {
+        let recipes = EMBEDDED
+            .iter()
+            .map(|(file, text)| Recipe::parse(file, text))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Catalog { recipes })
+    }
+
+    /// The recipe of that name.
+    pub fn get(&self, name: &str) -> Option<&Recipe> {
+        self.recipes.iter().find(|r| r.name == name)
+    }
+
+    /// All names in catalog order.
+    pub fn names(&self) -> Vec<&str> {
+        self.recipes.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// All recipes in catalog order.
+    pub fn recipes(&self) -> &[Recipe] {
+        &self.recipes
+    }
+
+    /// The chain of recipes from the root ancestor to `name`.
+    pub fn chain(&self, name: &str) -> anyhow::Result<Vec<&Recipe>> {
+        let mut chain = Vec::new();
+        let mut cur = Some(name.to_string());
+        while let Some(n) = cur.take() {
+            let r = self
+                .get(&n)
+                .with_context(|| format!("catalog image {n:?} does not exist"))?;
+            if chain.iter().any(|c: &&Recipe| c.name == r.name) {
+                bail!("catalog image {name:?}: `from` chain loops at {n:?}");
+            }
+            chain.push(r);
+            cur.clone_from(&r.from);
+        }
+        chain.reverse();
+        Ok(chain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let c = Catalog::embedded().unwrap();
+        let r = ImageRef::parse("cc-debian12:nonroot", &c).unwrap();
+        assert_eq!((r.name.as_str(), r.release.number, r.variant.nonroot), ("cc", 12, true));
+        let r = ImageRef::parse("base:debug", &c).unwrap();
+        assert_eq!(r.canonical(), "base-debian13:debug");
+        assert!(ImageRef::parse("nope", &c).unwrap_err().to_string().contains("known: static"));
+        assert!(ImageRef::parse("static:weird", &c).is_err());
+        assert!(ImageRef::parse("static-debian11", &c).is_err());
+    }
+
+    #[test]
+    fn chains() {
+        let c = Catalog::embedded().unwrap();
+        let names: Vec<_> = c.chain("cc").unwrap().iter().map(|r| r.name.clone()).collect();
+        assert_eq!(names, ["static", "base-nossl", "base", "cc"]);
+    }
+}

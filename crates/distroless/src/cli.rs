@@ -1,0 +1,122 @@
+//! Command-line definitions (clap). Behaviour lives in the library; this is only the surface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build distroless container images straight from Debian packages.
+///
+/// No Docker daemon, no Bazel, no shell in the result: packages are fetched from a signed
+/// Debian archive, unpacked without running maintainer scripts, and written as OCI images.
+#[derive(Debug, Parser)]
+#[command(name = "distroless", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a catalog image (static, base-nossl, base, cc) as an OCI layout or oci-archive.
+    ///
+    /// Examples:
+    ///   distroless build static
+    ///   distroless build cc-debian12:nonroot -o cc.tar
+    ///   distroless build base:debug --arch amd64 --arch arm64 -o base-debug
+    #[command(verbatim_doc_comment)]
+    Build(BuildArgs),
+    /// List the catalog: images, what they hold, Debian releases and architectures.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LayeringArg {
+    /// One layer per tier (static, then what base adds, then what cc adds).
+    Tier,
+    /// One layer per package.
+    Package,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Image reference: NAME[-debian12|-debian13][:latest|nonroot|debug|debug-nonroot].
+    /// Without a -debianN suffix, Debian 13 is used.
+    pub image: String,
+
+    /// Output: a directory (OCI image layout) or a file ending in .tar (oci-archive).
+    /// Defaults to ./NAME.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+
+    /// Debian architecture to build (repeat for a multi-arch index). Defaults to the host's.
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub arches: Vec<String>,
+
+    /// Layer compression.
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+
+    /// How packages are grouped into layers.
+    #[arg(long, value_enum, default_value = "tier")]
+    pub layering: LayeringArg,
+
+    /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Debian mirror URL (http://, https:// or file://). Default: the host's apt sources.
+    #[arg(long, env = "DISTROLESS_MIRROR", value_name = "URL")]
+    pub mirror: Option<String>,
+
+    /// Debian security mirror URL. Default: the host's apt sources, or derived from --mirror.
+    #[arg(long, env = "DISTROLESS_SECURITY_MIRROR", value_name = "URL")]
+    pub security_mirror: Option<String>,
+
+    /// Extra OpenPGP key file (binary or armored) trusted to sign InRelease files.
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Vec<PathBuf>,
+
+    /// Trust only the --keyring files, not Debian's embedded archive keys.
+    #[arg(long)]
+    pub no_default_keyring: bool,
+
+    /// Accept releases past their Valid-Until date (for snapshot mirrors).
+    #[arg(long)]
+    pub allow_expired_release: bool,
+
+    /// Cache directory. Default: $XDG_CACHE_HOME/distroless or ~/.cache/distroless.
+    #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Build from the cache alone; fail with the list of what is missing.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// No progress bars.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Timestamp (seconds since the epoch) for every file and the image config.
+    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value = "0", value_name = "SECONDS")]
+    pub source_date_epoch: u64,
+}

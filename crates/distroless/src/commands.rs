@@ -1,0 +1,206 @@
+//! What each subcommand does, on top of the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use debian::fetch::{Cache, Fetcher, Reporter};
+use debian::release::{Keyring, ReleasePolicy};
+use debian::sources::{Mirrors, host_mirrors};
+
+use crate::build::{BuildOptions, Layering, build};
+use crate::catalog::{Catalog, ImageRef, RELEASES};
+use crate::cli::{BuildArgs, CompressionArg, LayeringArg, SourceArgs};
+use crate::plan::{Source, plan};
+use crate::platform::{ARCHES, host_arch, oci_platform};
+use crate::progress::BarReporter;
+
+/// The default cache directory: `$XDG_CACHE_HOME/distroless` or `~/.cache/distroless`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("distroless");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    home.join(".cache/distroless")
+}
+
+/// Works out the mirrors: flags and environment first, then the host's apt configuration.
+pub fn mirrors(args: &SourceArgs) -> anyhow::Result<Mirrors> {
+    match &args.mirror {
+        Some(m) => Ok(Mirrors::from_urls(m, args.security_mirror.as_deref())?),
+        None => {
+            let mut m = host_mirrors(std::path::Path::new("/"))?;
+            if let Some(s) = &args.security_mirror {
+                m.security = debian::sources::parse_url(s)?;
+            }
+            Ok(m)
+        }
+    }
+}
+
+fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<Source<'a>> {
+    let mut keyring = if args.no_default_keyring {
+        Keyring::default()
+    } else {
+        Keyring::embedded()?
+    };
+    for k in &args.keyring {
+        keyring.add_file(k)?;
+    }
+    anyhow::ensure!(!keyring.is_empty(), "no trusted keys: --no-default-keyring needs --keyring FILE");
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    Ok(Source {
+        mirrors: mirrors(args)?,
+        keyring,
+        policy: ReleasePolicy {
+            allow_expired: args.allow_expired_release,
+            now: chrono::Utc::now(),
+        },
+        offline: args.offline,
+        cache: Cache::open(&cache_dir).with_context(|| format!("cache directory {}", cache_dir.display()))?,
+        fetcher: Fetcher::new()?,
+        reporter,
+    })
+}
+
+/// `distroless build`.
+pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let image = ImageRef::parse(&args.image, &catalog)?;
+    let arches = if args.arches.is_empty() {
+        vec![host_arch().to_string()]
+    } else {
+        args.arches.clone()
+    };
+    for a in &arches {
+        oci_platform(a)?;
+    }
+    let bars = !args.source.quiet && !args.json && std::io::stderr().is_terminal();
+    let reporter = BarReporter::new(bars);
+    let source = source(&args.source, &reporter)?;
+    if args.dry_run {
+        return dry_run(&source, &catalog, &image, &arches, args.json);
+    }
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(&image.name));
+    let opts = BuildOptions {
+        image,
+        arches,
+        output,
+        compression: match args.compression {
+            CompressionArg::Gzip => oci::layer::Compression::Gzip,
+            CompressionArg::Zstd => oci::layer::Compression::Zstd,
+        },
+        layering: match args.layering {
+            LayeringArg::Tier => Layering::Tier,
+            LayeringArg::Package => Layering::Package,
+        },
+        epoch: args.source.source_date_epoch,
+    };
+    let summary = build(&source, &catalog, &opts)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else if !args.source.quiet {
+        writeln!(out, "built {} → {} ({})", summary.image, summary.output.display(), summary.format)?;
+        for m in &summary.manifests {
+            writeln!(
+                out,
+                "  {:8} {} packages, {} layers, {:.2} MB compressed, manifest {}",
+                m.arch,
+                m.packages,
+                m.layers,
+                m.compressed_size as f64 / 1e6,
+                m.digest
+            )?;
+        }
+        writeln!(out, "  index {}", summary.index_digest)?;
+    }
+    Ok(())
+}
+
+fn dry_run(source: &Source<'_>, catalog: &Catalog, image: &ImageRef, arches: &[String], json: bool) -> anyhow::Result<()> {
+    let chain = catalog.chain(&image.name)?;
+    let mut out = std::io::stdout().lock();
+    let mut plans = Vec::new();
+    for arch in arches {
+        plans.push(plan(source, &chain, image, arch)?);
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut out, &plans)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for p in &plans {
+        writeln!(out, "{} for {} (Debian {}, released {})", p.image, p.arch, p.debian_version, p.release_date)?;
+        for tier in &p.tiers {
+            writeln!(out, "  tier {}:", tier.name)?;
+            for pkg in &tier.packages {
+                writeln!(
+                    out,
+                    "    {:32} {:32} {:>8} KiB  {}",
+                    pkg.name,
+                    pkg.version,
+                    pkg.size.div_ceil(1024),
+                    pkg.suite
+                )?;
+            }
+        }
+        let broken: Vec<_> = p.tiers.iter().flat_map(|t| &t.broken).collect();
+        if !broken.is_empty() {
+            writeln!(out, "  dependencies cut by exclusions:")?;
+            let mut seen = std::collections::BTreeSet::new();
+            for b in broken {
+                if seen.insert((&b.package, &b.dependency)) {
+                    writeln!(out, "    {} → {}", b.package, b.dependency)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `distroless list`.
+pub fn list_command(json: bool) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let mut out = std::io::stdout().lock();
+    let arches: Vec<&str> = ARCHES.iter().map(|a| a.0).filter(|a| *a != "i386").collect();
+    if json {
+        let items: Vec<serde_json::Value> = catalog
+            .recipes()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "from": r.from,
+                    "description": r.description,
+                    "debian": RELEASES.iter().map(|d| serde_json::json!({
+                        "release": d.number,
+                        "codename": d.codename,
+                        "packages": r.packages_for(d.number),
+                    })).collect::<Vec<_>>(),
+                    "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
+                    "arches": arches,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{:12} {:12} {:10} DESCRIPTION", "IMAGE", "FROM", "DEBIAN")?;
+    for r in catalog.recipes() {
+        let debs: Vec<String> = RELEASES.iter().map(|d| d.number.to_string()).collect();
+        writeln!(
+            out,
+            "{:12} {:12} {:10} {}",
+            r.name,
+            r.from.as_deref().unwrap_or("-"),
+            debs.join(","),
+            r.description
+        )?;
+    }
+    writeln!(out, "\ntags: latest, nonroot, debug, debug-nonroot")?;
+    writeln!(out, "architectures: {}", arches.join(", "))?;
+    Ok(())
+}

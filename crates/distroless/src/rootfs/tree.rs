@@ -1,0 +1,345 @@
+//! An image tier's file tree: what one layer will hold, sorted, before it is written.
+//!
+//! Package contents are streamed out of each `.deb` into an unnamed spool file, and only the
+//! headers stay in memory. The spool exists because a layer must list its entries sorted by
+//! path across all of its packages, while each `.deb` can only be read front to back; it is
+//! written and read sequentially once, so memory stays flat even for a JRE-sized package.
+//! This module enforces the image-wide path rules: nothing is written below a symlink (of this
+//! tier or an earlier one), and on merged-/usr releases package paths under `/bin`, `/lib`… are
+//! moved under `/usr`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use debian::deb::{self, Kind};
+use oci::layer::{LayerWriter, Meta};
+
+/// Top-level directories that are symlinks into `/usr` on a merged-/usr system.
+pub const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"];
+
+/// Where a regular file's bytes are.
+#[derive(Debug, Clone)]
+enum Content {
+    Spool { offset: u64, len: u64 },
+    Inline(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+enum NodeKind {
+    Dir,
+    File(Content),
+    Symlink(String),
+    Hardlink(String),
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    kind: NodeKind,
+    meta: Meta,
+    owner: String,
+}
+
+/// Files of one tier, keyed by normalised path (`usr/bin/x`).
+pub struct Tree {
+    nodes: BTreeMap<String, Node>,
+    spool: std::fs::File,
+    spool_len: u64,
+    merged_usr: bool,
+    /// Symlinks of earlier tiers, which this tier must not write through.
+    outer_symlinks: BTreeSet<String>,
+    /// Top-level directories rewritten into /usr by this tier.
+    rewritten: BTreeSet<String>,
+}
+
+/// Moves `lib/x` to `usr/lib/x` on merged-/usr releases; other paths are unchanged.
+pub fn usrmerge(path: &str) -> String {
+    let top = path.split('/').next().unwrap_or("");
+    if MERGED_DIRS.contains(&top) {
+        format!("usr/{path}")
+    } else {
+        path.to_string()
+    }
+}
+
+impl Tree {
+    /// An empty tier above the given symlinks of earlier tiers.
+    pub fn new(merged_usr: bool, outer_symlinks: BTreeSet<String>) -> anyhow::Result<Self> {
+        Ok(Tree {
+            nodes: BTreeMap::new(),
+            spool: tempfile::tempfile().context("creating a spool file")?,
+            spool_len: 0,
+            merged_usr,
+            outer_symlinks,
+            rewritten: BTreeSet::new(),
+        })
+    }
+
+    /// Every symlink of this tier and the ones below it.
+    pub fn all_symlinks(&self) -> BTreeSet<String> {
+        let mut out = self.outer_symlinks.clone();
+        for (p, n) in &self.nodes {
+            if matches!(n.kind, NodeKind::Symlink(_)) {
+                out.insert(p.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether a path exists in this tier.
+    pub fn contains(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tier is empty.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Maps a package path to where it lands in the image.
+    pub fn place(&mut self, path: &str, is_merge_link: bool) -> String {
+        if !self.merged_usr || is_merge_link {
+            return path.to_string();
+        }
+        let placed = usrmerge(path);
+        if placed != path {
+            self.rewritten
+                .insert(path.split('/').next().unwrap_or("").to_string());
+        }
+        placed
+    }
+
+    fn check_not_through_symlink(&self, owner: &str, path: &str) -> anyhow::Result<()> {
+        let mut cur = path;
+        while let Some((parent, _)) = cur.rsplit_once('/') {
+            let ours = self
+                .nodes
+                .get(parent)
+                .is_some_and(|n| matches!(n.kind, NodeKind::Symlink(_)));
+            if ours || self.outer_symlinks.contains(parent) {
+                bail!("{owner}: entry /{path} would be written through the symlink /{parent}");
+            }
+            cur = parent;
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, path: String, node: Node) -> anyhow::Result<()> {
+        self.check_not_through_symlink(&node.owner, &path)?;
+        match (self.nodes.get(&path), &node.kind) {
+            // A directory shipped by several packages is one directory; the first keeps its mode.
+            (Some(existing), NodeKind::Dir) if matches!(existing.kind, NodeKind::Dir) => {}
+            (Some(existing), _) if matches!(existing.kind, NodeKind::Dir) => {
+                bail!(
+                    "{}: /{path} is a directory from {} and cannot be replaced by a file",
+                    node.owner,
+                    existing.owner
+                );
+            }
+            _ => {
+                self.nodes.insert(path, node);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds every data entry of a `.deb`; returns the placed path of each original path.
+    pub fn add_deb(&mut self, deb_path: &Path, package: &str) -> anyhow::Result<BTreeMap<String, String>> {
+        let mut placed_paths = BTreeMap::new();
+        deb::read_data(deb_path, package, |entry, reader| {
+            let is_merge_link = matches!(&entry.kind, Kind::Symlink(t)
+                if MERGED_DIRS.contains(&entry.path.as_str()) && t.trim_start_matches('/') == format!("usr/{}", entry.path));
+            let path = self.place(&entry.path, is_merge_link);
+            let meta = Meta {
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+            };
+            let kind = match &entry.kind {
+                Kind::Dir => NodeKind::Dir,
+                Kind::Symlink(t) => NodeKind::Symlink(t.clone()),
+                Kind::Hardlink(t) => NodeKind::Hardlink(self.place(t, false)),
+                Kind::File => {
+                    let offset = self.spool_len;
+                    let n = std::io::copy(reader, &mut SpoolWriter(&mut self.spool))
+                        .map_err(|e| debian::Error::deb(package, format!("reading /{}: {e}", entry.path)))?;
+                    if n != entry.size {
+                        return Err(debian::Error::deb(package, format!("/{} is truncated", entry.path)));
+                    }
+                    self.spool_len += n;
+                    NodeKind::File(Content::Spool { offset, len: n })
+                }
+            };
+            placed_paths.insert(entry.path.clone(), path.clone());
+            self.insert(path, Node { kind, meta, owner: package.to_string() })
+                .map_err(|e| debian::Error::deb(package, format!("{e:#}")))
+        })
+        .with_context(|| format!("unpacking {package}"))?;
+        Ok(placed_paths)
+    }
+
+    /// Adds a generated regular file, replacing whatever a package put there.
+    pub fn put_file(&mut self, path: &str, bytes: Vec<u8>, meta: Meta) -> anyhow::Result<()> {
+        self.check_not_through_symlink("generated", path)?;
+        self.nodes.insert(
+            path.to_string(),
+            Node {
+                kind: NodeKind::File(Content::Inline(bytes)),
+                meta,
+                owner: "generated".into(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds (or re-modes) a generated directory.
+    pub fn put_dir(&mut self, path: &str, meta: Meta) -> anyhow::Result<()> {
+        self.check_not_through_symlink("generated", path)?;
+        self.nodes.insert(
+            path.to_string(),
+            Node {
+                kind: NodeKind::Dir,
+                meta,
+                owner: "generated".into(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a generated symlink, replacing whatever a package put there.
+    pub fn put_symlink(&mut self, path: &str, target: &str) -> anyhow::Result<()> {
+        self.check_not_through_symlink("generated", path)?;
+        self.nodes.insert(
+            path.to_string(),
+            Node {
+                kind: NodeKind::Symlink(target.to_string()),
+                meta: Meta::root(0o777),
+                owner: "generated".into(),
+            },
+        );
+        Ok(())
+    }
+
+    /// On merged-/usr releases, adds `/lib64 → usr/lib64` and friends for every top-level
+    /// directory this tier moved, unless a lower tier or a package already made the link.
+    pub fn add_merge_links(&mut self) -> anyhow::Result<()> {
+        for dir in self.rewritten.clone() {
+            if !self.nodes.contains_key(&dir) && !self.outer_symlinks.contains(&dir) {
+                self.put_symlink(&dir, &format!("usr/{dir}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the tier, sorted, with implied parent directories, into a layer.
+    pub fn write_layer(&mut self, layer: &mut LayerWriter) -> anyhow::Result<()> {
+        let mut written: BTreeSet<String> = BTreeSet::new();
+        let paths: Vec<String> = self.nodes.keys().cloned().collect();
+        for path in paths {
+            // Implied parents first, as root-owned 0755 directories.
+            let mut parents = Vec::new();
+            let mut cur = path.as_str();
+            while let Some((parent, _)) = cur.rsplit_once('/') {
+                if !self.nodes.contains_key(parent) && !written.contains(parent) {
+                    parents.push(parent.to_string());
+                }
+                cur = parent;
+            }
+            for p in parents.into_iter().rev() {
+                if !self.outer_symlinks.contains(&p) {
+                    layer.dir(&p, Meta::root(0o755))?;
+                }
+                written.insert(p);
+            }
+            let node = self.nodes[&path].clone();
+            match &node.kind {
+                NodeKind::Dir => layer.dir(&path, node.meta)?,
+                NodeKind::Symlink(t) => layer.symlink(&path, t, node.meta)?,
+                NodeKind::File(c) => self.write_content(layer, &path, node.meta, c)?,
+                NodeKind::Hardlink(target) => {
+                    if written.contains(target) {
+                        layer.hardlink(&path, target, node.meta)?;
+                    } else {
+                        // The target sorts after the link; a tar link must point backwards,
+                        // so this entry carries its own copy of the bytes.
+                        let Some(NodeKind::File(c)) = self.nodes.get(target).map(|n| n.kind.clone()) else {
+                            bail!("{}: hard link /{path} points to /{target}, which is not a file", node.owner);
+                        };
+                        self.write_content(layer, &path, node.meta, &c)?;
+                    }
+                }
+            }
+            written.insert(path);
+        }
+        Ok(())
+    }
+
+    fn write_content(&mut self, layer: &mut LayerWriter, path: &str, meta: Meta, c: &Content) -> anyhow::Result<()> {
+        match c {
+            Content::Inline(bytes) => layer.file(path, meta, bytes.len() as u64, &mut bytes.as_slice())?,
+            Content::Spool { offset, len } => {
+                self.spool.seek(SeekFrom::Start(*offset))?;
+                let mut r = (&self.spool).take(*len);
+                layer.file(path, meta, *len, &mut r)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Regular files under a directory prefix, with their bytes (for small generated inputs).
+    pub fn read_file(&mut self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(Node { kind: NodeKind::File(c), .. }) = self.nodes.get(path).cloned() else {
+            return Ok(None);
+        };
+        Ok(Some(match c {
+            Content::Inline(b) => b,
+            Content::Spool { offset, len } => {
+                self.spool.seek(SeekFrom::Start(offset))?;
+                let mut out = Vec::new();
+                (&self.spool).take(len).read_to_end(&mut out)?;
+                out
+            }
+        }))
+    }
+}
+
+/// Appends to the spool, whatever position a read left the file at.
+struct SpoolWriter<'a>(&'a mut std::fs::File);
+
+impl Write for SpoolWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.seek(SeekFrom::End(0))?;
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usrmerge_moves_top_level_dirs_only() {
+        assert_eq!(usrmerge("lib64/ld-linux-x86-64.so.2"), "usr/lib64/ld-linux-x86-64.so.2");
+        assert_eq!(usrmerge("bin"), "usr/bin");
+        assert_eq!(usrmerge("etc/passwd"), "etc/passwd");
+        assert_eq!(usrmerge("library/x"), "library/x");
+    }
+
+    #[test]
+    fn generated_files_cannot_go_through_symlinks() {
+        let mut t = Tree::new(false, BTreeSet::from(["etc/ssl".to_string()])).unwrap();
+        assert!(t.put_file("etc/ssl/x", vec![], Meta::root(0o644)).is_err());
+        t.put_symlink("a", "b").unwrap();
+        let err = t.put_file("a/c", vec![], Meta::root(0o644)).unwrap_err().to_string();
+        assert!(err.contains("through the symlink /a"), "{err}");
+    }
+}
