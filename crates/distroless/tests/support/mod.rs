@@ -1,0 +1,111 @@
+//! Shared helpers for the end-to-end tests: running the binary and reading its output.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// A `distroless` command with an isolated cache and no host configuration.
+pub fn distroless(cache: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("distroless").expect("binary");
+    cmd.env_remove("DISTROLESS_MIRROR")
+        .env_remove("DISTROLESS_SECURITY_MIRROR")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("DISTROLESS_CACHE_DIR", cache);
+    cmd
+}
+
+/// Whether an external tool is available; in CI its absence fails the test instead.
+pub fn have_tool(name: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("{name} is required in CI but is not installed");
+    }
+    found
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&fs_err::read(path).expect("read json")).expect("json")
+}
+
+/// Path of a blob in a layout.
+pub fn blob(layout: &Path, digest: &str) -> PathBuf {
+    layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+/// The manifests of a single- or multi-arch layout: (platform arch, manifest JSON).
+pub fn manifests(layout: &Path) -> Vec<(String, Value)> {
+    let index = read_json(&layout.join("index.json"));
+    let top = &index["manifests"][0];
+    let mut out = Vec::new();
+    let descs: Vec<Value> = if top["mediaType"] == "application/vnd.oci.image.index.v1+json" {
+        read_json(&blob(layout, top["digest"].as_str().unwrap()))["manifests"]
+            .as_array()
+            .unwrap()
+            .clone()
+    } else {
+        vec![top.clone()]
+    };
+    for d in descs {
+        let m = read_json(&blob(layout, d["digest"].as_str().unwrap()));
+        out.push((d["platform"]["architecture"].as_str().unwrap_or("").to_string(), m));
+    }
+    out
+}
+
+/// The config of a manifest.
+pub fn config(layout: &Path, manifest: &Value) -> Value {
+    read_json(&blob(layout, manifest["config"]["digest"].as_str().unwrap()))
+}
+
+/// One file system entry as read back from a layer.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub kind: tar::EntryType,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub link: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// Every entry of every layer of a manifest, later layers overriding earlier ones.
+pub fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
+    let mut out = BTreeMap::new();
+    for l in manifest["layers"].as_array().unwrap() {
+        let path = blob(layout, l["digest"].as_str().unwrap());
+        let f = fs_err::File::open(path).unwrap();
+        let reader: Box<dyn Read> = if l["mediaType"].as_str().unwrap().ends_with("zstd") {
+            Box::new(zstd::stream::read::Decoder::new(f).unwrap())
+        } else {
+            Box::new(flate2::read::GzDecoder::new(f))
+        };
+        let mut ar = tar::Archive::new(reader);
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let p = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+            let h = e.header().clone();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            out.insert(
+                p,
+                Found {
+                    kind: h.entry_type(),
+                    mode: h.mode().unwrap(),
+                    uid: h.uid().unwrap(),
+                    gid: h.gid().unwrap(),
+                    mtime: h.mtime().unwrap(),
+                    link: e.link_name().unwrap().map(|l| l.to_string_lossy().to_string()),
+                    data,
+                },
+            );
+        }
+    }
+    out
+}
