@@ -380,6 +380,7 @@ pub fn build(
     opts: &BuildOptions,
 ) -> anyhow::Result<BuildSummary> {
     let chain = catalog.chain(&opts.image.name)?;
+    check_output(&opts.output)?;
     let layout = LayoutWriter::new(&opts.output)?;
     let mut manifests = Vec::new();
     let mut summaries = Vec::new();
@@ -420,6 +421,23 @@ pub fn build(
         index_digest,
         manifests: summaries,
     })
+}
+
+/// Refuses early, before any download, an output that could not be replaced safely.
+fn check_output(out: &Path) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(());
+    };
+    if is_archive(out) {
+        if meta.is_dir() {
+            bail!("{}: is a directory; an oci-archive output must be a file", out.display());
+        }
+    } else if !meta.is_dir() {
+        bail!("{}: exists and is not a directory (an OCI layout output is a directory; end the name in .tar for an oci-archive)", out.display());
+    } else if !out.join("oci-layout").exists() && fs_err::read_dir(out)?.next().is_some() {
+        bail!("{}: exists, is not empty and is not an OCI layout; refusing to replace it", out.display());
+    }
+    Ok(())
 }
 
 /// Whether an output path names an oci-archive file rather than a layout directory.

@@ -1,0 +1,246 @@
+//! Live tests against the host's real Debian mirror (from its apt sources): each catalog image
+//! is built, inspected with skopeo, unpacked with umoci, run with runc and scanned with syft.
+//! They need network access to the mirror and the tools; in CI (`CI` set) a missing tool fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{config, distroless, have_tool, manifests};
+
+fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-cache")
+}
+
+fn build(image: &str, arch: &str, out: &Path) {
+    distroless(&shared_cache())
+        .args(["build", image, "-q", "--arch", arch, "-o"])
+        .arg(out)
+        .assert()
+        .success();
+}
+
+fn tools() -> bool {
+    ["skopeo", "umoci", "runc", "gcc", "g++"].iter().all(|t| have_tool(t))
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
+    let text = run(Command::new("skopeo").args(["inspect", &format!("oci:{}:{tag}", layout.display())]));
+    serde_json::from_str(&text).expect("skopeo json")
+}
+
+/// Unpacks with umoci, drops `program` in as /test, and runs `args` under runc.
+fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str]) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let bundle = work.path().join("bundle");
+    run(Command::new("umoci").args(["unpack", "--image", &format!("{}:{tag}", layout.display())]).arg(&bundle));
+    if let Some(p) = program {
+        fs_err::copy(p, bundle.join("rootfs/test")).unwrap();
+    }
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = false.into();
+    cfg["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
+    fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let root = work.path().join("runc-root");
+    let id = format!("distroless-test-{}", std::process::id() ^ (args.len() as u32) << 20);
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "-b"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let _ = Command::new("runc").arg("--root").arg(&root).args(["delete", "--force", &id]).output();
+    assert!(
+        out.status.success(),
+        "runc {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.{}", if cxx { "cc" } else { "c" }));
+    fs_err::write(&src, source).unwrap();
+    let bin = dir.join(name);
+    run(Command::new(if cxx { "g++" } else { "gcc" }).args(["-O1", "-o"]).arg(&bin).arg(&src).args(extra));
+    bin
+}
+
+const C_STATIC: &str = r#"#include <stdio.h>
+#include <string.h>
+int main(void) {
+    FILE *f = fopen("/etc/ssl/certs/ca-certificates.crt", "r");
+    if (!f) { perror("bundle"); return 1; }
+    char line[4096]; int n = 0;
+    while (fgets(line, sizeof line, f)) if (strstr(line, "BEGIN CERTIFICATE")) n++;
+    printf("static ok, %d certificates\n", n);
+    return n > 100 ? 0 : 2;
+}
+"#;
+
+const C_DYNAMIC: &str = r#"#include <stdio.h>
+#include <unistd.h>
+int main(void) { printf("base ok uid=%d\n", (int)getuid()); return 0; }
+"#;
+
+const CXX: &str = r#"#include <iostream>
+#include <string>
+#include <vector>
+int main() { std::vector<std::string> v{"cc", "ok"}; std::cout << v[0] << " " << v[1] << std::endl; }
+"#;
+
+fn syft_matches_status_d(layout: &Path) {
+    if !have_tool("syft") {
+        return;
+    }
+    let text = run(Command::new("syft").args(["scan", &format!("oci-dir:{}", layout.display()), "-o", "syft-json", "-q"]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut found: Vec<(String, String)> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| (a["name"].as_str().unwrap().to_string(), a["version"].as_str().unwrap().to_string()))
+        .collect();
+    found.sort();
+    found.dedup();
+    let (_, m) = &manifests(layout)[0];
+    let files = support::files(layout, m);
+    let mut ours: Vec<(String, String)> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums"))
+        .map(|(p, f)| {
+            let text = String::from_utf8_lossy(&f.data).to_string();
+            let version = text.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap().to_string();
+            (p.rsplit('/').next().unwrap().to_string(), version)
+        })
+        .collect();
+    ours.sort();
+    assert_eq!(found, ours, "syft must report every installed package");
+}
+
+fn family(debian: u32) {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let static_bin = compile(d, "prog-static", C_STATIC, false, &["-static"]);
+    let dyn_bin = compile(d, "prog-dynamic", C_DYNAMIC, false, &[]);
+    let cxx_bin = compile(d, "prog-cxx", CXX, true, &[]);
+
+    let st = d.join("static");
+    build(&format!("static-debian{debian}"), "amd64", &st);
+    assert_eq!(skopeo_inspect(&st, "latest")["Architecture"], "amd64");
+    let out = run_in_image(&st, "latest", Some(&static_bin), &["/test"]);
+    assert!(out.starts_with("static ok"), "{out}");
+    syft_matches_status_d(&st);
+
+    let base = d.join("base");
+    build(&format!("base-debian{debian}"), "amd64", &base);
+    let out = run_in_image(&base, "latest", Some(&dyn_bin), &["/test"]);
+    assert_eq!(out.trim(), "base ok uid=0");
+    syft_matches_status_d(&base);
+
+    let cc = d.join("cc");
+    build(&format!("cc-debian{debian}"), "amd64", &cc);
+    let out = run_in_image(&cc, "latest", Some(&cxx_bin), &["/test"]);
+    assert_eq!(out.trim(), "cc ok");
+    syft_matches_status_d(&cc);
+    // Parent layers are reused byte for byte.
+    let (sl, cl) = (&manifests(&st)[0].1["layers"], &manifests(&cc)[0].1["layers"]);
+    assert_eq!(sl[0]["digest"], cl[0]["digest"]);
+
+    let nonroot = d.join("cc-nonroot");
+    build(&format!("cc-debian{debian}:nonroot"), "amd64", &nonroot);
+    let (_, m) = &manifests(&nonroot)[0];
+    assert_eq!(config(&nonroot, m)["config"]["User"], "65532");
+    let out = run_in_image(&nonroot, "nonroot", Some(&dyn_bin), &["/test"]);
+    assert_eq!(out.trim(), "base ok uid=65532");
+}
+
+#[test]
+fn debian12_family_runs() {
+    family(12);
+}
+
+#[test]
+fn debian13_family_runs() {
+    family(13);
+}
+
+#[test]
+fn static_debug_runs_busybox_shell() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("static-debug");
+    build("static:debug", "amd64", &out);
+    let text = run_in_image(&out, "debug", None, &["/busybox/sh", "-c", "echo ok; ls /bin/sh 2>/dev/null || echo no-bin-sh"]);
+    assert_eq!(text.trim(), "ok\nno-bin-sh");
+}
+
+#[test]
+fn static_arm64_and_multi_arch_index() {
+    if !have_tool("skopeo") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("static-arm64");
+    build("static", "arm64", &out);
+    let v = skopeo_inspect(&out, "latest");
+    assert_eq!(v["Architecture"], "arm64");
+    let ms = manifests(&out);
+    assert_eq!(ms[0].0, "arm64");
+
+    let multi = tmp.path().join("multi");
+    distroless(&shared_cache())
+        .args(["build", "static", "-q", "--arch", "amd64", "--arch", "arm64", "-o"])
+        .arg(&multi)
+        .assert()
+        .success();
+    let ms = manifests(&multi);
+    let arches: Vec<&str> = ms.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(arches, ["amd64", "arm64"]);
+    let text = run(Command::new("skopeo").args(["--override-arch", "arm64", "inspect", &format!("oci:{}:latest", multi.display())]));
+    assert!(text.contains("\"Architecture\": \"arm64\""), "{text}");
+    let index: serde_json::Value = serde_json::from_slice(&fs_err::read(multi.join("index.json")).unwrap()).unwrap();
+    let inner = support::blob(&multi, index["manifests"][0]["digest"].as_str().unwrap());
+    let inner: serde_json::Value = serde_json::from_slice(&fs_err::read(inner).unwrap()).unwrap();
+    assert_eq!(inner["manifests"][1]["platform"]["variant"], "v8");
+}
+
+#[test]
+fn live_builds_are_reproducible_and_static_is_small() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build("static", "amd64", &a);
+    // A second build with an empty cache, so nothing is reused.
+    distroless(&tmp.path().join("fresh-cache"))
+        .args(["build", "static", "-q", "--arch", "amd64", "-o"])
+        .arg(&b)
+        .assert()
+        .success();
+    assert_eq!(fs_err::read(a.join("index.json")).unwrap(), fs_err::read(b.join("index.json")).unwrap());
+    let (_, m) = &manifests(&a)[0];
+    let size: u64 = m["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum();
+    assert!(size < 2 * 1024 * 1024, "static is {size} bytes compressed");
+}
