@@ -6,7 +6,7 @@
 //! path, a `..` component, an entry below one of the package's own symlinks, a hard link to a
 //! file the package did not ship first, or a device node.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -52,9 +52,16 @@ pub fn read_control(path: &Path, name: &str) -> Result<Control> {
     with_member(path, name, "control.tar", |reader| {
         found = true;
         let mut archive = tar::Archive::new(reader);
-        for entry in archive.entries().map_err(|e| Error::deb(name, format!("control.tar: {e}")))? {
+        for entry in archive
+            .entries()
+            .map_err(|e| Error::deb(name, format!("control.tar: {e}")))?
+        {
             let mut entry = entry.map_err(|e| Error::deb(name, format!("control.tar: {e}")))?;
-            let p = entry.path().map_err(|e| Error::deb(name, e.to_string()))?.to_string_lossy().to_string();
+            let p = entry
+                .path()
+                .map_err(|e| Error::deb(name, e.to_string()))?
+                .to_string_lossy()
+                .to_string();
             let target = match p.trim_start_matches("./") {
                 "control" => &mut control.control,
                 "md5sums" => control.md5sums.get_or_insert_with(String::new),
@@ -112,7 +119,10 @@ where
         let member = member.map_err(|e| Error::deb(name, format!("not a valid .deb (ar): {e}")))?;
         let id = String::from_utf8_lossy(member.header().identifier()).to_string();
         if first && id != "debian-binary" {
-            return Err(Error::deb(name, format!("first member is {id:?}, not debian-binary")));
+            return Err(Error::deb(
+                name,
+                format!("first member is {id:?}, not debian-binary"),
+            ));
         }
         first = false;
         let Some(ext) = id.strip_prefix(prefix) else {
@@ -123,10 +133,16 @@ where
             ".gz" => Box::new(flate2::read::GzDecoder::new(limited)),
             ".xz" => Box::new(liblzma::read::XzDecoder::new(limited)),
             ".zst" => Box::new(
-                zstd::stream::read::Decoder::new(limited).map_err(|e| Error::deb(name, e.to_string()))?,
+                zstd::stream::read::Decoder::new(limited)
+                    .map_err(|e| Error::deb(name, e.to_string()))?,
             ),
             "" => Box::new(limited),
-            other => return Err(Error::deb(name, format!("unsupported compression {prefix}{other}"))),
+            other => {
+                return Err(Error::deb(
+                    name,
+                    format!("unsupported compression {prefix}{other}"),
+                ));
+            }
         };
         let mut capped = (&mut reader).take(MAX_MEMBER_SIZE);
         return use_member(&mut capped);
@@ -140,13 +156,21 @@ where
 /// Normalises a tar path: strips `./` and trailing `/`; rejects absolute paths and `..`.
 pub fn normalise(name: &str, raw: &str) -> Result<String> {
     if raw.starts_with('/') {
-        return Err(Error::deb(name, format!("absolute path {raw:?} in data.tar")));
+        return Err(Error::deb(
+            name,
+            format!("absolute path {raw:?} in data.tar"),
+        ));
     }
     let mut parts = Vec::new();
     for part in raw.split('/') {
         match part {
             "" | "." => {}
-            ".." => return Err(Error::deb(name, format!("path {raw:?} in data.tar contains `..`"))),
+            ".." => {
+                return Err(Error::deb(
+                    name,
+                    format!("path {raw:?} in data.tar contains `..`"),
+                ));
+            }
             p => parts.push(p),
         }
     }
@@ -157,7 +181,7 @@ pub fn normalise(name: &str, raw: &str) -> Result<String> {
 #[derive(Default)]
 struct PathChecker {
     symlinks: HashSet<String>,
-    files: HashMap<String, ()>,
+    files: HashSet<String>,
 }
 
 impl PathChecker {
@@ -192,16 +216,21 @@ impl PathChecker {
             tar::EntryType::Symlink => Kind::Symlink(link()?),
             tar::EntryType::Link => {
                 let target = normalise(name, &link()?)?;
-                if !self.files.contains_key(&target) {
+                if !self.files.contains(&target) {
                     return Err(Error::deb(
                         name,
-                        format!("hard link {path:?} points to {target:?}, which is not an earlier file of the package"),
+                        format!(
+                            "hard link {path:?} points to {target:?}, which is not an earlier file of the package"
+                        ),
                     ));
                 }
                 Kind::Hardlink(target)
             }
             other => {
-                return Err(Error::deb(name, format!("entry {path:?} has unsupported type {other:?}")));
+                return Err(Error::deb(
+                    name,
+                    format!("entry {path:?} has unsupported type {other:?}"),
+                ));
             }
         };
         match &kind {
@@ -209,13 +238,17 @@ impl PathChecker {
                 self.symlinks.insert(path.clone());
             }
             Kind::File => {
-                self.files.insert(path.clone(), ());
+                self.files.insert(path.clone());
             }
             _ => {}
         }
         let mode = header.mode().map_err(|e| Error::deb(name, e.to_string()))? & 0o7777;
         Ok(Some(Entry {
-            size: if kind == Kind::File { header.size().unwrap_or(0) } else { 0 },
+            size: if kind == Kind::File {
+                header.size().unwrap_or(0)
+            } else {
+                0
+            },
             uid: header.uid().unwrap_or(0),
             gid: header.gid().unwrap_or(0),
             path,

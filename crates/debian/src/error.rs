@@ -25,7 +25,9 @@ pub enum Error {
     NotFound { url: String },
     #[error("{file}: signature verification failed: {reason}")]
     Signature { file: String, reason: String },
-    #[error("{file}: release expired at {valid_until} (use --allow-expired-release for snapshot mirrors)")]
+    #[error(
+        "{file}: release expired at {valid_until} (use --allow-expired-release for snapshot mirrors)"
+    )]
     Expired { file: String, valid_until: String },
     #[error("{file}: {reason}")]
     Release { file: String, reason: String },

@@ -47,7 +47,7 @@ impl Fetcher {
     pub fn new() -> Result<Self> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_secs(600))
+            .timeout(Duration::from_mins(10))
             .user_agent(concat!("distroless/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Http {
@@ -186,13 +186,19 @@ impl Cache {
     }
 
     /// Makes sure the expected blob is in the cache, downloading it if needed.
-    pub fn ensure(&self, fetcher: &Fetcher, want: &Expected<'_>, reporter: &dyn Reporter) -> Result<PathBuf> {
+    pub fn ensure(
+        &self,
+        fetcher: &Fetcher,
+        want: &Expected<'_>,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf> {
         if let Some(path) = self.verified(want.sha256, want.size)? {
             reporter.advance(want.size);
             return Ok(path);
         }
         let mut reader = fetcher.open(&want.url)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&self.root).map_err(|e| Error::io(&self.root, e))?;
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
@@ -213,7 +219,8 @@ impl Cache {
                 });
             }
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| Error::io(tmp.path(), e))?;
+            tmp.write_all(&buf[..n])
+                .map_err(|e| Error::io(tmp.path(), e))?;
             reporter.advance(n as u64);
         }
         if total != want.size {
@@ -283,8 +290,15 @@ mod tests {
             size: 5,
             sha256: &sha,
         };
-        let err = cache.ensure(&Fetcher::new().unwrap(), &want, &QuietReporter).unwrap_err();
+        let err = cache
+            .ensure(&Fetcher::new().unwrap(), &want, &QuietReporter)
+            .unwrap_err();
         assert!(err.to_string().starts_with("blob: hash mismatch"), "{err}");
-        assert_eq!(fs_err::read_dir(cache.root().join("sha256")).unwrap().count(), 0);
+        assert_eq!(
+            fs_err::read_dir(cache.root().join("sha256"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

@@ -88,7 +88,10 @@ fn parse_relation(text: &str) -> Option<Relation> {
                 .find(|c: char| !matches!(c, '<' | '>' | '='))
                 .unwrap_or(inner.len());
             let (op, ver) = inner.split_at(split);
-            (head.trim(), Some((op.trim().to_string(), ver.trim().to_string())))
+            (
+                head.trim(),
+                Some((op.trim().to_string(), ver.trim().to_string())),
+            )
         }
         None => (text, None),
     };
@@ -220,12 +223,21 @@ impl<'a> Fields<'a> {
         Ok(Package {
             name: name.to_string(),
             version: self.version.ok_or_else(|| missing("Version"))?.to_string(),
-            architecture: self.arch.ok_or_else(|| missing("Architecture"))?.to_string(),
+            architecture: self
+                .arch
+                .ok_or_else(|| missing("Architecture"))?
+                .to_string(),
             multi_arch: self.multi_arch.map(str::to_string),
             depends: parse_relations(&self.depends),
             pre_depends: parse_relations(&self.pre_depends),
-            provides: parse_relations(&self.provides).into_iter().flatten().collect(),
-            filename: self.filename.ok_or_else(|| missing("Filename"))?.to_string(),
+            provides: parse_relations(&self.provides)
+                .into_iter()
+                .flatten()
+                .collect(),
+            filename: self
+                .filename
+                .ok_or_else(|| missing("Filename"))?
+                .to_string(),
             size,
             sha256: sha256.to_ascii_lowercase(),
             installed_size: self

@@ -100,8 +100,9 @@ impl Keyring {
             // A primary key needs at least one valid self-certification; subkeys need a valid
             // binding. Third-party certifications (Debian cross-signs its keys) are ignored.
             if self_certified(&key) {
-                key.public_subkeys
-                    .retain(|sub| !sub.signatures.is_empty() && sub.verify_bindings(&key.primary_key).is_ok());
+                key.public_subkeys.retain(|sub| {
+                    !sub.signatures.is_empty() && sub.verify_bindings(&key.primary_key).is_ok()
+                });
                 self.keys.push(key);
             }
         }
@@ -199,8 +200,13 @@ fn check_signature(
             continue;
         }
         let primary_expiry = key_expiry(key);
-        let mut candidates: Vec<(&dyn KeyDetails, u32, Option<u32>, &dyn Verify)> = Vec::new();
-        candidates.push((&key.primary_key, key.primary_key.created_at().as_secs(), primary_expiry, &key.primary_key));
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
+        candidates.push((
+            &key.primary_key,
+            key.primary_key.created_at().as_secs(),
+            primary_expiry,
+            &key.primary_key,
+        ));
         for sub in &key.public_subkeys {
             let expiry = sub
                 .signatures
@@ -231,11 +237,14 @@ fn check_signature(
     }
     let who: Vec<String> = fingerprints
         .iter()
-        .map(|f| f.to_string())
+        .map(ToString::to_string)
         .chain(key_ids.iter().map(|k| format!("{k:?}")))
         .collect();
     Err(format!("signed by unknown key {}", who.join(", ")))
 }
+
+/// A key that may have made a signature: details, creation, expiry, verifier.
+type Candidate<'a> = (&'a dyn KeyDetails, u32, Option<u32>, &'a dyn Verify);
 
 /// Object-safe wrapper so primary keys and subkeys can be tried alike.
 trait Verify {
@@ -320,7 +329,7 @@ pub fn parse_release(file: &str, text: &str) -> Result<Release> {
         }
     }
     let mut sha256 = BTreeMap::new();
-    for line in fields.get("SHA256").map(String::as_str).unwrap_or("").lines() {
+    for line in fields.get("SHA256").map_or("", String::as_str).lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
         if let [hash, size, path] = parts[..] {
             let size = size.parse().map_err(|_| Error::Release {

@@ -139,8 +139,8 @@ pub fn resolve(
     roots: &[String],
     excludes: &BTreeSet<String>,
 ) -> Result<Resolution> {
-    let root_set: BTreeSet<&str> = roots.iter().map(String::as_str).collect();
-    let excluded = |name: &str| excludes.contains(name) && !root_set.contains(name);
+    let root_names: BTreeSet<&str> = roots.iter().map(String::as_str).collect();
+    let is_cut = |name: &str| excludes.contains(name) && !root_names.contains(name);
     let mut chosen: BTreeMap<String, Package> = BTreeMap::new();
     let mut pulled_by: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut broken = Vec::new();
@@ -159,14 +159,17 @@ pub fn resolve(
     while let Some(name) = queue.pop_front() {
         let pkg = chosen[&name].clone();
         for dep in pkg.pre_depends.iter().chain(pkg.depends.iter()) {
-            if dep.iter().any(|alt| excluded(&alt.name)) {
+            if dep.iter().any(|alt| is_cut(&alt.name)) {
                 broken.push(Broken {
                     package: name.clone(),
                     dependency: format_dep(dep),
                 });
                 continue;
             }
-            if dep.iter().any(|alt| satisfied_by_chosen(universe, &chosen, alt)) {
+            if dep
+                .iter()
+                .any(|alt| satisfied_by_chosen(universe, &chosen, alt))
+            {
                 continue;
             }
             let pick = dep.iter().find_map(|alt| candidate(universe, &chosen, alt));
@@ -235,11 +238,16 @@ fn version_ok(have: &str, alt: &Relation) -> bool {
     }
 }
 
-fn satisfied_by_chosen(universe: &Universe, chosen: &BTreeMap<String, Package>, alt: &Relation) -> bool {
-    if let Some(p) = chosen.get(&alt.name) {
-        if version_ok(&p.version, alt) {
-            return true;
-        }
+fn satisfied_by_chosen(
+    universe: &Universe,
+    chosen: &BTreeMap<String, Package>,
+    alt: &Relation,
+) -> bool {
+    if chosen
+        .get(&alt.name)
+        .is_some_and(|p| version_ok(&p.version, alt))
+    {
+        return true;
     }
     providers_ok(universe, alt).any(|p| chosen.contains_key(p))
 }
@@ -258,11 +266,16 @@ fn providers_ok<'u>(universe: &'u Universe, alt: &'u Relation) -> impl Iterator<
         .map(|(name, _)| name)
 }
 
-fn candidate(universe: &Universe, chosen: &BTreeMap<String, Package>, alt: &Relation) -> Option<String> {
-    if let Some(p) = universe.get(&alt.name) {
-        if version_ok(&p.version, alt) {
-            return Some(p.name.clone());
-        }
+fn candidate(
+    universe: &Universe,
+    chosen: &BTreeMap<String, Package>,
+    alt: &Relation,
+) -> Option<String> {
+    if let Some(p) = universe
+        .get(&alt.name)
+        .filter(|p| version_ok(&p.version, alt))
+    {
+        return Some(p.name.clone());
     }
     let providers: Vec<&String> = providers_ok(universe, alt).collect();
     providers
@@ -303,7 +316,10 @@ mod tests {
 
     #[test]
     fn highest_version_wins_across_suites() {
-        let u = Universe::new([vec![pkg("a", "1.0", "", "")], vec![pkg("a", "1.0+deb12u1", "", "")]]);
+        let u = Universe::new([
+            vec![pkg("a", "1.0", "", "")],
+            vec![pkg("a", "1.0+deb12u1", "", "")],
+        ]);
         assert_eq!(u.get("a").unwrap().version, "1.0+deb12u1");
     }
 
@@ -322,7 +338,10 @@ mod tests {
 
     #[test]
     fn roots_override_exclusions() {
-        let u = Universe::new([vec![pkg("libc6", "2", "libgcc-s1", ""), pkg("libgcc-s1", "12", "libc6", "")]]);
+        let u = Universe::new([vec![
+            pkg("libc6", "2", "libgcc-s1", ""),
+            pkg("libgcc-s1", "12", "libc6", ""),
+        ]]);
         let ex = BTreeSet::from(["libgcc-s1".to_string()]);
         let base = resolve(&u, "base", &["libc6".into()], &ex).unwrap();
         assert_eq!(names(&base), ["libc6"]);
@@ -350,7 +369,8 @@ mod tests {
         ]]);
         let err = resolve(&u, "cc", &["libstdc++6".into()], &BTreeSet::new()).unwrap_err();
         assert!(
-            err.to_string().starts_with("cc → libstdc++6 → libgcc-s1 (>= 4.3): unsatisfiable"),
+            err.to_string()
+                .starts_with("cc → libstdc++6 → libgcc-s1 (>= 4.3): unsatisfiable"),
             "{err}"
         );
     }

@@ -102,9 +102,11 @@ pub fn host_mirrors(root: &Path) -> Result<Mirrors> {
                 .to_string(),
         ));
     };
-    let security = entries
-        .iter()
-        .find(|e| e.suites.iter().any(|s| s.ends_with("-security") && is_debian(s)));
+    let security = entries.iter().find(|e| {
+        e.suites
+            .iter()
+            .any(|s| s.ends_with("-security") && is_debian(s))
+    });
     let debian = parse_url(&main.uri)?;
     let security = match security {
         Some(s) => parse_url(&s.uri)?,
@@ -145,7 +147,10 @@ pub fn parse_one_line(text: &str) -> Vec<SourceEntry> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
-        let Some(rest) = line.strip_prefix("deb ").or_else(|| line.strip_prefix("deb\t")) else {
+        let Some(rest) = line
+            .strip_prefix("deb ")
+            .or_else(|| line.strip_prefix("deb\t"))
+        else {
             continue;
         };
         let mut rest = rest.trim_start();

@@ -106,7 +106,7 @@ mod tests {
         ) {
             let mk = |e: u8, u: &str, r: &str| {
                 let mut s = String::new();
-                if e > 0 { s.push_str(&format!("{e}:")); }
+                if e > 0 { s = format!("{e}:"); }
                 s.push_str(u);
                 if !r.is_empty() { s.push('-'); s.push_str(r); }
                 s

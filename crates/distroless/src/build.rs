@@ -89,7 +89,10 @@ struct CachedLayer {
 }
 
 /// Fetches every `.deb` a plan needs, in parallel, into the cache.
-pub fn fetch_debs(source: &Source<'_>, packages: &[&Package]) -> anyhow::Result<BTreeMap<String, PathBuf>> {
+pub fn fetch_debs(
+    source: &Source<'_>,
+    packages: &[&Package],
+) -> anyhow::Result<BTreeMap<String, PathBuf>> {
     let total: u64 = packages.iter().map(|p| p.size).sum();
     let mut missing = Vec::new();
     for p in packages {
@@ -112,7 +115,9 @@ pub fn fetch_debs(source: &Source<'_>, packages: &[&Package]) -> anyhow::Result<
                 size: p.size,
                 sha256: &p.sha256,
             };
-            let path = source.cache.ensure(&source.fetcher, &want, source.reporter)?;
+            let path = source
+                .cache
+                .ensure(&source.fetcher, &want, source.reporter)?;
             Ok((p.sha256.clone(), path))
         })
         .collect();
@@ -162,7 +167,11 @@ fn units(plan: &Plan, layering: Layering, debug: bool) -> Vec<Unit> {
 }
 
 fn names(packages: &[Package]) -> String {
-    packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" ")
+    packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 struct LayerInputs<'a> {
@@ -187,10 +196,17 @@ fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &BTreeSet<String>) ->
         h.update(format!("pkg {} {}\n", p.name, p.sha256));
     }
     if unit.skeleton {
-        h.update(format!("skeleton ca {}\n", inputs.plan.ca_certificates.sha256));
+        h.update(format!(
+            "skeleton ca {}\n",
+            inputs.plan.ca_certificates.sha256
+        ));
     }
     if unit.busybox {
-        let sha = inputs.plan.busybox.as_ref().map_or("", |b| b.sha256.as_str());
+        let sha = inputs
+            .plan
+            .busybox
+            .as_ref()
+            .map_or("", |b| b.sha256.as_str());
         h.update(format!("busybox {sha}\n"));
     }
     hex::encode(h.finalize())
@@ -206,8 +222,11 @@ fn build_layer(
 ) -> anyhow::Result<(LayerBlob, BTreeSet<String>)> {
     let key = layer_key(inputs, unit, &below);
     let entry_path = cache.root().join("layers").join(format!("{key}.json"));
-    if let Ok(bytes) = fs_err::read(&entry_path) {
-        if let Ok(c) = serde_json::from_slice::<CachedLayer>(&bytes) {
+    let cached = fs_err::read(&entry_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<CachedLayer>(&bytes).ok());
+    if let Some(c) = cached {
+        {
             let hex = c.digest.trim_start_matches("sha256:").to_string();
             if let Some(path) = cache.verified(&hex, c.size)? {
                 layout.import_blob(&hex, &path)?;
@@ -234,10 +253,18 @@ fn build_layer(
         rootfs::skeleton::add(&mut tree, inputs.release.0, inputs.release.1)?;
         let ca = &inputs.debs[&inputs.plan.ca_certificates.sha256];
         let bundle = rootfs::cacerts::bundle_from_deb(ca)?;
-        tree.put_file(rootfs::cacerts::BUNDLE, bundle, oci::layer::Meta::root(0o644))?;
+        tree.put_file(
+            rootfs::cacerts::BUNDLE,
+            bundle,
+            oci::layer::Meta::root(0o644),
+        )?;
     }
     if unit.busybox {
-        let bb = inputs.plan.busybox.as_ref().context("the suites have no busybox-static package")?;
+        let bb = inputs
+            .plan
+            .busybox
+            .as_ref()
+            .context("the suites have no busybox-static package")?;
         let binary = rootfs::busybox::binary_from_deb(&inputs.debs[&bb.sha256])?;
         rootfs::busybox::add(&mut tree, binary)?;
     }
@@ -314,7 +341,11 @@ fn build_arch(
     let mut wanted: Vec<&Package> = plan.tiers.iter().flat_map(|t| t.packages.iter()).collect();
     wanted.push(&plan.ca_certificates);
     if opts.image.variant.debug {
-        wanted.push(plan.busybox.as_ref().context("the suites have no busybox-static package")?);
+        wanted.push(
+            plan.busybox
+                .as_ref()
+                .context("the suites have no busybox-static package")?,
+        );
     }
     let debs = fetch_debs(source, &wanted)?;
     let inputs = LayerInputs {
@@ -353,20 +384,39 @@ fn build_arch(
     Ok((desc, summary))
 }
 
-fn manifest_annotations(opts: &BuildOptions, plan: &Plan, catalog: &Catalog) -> anyhow::Result<BTreeMap<String, String>> {
+fn manifest_annotations(
+    opts: &BuildOptions,
+    plan: &Plan,
+    catalog: &Catalog,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let mut a = BTreeMap::new();
     let image = &opts.image;
     a.insert("org.opencontainers.image.title".into(), image.canonical());
-    a.insert("org.opencontainers.image.version".into(), plan.debian_version.clone());
-    a.insert("org.opencontainers.image.created".into(), oci::image::rfc3339(opts.epoch));
-    let recipe = catalog.get(&image.name).context("image vanished from the catalog")?;
+    a.insert(
+        "org.opencontainers.image.version".into(),
+        plan.debian_version.clone(),
+    );
+    a.insert(
+        "org.opencontainers.image.created".into(),
+        oci::image::rfc3339(opts.epoch),
+    );
+    let recipe = catalog
+        .get(&image.name)
+        .context("image vanished from the catalog")?;
     if !recipe.description.is_empty() {
-        a.insert("org.opencontainers.image.description".into(), recipe.description.clone());
+        a.insert(
+            "org.opencontainers.image.description".into(),
+            recipe.description.clone(),
+        );
     }
     if let Some(parent) = &recipe.from {
         a.insert(
             "org.opencontainers.image.base.name".into(),
-            format!("{parent}-debian{}:{}", image.release.number, image.variant.tag()),
+            format!(
+                "{parent}-debian{}:{}",
+                image.release.number,
+                image.variant.tag()
+            ),
         );
     }
     a.insert("org.debian.release.date".into(), plan.release_date.clone());
@@ -430,12 +480,21 @@ fn check_output(out: &Path) -> anyhow::Result<()> {
     };
     if is_archive(out) {
         if meta.is_dir() {
-            bail!("{}: is a directory; an oci-archive output must be a file", out.display());
+            bail!(
+                "{}: is a directory; an oci-archive output must be a file",
+                out.display()
+            );
         }
     } else if !meta.is_dir() {
-        bail!("{}: exists and is not a directory (an OCI layout output is a directory; end the name in .tar for an oci-archive)", out.display());
+        bail!(
+            "{}: exists and is not a directory (an OCI layout output is a directory; end the name in .tar for an oci-archive)",
+            out.display()
+        );
     } else if !out.join("oci-layout").exists() && fs_err::read_dir(out)?.next().is_some() {
-        bail!("{}: exists, is not empty and is not an OCI layout; refusing to replace it", out.display());
+        bail!(
+            "{}: exists, is not empty and is not an OCI layout; refusing to replace it",
+            out.display()
+        );
     }
     Ok(())
 }

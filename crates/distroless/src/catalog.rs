@@ -8,9 +8,18 @@ use anyhow::{Context, bail};
 use crate::recipe::Recipe;
 
 const EMBEDDED: &[(&str, &str)] = &[
-    ("images/static.toml", include_str!("../../../images/static.toml")),
-    ("images/base-nossl.toml", include_str!("../../../images/base-nossl.toml")),
-    ("images/base.toml", include_str!("../../../images/base.toml")),
+    (
+        "images/static.toml",
+        include_str!("../../../images/static.toml"),
+    ),
+    (
+        "images/base-nossl.toml",
+        include_str!("../../../images/base-nossl.toml"),
+    ),
+    (
+        "images/base.toml",
+        include_str!("../../../images/base.toml"),
+    ),
     ("images/cc.toml", include_str!("../../../images/cc.toml")),
 ];
 
@@ -82,9 +91,18 @@ impl ImageRef {
         let (name, tag) = text.split_once(':').unwrap_or((text, "latest"));
         let variant = match tag {
             "latest" | "" => Variant::default(),
-            "nonroot" => Variant { nonroot: true, debug: false },
-            "debug" => Variant { nonroot: false, debug: true },
-            "debug-nonroot" => Variant { nonroot: true, debug: true },
+            "nonroot" => Variant {
+                nonroot: true,
+                debug: false,
+            },
+            "debug" => Variant {
+                nonroot: false,
+                debug: true,
+            },
+            "debug-nonroot" => Variant {
+                nonroot: true,
+                debug: true,
+            },
             other => bail!(
                 "image {text:?}: unknown tag {other:?} (use latest, nonroot, debug or debug-nonroot)"
             ),
@@ -110,7 +128,12 @@ impl ImageRef {
 
     /// The canonical name, e.g. `cc-debian13:nonroot`.
     pub fn canonical(&self) -> String {
-        format!("{}-debian{}:{}", self.name, self.release.number, self.variant.tag())
+        format!(
+            "{}-debian{}:{}",
+            self.name,
+            self.release.number,
+            self.variant.tag()
+        )
     }
 }
 
@@ -172,10 +195,18 @@ mod tests {
     fn references() {
         let c = Catalog::embedded().unwrap();
         let r = ImageRef::parse("cc-debian12:nonroot", &c).unwrap();
-        assert_eq!((r.name.as_str(), r.release.number, r.variant.nonroot), ("cc", 12, true));
+        assert_eq!(
+            (r.name.as_str(), r.release.number, r.variant.nonroot),
+            ("cc", 12, true)
+        );
         let r = ImageRef::parse("base:debug", &c).unwrap();
         assert_eq!(r.canonical(), "base-debian13:debug");
-        assert!(ImageRef::parse("nope", &c).unwrap_err().to_string().contains("known: static"));
+        assert!(
+            ImageRef::parse("nope", &c)
+                .unwrap_err()
+                .to_string()
+                .contains("known: static")
+        );
         assert!(ImageRef::parse("static:weird", &c).is_err());
         assert!(ImageRef::parse("static-debian11", &c).is_err());
     }
@@ -183,7 +214,12 @@ mod tests {
     #[test]
     fn chains() {
         let c = Catalog::embedded().unwrap();
-        let names: Vec<_> = c.chain("cc").unwrap().iter().map(|r| r.name.clone()).collect();
+        let names: Vec<_> = c
+            .chain("cc")
+            .unwrap()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
         assert_eq!(names, ["static", "base-nossl", "base", "cc"]);
     }
 }

@@ -117,6 +117,11 @@ pub struct SourceArgs {
     pub quiet: bool,
 
     /// Timestamp (seconds since the epoch) for every file and the image config.
-    #[arg(long, env = "SOURCE_DATE_EPOCH", default_value = "0", value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "SOURCE_DATE_EPOCH",
+        default_value = "0",
+        value_name = "SECONDS"
+    )]
     pub source_date_epoch: u64,
 }

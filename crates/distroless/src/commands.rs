@@ -47,7 +47,10 @@ fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<S
     for k in &args.keyring {
         keyring.add_file(k)?;
     }
-    anyhow::ensure!(!keyring.is_empty(), "no trusted keys: --no-default-keyring needs --keyring FILE");
+    anyhow::ensure!(
+        !keyring.is_empty(),
+        "no trusted keys: --no-default-keyring needs --keyring FILE"
+    );
     let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
     Ok(Source {
         mirrors: mirrors(args)?,
@@ -57,7 +60,8 @@ fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<S
             now: chrono::Utc::now(),
         },
         offline: args.offline,
-        cache: Cache::open(&cache_dir).with_context(|| format!("cache directory {}", cache_dir.display()))?,
+        cache: Cache::open(&cache_dir)
+            .with_context(|| format!("cache directory {}", cache_dir.display()))?,
         fetcher: Fetcher::new()?,
         reporter,
     })
@@ -81,7 +85,10 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return dry_run(&source, &catalog, &image, &arches, args.json);
     }
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(&image.name));
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&image.name));
     let opts = BuildOptions {
         image,
         arches,
@@ -102,7 +109,13 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else if !args.source.quiet {
-        writeln!(out, "built {} → {} ({})", summary.image, summary.output.display(), summary.format)?;
+        writeln!(
+            out,
+            "built {} → {} ({})",
+            summary.image,
+            summary.output.display(),
+            summary.format
+        )?;
         for m in &summary.manifests {
             writeln!(
                 out,
@@ -119,7 +132,13 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn dry_run(source: &Source<'_>, catalog: &Catalog, image: &ImageRef, arches: &[String], json: bool) -> anyhow::Result<()> {
+fn dry_run(
+    source: &Source<'_>,
+    catalog: &Catalog,
+    image: &ImageRef,
+    arches: &[String],
+    json: bool,
+) -> anyhow::Result<()> {
     let chain = catalog.chain(&image.name)?;
     let mut out = std::io::stdout().lock();
     let mut plans = Vec::new();
@@ -132,7 +151,11 @@ fn dry_run(source: &Source<'_>, catalog: &Catalog, image: &ImageRef, arches: &[S
         return Ok(());
     }
     for p in &plans {
-        writeln!(out, "{} for {} (Debian {}, released {})", p.image, p.arch, p.debian_version, p.release_date)?;
+        writeln!(
+            out,
+            "{} for {} (Debian {}, released {})",
+            p.image, p.arch, p.debian_version, p.release_date
+        )?;
         for tier in &p.tiers {
             writeln!(out, "  tier {}:", tier.name)?;
             for pkg in &tier.packages {
@@ -164,7 +187,11 @@ fn dry_run(source: &Source<'_>, catalog: &Catalog, image: &ImageRef, arches: &[S
 pub fn list_command(json: bool) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let mut out = std::io::stdout().lock();
-    let arches: Vec<&str> = ARCHES.iter().map(|a| a.0).filter(|a| *a != "i386").collect();
+    let arches: Vec<&str> = ARCHES
+        .iter()
+        .map(|a| a.0)
+        .filter(|a| *a != "i386")
+        .collect();
     if json {
         let items: Vec<serde_json::Value> = catalog
             .recipes()
@@ -188,7 +215,11 @@ pub fn list_command(json: bool) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    writeln!(out, "{:12} {:12} {:10} DESCRIPTION", "IMAGE", "FROM", "DEBIAN")?;
+    writeln!(
+        out,
+        "{:12} {:12} {:10} DESCRIPTION",
+        "IMAGE", "FROM", "DEBIAN"
+    )?;
     for r in catalog.recipes() {
         let debs: Vec<String> = RELEASES.iter().map(|d| d.number.to_string()).collect();
         writeln!(

@@ -70,7 +70,11 @@ struct SuiteIndex {
 impl Source<'_> {
     fn inrelease(&self, mirror: &Url, suite: &str) -> anyhow::Result<Option<Release>> {
         let url = mirror.join(&format!("dists/{suite}/InRelease"))?;
-        let cached = self.cache.root().join("releases").join(hex::encode(Sha256::digest(url.as_str())));
+        let cached = self
+            .cache
+            .root()
+            .join("releases")
+            .join(hex::encode(Sha256::digest(url.as_str())));
         let bytes = if self.offline {
             match fs_err::read(&cached) {
                 Ok(b) => b,
@@ -81,7 +85,8 @@ impl Source<'_> {
             match self.fetcher.get(&url, 32 << 20) {
                 Ok(b) => b,
                 Err(debian::Error::NotFound { .. }) if suite.contains('-') => {
-                    self.reporter.warn(&format!("{url}: not found; building without {suite}"));
+                    self.reporter
+                        .warn(&format!("{url}: not found; building without {suite}"));
                     return Ok(None);
                 }
                 Err(e) => return Err(e.into()),
@@ -94,7 +99,12 @@ impl Source<'_> {
         Ok(Some(release))
     }
 
-    fn suite_index(&self, mirror: &Url, suite: &str, arch: &str) -> anyhow::Result<Option<SuiteIndex>> {
+    fn suite_index(
+        &self,
+        mirror: &Url,
+        suite: &str,
+        arch: &str,
+    ) -> anyhow::Result<Option<SuiteIndex>> {
         let Some(release) = self.inrelease(mirror, suite)? else {
             return Ok(None);
         };
@@ -105,7 +115,7 @@ impl Source<'_> {
                 return Ok(Some(SuiteIndex {
                     suite: suite.to_string(),
                     release,
-                    packages_name: format!("{}dists/{suite}/{name}", mirror),
+                    packages_name: format!("{mirror}dists/{suite}/{name}"),
                     packages_url,
                     sha256: sha,
                     size,
@@ -113,7 +123,9 @@ impl Source<'_> {
             }
         }
         if release.architectures.iter().any(|a| a == arch) || suite.contains('-') {
-            bail!("{mirror}dists/{suite}/InRelease: lists no main/binary-{arch}/Packages.xz or .gz");
+            bail!(
+                "{mirror}dists/{suite}/InRelease: lists no main/binary-{arch}/Packages.xz or .gz"
+            );
         }
         bail!(
             "Debian suite {suite} has no architecture {arch} (it has: {})",
@@ -143,7 +155,12 @@ impl Source<'_> {
         reader
             .read_to_string(&mut text)
             .with_context(|| format!("{}: cannot decompress", idx.packages_name))?;
-        Ok(parse_packages(&idx.packages_name, &text, &idx.suite, mirror.as_str())?)
+        Ok(parse_packages(
+            &idx.packages_name,
+            &text,
+            &idx.suite,
+            mirror.as_str(),
+        )?)
     }
 }
 
@@ -152,7 +169,9 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     fs_err::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| path.display().to_string())?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| path.display().to_string())?;
     Ok(())
 }
 
@@ -166,8 +185,14 @@ pub fn plan(
     let release: DebianRelease = image.release;
     let suites = [
         (source.mirrors.debian.clone(), release.codename.to_string()),
-        (source.mirrors.debian.clone(), format!("{}-updates", release.codename)),
-        (source.mirrors.security.clone(), format!("{}-security", release.codename)),
+        (
+            source.mirrors.debian.clone(),
+            format!("{}-updates", release.codename),
+        ),
+        (
+            source.mirrors.security.clone(),
+            format!("{}-security", release.codename),
+        ),
     ];
     let indexes: Vec<(Url, Option<SuiteIndex>)> = suites
         .par_iter()
@@ -178,11 +203,16 @@ pub fn plan(
     let release_date = main.release.date.clone();
 
     let key = plan_key(chain, image, arch, &indexes);
-    let cached = source.cache.root().join("plans").join(format!("{key}.json"));
-    if let Ok(bytes) = fs_err::read(&cached) {
-        if let Ok(plan) = serde_json::from_slice::<Plan>(&bytes) {
-            return Ok(plan);
-        }
+    let cached = source
+        .cache
+        .root()
+        .join("plans")
+        .join(format!("{key}.json"));
+    let hit = fs_err::read(&cached)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Plan>(&bytes).ok());
+    if let Some(plan) = hit {
+        return Ok(plan);
     }
 
     let lists: Vec<Vec<Package>> = indexes
@@ -193,7 +223,8 @@ pub fn plan(
 
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
-    let mut excludes: BTreeSet<String> = BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect();
+    let mut excludes: BTreeSet<String> =
+        BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect();
     let mut below: BTreeSet<String> = BTreeSet::new();
     for recipe in chain {
         roots.extend(recipe.packages_for(release.number));
@@ -230,9 +261,17 @@ pub fn plan(
     Ok(plan)
 }
 
-fn plan_key(chain: &[&Recipe], image: &ImageRef, arch: &str, indexes: &[(Url, Option<SuiteIndex>)]) -> String {
+fn plan_key(
+    chain: &[&Recipe],
+    image: &ImageRef,
+    arch: &str,
+    indexes: &[(Url, Option<SuiteIndex>)],
+) -> String {
     let mut h = Sha256::new();
-    h.update(format!("v{RESOLVE_VERSION}\n{arch}\n{}\n", image.release.number));
+    h.update(format!(
+        "v{RESOLVE_VERSION}\n{arch}\n{}\n",
+        image.release.number
+    ));
     for r in chain {
         h.update(format!("{r:?}\n"));
     }

@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn platforms() {
-        assert_eq!(oci_platform("arm64").unwrap().variant.as_deref(), Some("v8"));
+        assert_eq!(
+            oci_platform("arm64").unwrap().variant.as_deref(),
+            Some("v8")
+        );
         assert_eq!(oci_platform("armhf").unwrap().architecture, "arm");
         assert_eq!(oci_platform("ppc64el").unwrap().architecture, "ppc64le");
         assert!(oci_platform("vax").is_err());

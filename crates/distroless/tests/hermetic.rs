@@ -1,4 +1,5 @@
 //! End-to-end tests against a signed Debian repository the tests build themselves.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -11,7 +12,15 @@ use testkit::{DebBuilder, DebEntry, Server, SignKey};
 
 fn build(repo_url: &str, cache: &Path, image: &str, out: &Path) -> assert_cmd::assert::Assert {
     distroless(cache)
-        .args(["build", image, "-q", "--arch", "amd64", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            image,
+            "-q",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", repo_url, "-o"])
         .arg(out)
@@ -36,13 +45,25 @@ fn static_image_has_the_distroless_skeleton() {
     assert_eq!(m["layers"].as_array().unwrap().len(), 1);
     let f = files(&out, m);
     let text = |p: &str| String::from_utf8(f[p].data.clone()).unwrap();
-    assert!(text("etc/passwd").contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin"));
+    assert!(
+        text("etc/passwd").contains("nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin")
+    );
     assert!(text("etc/group").contains("tty:x:5:"));
     assert!(text("usr/lib/os-release").contains("PRETTY_NAME=\"Distroless\""));
-    assert_eq!(f["etc/os-release"].link.as_deref(), Some("../usr/lib/os-release"));
+    assert_eq!(
+        f["etc/os-release"].link.as_deref(),
+        Some("../usr/lib/os-release")
+    );
     assert_eq!(f["tmp"].mode, 0o1777);
     assert_eq!(f["root"].mode, 0o700);
-    assert_eq!((f["home/nonroot"].uid, f["home/nonroot"].gid, f["home/nonroot"].mode), (65532, 65532, 0o700));
+    assert_eq!(
+        (
+            f["home/nonroot"].uid,
+            f["home/nonroot"].gid,
+            f["home/nonroot"].mode
+        ),
+        (65532, 65532, 0o700)
+    );
     // CA bundle: every certificate, in path order, the package itself not installed.
     let bundle = text("etc/ssl/certs/ca-certificates.crt");
     assert!(bundle.find("AAAA").unwrap() < bundle.find("BBBB").unwrap());
@@ -50,13 +71,19 @@ fn static_image_has_the_distroless_skeleton() {
     // The newer tzdata from -updates wins; excluded packages are absent.
     assert!(text("var/lib/dpkg/status.d/tzdata").contains("Version: 2026g-0+deb13u1"));
     for absent in ["mawk", "debconf", "cdebconf"] {
-        assert!(!f.contains_key(&format!("var/lib/dpkg/status.d/{absent}")), "{absent}");
+        assert!(
+            !f.contains_key(&format!("var/lib/dpkg/status.d/{absent}")),
+            "{absent}"
+        );
     }
     assert!(text("var/lib/dpkg/status.d/netbase.md5sums").contains("  etc/services"));
     assert!(f.values().all(|e| e.mtime == 0));
     let cfg = config(&out, m);
     let env = cfg["config"]["Env"].to_string();
-    assert!(env.contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"), "{env}");
+    assert!(
+        env.contains("SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"),
+        "{env}"
+    );
     assert_eq!(cfg["created"], "1970-01-01T00:00:00Z");
 }
 
@@ -65,7 +92,13 @@ fn merged_usr_rewrites_paths_and_md5sums() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("base");
-    build(&repo.file_url(), &tmp.path().join("cache"), "base-nossl", &out).success();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "base-nossl",
+        &out,
+    )
+    .success();
     let (_, m) = &manifests(&out)[0];
     let f = files(&out, m);
     assert!(f.contains_key("usr/lib/x86_64-linux-gnu/libc.so.6"));
@@ -75,7 +108,10 @@ fn merged_usr_rewrites_paths_and_md5sums() {
     assert_eq!(f["lib64"].link.as_deref(), Some("usr/lib64"));
     assert!(f.contains_key("usr/lib64/ld-linux-x86-64.so.2"));
     let md5 = String::from_utf8(f["var/lib/dpkg/status.d/libc6.md5sums"].data.clone()).unwrap();
-    assert!(md5.contains("  usr/lib/x86_64-linux-gnu/libc.so.6"), "{md5}");
+    assert!(
+        md5.contains("  usr/lib/x86_64-linux-gnu/libc.so.6"),
+        "{md5}"
+    );
     assert!(!f.contains_key("var/lib/dpkg/status.d/libgcc-s1"));
 }
 
@@ -84,17 +120,31 @@ fn tiers_share_layers_and_builds_are_reproducible() {
     let repo = catalog_repo();
     let server = Server::start(repo.root());
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, s) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("s"));
+    let (a, b, s) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("s"),
+    );
     build(&repo.file_url(), &tmp.path().join("c1"), "cc", &a).success();
     build(&server.url, &tmp.path().join("c2"), "cc", &b).success();
     build(&repo.file_url(), &tmp.path().join("c3"), "static", &s).success();
-    assert_eq!(index_digest(&a), index_digest(&b), "file:// and http:// builds differ");
+    assert_eq!(
+        index_digest(&a),
+        index_digest(&b),
+        "file:// and http:// builds differ"
+    );
     let cc = &manifests(&a)[0].1;
     let st = &manifests(&s)[0].1;
     assert_eq!(cc["layers"].as_array().unwrap().len(), 4);
-    assert_eq!(cc["layers"][0]["digest"], st["layers"][0]["digest"], "cc must reuse static's layer");
+    assert_eq!(
+        cc["layers"][0]["digest"], st["layers"][0]["digest"],
+        "cc must reuse static's layer"
+    );
     let ann = &cc["annotations"];
-    assert_eq!(ann["org.opencontainers.image.base.name"], "base-debian13:latest");
+    assert_eq!(
+        ann["org.opencontainers.image.base.name"],
+        "base-debian13:latest"
+    );
     assert_eq!(ann["org.opencontainers.image.version"], "13.1");
 }
 
@@ -103,27 +153,59 @@ fn dry_run_lists_the_resolved_set_and_cut_dependencies() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
     let out = distroless(&tmp.path().join("cache"))
-        .args(["build", "cc", "--dry-run", "--arch", "amd64", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            "cc",
+            "--dry-run",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", &repo.file_url()])
         .assert()
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let tiers: Vec<(&str, Vec<&str>)> = vec![
-        ("static", vec!["base-files", "media-types", "netbase", "tzdata", "tzdata-legacy"]),
+        (
+            "static",
+            vec![
+                "base-files",
+                "media-types",
+                "netbase",
+                "tzdata",
+                "tzdata-legacy",
+            ],
+        ),
         ("base-nossl", vec!["libc6"]),
         ("base", vec!["libssl3t64", "libzstd1", "zlib1g"]),
-        ("cc", vec!["gcc-14-base", "libgcc-s1", "libgomp1", "libstdc++6"]),
+        (
+            "cc",
+            vec!["gcc-14-base", "libgcc-s1", "libgomp1", "libstdc++6"],
+        ),
     ];
     for (tier, pkgs) in tiers {
         let section = text.split(&format!("tier {tier}:")).nth(1).unwrap();
-        let section = section.split("tier ").next().unwrap().split("dependencies cut").next().unwrap();
-        let names: Vec<&str> = section.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        let section = section
+            .split("tier ")
+            .next()
+            .unwrap()
+            .split("dependencies cut")
+            .next()
+            .unwrap();
+        let names: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
         assert_eq!(names, pkgs, "tier {tier}:\n{text}");
     }
     assert!(text.contains("base-files → awk"), "{text}");
     assert!(text.contains("libc6 → libgcc-s1"), "{text}");
-    assert!(text.contains("libssl3t64 → openssl-provider-legacy"), "{text}");
+    assert!(
+        text.contains("libssl3t64 → openssl-provider-legacy"),
+        "{text}"
+    );
     assert!(!std::path::Path::new("cc").exists());
 }
 
@@ -155,12 +237,21 @@ fn assert_no_output(dir: &Path) {
 fn tampered_inrelease_is_rejected() {
     let repo = catalog_repo();
     let path = repo.root().join("dists/trixie/InRelease");
-    let text = fs_err::read_to_string(&path).unwrap().replace("Version: 13.1", "Version: 13.9");
+    let text = fs_err::read_to_string(&path)
+        .unwrap()
+        .replace("Version: 13.1", "Version: 13.9");
     fs_err::write(&path, text).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    build(&repo.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-        .failure()
-        .stderr(contains("dists/trixie/InRelease: signature verification failed"));
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(
+        "dists/trixie/InRelease: signature verification failed",
+    ));
     assert_no_output(tmp.path());
 }
 
@@ -170,7 +261,16 @@ fn unknown_signing_key_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     // Debian's embedded keys only: the test key is unknown.
     distroless(&tmp.path().join("cache"))
-        .args(["build", "static", "-q", "--arch", "amd64", "--mirror", &repo.file_url(), "-o"])
+        .args([
+            "build",
+            "static",
+            "-q",
+            "--arch",
+            "amd64",
+            "--mirror",
+            &repo.file_url(),
+            "-o",
+        ])
         .arg(tmp.path().join("o"))
         .assert()
         .failure()
@@ -185,14 +285,32 @@ fn expired_release_needs_the_flag() {
         repo.add("trixie", p);
     }
     repo.suite("trixie-updates").suite("trixie-security");
-    repo.publish("amd64", Some("Sat, 01 Jan 2000 00:00:00 UTC"), SignKey::shared());
+    repo.publish(
+        "amd64",
+        Some("Sat, 01 Jan 2000 00:00:00 UTC"),
+        SignKey::shared(),
+    );
     let tmp = tempfile::tempdir().unwrap();
-    build(&repo.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-        .failure()
-        .stderr(contains("expired"))
-        .stderr(contains("--allow-expired-release"));
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains("expired"))
+    .stderr(contains("--allow-expired-release"));
     distroless(&tmp.path().join("cache"))
-        .args(["build", "static", "-q", "--arch", "amd64", "--allow-expired-release", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            "static",
+            "-q",
+            "--arch",
+            "amd64",
+            "--allow-expired-release",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", &repo.file_url(), "-o"])
         .arg(tmp.path().join("o"))
@@ -203,15 +321,24 @@ fn expired_release_needs_the_flag() {
 #[test]
 fn packages_index_hash_mismatch_is_rejected() {
     let repo = catalog_repo();
-    let path = repo.root().join("dists/trixie/main/binary-amd64/Packages.xz");
+    let path = repo
+        .root()
+        .join("dists/trixie/main/binary-amd64/Packages.xz");
     let mut bytes = fs_err::read(&path).unwrap();
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     fs_err::write(&path, bytes).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    build(&repo.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-        .failure()
-        .stderr(contains("dists/trixie/main/binary-amd64/Packages.xz: hash mismatch"));
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(
+        "dists/trixie/main/binary-amd64/Packages.xz: hash mismatch",
+    ));
     assert_no_output(tmp.path());
 }
 
@@ -224,26 +351,44 @@ fn deb_hash_mismatch_is_rejected_and_not_cached() {
     bytes[n - 10] ^= 0xff;
     fs_err::write(&deb, bytes).unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    build(&repo.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-        .failure()
-        .stderr(contains("pool/main/trixie/netbase_6.5_all.deb: hash mismatch"));
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(
+        "pool/main/trixie/netbase_6.5_all.deb: hash mismatch",
+    ));
     assert_no_output(tmp.path());
 }
 
 fn hostile(entry: DebEntry) -> testkit::Repo {
     catalog_repo_with(move |pkgs| {
         let i = pkgs.iter().position(|p| p.name == "netbase").unwrap();
-        pkgs[i] = DebBuilder::new("netbase", "6.5", "all").file("etc/services", b"x").entry(entry);
+        pkgs[i] = DebBuilder::new("netbase", "6.5", "all")
+            .file("etc/services", b"x")
+            .entry(entry);
     })
 }
 
 #[test]
 fn malicious_debs_are_rejected() {
     let cases = [
-        (DebEntry::RawFile("../../etc/evil".into(), b"x".to_vec()), "contains `..`"),
-        (DebEntry::RawFile("/etc/evil".into(), b"x".to_vec()), "absolute path"),
+        (
+            DebEntry::RawFile("../../etc/evil".into(), b"x".to_vec()),
+            "contains `..`",
+        ),
+        (
+            DebEntry::RawFile("/etc/evil".into(), b"x".to_vec()),
+            "absolute path",
+        ),
         (DebEntry::Symlink("etc/escape".into(), "/tmp".into()), ""),
-        (DebEntry::Hardlink("etc/link".into(), "etc/shadow".into()), "not an earlier file"),
+        (
+            DebEntry::Hardlink("etc/link".into(), "etc/shadow".into()),
+            "not an earlier file",
+        ),
     ];
     for (entry, message) in cases {
         let through = matches!(&entry, DebEntry::Symlink(..));
@@ -257,12 +402,21 @@ fn malicious_debs_are_rejected() {
         } else {
             hostile(entry)
         };
-        let message = if through { "written through the symlink" } else { message };
+        let message = if through {
+            "written through the symlink"
+        } else {
+            message
+        };
         let tmp = tempfile::tempdir().unwrap();
-        build(&repo.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-            .failure()
-            .stderr(contains("netbase"))
-            .stderr(contains(message));
+        build(
+            &repo.file_url(),
+            &tmp.path().join("cache"),
+            "static",
+            &tmp.path().join("o"),
+        )
+        .failure()
+        .stderr(contains("netbase"))
+        .stderr(contains(message));
         assert_no_output(tmp.path());
     }
 }
@@ -275,7 +429,9 @@ fn truncated_deb_is_rejected() {
     let mut repo2 = testkit::Repo::new();
     let mut pkgs = testkit::fixtures::catalog_packages();
     let i = pkgs.iter().position(|p| p.name == "netbase").unwrap();
-    pkgs[i] = pkgs[i].clone().file("usr/share/doc/netbase/big", &vec![7u8; 200_000]);
+    pkgs[i] = pkgs[i]
+        .clone()
+        .file("usr/share/doc/netbase/big", &vec![7u8; 200_000]);
     for p in pkgs {
         repo2.add("trixie", p);
     }
@@ -293,7 +449,10 @@ fn truncated_deb_is_rejected() {
     let packages = fs_err::read_to_string(dist.join("main/binary-amd64/Packages"))
         .unwrap()
         .replace(&old_sha, &sha)
-        .replace(&format!("Size: {}\n", bytes.len()), &format!("Size: {}\n", cut.len()));
+        .replace(
+            &format!("Size: {}\n", bytes.len()),
+            &format!("Size: {}\n", cut.len()),
+        );
     let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
     std::io::Write::write_all(&mut xz, packages.as_bytes()).unwrap();
     let xz = xz.finish().unwrap();
@@ -303,11 +462,20 @@ fn truncated_deb_is_rejected() {
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&xz)),
         xz.len()
     );
-    fs_err::write(dist.join("InRelease"), SignKey::shared().clearsign(&release)).unwrap();
+    fs_err::write(
+        dist.join("InRelease"),
+        SignKey::shared().clearsign(&release),
+    )
+    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    build(&repo2.file_url(), &tmp.path().join("cache"), "static", &tmp.path().join("o"))
-        .failure()
-        .stderr(contains("netbase"));
+    build(
+        &repo2.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains("netbase"));
     assert_no_output(tmp.path());
 }
 
@@ -316,7 +484,11 @@ fn corrupted_cache_is_repaired_and_offline_works() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     build(&repo.file_url(), &cache, "base", &a).success();
     // Corrupt every cached blob.
     for e in fs_err::read_dir(cache.join("sha256")).unwrap() {
@@ -328,7 +500,16 @@ fn corrupted_cache_is_repaired_and_offline_works() {
     build(&repo.file_url(), &cache, "base", &b).success();
     assert_eq!(index_digest(&a), index_digest(&b));
     distroless(&cache)
-        .args(["build", "base", "-q", "--offline", "--arch", "amd64", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            "base",
+            "-q",
+            "--offline",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", "file:///nonexistent/", "-o"])
         .arg(&c)
@@ -336,7 +517,16 @@ fn corrupted_cache_is_repaired_and_offline_works() {
         .failure()
         .stderr(contains("offline"));
     distroless(&cache)
-        .args(["build", "base", "-q", "--offline", "--arch", "amd64", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            "base",
+            "-q",
+            "--offline",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", &repo.file_url(), "-o"])
         .arg(&c)
@@ -345,7 +535,16 @@ fn corrupted_cache_is_repaired_and_offline_works() {
     assert_eq!(index_digest(&a), index_digest(&c));
     let empty = tmp.path().join("empty-cache");
     distroless(&empty)
-        .args(["build", "base", "-q", "--offline", "--arch", "amd64", "--no-default-keyring", "--keyring"])
+        .args([
+            "build",
+            "base",
+            "-q",
+            "--offline",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
         .arg(&SignKey::shared().public)
         .args(["--mirror", &repo.file_url(), "-o"])
         .arg(tmp.path().join("d"))
@@ -359,19 +558,36 @@ fn debug_nonroot_variant() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("d");
-    build(&repo.file_url(), &tmp.path().join("cache"), "static:debug-nonroot", &out).success();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static:debug-nonroot",
+        &out,
+    )
+    .success();
     let (_, m) = &manifests(&out)[0];
     let f = files(&out, m);
     assert_eq!(f["busybox/busybox"].data, testkit::fixtures::fake_busybox());
     assert_eq!(f["busybox/sh"].link.as_deref(), Some("/busybox/busybox"));
-    assert_eq!(f["busybox/tool59"].link.as_deref(), Some("/busybox/busybox"));
+    assert_eq!(
+        f["busybox/tool59"].link.as_deref(),
+        Some("/busybox/busybox")
+    );
     assert!(!f.contains_key("busybox/other strings"));
-    assert!(!f.keys().any(|k| k.starts_with("bin/") || k.starts_with("usr/bin/sh")));
+    assert!(
+        !f.keys()
+            .any(|k| k.starts_with("bin/") || k.starts_with("usr/bin/sh"))
+    );
     let cfg = config(&out, m);
     assert_eq!(cfg["config"]["User"], "65532");
     assert_eq!(cfg["config"]["WorkingDir"], "/home/nonroot");
     assert_eq!(cfg["config"]["Entrypoint"][0], "/busybox/sh");
-    assert!(cfg["config"]["Env"][0].as_str().unwrap().ends_with(":/busybox"));
+    assert!(
+        cfg["config"]["Env"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(":/busybox")
+    );
 }
 
 #[test]
@@ -380,7 +596,17 @@ fn zstd_package_layering_and_archive_output() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("base");
     distroless(&tmp.path().join("cache"))
-        .args(["build", "base", "-q", "--arch", "amd64", "--compression", "zstd", "--layering", "package"])
+        .args([
+            "build",
+            "base",
+            "-q",
+            "--arch",
+            "amd64",
+            "--compression",
+            "zstd",
+            "--layering",
+            "package",
+        ])
         .args(["--no-default-keyring", "--keyring"])
         .arg(&SignKey::shared().public)
         .args(["--mirror", &repo.file_url(), "-o"])
@@ -392,20 +618,37 @@ fn zstd_package_layering_and_archive_output() {
     let layers = m["layers"].as_array().unwrap();
     // skeleton + 5 static packages + libc6 + libssl3t64, libzstd1, zlib1g
     assert_eq!(layers.len(), 10);
-    assert!(layers.iter().all(|l| l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"));
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd")
+    );
     let f = files(&out, m);
     assert!(f.values().all(|e| e.mtime == 1_700_000_000));
     assert_eq!(config(&out, m)["created"], "2023-11-14T22:13:20Z");
 
     let archive = tmp.path().join("base.tar");
-    build(&repo.file_url(), &tmp.path().join("cache"), "base", &archive).success();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "base",
+        &archive,
+    )
+    .success();
     assert!(archive.is_file());
     if support::have_tool("skopeo") {
         let out = std::process::Command::new("skopeo")
-            .args(["inspect", &format!("oci-archive:{}:latest", archive.display())])
+            .args([
+                "inspect",
+                &format!("oci-archive:{}:latest", archive.display()),
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["Architecture"], "amd64");
     }

@@ -1,6 +1,7 @@
 //! Live tests against the host's real Debian mirror (from its apt sources): each catalog image
 //! is built, inspected with skopeo, unpacked with umoci, run with runc and scanned with syft.
 //! They need network access to the mirror and the tools; in CI (`CI` set) a missing tool fails.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -22,7 +23,9 @@ fn build(image: &str, arch: &str, out: &Path) {
 }
 
 fn tools() -> bool {
-    ["skopeo", "umoci", "runc", "gcc", "g++"].iter().all(|t| have_tool(t))
+    ["skopeo", "umoci", "runc", "gcc", "g++"]
+        .iter()
+        .all(|t| have_tool(t))
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -37,7 +40,8 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
-    let text = run(Command::new("skopeo").args(["inspect", &format!("oci:{}:{tag}", layout.display())]));
+    let text =
+        run(Command::new("skopeo").args(["inspect", &format!("oci:{}:{tag}", layout.display())]));
     serde_json::from_str(&text).expect("skopeo json")
 }
 
@@ -45,17 +49,23 @@ fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
 fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str]) -> String {
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle");
-    run(Command::new("umoci").args(["unpack", "--image", &format!("{}:{tag}", layout.display())]).arg(&bundle));
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &format!("{}:{tag}", layout.display())])
+        .arg(&bundle));
     if let Some(p) = program {
         fs_err::copy(p, bundle.join("rootfs/test")).unwrap();
     }
     let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value = serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
     cfg["process"]["terminal"] = false.into();
     cfg["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
     fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     let root = work.path().join("runc-root");
-    let id = format!("distroless-test-{}", std::process::id() ^ (args.len() as u32) << 20);
+    let id = format!(
+        "distroless-test-{}",
+        std::process::id() ^ (args.len() as u32) << 20
+    );
     let out = Command::new("runc")
         .arg("--root")
         .arg(&root)
@@ -65,7 +75,11 @@ fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
-    let _ = Command::new("runc").arg("--root").arg(&root).args(["delete", "--force", &id]).output();
+    let _ = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["delete", "--force", &id])
+        .output();
     assert!(
         out.status.success(),
         "runc {args:?} failed: {}{}",
@@ -79,7 +93,11 @@ fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> P
     let src = dir.join(format!("{name}.{}", if cxx { "cc" } else { "c" }));
     fs_err::write(&src, source).unwrap();
     let bin = dir.join(name);
-    run(Command::new(if cxx { "g++" } else { "gcc" }).args(["-O1", "-o"]).arg(&bin).arg(&src).args(extra));
+    run(Command::new(if cxx { "g++" } else { "gcc" })
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .args(extra));
     bin
 }
 
@@ -110,14 +128,25 @@ fn syft_matches_status_d(layout: &Path) {
     if !have_tool("syft") {
         return;
     }
-    let text = run(Command::new("syft").args(["scan", &format!("oci-dir:{}", layout.display()), "-o", "syft-json", "-q"]));
+    let text = run(Command::new("syft").args([
+        "scan",
+        &format!("oci-dir:{}", layout.display()),
+        "-o",
+        "syft-json",
+        "-q",
+    ]));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut found: Vec<(String, String)> = v["artifacts"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|a| a["type"] == "deb")
-        .map(|a| (a["name"].as_str().unwrap().to_string(), a["version"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     found.sort();
     found.dedup();
@@ -128,7 +157,11 @@ fn syft_matches_status_d(layout: &Path) {
         .filter(|(p, _)| p.starts_with("var/lib/dpkg/status.d/") && !p.ends_with(".md5sums"))
         .map(|(p, f)| {
             let text = String::from_utf8_lossy(&f.data).to_string();
-            let version = text.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap().to_string();
+            let version = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Version: "))
+                .unwrap()
+                .to_string();
             (p.rsplit('/').next().unwrap().to_string(), version)
         })
         .collect();
@@ -165,7 +198,10 @@ fn family(debian: u32) {
     assert_eq!(out.trim(), "cc ok");
     syft_matches_status_d(&cc);
     // Parent layers are reused byte for byte.
-    let (sl, cl) = (&manifests(&st)[0].1["layers"], &manifests(&cc)[0].1["layers"]);
+    let (sl, cl) = (
+        &manifests(&st)[0].1["layers"],
+        &manifests(&cc)[0].1["layers"],
+    );
     assert_eq!(sl[0]["digest"], cl[0]["digest"]);
 
     let nonroot = d.join("cc-nonroot");
@@ -194,7 +230,16 @@ fn static_debug_runs_busybox_shell() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("static-debug");
     build("static:debug", "amd64", &out);
-    let text = run_in_image(&out, "debug", None, &["/busybox/sh", "-c", "echo ok; ls /bin/sh 2>/dev/null || echo no-bin-sh"]);
+    let text = run_in_image(
+        &out,
+        "debug",
+        None,
+        &[
+            "/busybox/sh",
+            "-c",
+            "echo ok; ls /bin/sh 2>/dev/null || echo no-bin-sh",
+        ],
+    );
     assert_eq!(text.trim(), "ok\nno-bin-sh");
 }
 
@@ -213,16 +258,24 @@ fn static_arm64_and_multi_arch_index() {
 
     let multi = tmp.path().join("multi");
     distroless(&shared_cache())
-        .args(["build", "static", "-q", "--arch", "amd64", "--arch", "arm64", "-o"])
+        .args([
+            "build", "static", "-q", "--arch", "amd64", "--arch", "arm64", "-o",
+        ])
         .arg(&multi)
         .assert()
         .success();
     let ms = manifests(&multi);
     let arches: Vec<&str> = ms.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(arches, ["amd64", "arm64"]);
-    let text = run(Command::new("skopeo").args(["--override-arch", "arm64", "inspect", &format!("oci:{}:latest", multi.display())]));
+    let text = run(Command::new("skopeo").args([
+        "--override-arch",
+        "arm64",
+        "inspect",
+        &format!("oci:{}:latest", multi.display()),
+    ]));
     assert!(text.contains("\"Architecture\": \"arm64\""), "{text}");
-    let index: serde_json::Value = serde_json::from_slice(&fs_err::read(multi.join("index.json")).unwrap()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(multi.join("index.json")).unwrap()).unwrap();
     let inner = support::blob(&multi, index["manifests"][0]["digest"].as_str().unwrap());
     let inner: serde_json::Value = serde_json::from_slice(&fs_err::read(inner).unwrap()).unwrap();
     assert_eq!(inner["manifests"][1]["platform"]["variant"], "v8");
@@ -239,8 +292,16 @@ fn live_builds_are_reproducible_and_static_is_small() {
         .arg(&b)
         .assert()
         .success();
-    assert_eq!(fs_err::read(a.join("index.json")).unwrap(), fs_err::read(b.join("index.json")).unwrap());
+    assert_eq!(
+        fs_err::read(a.join("index.json")).unwrap(),
+        fs_err::read(b.join("index.json")).unwrap()
+    );
     let (_, m) = &manifests(&a)[0];
-    let size: u64 = m["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum();
+    let size: u64 = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["size"].as_u64().unwrap())
+        .sum();
     assert!(size < 2 * 1024 * 1024, "static is {size} bytes compressed");
 }

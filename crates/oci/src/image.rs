@@ -93,11 +93,22 @@ pub fn config(
         cfg = cfg.cmd(c.clone());
     }
     if !runtime.labels.is_empty() {
-        cfg = cfg.labels(runtime.labels.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
+        cfg = cfg.labels(
+            runtime
+                .labels
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
     }
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(layers.iter().map(|l| l.blob.diff_id.clone()).collect::<Vec<_>>())
+        .diff_ids(
+            layers
+                .iter()
+                .map(|l| l.blob.diff_id.clone())
+                .collect::<Vec<_>>(),
+        )
         .build()?;
     let history = layers
         .iter()
@@ -153,7 +164,12 @@ pub fn manifest(
         .config(config)
         .layers(layer_descs);
     if !annotations.is_empty() {
-        b = b.annotations(annotations.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
+        b = b.annotations(
+            annotations
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
     }
     Ok(b.build()?)
 }
@@ -181,7 +197,12 @@ pub fn index(
         .media_type(MediaType::ImageIndex)
         .manifests(descs);
     if !annotations.is_empty() {
-        b = b.annotations(annotations.clone().into_iter().collect::<std::collections::HashMap<_, _>>());
+        b = b.annotations(
+            annotations
+                .clone()
+                .into_iter()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
     }
     Ok(b.build()?)
 }
@@ -203,7 +224,12 @@ mod tests {
         for k in ["z", "a", "m", "b", "y"] {
             a.insert(format!("org.example.{k}"), k.to_string());
         }
-        let d = descriptor(MediaType::ImageConfig, &format!("sha256:{}", "0".repeat(64)), 1).unwrap();
+        let d = descriptor(
+            MediaType::ImageConfig,
+            &format!("sha256:{}", "0".repeat(64)),
+            1,
+        )
+        .unwrap();
         let m = manifest(d, &[], &a).unwrap();
         let text = String::from_utf8(canonical_json(&m).unwrap()).unwrap();
         let positions: Vec<usize> = ["a", "b", "m", "y", "z"]

@@ -43,7 +43,11 @@ pub struct Meta {
 impl Meta {
     /// Root-owned with the given mode.
     pub fn root(mode: u32) -> Self {
-        Meta { mode, uid: 0, gid: 0 }
+        Meta {
+            mode,
+            uid: 0,
+            gid: 0,
+        }
     }
 }
 
@@ -221,7 +225,10 @@ impl LayerWriter {
         let file = tar_hash.inner.finish().map_err(io_err)?;
         let digest_hex = hex::encode(file.hasher.finalize());
         let size = file.count;
-        let tmp = file.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let tmp = file
+            .inner
+            .into_inner()
+            .map_err(|e| io_err(e.into_error()))?;
         let dest = blobs.join(&digest_hex);
         tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
         Ok(LayerBlob {
@@ -242,13 +249,27 @@ mod tests {
         let mut w = LayerWriter::new(dir.path(), compression, 0).unwrap();
         w.dir("etc", Meta::root(0o755)).unwrap();
         let text = b"root:x:0:0:root:/root:/sbin/nologin\n";
-        w.file("etc/passwd", Meta::root(0o644), text.len() as u64, &mut &text[..])
-            .unwrap();
+        w.file(
+            "etc/passwd",
+            Meta::root(0o644),
+            text.len() as u64,
+            &mut &text[..],
+        )
+        .unwrap();
         w.symlink("etc/os-release", "../usr/lib/os-release", Meta::root(0o777))
             .unwrap();
         let long = format!("usr/share/{}/file", "x".repeat(120));
-        w.file(&long, Meta { mode: 0o4755, uid: 1, gid: 2 }, 0, &mut io::empty())
-            .unwrap();
+        w.file(
+            &long,
+            Meta {
+                mode: 0o4755,
+                uid: 1,
+                gid: 2,
+            },
+            0,
+            &mut io::empty(),
+        )
+        .unwrap();
         w.finish().unwrap()
     }
 
@@ -259,16 +280,27 @@ mod tests {
         let gz = fixed_layer(Compression::Gzip);
         let zst = fixed_layer(Compression::Zstd);
         assert_eq!(gz.diff_id, zst.diff_id);
-        assert_eq!(gz.diff_id, "sha256:ad7f7e709908ad1937fefa214b4fca0af2e2107d9c33297d8bdc7dd6f6c40d2e");
-        assert_eq!(gz.digest, "sha256:c93f179d325f2cc39469599699739061a8016e7f83af7de0dfdd6835c0248737");
-        assert_eq!(zst.digest, "sha256:dba20fae84abe8120896e5ba1d49312b50775e9af281d4a648881846e8342aa0");
+        assert_eq!(
+            gz.diff_id,
+            "sha256:ad7f7e709908ad1937fefa214b4fca0af2e2107d9c33297d8bdc7dd6f6c40d2e"
+        );
+        assert_eq!(
+            gz.digest,
+            "sha256:c93f179d325f2cc39469599699739061a8016e7f83af7de0dfdd6835c0248737"
+        );
+        assert_eq!(
+            zst.digest,
+            "sha256:dba20fae84abe8120896e5ba1d49312b50775e9af281d4a648881846e8342aa0"
+        );
     }
 
     #[test]
     fn short_content_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let mut w = LayerWriter::new(dir.path(), Compression::Gzip, 0).unwrap();
-        let err = w.file("a", Meta::root(0o644), 10, &mut &b"abc"[..]).unwrap_err();
+        let err = w
+            .file("a", Meta::root(0o644), 10, &mut &b"abc"[..])
+            .unwrap_err();
         assert!(err.to_string().contains("\"a\""), "{err}");
     }
 }

@@ -99,7 +99,12 @@ impl LayoutWriter {
     /// Finishes as an oci-archive (a tar of the layout) at `dest`.
     pub fn finish_archive(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
-        let parent = self.tmp.path().parent().unwrap_or(Path::new(".")).to_path_buf();
+        let parent = self
+            .tmp
+            .path()
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         let out = tempfile::NamedTempFile::new_in(&parent).map_err(|e| Error::io(&parent, e))?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let root = self.tmp.path();
@@ -132,7 +137,9 @@ impl LayoutWriter {
         }
         let mut w = tar.into_inner().map_err(|e| Error::io(dest, e))?;
         w.flush().map_err(|e| Error::io(dest, e))?;
-        let file = w.into_inner().map_err(|e| Error::io(dest, e.into_error()))?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(dest, e.into_error()))?;
         file.persist(dest).map_err(|e| Error::io(dest, e.error))?;
         Ok(())
     }

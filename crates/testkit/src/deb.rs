@@ -53,7 +53,8 @@ impl DebBuilder {
     /// Adds a regular file with a mode.
     #[must_use]
     pub fn file_mode(mut self, path: &str, content: &[u8], mode: u32) -> Self {
-        self.entries.push(DebEntry::File(path.into(), content.to_vec(), mode));
+        self.entries
+            .push(DebEntry::File(path.into(), content.to_vec(), mode));
         self
     }
 
@@ -91,7 +92,8 @@ impl DebBuilder {
                     h.set_entry_type(tar::EntryType::Directory);
                     h.set_mode(0o755);
                     h.set_size(0);
-                    b.append_data(&mut h, format!("{acc}/"), std::io::empty()).unwrap();
+                    b.append_data(&mut h, format!("{acc}/"), std::io::empty())
+                        .unwrap();
                 }
             }
         };
@@ -103,7 +105,8 @@ impl DebBuilder {
                     h.set_entry_type(tar::EntryType::Directory);
                     h.set_mode(*mode);
                     h.set_size(0);
-                    b.append_data(&mut h, format!("./{p}/"), std::io::empty()).unwrap();
+                    b.append_data(&mut h, format!("./{p}/"), std::io::empty())
+                        .unwrap();
                 }
                 DebEntry::File(p, data, mode) => {
                     add_parents(&mut b, p);
@@ -111,7 +114,8 @@ impl DebBuilder {
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_mode(*mode);
                     h.set_size(data.len() as u64);
-                    b.append_data(&mut h, format!("./{p}"), data.as_slice()).unwrap();
+                    b.append_data(&mut h, format!("./{p}"), data.as_slice())
+                        .unwrap();
                 }
                 DebEntry::Symlink(p, t) => {
                     add_parents(&mut b, p);
@@ -126,7 +130,8 @@ impl DebBuilder {
                     h.set_entry_type(tar::EntryType::Link);
                     h.set_mode(0o644);
                     h.set_size(0);
-                    b.append_link(&mut h, format!("./{p}"), format!("./{t}")).unwrap();
+                    b.append_link(&mut h, format!("./{p}"), format!("./{t}"))
+                        .unwrap();
                 }
                 DebEntry::RawFile(p, data) => {
                     let mut h = tar::Header::new_old();
@@ -161,7 +166,9 @@ impl DebBuilder {
             h.set_entry_type(tar::EntryType::Regular);
             h.set_mode(0o644);
             h.set_size(body.len() as u64);
-            control_tar.append_data(&mut h, name, body.as_bytes()).unwrap();
+            control_tar
+                .append_data(&mut h, name, body.as_bytes())
+                .unwrap();
         }
         let control_tar = control_tar.into_inner().unwrap();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -93,7 +93,11 @@ pub fn catalog_repo_with(tweak: impl FnOnce(&mut Vec<DebBuilder>)) -> Repo {
             .file("usr/share/zoneinfo/UTC", b"TZif2 utc newer"),
     );
     repo.suite("trixie-security");
-    repo.publish("amd64", Some("Sat, 01 Jan 2050 00:00:00 UTC"), SignKey::shared());
+    repo.publish(
+        "amd64",
+        Some("Sat, 01 Jan 2050 00:00:00 UTC"),
+        SignKey::shared(),
+    );
     repo
 }
 

@@ -30,11 +30,22 @@ impl SignKey {
         let gpg = |args: &[&str]| {
             let out = Command::new("gpg")
                 .env("GNUPGHOME", home.path())
-                .args(["--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""])
+                .args([
+                    "--batch",
+                    "--quiet",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase",
+                    "",
+                ])
                 .args(args)
                 .output()
                 .expect("gpg must be installed for tests");
-            assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             out.stdout
         };
         gpg(&["--quick-gen-key", uid, "ed25519", "sign", "never"]);
@@ -48,13 +59,25 @@ impl SignKey {
     pub fn clearsign(&self, text: &str) -> Vec<u8> {
         let mut child = Command::new("gpg")
             .env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
             .args(["--digest-algo", "SHA256", "--clearsign"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("gpg");
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write");
         let out = child.wait_with_output().expect("gpg clearsign");
         assert!(out.status.success());
         out.stdout
@@ -110,7 +133,10 @@ impl Repo {
             let mut packages = String::new();
             for deb in debs {
                 let bytes = deb.build();
-                let rel = format!("pool/main/{suite}/{}_{}_{}.deb", deb.name, deb.version, deb.arch);
+                let rel = format!(
+                    "pool/main/{suite}/{}_{}_{}.deb",
+                    deb.name, deb.version, deb.arch
+                );
                 let path = self.root().join(&rel);
                 fs_err::create_dir_all(path.parent().expect("parent")).expect("pool dir");
                 fs_err::write(&path, &bytes).expect("write deb");
@@ -137,8 +163,14 @@ impl Repo {
             if let Some(v) = valid_until {
                 release.push_str(&format!("Valid-Until: {v}\n"));
             }
-            release.push_str(&format!("Architectures: {arch}\nComponents: main\nSHA256:\n"));
-            for (name, body) in [("Packages", packages.as_bytes().to_vec()), ("Packages.xz", xz), ("Packages.gz", gz)] {
+            release.push_str(&format!(
+                "Architectures: {arch}\nComponents: main\nSHA256:\n"
+            ));
+            for (name, body) in [
+                ("Packages", packages.as_bytes().to_vec()),
+                ("Packages.xz", xz),
+                ("Packages.gz", gz),
+            ] {
                 fs_err::write(bin.join(name), &body).expect("write index");
                 release.push_str(&format!(
                     " {} {} main/binary-{arch}/{name}\n",

@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 
 /// Serves a directory on 127.0.0.1 until dropped.
 pub struct Server {
-    server: Arc<tiny_http::Server>,
+    inner: Arc<tiny_http::Server>,
     handle: Option<JoinHandle<()>>,
     pub url: String,
 }
@@ -34,7 +34,7 @@ impl Server {
             }
         });
         Server {
-            server,
+            inner: server,
             handle: Some(handle),
             url: format!("http://127.0.0.1:{port}/"),
         }
@@ -43,7 +43,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.server.unblock();
+        self.inner.unblock();
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }

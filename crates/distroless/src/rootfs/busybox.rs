@@ -33,7 +33,10 @@ pub fn applets(binary: &[u8]) -> anyhow::Result<Vec<String>> {
     }
     // The table is sorted; stop at the first name that breaks the order (the next string
     // in the binary, not an applet).
-    let sorted_len = names.windows(2).position(|w| w[0] >= w[1]).map_or(names.len(), |i| i + 1);
+    let sorted_len = names
+        .windows(2)
+        .position(|w| w[0] >= w[1])
+        .map_or(names.len(), |i| i + 1);
     names.truncate(sorted_len);
     if names.len() < 50 {
         bail!("busybox: applet table has only {} names", names.len());
@@ -45,7 +48,9 @@ pub fn applets(binary: &[u8]) -> anyhow::Result<Vec<String>> {
 pub fn binary_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
     let mut found = None;
     deb::read_data(deb_path, "busybox-static", |entry, reader| {
-        if entry.kind == Kind::File && (entry.path == "bin/busybox" || entry.path == "usr/bin/busybox") {
+        if entry.kind == Kind::File
+            && (entry.path == "bin/busybox" || entry.path == "usr/bin/busybox")
+        {
             let mut bytes = Vec::new();
             reader.read_to_end(&mut bytes)?;
             found = Some(bytes);
@@ -97,8 +102,15 @@ mod tests {
         }
         let bin = fs_err::read(path).unwrap();
         let ours = applets(&bin).unwrap();
-        let out = std::process::Command::new(path).arg("--list").output().unwrap();
-        let mut theirs: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        let out = std::process::Command::new(path)
+            .arg("--list")
+            .output()
+            .unwrap();
+        let mut theirs: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
         theirs.sort();
         let mut ours_sorted = ours.clone();
         ours_sorted.sort();

@@ -28,7 +28,10 @@ pub fn bundle_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
     })
     .context("reading ca-certificates")?;
     certs.sort();
-    anyhow::ensure!(!certs.is_empty(), "ca-certificates: no certificates under /usr/share/ca-certificates");
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "ca-certificates: no certificates under /usr/share/ca-certificates"
+    );
     let mut out = Vec::new();
     for (_, mut pem) in certs {
         if !pem.ends_with(b"\n") {

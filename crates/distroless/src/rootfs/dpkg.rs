@@ -60,8 +60,17 @@ mod tests {
 
     #[test]
     fn md5sums_follow_usrmerge() {
-        let placed = BTreeMap::from([("lib/x86_64-linux-gnu/libc.so.6".to_string(), "usr/lib/x86_64-linux-gnu/libc.so.6".to_string())]);
-        let out = rewrite_md5sums("abc  lib/x86_64-linux-gnu/libc.so.6\ndef  usr/share/doc/x\n", &placed);
-        assert_eq!(out, "abc  usr/lib/x86_64-linux-gnu/libc.so.6\ndef  usr/share/doc/x\n");
+        let placed = BTreeMap::from([(
+            "lib/x86_64-linux-gnu/libc.so.6".to_string(),
+            "usr/lib/x86_64-linux-gnu/libc.so.6".to_string(),
+        )]);
+        let out = rewrite_md5sums(
+            "abc  lib/x86_64-linux-gnu/libc.so.6\ndef  usr/share/doc/x\n",
+            &placed,
+        );
+        assert_eq!(
+            out,
+            "abc  usr/lib/x86_64-linux-gnu/libc.so.6\ndef  usr/share/doc/x\n"
+        );
     }
 }

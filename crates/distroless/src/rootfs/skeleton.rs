@@ -48,7 +48,11 @@ pub fn os_release(number: u32, codename: &str) -> String {
 pub fn add(tree: &mut Tree, number: u32, codename: &str) -> anyhow::Result<()> {
     tree.put_file("etc/passwd", PASSWD.as_bytes().to_vec(), Meta::root(0o644))?;
     tree.put_file("etc/group", GROUP.as_bytes().to_vec(), Meta::root(0o644))?;
-    tree.put_file("etc/nsswitch.conf", NSSWITCH.as_bytes().to_vec(), Meta::root(0o644))?;
+    tree.put_file(
+        "etc/nsswitch.conf",
+        NSSWITCH.as_bytes().to_vec(),
+        Meta::root(0o644),
+    )?;
     tree.put_file(
         "usr/lib/os-release",
         os_release(number, codename).into_bytes(),

@@ -150,7 +150,11 @@ impl Tree {
     }
 
     /// Adds every data entry of a `.deb`; returns the placed path of each original path.
-    pub fn add_deb(&mut self, deb_path: &Path, package: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    pub fn add_deb(
+        &mut self,
+        deb_path: &Path,
+        package: &str,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
         let mut placed_paths = BTreeMap::new();
         deb::read_data(deb_path, package, |entry, reader| {
             let is_merge_link = matches!(&entry.kind, Kind::Symlink(t)
@@ -268,8 +272,13 @@ impl Tree {
                     } else {
                         // The target sorts after the link; a tar link must point backwards,
                         // so this entry carries its own copy of the bytes.
-                        let Some(NodeKind::File(c)) = self.nodes.get(target).map(|n| n.kind.clone()) else {
-                            bail!("{}: hard link /{path} points to /{target}, which is not a file", node.owner);
+                        let Some(NodeKind::File(c)) =
+                            self.nodes.get(target).map(|n| n.kind.clone())
+                        else {
+                            bail!(
+                                "{}: hard link /{path} points to /{target}, which is not a file",
+                                node.owner
+                            );
                         };
                         self.write_content(layer, &path, node.meta, &c)?;
                     }
@@ -280,9 +289,17 @@ impl Tree {
         Ok(())
     }
 
-    fn write_content(&mut self, layer: &mut LayerWriter, path: &str, meta: Meta, c: &Content) -> anyhow::Result<()> {
+    fn write_content(
+        &mut self,
+        layer: &mut LayerWriter,
+        path: &str,
+        meta: Meta,
+        c: &Content,
+    ) -> anyhow::Result<()> {
         match c {
-            Content::Inline(bytes) => layer.file(path, meta, bytes.len() as u64, &mut bytes.as_slice())?,
+            Content::Inline(bytes) => {
+                layer.file(path, meta, bytes.len() as u64, &mut bytes.as_slice())?;
+            }
             Content::Spool { offset, len } => {
                 self.spool.seek(SeekFrom::Start(*offset))?;
                 let mut r = (&self.spool).take(*len);
@@ -294,7 +311,11 @@ impl Tree {
 
     /// Regular files under a directory prefix, with their bytes (for small generated inputs).
     pub fn read_file(&mut self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let Some(Node { kind: NodeKind::File(c), .. }) = self.nodes.get(path).cloned() else {
+        let Some(Node {
+            kind: NodeKind::File(c),
+            ..
+        }) = self.nodes.get(path).cloned()
+        else {
             return Ok(None);
         };
         Ok(Some(match c {
@@ -328,7 +349,10 @@ mod tests {
 
     #[test]
     fn usrmerge_moves_top_level_dirs_only() {
-        assert_eq!(usrmerge("lib64/ld-linux-x86-64.so.2"), "usr/lib64/ld-linux-x86-64.so.2");
+        assert_eq!(
+            usrmerge("lib64/ld-linux-x86-64.so.2"),
+            "usr/lib64/ld-linux-x86-64.so.2"
+        );
         assert_eq!(usrmerge("bin"), "usr/bin");
         assert_eq!(usrmerge("etc/passwd"), "etc/passwd");
         assert_eq!(usrmerge("library/x"), "library/x");
@@ -339,7 +363,10 @@ mod tests {
         let mut t = Tree::new(false, BTreeSet::from(["etc/ssl".to_string()])).unwrap();
         assert!(t.put_file("etc/ssl/x", vec![], Meta::root(0o644)).is_err());
         t.put_symlink("a", "b").unwrap();
-        let err = t.put_file("a/c", vec![], Meta::root(0o644)).unwrap_err().to_string();
+        let err = t
+            .put_file("a/c", vec![], Meta::root(0o644))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("through the symlink /a"), "{err}");
     }
 }

@@ -1,5 +1,5 @@
 //! Shared helpers for the end-to-end tests: running the binary and reading its output.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::manual_assert)]
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -35,7 +35,9 @@ fn read_json(path: &Path) -> Value {
 
 /// Path of a blob in a layout.
 pub fn blob(layout: &Path, digest: &str) -> PathBuf {
-    layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
 }
 
 /// The manifests of a single- or multi-arch layout: (platform arch, manifest JSON).
@@ -53,14 +55,23 @@ pub fn manifests(layout: &Path) -> Vec<(String, Value)> {
     };
     for d in descs {
         let m = read_json(&blob(layout, d["digest"].as_str().unwrap()));
-        out.push((d["platform"]["architecture"].as_str().unwrap_or("").to_string(), m));
+        out.push((
+            d["platform"]["architecture"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            m,
+        ));
     }
     out
 }
 
 /// The config of a manifest.
 pub fn config(layout: &Path, manifest: &Value) -> Value {
-    read_json(&blob(layout, manifest["config"]["digest"].as_str().unwrap()))
+    read_json(&blob(
+        layout,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
 }
 
 /// One file system entry as read back from a layer.
@@ -89,7 +100,12 @@ pub fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
         let mut ar = tar::Archive::new(reader);
         for e in ar.entries().unwrap() {
             let mut e = e.unwrap();
-            let p = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+            let p = e
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string();
             let h = e.header().clone();
             let mut data = Vec::new();
             e.read_to_end(&mut data).unwrap();
@@ -101,7 +117,10 @@ pub fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
                     uid: h.uid().unwrap(),
                     gid: h.gid().unwrap(),
                     mtime: h.mtime().unwrap(),
-                    link: e.link_name().unwrap().map(|l| l.to_string_lossy().to_string()),
+                    link: e
+                        .link_name()
+                        .unwrap()
+                        .map(|l| l.to_string_lossy().to_string()),
                     data,
                 },
             );
