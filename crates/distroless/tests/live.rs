@@ -62,10 +62,7 @@ fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str])
     cfg["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
     fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     let root = work.path().join("runc-root");
-    let id = format!(
-        "distroless-test-{}",
-        std::process::id() ^ (args.len() as u32) << 20
-    );
+    let id = format!("distroless-test-{}-{}", std::process::id(), args.len());
     let out = Command::new("runc")
         .arg("--root")
         .arg(&root)
