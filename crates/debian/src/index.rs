@@ -5,6 +5,8 @@
 //! by `Packages` is trivial (one `Field: value` per line, continuation lines start with a
 //! space) and a generic deb822 crate would allocate a map per stanza for fields we discard.
 
+use std::io::BufRead;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -44,14 +46,20 @@ impl std::fmt::Display for Relation {
 pub type Dependency = Vec<Relation>;
 
 /// One binary package from a `Packages` index.
+///
+/// `Depends` and `Pre-Depends` stay as text until the resolver visits the package: a suite has
+/// 63,000 stanzas and an image needs a few dozen, so parsing every relation up front would cost
+/// most of the memory and time of reading an index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     pub name: String,
     pub version: String,
     pub architecture: String,
     pub multi_arch: Option<String>,
-    pub depends: Vec<Dependency>,
-    pub pre_depends: Vec<Dependency>,
+    /// The raw `Depends` field.
+    pub depends: String,
+    /// The raw `Pre-Depends` field.
+    pub pre_depends: String,
     pub provides: Vec<Relation>,
     pub filename: String,
     pub size: u64,
@@ -65,6 +73,15 @@ pub struct Package {
     /// Base URL of the mirror this record came from.
     #[serde(default)]
     pub mirror: String,
+}
+
+impl Package {
+    /// `Pre-Depends` then `Depends`, parsed.
+    pub fn dependencies(&self) -> Vec<Dependency> {
+        let mut deps = parse_relations(&self.pre_depends);
+        deps.extend(parse_relations(&self.depends));
+        deps
+    }
 }
 
 /// Parses a relation list such as `libc6 (>= 2.34), libgcc-s1 | libgcc1`.
@@ -109,68 +126,98 @@ fn parse_relation(text: &str) -> Option<Relation> {
     })
 }
 
-/// Parses a whole `Packages` file. `file` names it in errors.
+/// Parses a whole `Packages` text. `file` names it in errors.
 pub fn parse_packages(file: &str, text: &str, suite: &str, mirror: &str) -> Result<Vec<Package>> {
-    let mut out = Vec::with_capacity(text.len() / 800);
+    parse_packages_from(file, text.as_bytes(), suite, mirror)
+}
+
+/// Parses a `Packages` stream into a list.
+pub fn parse_packages_from(
+    file: &str,
+    reader: impl BufRead,
+    suite: &str,
+    mirror: &str,
+) -> Result<Vec<Package>> {
+    let mut out = Vec::new();
+    for_each_package(file, reader, suite, mirror, |p| out.push(p))?;
+    Ok(out)
+}
+
+/// Parses a `Packages` stream line by line, handing each package on; the whole text is never
+/// held in memory.
+pub fn for_each_package(
+    file: &str,
+    mut reader: impl BufRead,
+    suite: &str,
+    mirror: &str,
+    mut each: impl FnMut(Package),
+) -> Result<()> {
     let mut fields = Fields::default();
     let mut last: Option<&'static str> = None;
-    for (lineno, line) in text.lines().enumerate() {
-        if line.is_empty() {
+    let mut line = String::new();
+    let mut lineno = 0usize;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| Error::Index {
+            file: file.to_string(),
+            reason: format!("line {}: {e}", lineno + 1),
+        })?;
+        lineno += 1;
+        let l = line.trim_end_matches(['\n', '\r']);
+        if n == 0 || l.is_empty() {
             if fields.any {
-                out.push(fields.finish(file, lineno, suite, mirror)?);
-                fields = Fields::default();
+                each(std::mem::take(&mut fields).finish(file, lineno, suite, mirror)?);
             }
             last = None;
-            continue;
-        }
-        if line.starts_with(' ') || line.starts_with('\t') {
-            // Only Description has continuation lines worth keeping, and we drop it.
-            if let Some(key) = last {
-                fields.append(key, line.trim());
+            if n == 0 {
+                break;
             }
             continue;
         }
-        let Some((key, value)) = line.split_once(':') else {
+        if l.starts_with(' ') || l.starts_with('\t') {
+            if let Some(key) = last {
+                fields.append(key, l.trim());
+            }
+            continue;
+        }
+        let Some((key, value)) = l.split_once(':') else {
             return Err(Error::Index {
                 file: file.to_string(),
-                reason: format!("line {}: not a `Field: value` line", lineno + 1),
+                reason: format!("line {lineno}: not a `Field: value` line"),
             });
         };
         last = fields.set(key, value.trim());
         fields.any = true;
     }
-    if fields.any {
-        let n = text.lines().count();
-        out.push(fields.finish(file, n, suite, mirror)?);
-    }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Default)]
-struct Fields<'a> {
+struct Fields {
     any: bool,
-    name: Option<&'a str>,
-    version: Option<&'a str>,
-    arch: Option<&'a str>,
-    multi_arch: Option<&'a str>,
+    name: Option<String>,
+    version: Option<String>,
+    arch: Option<String>,
+    multi_arch: Option<String>,
     depends: String,
     pre_depends: String,
     provides: String,
-    filename: Option<&'a str>,
-    size: Option<&'a str>,
-    sha256: Option<&'a str>,
-    installed_size: Option<&'a str>,
-    source: Option<&'a str>,
+    filename: Option<String>,
+    size: Option<String>,
+    sha256: Option<String>,
+    installed_size: Option<String>,
+    source: Option<String>,
     essential: bool,
 }
 
-impl<'a> Fields<'a> {
-    fn set(&mut self, key: &str, value: &'a str) -> Option<&'static str> {
+impl Fields {
+    fn set(&mut self, key: &str, value: &str) -> Option<&'static str> {
+        let v = || Some(value.to_string());
         match key {
-            "Package" => self.name = Some(value),
-            "Version" => self.version = Some(value),
-            "Architecture" => self.arch = Some(value),
-            "Multi-Arch" => self.multi_arch = Some(value),
+            "Package" => self.name = v(),
+            "Version" => self.version = v(),
+            "Architecture" => self.arch = v(),
+            "Multi-Arch" => self.multi_arch = v(),
             "Depends" => {
                 self.depends = value.to_string();
                 return Some("Depends");
@@ -183,11 +230,11 @@ impl<'a> Fields<'a> {
                 self.provides = value.to_string();
                 return Some("Provides");
             }
-            "Filename" => self.filename = Some(value),
-            "Size" => self.size = Some(value),
-            "SHA256" => self.sha256 = Some(value),
-            "Installed-Size" => self.installed_size = Some(value),
-            "Source" => self.source = Some(value),
+            "Filename" => self.filename = v(),
+            "Size" => self.size = v(),
+            "SHA256" => self.sha256 = v(),
+            "Installed-Size" => self.installed_size = v(),
+            "Source" => self.source = v(),
             "Essential" => self.essential = value == "yes",
             _ => {}
         }
@@ -221,30 +268,24 @@ impl<'a> Fields<'a> {
             return Err(missing("a valid SHA256"));
         }
         Ok(Package {
-            name: name.to_string(),
-            version: self.version.ok_or_else(|| missing("Version"))?.to_string(),
-            architecture: self
-                .arch
-                .ok_or_else(|| missing("Architecture"))?
-                .to_string(),
-            multi_arch: self.multi_arch.map(str::to_string),
-            depends: parse_relations(&self.depends),
-            pre_depends: parse_relations(&self.pre_depends),
+            name,
+            version: self.version.ok_or_else(|| missing("Version"))?,
+            architecture: self.arch.ok_or_else(|| missing("Architecture"))?,
+            multi_arch: self.multi_arch,
+            depends: self.depends,
+            pre_depends: self.pre_depends,
             provides: parse_relations(&self.provides)
                 .into_iter()
                 .flatten()
                 .collect(),
-            filename: self
-                .filename
-                .ok_or_else(|| missing("Filename"))?
-                .to_string(),
+            filename: self.filename.ok_or_else(|| missing("Filename"))?,
             size,
             sha256: sha256.to_ascii_lowercase(),
             installed_size: self
                 .installed_size
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            source: self.source.map(str::to_string),
+            source: self.source,
             essential: self.essential,
             suite: suite.to_string(),
             mirror: mirror.to_string(),
@@ -276,7 +317,7 @@ mod tests {
         );
         let pkgs = parse_packages("Packages", &text, "s", "m").unwrap();
         assert_eq!(pkgs.len(), 2);
-        assert_eq!(pkgs[0].depends.len(), 2);
+        assert_eq!(pkgs[0].dependencies().len(), 2);
         assert_eq!(pkgs[1].architecture, "all");
     }
 

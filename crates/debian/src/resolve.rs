@@ -54,49 +54,138 @@ pub const BUILTIN_EXCLUDES: &[&str] = &[
 ];
 
 /// Every package of the merged suites, by name, plus who provides what.
+///
+/// A suite has ~63,000 packages and a build visits a few dozen, so each record is kept as one
+/// compact string (fields joined by U+001F) and turned back into a [`Package`] only when the
+/// resolver looks at it. This keeps a cold build's peak memory at a fraction of a fully parsed
+/// index.
 #[derive(Debug, Default)]
 pub struct Universe {
-    packages: HashMap<String, Package>,
+    packages: HashMap<Box<str>, Compact>,
     providers: HashMap<String, Vec<(String, Option<String>)>>,
+    /// (suite, mirror) pairs that records point into.
+    origins: Vec<(String, String)>,
 }
+
+#[derive(Debug)]
+struct Compact {
+    fields: Box<str>,
+    origin: u16,
+}
+
+const SEP: char = '\u{1f}';
 
 impl Universe {
     /// Merges package lists; for each name the highest version wins.
     pub fn new(lists: impl IntoIterator<Item = Vec<Package>>) -> Self {
-        let mut packages: HashMap<String, Package> = HashMap::new();
+        let mut u = Universe::default();
         for list in lists {
             for pkg in list {
-                let newer = match packages.get(&pkg.name) {
-                    Some(old) => version_of(&pkg) > version_of(old),
-                    None => true,
-                };
-                if newer {
-                    packages.insert(pkg.name.clone(), pkg);
-                }
+                u.add(pkg);
             }
         }
+        u.finish();
+        u
+    }
+
+    /// Adds one package unless a higher version of the same name is already known.
+    pub fn add(&mut self, pkg: Package) {
+        if let Some(old) = self.packages.get(pkg.name.as_str()) {
+            let old_version = old.fields.split(SEP).next().unwrap_or("");
+            if Version::parse(old_version) >= version_of(&pkg) {
+                return;
+            }
+        }
+        let origin = self.origin_of(&pkg.suite, &pkg.mirror);
+        let provides: Vec<String> = pkg.provides.iter().map(ToString::to_string).collect();
+        let fields = [
+            pkg.version.as_str(),
+            &pkg.architecture,
+            pkg.multi_arch.as_deref().unwrap_or(""),
+            &pkg.depends,
+            &pkg.pre_depends,
+            &provides.join(", "),
+            &pkg.filename,
+            &pkg.size.to_string(),
+            &pkg.sha256,
+            &pkg.installed_size.to_string(),
+            pkg.source.as_deref().unwrap_or(""),
+            if pkg.essential { "yes" } else { "" },
+        ]
+        .join(&SEP.to_string());
+        self.packages.insert(
+            pkg.name.into_boxed_str(),
+            Compact {
+                fields: fields.into_boxed_str(),
+                origin,
+            },
+        );
+    }
+
+    fn origin_of(&mut self, suite: &str, mirror: &str) -> u16 {
+        let found = self
+            .origins
+            .iter()
+            .position(|(s, m)| s == suite && m == mirror);
+        let index = found.unwrap_or_else(|| {
+            self.origins.push((suite.to_string(), mirror.to_string()));
+            self.origins.len() - 1
+        });
+        u16::try_from(index).unwrap_or(u16::MAX)
+    }
+
+    /// Builds the Provides map once every list is in.
+    pub fn finish(&mut self) {
         let mut providers: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();
-        for pkg in packages.values() {
-            for p in &pkg.provides {
-                let version = p.constraint.as_ref().map(|(_, v)| v.clone());
+        for (name, c) in &self.packages {
+            let raw = c.fields.split(SEP).nth(5).unwrap_or("");
+            if raw.is_empty() {
+                continue;
+            }
+            for p in crate::index::parse_relations(raw).into_iter().flatten() {
+                let version = p.constraint.map(|(_, v)| v);
                 providers
-                    .entry(p.name.clone())
+                    .entry(p.name)
                     .or_default()
-                    .push((pkg.name.clone(), version));
+                    .push((name.to_string(), version));
             }
         }
         for list in providers.values_mut() {
             list.sort();
         }
-        Universe {
-            packages,
-            providers,
-        }
+        self.providers = providers;
     }
 
     /// The package of that name, if any suite has it.
-    pub fn get(&self, name: &str) -> Option<&Package> {
-        self.packages.get(name)
+    pub fn get(&self, name: &str) -> Option<Package> {
+        let c = self.packages.get(name)?;
+        let f: Vec<&str> = c.fields.split(SEP).collect();
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let (suite, mirror) = self
+            .origins
+            .get(usize::from(c.origin))
+            .cloned()
+            .unwrap_or_default();
+        Some(Package {
+            name: name.to_string(),
+            version: f[0].to_string(),
+            architecture: f[1].to_string(),
+            multi_arch: opt(f[2]),
+            depends: f[3].to_string(),
+            pre_depends: f[4].to_string(),
+            provides: crate::index::parse_relations(f[5])
+                .into_iter()
+                .flatten()
+                .collect(),
+            filename: f[6].to_string(),
+            size: f[7].parse().unwrap_or(0),
+            sha256: f[8].to_string(),
+            installed_size: f[9].parse().unwrap_or(0),
+            source: opt(f[10]),
+            essential: f[11] == "yes",
+            suite,
+            mirror,
+        })
     }
 
     /// Number of distinct package names.
@@ -150,7 +239,7 @@ pub fn resolve(
         let pkg = universe.get(root).ok_or_else(|| {
             Error::Resolve(format!("{label} → {root}: no such package in the suites"))
         })?;
-        if chosen.insert(root.clone(), pkg.clone()).is_none() {
+        if chosen.insert(root.clone(), pkg).is_none() {
             pulled_by.insert(root.clone(), None);
             queue.push_back(root.clone());
         }
@@ -158,7 +247,7 @@ pub fn resolve(
 
     while let Some(name) = queue.pop_front() {
         let pkg = chosen[&name].clone();
-        for dep in pkg.pre_depends.iter().chain(pkg.depends.iter()) {
+        for dep in &pkg.dependencies() {
             if dep.iter().any(|alt| is_cut(&alt.name)) {
                 broken.push(Broken {
                     package: name.clone(),
@@ -182,7 +271,12 @@ pub fn resolve(
                 )));
             };
             if !chosen.contains_key(&pick) {
-                chosen.insert(pick.clone(), universe.packages[&pick].clone());
+                chosen.insert(
+                    pick.clone(),
+                    universe.get(&pick).ok_or_else(|| {
+                        Error::Resolve(format!("{pick}: vanished from the index"))
+                    })?,
+                );
                 pulled_by.insert(pick.clone(), Some(name.clone()));
                 queue.push_back(pick);
             }
@@ -296,8 +390,8 @@ mod tests {
             version: version.into(),
             architecture: "amd64".into(),
             multi_arch: None,
-            depends: parse_relations(depends),
-            pre_depends: vec![],
+            depends: depends.into(),
+            pre_depends: String::new(),
             provides: parse_relations(provides).into_iter().flatten().collect(),
             filename: format!("pool/{name}.deb"),
             size: 1,

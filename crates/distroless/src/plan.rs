@@ -10,7 +10,7 @@ use std::io::Read;
 
 use anyhow::{Context, bail};
 use debian::fetch::{Cache, Expected, Fetcher, Reporter};
-use debian::index::{Package, parse_packages};
+use debian::index::{Package, for_each_package};
 use debian::release::{Keyring, Release, ReleasePolicy, verify_inrelease};
 use debian::resolve::{BUILTIN_EXCLUDES, Broken, Universe, resolve};
 use debian::sources::Mirrors;
@@ -133,7 +133,12 @@ impl Source<'_> {
         )
     }
 
-    fn load_packages(&self, idx: &SuiteIndex, mirror: &Url) -> anyhow::Result<Vec<Package>> {
+    fn load_packages(
+        &self,
+        idx: &SuiteIndex,
+        mirror: &Url,
+        universe: &mut Universe,
+    ) -> anyhow::Result<()> {
         let want = Expected {
             url: idx.packages_url.clone(),
             name: &idx.packages_name,
@@ -146,21 +151,22 @@ impl Source<'_> {
             None => self.cache.ensure(&self.fetcher, &want, self.reporter)?,
         };
         let file = fs_err::File::open(&path)?;
-        let mut reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
+        let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
             Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(file)))
         } else {
             Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
         };
-        let mut text = String::new();
-        reader
-            .read_to_string(&mut text)
-            .with_context(|| format!("{}: cannot decompress", idx.packages_name))?;
-        Ok(parse_packages(
+        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        for_each_package(
             &idx.packages_name,
-            &text,
+            reader,
             &idx.suite,
             mirror.as_str(),
-        )?)
+            |p| {
+                universe.add(p);
+            },
+        )?;
+        Ok(())
     }
 }
 
@@ -215,11 +221,14 @@ pub fn plan(
         return Ok(plan);
     }
 
-    let lists: Vec<Vec<Package>> = indexes
-        .par_iter()
-        .filter_map(|(m, idx)| idx.as_ref().map(|i| source.load_packages(i, m)))
-        .collect::<anyhow::Result<_>>()?;
-    let universe = Universe::new(lists);
+    // Sequential on purpose: parsing suites in parallel doubles peak memory for little time.
+    let mut universe = Universe::default();
+    for (m, idx) in &indexes {
+        if let Some(i) = idx {
+            source.load_packages(i, m, &mut universe)?;
+        }
+    }
+    universe.finish();
 
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
@@ -245,9 +254,8 @@ pub fn plan(
     }
     let ca_certificates = universe
         .get("ca-certificates")
-        .cloned()
         .context("the suites have no ca-certificates package")?;
-    let busybox = universe.get("busybox-static").cloned();
+    let busybox = universe.get("busybox-static");
     let plan = Plan {
         image: image.canonical(),
         arch: arch.to_string(),
