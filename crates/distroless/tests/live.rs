@@ -302,3 +302,78 @@ fn live_builds_are_reproducible_and_static_is_small() {
         .sum();
     assert!(size < 2 * 1024 * 1024, "static is {size} bytes compressed");
 }
+
+/// The resolved package sets of the catalog equal the lists in DESIGN.md.
+#[test]
+fn catalog_sets_match_distroless() {
+    let expect = |debian: u32| -> Vec<(&'static str, Vec<&'static str>)> {
+        let (tz, ssl, gcc_base): (&[&str], &[&str], &str) = if debian == 12 {
+            (&["tzdata"], &["libssl3"], "gcc-12-base")
+        } else {
+            (
+                &["tzdata", "tzdata-legacy"],
+                &["libssl3t64", "libzstd1", "zlib1g"],
+                "gcc-14-base",
+            )
+        };
+        let mut st = vec!["base-files", "media-types", "netbase"];
+        st.extend(tz);
+        st.sort_unstable();
+        vec![
+            ("static", st),
+            ("base-nossl", vec!["libc6"]),
+            ("base", ssl.to_vec()),
+            ("cc", vec![gcc_base, "libgcc-s1", "libgomp1", "libstdc++6"]),
+        ]
+    };
+    for debian in [12, 13] {
+        let out = distroless(&shared_cache())
+            .args([
+                "build",
+                &format!("cc-debian{debian}"),
+                "--dry-run",
+                "--json",
+                "--arch",
+                "amd64",
+            ])
+            .assert()
+            .success();
+        let plans: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        let tiers = plans[0]["tiers"].as_array().unwrap();
+        let got: Vec<(String, Vec<String>)> = tiers
+            .iter()
+            .map(|t| {
+                let names = t["packages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["name"].as_str().unwrap().to_string());
+                (t["name"].as_str().unwrap().to_string(), names.collect())
+            })
+            .collect();
+        let want: Vec<(String, Vec<String>)> = expect(debian)
+            .into_iter()
+            .map(|(t, p)| (t.to_string(), p.into_iter().map(str::to_string).collect()))
+            .collect();
+        assert_eq!(got, want, "Debian {debian}");
+        let broken: Vec<String> = tiers
+            .iter()
+            .flat_map(|t| t["broken"].as_array().unwrap().iter())
+            .map(|b| {
+                format!(
+                    "{} → {}",
+                    b["package"].as_str().unwrap(),
+                    b["dependency"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert!(
+            broken.iter().any(|b| b == "libc6 → libgcc-s1"),
+            "{broken:?}"
+        );
+        assert!(
+            broken.iter().any(|b| b.starts_with("tzdata → debconf")),
+            "{broken:?}"
+        );
+    }
+}
