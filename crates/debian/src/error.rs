@@ -17,7 +17,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     IoPlain(#[from] std::io::Error),
     #[error("{url}: {message}")]
     Http { url: String, message: String },

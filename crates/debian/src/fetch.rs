@@ -64,12 +64,12 @@ impl Fetcher {
                 url: url.to_string(),
                 message: "not a local path".into(),
             })?;
-            return match std::fs::File::open(&path) {
+            return match fs_err::File::open(&path) {
                 Ok(f) => Ok(Box::new(f)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
                     url: url.to_string(),
                 }),
-                Err(e) => Err(Error::io(path, e)),
+                Err(e) => Err(Error::IoPlain(e)),
             };
         }
         let mut last = String::new();
@@ -172,7 +172,7 @@ impl Cache {
     /// removed so the next fetch replaces it.
     pub fn verified(&self, sha256: &str, size: u64) -> Result<Option<PathBuf>> {
         let path = self.path_of(sha256);
-        let Ok(meta) = std::fs::metadata(&path) else {
+        let Ok(meta) = fs_err::metadata(&path) else {
             return Ok(None);
         };
         if meta.len() == size {

@@ -276,8 +276,8 @@ fn build_layer(
     let hex = blob.digest.trim_start_matches("sha256:");
     let cached_blob = cache.path_of(hex);
     if !cached_blob.exists() {
-        let _ = std::fs::hard_link(layout.blobs().join(hex), &cached_blob)
-            .or_else(|_| std::fs::copy(layout.blobs().join(hex), &cached_blob).map(|_| ()));
+        let _ = fs_err::hard_link(layout.blobs().join(hex), &cached_blob)
+            .or_else(|_| fs_err::copy(layout.blobs().join(hex), &cached_blob).map(|_| ()));
     }
     let entry = CachedLayer {
         digest: blob.digest.clone(),
@@ -475,7 +475,7 @@ pub fn build(
 
 /// Refuses early, before any download, an output that could not be replaced safely.
 fn check_output(out: &Path) -> anyhow::Result<()> {
-    let Ok(meta) = std::fs::symlink_metadata(out) else {
+    let Ok(meta) = fs_err::symlink_metadata(out) else {
         return Ok(());
     };
     if is_archive(out) {

@@ -10,19 +10,20 @@ use support::{config, distroless, files, manifests};
 use testkit::fixtures::{catalog_repo, catalog_repo_with};
 use testkit::{DebBuilder, DebEntry, Server, SignKey};
 
-fn build(repo_url: &str, cache: &Path, image: &str, out: &Path) -> assert_cmd::assert::Assert {
-    distroless(cache)
-        .args([
-            "build",
-            image,
-            "-q",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
+/// `distroless build IMAGE` for amd64 against a test repository trusted through its key.
+fn build_cmd(repo_url: &str, cache: &Path, image: &str, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = distroless(cache);
+    cmd.args(["build", image, "-q", "--arch", "amd64"])
+        .args(extra)
+        .args(["--no-default-keyring", "--keyring"])
         .arg(&SignKey::shared().public)
-        .args(["--mirror", repo_url, "-o"])
+        .args(["--mirror", repo_url]);
+    cmd
+}
+
+fn build(repo_url: &str, cache: &Path, image: &str, out: &Path) -> assert_cmd::assert::Assert {
+    build_cmd(repo_url, cache, image, &[])
+        .arg("-o")
         .arg(out)
         .assert()
 }
@@ -223,6 +224,20 @@ fn unsatisfiable_dependency_shows_the_chain() {
     assert!(!tmp.path().join("cc").exists());
 }
 
+/// Building `static` from the repository fails with `message` and leaves nothing behind.
+fn rejects(repo_url: &str, message: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    build(
+        repo_url,
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(message));
+    assert_no_output(tmp.path());
+}
+
 fn assert_no_output(dir: &Path) {
     let leftovers: Vec<_> = fs_err::read_dir(dir)
         .unwrap()
@@ -241,18 +256,10 @@ fn tampered_inrelease_is_rejected() {
         .unwrap()
         .replace("Version: 13.1", "Version: 13.9");
     fs_err::write(&path, text).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    build(
+    rejects(
         &repo.file_url(),
-        &tmp.path().join("cache"),
-        "static",
-        &tmp.path().join("o"),
-    )
-    .failure()
-    .stderr(contains(
         "dists/trixie/InRelease: signature verification failed",
-    ));
-    assert_no_output(tmp.path());
+    );
 }
 
 #[test]
@@ -300,22 +307,16 @@ fn expired_release_needs_the_flag() {
     .failure()
     .stderr(contains("expired"))
     .stderr(contains("--allow-expired-release"));
-    distroless(&tmp.path().join("cache"))
-        .args([
-            "build",
-            "static",
-            "-q",
-            "--arch",
-            "amd64",
-            "--allow-expired-release",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-o"])
-        .arg(tmp.path().join("o"))
-        .assert()
-        .success();
+    build_cmd(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &["--allow-expired-release"],
+    )
+    .arg("-o")
+    .arg(tmp.path().join("o"))
+    .assert()
+    .success();
 }
 
 #[test]
@@ -328,18 +329,10 @@ fn packages_index_hash_mismatch_is_rejected() {
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     fs_err::write(&path, bytes).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    build(
+    rejects(
         &repo.file_url(),
-        &tmp.path().join("cache"),
-        "static",
-        &tmp.path().join("o"),
-    )
-    .failure()
-    .stderr(contains(
         "dists/trixie/main/binary-amd64/Packages.xz: hash mismatch",
-    ));
-    assert_no_output(tmp.path());
+    );
 }
 
 #[test]
@@ -350,18 +343,10 @@ fn deb_hash_mismatch_is_rejected_and_not_cached() {
     let n = bytes.len();
     bytes[n - 10] ^= 0xff;
     fs_err::write(&deb, bytes).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    build(
+    rejects(
         &repo.file_url(),
-        &tmp.path().join("cache"),
-        "static",
-        &tmp.path().join("o"),
-    )
-    .failure()
-    .stderr(contains(
         "pool/main/trixie/netbase_6.5_all.deb: hash mismatch",
-    ));
-    assert_no_output(tmp.path());
+    );
 }
 
 fn hostile(entry: DebEntry) -> testkit::Repo {
@@ -467,16 +452,7 @@ fn truncated_deb_is_rejected() {
         SignKey::shared().clearsign(&release),
     )
     .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    build(
-        &repo2.file_url(),
-        &tmp.path().join("cache"),
-        "static",
-        &tmp.path().join("o"),
-    )
-    .failure()
-    .stderr(contains("netbase"));
-    assert_no_output(tmp.path());
+    rejects(&repo2.file_url(), "netbase");
 }
 
 #[test]
@@ -499,54 +475,21 @@ fn corrupted_cache_is_repaired_and_offline_works() {
     }
     build(&repo.file_url(), &cache, "base", &b).success();
     assert_eq!(index_digest(&a), index_digest(&b));
-    distroless(&cache)
-        .args([
-            "build",
-            "base",
-            "-q",
-            "--offline",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", "file:///nonexistent/", "-o"])
+    build_cmd("file:///nonexistent/", &cache, "base", &["--offline"])
+        .arg("-o")
         .arg(&c)
         .assert()
         .failure()
         .stderr(contains("offline"));
-    distroless(&cache)
-        .args([
-            "build",
-            "base",
-            "-q",
-            "--offline",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-o"])
+    build_cmd(&repo.file_url(), &cache, "base", &["--offline"])
+        .arg("-o")
         .arg(&c)
         .assert()
         .success();
     assert_eq!(index_digest(&a), index_digest(&c));
     let empty = tmp.path().join("empty-cache");
-    distroless(&empty)
-        .args([
-            "build",
-            "base",
-            "-q",
-            "--offline",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-o"])
+    build_cmd(&repo.file_url(), &empty, "base", &["--offline"])
+        .arg("-o")
         .arg(tmp.path().join("d"))
         .assert()
         .failure()
@@ -595,21 +538,9 @@ fn zstd_package_layering_and_archive_output() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("base");
-    distroless(&tmp.path().join("cache"))
-        .args([
-            "build",
-            "base",
-            "-q",
-            "--arch",
-            "amd64",
-            "--compression",
-            "zstd",
-            "--layering",
-            "package",
-        ])
-        .args(["--no-default-keyring", "--keyring"])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-o"])
+    let extra = ["--compression", "zstd", "--layering", "package"];
+    build_cmd(&repo.file_url(), &tmp.path().join("cache"), "base", &extra)
+        .arg("-o")
         .arg(&out)
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .assert()

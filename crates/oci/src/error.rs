@@ -14,7 +14,7 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     IoPlain(#[from] std::io::Error),
     #[error("layer entry {path:?}: {reason}")]
     Entry { path: String, reason: String },

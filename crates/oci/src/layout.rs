@@ -59,7 +59,7 @@ impl LayoutWriter {
         if dest.exists() {
             return Ok(());
         }
-        if std::fs::hard_link(from, &dest).is_err() {
+        if fs_err::hard_link(from, &dest).is_err() {
             fs_err::copy(from, &dest)?;
         }
         Ok(())
