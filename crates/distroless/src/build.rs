@@ -4,41 +4,30 @@
 //! a key made of every input that shapes their bytes, so a warm rebuild only writes JSON, and a
 //! child image reuses its parent's layer blobs byte for byte.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use debian::fetch::{Cache, Expected};
+use debian::fetch::Expected;
 use debian::index::Package;
 use oci::image::{HistoryLayer, Platform, RuntimeConfig};
-use oci::layer::{Compression, LayerBlob, LayerWriter};
+use oci::layer::Compression;
 use oci::layout::LayoutWriter;
 use oci_spec::image::MediaType;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::catalog::{Catalog, ImageRef};
+pub use crate::layers::Layering;
+use crate::layers::{LayerInputs, build_layer, has_glibc, units};
 use crate::plan::{Plan, Source, plan};
 use crate::platform::oci_platform;
-use crate::rootfs::{self, Tree};
-
-/// Bump when the bytes a layer is made of change for the same inputs.
-const LAYER_VERSION: u32 = 1;
+use crate::rootfs::{self, view::ImageView};
 
 /// Default `PATH` of every image.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// How packages are grouped into layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layering {
-    /// One layer per tier: static, then what base adds, then what cc adds.
-    #[default]
-    Tier,
-    /// One layer per package.
-    Package,
-}
 
 /// Everything a build needs besides the package source.
 #[derive(Debug, Clone)]
@@ -49,6 +38,8 @@ pub struct BuildOptions {
     pub compression: Compression,
     pub layering: Layering,
     pub epoch: u64,
+    /// Build even when the closure check finds missing libraries.
+    pub allow_missing: bool,
 }
 
 /// What a build produced.
@@ -69,23 +60,6 @@ pub struct ManifestSummary {
     pub layers: usize,
     pub compressed_size: u64,
     pub packages: usize,
-}
-
-/// One layer to build: its label, packages, and generated content.
-struct Unit {
-    label: String,
-    packages: Vec<Package>,
-    skeleton: bool,
-    busybox: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct CachedLayer {
-    digest: String,
-    size: u64,
-    diff_id: String,
-    media_type: String,
-    symlinks: BTreeSet<String>,
 }
 
 /// Fetches every `.deb` a plan needs, in parallel, into the cache.
@@ -123,174 +97,6 @@ pub fn fetch_debs(
         .collect();
     source.reporter.finish();
     Ok(result?.into_iter().collect())
-}
-
-fn units(plan: &Plan, layering: Layering, debug: bool) -> Vec<Unit> {
-    let mut out = Vec::new();
-    for (i, tier) in plan.tiers.iter().enumerate() {
-        match layering {
-            Layering::Tier => out.push(Unit {
-                label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
-                packages: tier.packages.clone(),
-                skeleton: i == 0,
-                busybox: false,
-            }),
-            Layering::Package => {
-                if i == 0 {
-                    out.push(Unit {
-                        label: "distroless skeleton: accounts, os-release, CA bundle".into(),
-                        packages: vec![],
-                        skeleton: true,
-                        busybox: false,
-                    });
-                }
-                for p in &tier.packages {
-                    out.push(Unit {
-                        label: format!("distroless package: {} {}", p.name, p.version),
-                        packages: vec![p.clone()],
-                        skeleton: false,
-                        busybox: false,
-                    });
-                }
-            }
-        }
-    }
-    if debug {
-        out.push(Unit {
-            label: "distroless debug: busybox".into(),
-            packages: vec![],
-            skeleton: false,
-            busybox: true,
-        });
-    }
-    out
-}
-
-fn names(packages: &[Package]) -> String {
-    packages
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-struct LayerInputs<'a> {
-    plan: &'a Plan,
-    debs: &'a BTreeMap<String, PathBuf>,
-    merged_usr: bool,
-    release: (u32, &'a str),
-    compression: Compression,
-    epoch: u64,
-}
-
-fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &BTreeSet<String>) -> String {
-    let mut h = Sha256::new();
-    h.update(format!(
-        "v{LAYER_VERSION} {:?} {} {} {:?}\n",
-        inputs.compression, inputs.epoch, inputs.merged_usr, inputs.release
-    ));
-    for s in below {
-        h.update(format!("below {s}\n"));
-    }
-    for p in &unit.packages {
-        h.update(format!("pkg {} {}\n", p.name, p.sha256));
-    }
-    if unit.skeleton {
-        h.update(format!(
-            "skeleton ca {}\n",
-            inputs.plan.ca_certificates.sha256
-        ));
-    }
-    if unit.busybox {
-        let sha = inputs
-            .plan
-            .busybox
-            .as_ref()
-            .map_or("", |b| b.sha256.as_str());
-        h.update(format!("busybox {sha}\n"));
-    }
-    hex::encode(h.finalize())
-}
-
-/// Builds (or takes from the cache) one layer; returns it and the symlinks below the next.
-fn build_layer(
-    inputs: &LayerInputs<'_>,
-    cache: &Cache,
-    layout: &LayoutWriter,
-    unit: &Unit,
-    below: BTreeSet<String>,
-) -> anyhow::Result<(LayerBlob, BTreeSet<String>)> {
-    let key = layer_key(inputs, unit, &below);
-    let entry_path = cache.root().join("layers").join(format!("{key}.json"));
-    let cached = fs_err::read(&entry_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<CachedLayer>(&bytes).ok());
-    if let Some(c) = cached {
-        {
-            let hex = c.digest.trim_start_matches("sha256:").to_string();
-            if let Some(path) = cache.verified(&hex, c.size)? {
-                layout.import_blob(&hex, &path)?;
-                return Ok((
-                    LayerBlob {
-                        digest: c.digest,
-                        size: c.size,
-                        diff_id: c.diff_id,
-                        media_type: c.media_type,
-                    },
-                    c.symlinks,
-                ));
-            }
-        }
-    }
-    let mut tree = Tree::new(inputs.merged_usr, below)?;
-    for p in &unit.packages {
-        let deb = &inputs.debs[&p.sha256];
-        let control = debian::deb::read_control(deb, &p.name)?;
-        let placed = tree.add_deb(deb, &p.name)?;
-        rootfs::dpkg::add_records(&mut tree, &p.name, &control, &placed)?;
-    }
-    if unit.skeleton {
-        rootfs::skeleton::add(&mut tree, inputs.release.0, inputs.release.1)?;
-        let ca = &inputs.debs[&inputs.plan.ca_certificates.sha256];
-        let bundle = rootfs::cacerts::bundle_from_deb(ca)?;
-        tree.put_file(
-            rootfs::cacerts::BUNDLE,
-            bundle,
-            oci::layer::Meta::root(0o644),
-        )?;
-    }
-    if unit.busybox {
-        let bb = inputs
-            .plan
-            .busybox
-            .as_ref()
-            .context("the suites have no busybox-static package")?;
-        let binary = rootfs::busybox::binary_from_deb(&inputs.debs[&bb.sha256])?;
-        rootfs::busybox::add(&mut tree, binary)?;
-    }
-    tree.add_merge_links()?;
-    let mut writer = LayerWriter::new(&layout.blobs(), inputs.compression, inputs.epoch)?;
-    tree.write_layer(&mut writer)?;
-    let blob = writer.finish()?;
-    let symlinks = tree.all_symlinks();
-    let hex = blob.digest.trim_start_matches("sha256:");
-    let cached_blob = cache.path_of(hex);
-    if !cached_blob.exists() {
-        let _ = fs_err::hard_link(layout.blobs().join(hex), &cached_blob)
-            .or_else(|_| fs_err::copy(layout.blobs().join(hex), &cached_blob).map(|_| ()));
-    }
-    let entry = CachedLayer {
-        digest: blob.digest.clone(),
-        size: blob.size,
-        diff_id: blob.diff_id.clone(),
-        media_type: blob.media_type.clone(),
-        symlinks: symlinks.clone(),
-    };
-    fs_err::create_dir_all(entry_path.parent().context("no parent")?)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("layers"))?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&entry)?)?;
-    tmp.persist(&entry_path).map_err(|e| e.error)?;
-    Ok((blob, symlinks))
 }
 
 /// The runtime config of a catalog image variant.
@@ -338,7 +144,11 @@ fn build_arch(
     plan: &Plan,
     layout: &LayoutWriter,
 ) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary)> {
-    let mut wanted: Vec<&Package> = plan.tiers.iter().flat_map(|t| t.packages.iter()).collect();
+    let mut wanted: Vec<&Package> = plan
+        .tiers
+        .iter()
+        .flat_map(|t| t.packages.iter().chain(t.partial.iter().map(|(p, _)| p)))
+        .collect();
     wanted.push(&plan.ca_certificates);
     if opts.image.variant.debug {
         wanted.push(
@@ -356,17 +166,24 @@ fn build_arch(
         compression: opts.compression,
         epoch: opts.epoch,
     };
-    let mut below = BTreeSet::new();
+    let chain = catalog.chain(&opts.image.name)?;
+    let mut view = ImageView::default();
+    let mut below: Vec<String> = Vec::new();
     let mut layers = Vec::new();
-    for unit in units(plan, opts.layering, opts.image.variant.debug) {
-        let (blob, symlinks) = build_layer(&inputs, &source.cache, layout, &unit, below)
-            .with_context(|| format!("building layer `{}`", unit.label))?;
-        below = symlinks;
+    for unit in units(plan, &chain, opts.layering, opts.image.variant.debug) {
+        let Some(built) = build_layer(&inputs, &source.cache, layout, &unit, &view, &below)
+            .with_context(|| format!("building layer `{}`", unit.label))?
+        else {
+            continue;
+        };
+        view.push(&built.index);
+        below.push(built.blob.diff_id.clone());
         layers.push(HistoryLayer {
-            blob,
+            blob: built.blob,
             created_by: unit.label,
         });
     }
+    check_closure(&view, &plan.arch, opts.allow_missing, source.reporter)?;
     let platform: Platform = oci_platform(&plan.arch)?;
     let runtime = runtime_config(&opts.image, catalog)?;
     let config = oci::image::config(&platform, &runtime, &layers, opts.epoch)?;
@@ -421,6 +238,35 @@ fn manifest_annotations(
     }
     a.insert("org.debian.release.date".into(), plan.release_date.clone());
     Ok(a)
+}
+
+/// Fails (or, with `allow_missing`, warns) when an ELF file needs a library the image lacks.
+fn check_closure(
+    view: &ImageView,
+    arch: &str,
+    allow_missing: bool,
+    reporter: &dyn debian::fetch::Reporter,
+) -> anyhow::Result<()> {
+    let entries = if has_glibc(view) {
+        rootfs::ldcache::entries(view, arch)
+    } else {
+        Vec::new()
+    };
+    let missing = rootfs::closure::check(view, &entries, arch);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+    if allow_missing {
+        for m in &list {
+            reporter.warn(m);
+        }
+        return Ok(());
+    }
+    bail!(
+        "closure check: {} (use --allow-missing to build anyway)",
+        list.join("; ")
+    )
 }
 
 /// Builds an image for every requested architecture and writes the output atomically.

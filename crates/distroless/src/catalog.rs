@@ -21,6 +21,22 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../images/base.toml"),
     ),
     ("images/cc.toml", include_str!("../../../images/cc.toml")),
+    (
+        "images/python3.toml",
+        include_str!("../../../images/python3.toml"),
+    ),
+    (
+        "images/java17.toml",
+        include_str!("../../../images/java17.toml"),
+    ),
+    (
+        "images/java21.toml",
+        include_str!("../../../images/java21.toml"),
+    ),
+    (
+        "images/nodejs.toml",
+        include_str!("../../../images/nodejs.toml"),
+    ),
 ];
 
 /// Debian releases the catalog supports.
@@ -107,18 +123,31 @@ impl ImageRef {
                 "image {text:?}: unknown tag {other:?} (use latest, nonroot, debug or debug-nonroot)"
             ),
         };
-        let (base, release) = match name.rsplit_once("-debian") {
+        let (base, explicit) = match name.rsplit_once("-debian") {
             Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
-                (base, DebianRelease::from_number(n.parse()?)?)
+                (base, Some(DebianRelease::from_number(n.parse()?)?))
             }
-            _ => (name, DebianRelease::from_number(13)?),
+            _ => (name, None),
         };
-        if catalog.get(base).is_none() {
+        let Some(recipe) = catalog.get(base) else {
             bail!(
                 "image {text:?}: no catalog image named {base:?} (known: {})",
                 catalog.names().join(", ")
             );
-        }
+        };
+        let release = match explicit {
+            Some(r) if recipe.supports(r.number) => r,
+            Some(r) => bail!(
+                "image {text:?}: {base} does not exist for Debian {}",
+                r.number
+            ),
+            // Without a suffix: Debian 13, or the newest release the image exists for.
+            None => *RELEASES
+                .iter()
+                .rev()
+                .find(|r| recipe.supports(r.number))
+                .with_context(|| format!("image {text:?}: {base} exists for no release"))?,
+        };
         Ok(ImageRef {
             name: base.to_string(),
             release,

@@ -74,6 +74,10 @@ pub struct BuildArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Build even when an ELF file needs a library that is not in the image (warn instead).
+    #[arg(long)]
+    pub allow_missing: bool,
+
     /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -102,6 +102,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
             LayeringArg::Package => Layering::Package,
         },
         epoch: args.source.source_date_epoch,
+        allow_missing: args.allow_missing,
     };
     let summary = build(&source, &catalog, &opts)?;
     let mut out = std::io::stdout().lock();

@@ -8,6 +8,7 @@ pub mod build;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod layers;
 pub mod plan;
 pub mod platform;
 pub mod progress;

@@ -23,7 +23,7 @@ use crate::catalog::{DebianRelease, ImageRef};
 use crate::recipe::Recipe;
 
 /// Bump when the resolution rules change, so cached resolutions are not reused.
-const RESOLVE_VERSION: u32 = 1;
+const RESOLVE_VERSION: u32 = 2;
 
 /// Where and how indexes are read.
 pub struct Source<'a> {
@@ -42,12 +42,17 @@ pub struct Tier {
     pub name: String,
     pub packages: Vec<Package>,
     pub broken: Vec<Broken>,
+    /// Packages of which only some paths are installed, with those paths.
+    #[serde(default)]
+    pub partial: Vec<(Package, Vec<String>)>,
 }
 
 /// Everything a build of one image for one architecture needs to know about packages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub image: String,
+    /// Debian release number (12, 13).
+    pub release: u32,
     pub arch: String,
     pub debian_version: String,
     pub release_date: String,
@@ -246,10 +251,18 @@ pub fn plan(
             .filter(|p| !below.contains(&p.name))
             .collect();
         below.extend(packages.iter().map(|p| p.name.clone()));
+        let mut partial = Vec::new();
+        for (name, paths) in &recipe.partial {
+            let pkg = universe
+                .get(name)
+                .with_context(|| format!("{label}: partial package {name} is not in the suites"))?;
+            partial.push((pkg, paths.clone()));
+        }
         tiers.push(Tier {
             name: recipe.name.clone(),
             packages,
             broken: res.broken,
+            partial,
         });
     }
     let ca_certificates = universe
@@ -258,6 +271,7 @@ pub fn plan(
     let busybox = universe.get("busybox-static");
     let plan = Plan {
         image: image.canonical(),
+        release: release.number,
         arch: arch.to_string(),
         debian_version,
         release_date,

@@ -15,6 +15,10 @@ pub struct ReleasePart {
     pub packages: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Symlinks that a maintainer script would have made (`update-alternatives`, `python3`).
+    /// Targets may use `{arch}` for the Debian architecture.
+    #[serde(default)]
+    pub symlinks: BTreeMap<String, String>,
 }
 
 /// One image recipe.
@@ -33,6 +37,21 @@ pub struct Recipe {
     pub exclude: Vec<String>,
     pub debian12: Option<ReleasePart>,
     pub debian13: Option<ReleasePart>,
+    /// Debian releases this image exists for (all when absent).
+    pub releases: Option<Vec<u32>>,
+    #[serde(default)]
+    pub symlinks: BTreeMap<String, String>,
+    /// Packages of which only some paths are taken (`{ "libc-bin" = ["sbin/ldconfig"] }`),
+    /// without their dependencies.
+    #[serde(default)]
+    pub partial: BTreeMap<String, Vec<String>>,
+    /// Package files left out of the image (`{arch}` allowed), for parts that would need a
+    /// deliberately excluded library (the JRE's sound and smart-card bridges).
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// Generate `/etc/ssl/certs/java/cacerts` from the CA bundle.
+    #[serde(default)]
+    pub java_trust_store: bool,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]
@@ -60,6 +79,23 @@ impl Recipe {
             out.extend(p.packages.iter().cloned());
         }
         out
+    }
+
+    /// Symlinks of this recipe alone, for a Debian release and architecture.
+    pub fn symlinks_for(&self, release: u32, arch: &str) -> BTreeMap<String, String> {
+        let mut out = self.symlinks.clone();
+        if let Some(p) = self.part(release) {
+            out.extend(p.symlinks.clone());
+        }
+        for target in out.values_mut() {
+            *target = target.replace("{arch}", arch);
+        }
+        out
+    }
+
+    /// Whether the image exists for a Debian release.
+    pub fn supports(&self, release: u32) -> bool {
+        self.releases.as_ref().is_none_or(|r| r.contains(&release))
     }
 
     /// Exclusions of this recipe alone, for a Debian release.

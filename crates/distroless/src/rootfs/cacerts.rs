@@ -14,6 +14,18 @@ pub const BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
 /// Builds the bundle from a `ca-certificates` `.deb`.
 pub fn bundle_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for (_, mut pem) in certs_from_deb(deb_path)? {
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
+        }
+        out.extend_from_slice(&pem);
+    }
+    Ok(out)
+}
+
+/// Every certificate of a `ca-certificates` `.deb`: (path in the package, PEM), in path order.
+pub fn certs_from_deb(deb_path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut certs: Vec<(String, Vec<u8>)> = Vec::new();
     deb::read_data(deb_path, "ca-certificates", |entry, reader| {
         if entry.kind == Kind::File
@@ -32,12 +44,5 @@ pub fn bundle_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
         !certs.is_empty(),
         "ca-certificates: no certificates under /usr/share/ca-certificates"
     );
-    let mut out = Vec::new();
-    for (_, mut pem) in certs {
-        if !pem.ends_with(b"\n") {
-            pem.push(b'\n');
-        }
-        out.extend_from_slice(&pem);
-    }
-    Ok(out)
+    Ok(certs)
 }

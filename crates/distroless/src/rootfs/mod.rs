@@ -6,8 +6,13 @@
 
 pub mod busybox;
 pub mod cacerts;
+pub mod closure;
 pub mod dpkg;
+pub mod elf;
+pub mod javacerts;
+pub mod ldcache;
 pub mod skeleton;
 pub mod tree;
+pub mod view;
 
 pub use tree::Tree;

@@ -16,6 +16,9 @@ use anyhow::{Context, bail};
 use debian::deb::{self, Kind};
 use oci::layer::{LayerWriter, Meta};
 
+use super::elf;
+use super::view::LayerIndex;
+
 /// Top-level directories that are symlinks into `/usr` on a merged-/usr system.
 pub const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32", "libo32"];
 
@@ -155,8 +158,30 @@ impl Tree {
         deb_path: &Path,
         package: &str,
     ) -> anyhow::Result<BTreeMap<String, String>> {
+        self.add_deb_filtered(deb_path, package, None)
+    }
+
+    /// Adds the data entries of a `.deb` that lie at or under one of `only` (original or
+    /// merged-/usr paths); everything when `only` is `None`.
+    pub fn add_deb_filtered(
+        &mut self,
+        deb_path: &Path,
+        package: &str,
+        only: Option<&[String]>,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
         let mut placed_paths = BTreeMap::new();
+        let wanted = |p: &str| {
+            only.is_none_or(|list| {
+                list.iter().any(|w| {
+                    let w = w.trim_matches('/');
+                    p == w || p.starts_with(&format!("{w}/"))
+                })
+            })
+        };
         deb::read_data(deb_path, package, |entry, reader| {
+            if !wanted(&entry.path) && !wanted(&usrmerge(&entry.path)) {
+                return Ok(());
+            }
             let is_merge_link = matches!(&entry.kind, Kind::Symlink(t)
                 if MERGED_DIRS.contains(&entry.path.as_str()) && t.trim_start_matches('/') == format!("usr/{}", entry.path));
             let path = self.place(&entry.path, is_merge_link);
@@ -186,6 +211,15 @@ impl Tree {
         })
         .with_context(|| format!("unpacking {package}"))?;
         Ok(placed_paths)
+    }
+
+    /// Removes a path (and what is below it) from the tier; returns whether it was there.
+    pub fn remove(&mut self, path: &str) -> bool {
+        let prefix = format!("{path}/");
+        let before = self.nodes.len();
+        self.nodes
+            .retain(|p, _| p != path && !p.starts_with(&prefix));
+        self.nodes.len() != before
     }
 
     /// Adds a generated regular file, replacing whatever a package put there.
@@ -239,6 +273,82 @@ impl Tree {
             }
         }
         Ok(())
+    }
+
+    /// What later generators and checks need to know about this tier: paths, symlinks, ELF
+    /// facts (read from the spool) and the `ld.so.conf` files.
+    pub fn index(&mut self) -> anyhow::Result<LayerIndex> {
+        let mut index = LayerIndex::default();
+        let entries: Vec<(String, NodeKind)> = self
+            .nodes
+            .iter()
+            .map(|(p, n)| (p.clone(), n.kind.clone()))
+            .collect();
+        for (path, kind) in entries {
+            let mut cur = path.as_str();
+            while let Some((parent, _)) = cur.rsplit_once('/') {
+                if !self.nodes.contains_key(parent) {
+                    index.dirs.insert(parent.to_string());
+                }
+                cur = parent;
+            }
+            match kind {
+                NodeKind::Dir => {
+                    index.dirs.insert(path);
+                }
+                NodeKind::Symlink(t) => {
+                    index.symlinks.insert(path, t);
+                }
+                NodeKind::Hardlink(target) => {
+                    if let Some(elf) = index.elfs.get(&target).cloned() {
+                        index.elfs.insert(path.clone(), elf);
+                    }
+                    index.files.insert(path);
+                }
+                NodeKind::File(content) => {
+                    let is_conf = path == "etc/ld.so.conf" || path.starts_with("etc/ld.so.conf.d/");
+                    if is_conf || self.head_is_elf(&content)? {
+                        let bytes = self.content(&content)?;
+                        if is_conf {
+                            index
+                                .configs
+                                .insert(path.clone(), String::from_utf8_lossy(&bytes).to_string());
+                        } else if let Some(info) = elf::parse(&bytes) {
+                            index.elfs.insert(path.clone(), info);
+                        }
+                    }
+                    index.files.insert(path);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    fn head_is_elf(&mut self, c: &Content) -> anyhow::Result<bool> {
+        Ok(match c {
+            Content::Inline(b) => elf::is_elf(b),
+            Content::Spool { offset, len } => {
+                if *len < 64 {
+                    return Ok(false);
+                }
+                let mut head = [0u8; 4];
+                self.spool.seek(SeekFrom::Start(*offset))?;
+                self.spool.read_exact(&mut head)?;
+                elf::is_elf(&head)
+            }
+        })
+    }
+
+    fn content(&mut self, c: &Content) -> anyhow::Result<Vec<u8>> {
+        Ok(match c {
+            Content::Inline(b) => b.clone(),
+            Content::Spool { offset, len } => {
+                self.spool.seek(SeekFrom::Start(*offset))?;
+                let mut out = Vec::with_capacity(usize::try_from(*len).unwrap_or(0));
+                (&self.spool).take(*len).read_to_end(&mut out)?;
+                out
+            }
+        })
     }
 
     /// Writes the tier, sorted, with implied parent directories, into a layer.

@@ -1,0 +1,369 @@
+//! From a plan to layers: which packages and generated files go in each layer, building a
+//! layer's tree, and the layer cache.
+//!
+//! A layer is cached under a key made of every input that shapes its bytes (packages by hash,
+//! generated content, the layers below it, compression, epoch), so a warm rebuild only writes
+//! JSON and a child image reuses its parent's layer blobs byte for byte. Each cache entry also
+//! keeps the layer's [`LayerIndex`], which `ld.so.cache` and the closure check read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use debian::fetch::Cache;
+use debian::index::Package;
+use oci::layer::{Compression, LayerBlob, LayerWriter, Meta};
+use oci::layout::LayoutWriter;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plan::Plan;
+use crate::recipe::Recipe;
+use crate::rootfs::view::{ImageView, LayerIndex};
+use crate::rootfs::{self, Tree};
+
+/// Bump when the bytes a layer is made of change for the same inputs.
+const LAYER_VERSION: u32 = 2;
+
+/// How packages are grouped into layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layering {
+    /// One layer per tier: static, then what base adds, then what cc adds.
+    #[default]
+    Tier,
+    /// One layer per package.
+    Package,
+}
+
+/// Files a recipe generates in its tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extras {
+    pub symlinks: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+    pub java_trust_store: bool,
+}
+
+/// One layer to build: its label, packages, and generated content.
+#[derive(Debug, Clone, Default)]
+pub struct Unit {
+    pub label: String,
+    pub packages: Vec<Package>,
+    /// Packages of which only the listed paths are taken.
+    pub partial: Vec<(Package, Vec<String>)>,
+    pub skeleton: bool,
+    pub busybox: bool,
+    pub extras: Extras,
+    /// Regenerate `/etc/ld.so.cache` for everything up to this layer.
+    pub ldcache: bool,
+}
+
+/// Everything besides the unit that a layer's bytes depend on.
+pub struct LayerInputs<'a> {
+    pub plan: &'a Plan,
+    pub debs: &'a BTreeMap<String, PathBuf>,
+    pub merged_usr: bool,
+    pub release: (u32, &'a str),
+    pub compression: Compression,
+    pub epoch: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CachedLayer {
+    digest: String,
+    size: u64,
+    diff_id: String,
+    media_type: String,
+    index: LayerIndex,
+}
+
+/// Splits a plan into layers. `chain` holds the recipe of every tier, in order.
+pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for (i, tier) in plan.tiers.iter().enumerate() {
+        let extras = chain
+            .iter()
+            .find(|r| r.name == tier.name)
+            .map(|r| Extras {
+                symlinks: r.symlinks_for(plan.release, &plan.arch),
+                remove: r
+                    .remove
+                    .iter()
+                    .map(|p| p.replace("{arch}", &plan.arch))
+                    .collect(),
+                java_trust_store: r.java_trust_store,
+            })
+            .unwrap_or_default();
+        match layering {
+            Layering::Tier => out.push(Unit {
+                label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
+                packages: tier.packages.clone(),
+                partial: tier.partial.clone(),
+                skeleton: i == 0,
+                extras,
+                ldcache: true,
+                ..Unit::default()
+            }),
+            Layering::Package => {
+                if i == 0 {
+                    out.push(Unit {
+                        label: "distroless skeleton: accounts, os-release, CA bundle".into(),
+                        skeleton: true,
+                        ..Unit::default()
+                    });
+                }
+                for p in &tier.packages {
+                    out.push(Unit {
+                        label: format!("distroless package: {} {}", p.name, p.version),
+                        packages: vec![p.clone()],
+                        ..Unit::default()
+                    });
+                }
+                out.push(Unit {
+                    label: format!("distroless {} generated files", tier.name),
+                    partial: tier.partial.clone(),
+                    extras,
+                    ldcache: true,
+                    ..Unit::default()
+                });
+            }
+        }
+    }
+    if debug {
+        out.push(Unit {
+            label: "distroless debug: busybox".into(),
+            busybox: true,
+            ..Unit::default()
+        });
+    }
+    out
+}
+
+fn names(packages: &[Package]) -> String {
+    packages
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "v{LAYER_VERSION} {:?} {} {} {:?} {}\n",
+        inputs.compression, inputs.epoch, inputs.merged_usr, inputs.release, inputs.plan.arch
+    ));
+    for d in below {
+        h.update(format!("below {d}\n"));
+    }
+    for p in &unit.packages {
+        h.update(format!("pkg {} {}\n", p.name, p.sha256));
+    }
+    for (p, paths) in &unit.partial {
+        h.update(format!("partial {} {} {paths:?}\n", p.name, p.sha256));
+    }
+    let ca = &inputs.plan.ca_certificates.sha256;
+    if unit.skeleton {
+        h.update(format!("skeleton ca {ca}\n"));
+    }
+    if unit.busybox {
+        let sha = inputs
+            .plan
+            .busybox
+            .as_ref()
+            .map_or("", |b| b.sha256.as_str());
+        h.update(format!("busybox {sha}\n"));
+    }
+    for (path, target) in &unit.extras.symlinks {
+        h.update(format!("symlink {path} {target}\n"));
+    }
+    for path in &unit.extras.remove {
+        h.update(format!("remove {path}\n"));
+    }
+    if unit.extras.java_trust_store {
+        h.update(format!("java-trust-store ca {ca}\n"));
+    }
+    h.update(format!("ldcache {}\n", unit.ldcache));
+    hex::encode(h.finalize())
+}
+
+/// A layer that was built or taken from the cache.
+pub struct BuiltLayer {
+    pub blob: LayerBlob,
+    pub index: LayerIndex,
+}
+
+/// Builds (or takes from the cache) one layer on top of `view` (the layers below it);
+/// `None` when the unit turned out to hold nothing.
+pub fn build_layer(
+    inputs: &LayerInputs<'_>,
+    cache: &Cache,
+    layout: &LayoutWriter,
+    unit: &Unit,
+    view: &ImageView,
+    below: &[String],
+) -> anyhow::Result<Option<BuiltLayer>> {
+    let key = layer_key(inputs, unit, below);
+    let entry_path = cache.root().join("layers").join(format!("{key}.json"));
+    if let Some(hit) = cached(cache, layout, &entry_path)? {
+        return Ok(Some(hit));
+    }
+    let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
+    let mut tree = Tree::new(inputs.merged_usr, below_links)?;
+    fill(inputs, unit, &mut tree)?;
+    let mut index = tree.index()?;
+    if unit.ldcache {
+        let mut with = view.clone();
+        with.push(&index);
+        if has_glibc(&with) {
+            let entries = rootfs::ldcache::entries(&with, &inputs.plan.arch);
+            let big = matches!(inputs.plan.arch.as_str(), "s390x");
+            tree.put_file(
+                "etc/ld.so.cache",
+                rootfs::ldcache::serialise(&entries, big),
+                Meta::root(0o644),
+            )?;
+            index.files.insert("etc/ld.so.cache".into());
+        }
+    }
+    if tree.is_empty() {
+        // A generated-files unit with nothing to generate adds no layer.
+        return Ok(None);
+    }
+    let mut writer = LayerWriter::new(&layout.blobs(), inputs.compression, inputs.epoch)?;
+    tree.write_layer(&mut writer)?;
+    let blob = writer.finish()?;
+    store(cache, layout, &entry_path, &blob, &index)?;
+    Ok(Some(BuiltLayer { blob, index }))
+}
+
+/// Whether the image has glibc's dynamic loader setup (and so wants an `ld.so.cache`).
+pub fn has_glibc(view: &ImageView) -> bool {
+    view.index.elfs.values().any(|e| {
+        e.soname
+            .as_deref()
+            .is_some_and(|s| s.starts_with("libc.so."))
+    })
+}
+
+fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Result<()> {
+    for p in &unit.packages {
+        let deb = &inputs.debs[&p.sha256];
+        let control = debian::deb::read_control(deb, &p.name)?;
+        let placed = tree.add_deb(deb, &p.name)?;
+        rootfs::dpkg::add_records(tree, &p.name, &control, &placed)?;
+    }
+    for (p, paths) in &unit.partial {
+        let deb = &inputs.debs[&p.sha256];
+        let mut control = debian::deb::read_control(deb, &p.name)?;
+        let placed = tree.add_deb_filtered(deb, &p.name, Some(paths))?;
+        // The md5sums of a partial package list only the files that were taken.
+        control.md5sums = control.md5sums.map(|m| {
+            let mut kept = String::new();
+            for l in m.lines().filter(|l| {
+                l.split_once("  ")
+                    .is_some_and(|(_, p)| placed.contains_key(p.trim_start_matches("./")))
+            }) {
+                kept.push_str(l);
+                kept.push('\n');
+            }
+            kept
+        });
+        rootfs::dpkg::add_records(tree, &p.name, &control, &placed)?;
+    }
+    let ca_deb = || {
+        inputs
+            .debs
+            .get(&inputs.plan.ca_certificates.sha256)
+            .context("ca-certificates was not fetched")
+    };
+    if unit.skeleton {
+        rootfs::skeleton::add(tree, inputs.release.0, inputs.release.1)?;
+        let bundle = rootfs::cacerts::bundle_from_deb(ca_deb()?)?;
+        tree.put_file(rootfs::cacerts::BUNDLE, bundle, Meta::root(0o644))?;
+    }
+    if unit.busybox {
+        let bb = inputs
+            .plan
+            .busybox
+            .as_ref()
+            .context("the suites have no busybox-static package")?;
+        let binary = rootfs::busybox::binary_from_deb(&inputs.debs[&bb.sha256])?;
+        rootfs::busybox::add(tree, binary)?;
+    }
+    for path in &unit.extras.remove {
+        let path = path.trim_start_matches('/');
+        anyhow::ensure!(
+            tree.remove(path),
+            "recipe removes /{path}, which no package of the tier ships"
+        );
+    }
+    for (path, target) in &unit.extras.symlinks {
+        tree.put_symlink(path.trim_start_matches('/'), target)?;
+    }
+    if unit.extras.java_trust_store {
+        let certs = rootfs::cacerts::certs_from_deb(ca_deb()?)?;
+        let store = rootfs::javacerts::trust_store(&certs, inputs.epoch)?;
+        tree.put_file(rootfs::javacerts::PATH, store, Meta::root(0o644))?;
+    }
+    tree.add_merge_links()?;
+    Ok(())
+}
+
+fn cached(
+    cache: &Cache,
+    layout: &LayoutWriter,
+    entry_path: &std::path::Path,
+) -> anyhow::Result<Option<BuiltLayer>> {
+    let Some(c) = fs_err::read(entry_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<CachedLayer>(&bytes).ok())
+    else {
+        return Ok(None);
+    };
+    let hex = c.digest.trim_start_matches("sha256:").to_string();
+    let Some(path) = cache.verified(&hex, c.size)? else {
+        return Ok(None);
+    };
+    layout.import_blob(&hex, &path)?;
+    Ok(Some(BuiltLayer {
+        blob: LayerBlob {
+            digest: c.digest,
+            size: c.size,
+            diff_id: c.diff_id,
+            media_type: c.media_type,
+        },
+        index: c.index,
+    }))
+}
+
+fn store(
+    cache: &Cache,
+    layout: &LayoutWriter,
+    entry_path: &std::path::Path,
+    blob: &LayerBlob,
+    index: &LayerIndex,
+) -> anyhow::Result<()> {
+    let hex = blob.digest.trim_start_matches("sha256:");
+    let cached_blob = cache.path_of(hex);
+    if !cached_blob.exists() {
+        let from = layout.blobs().join(hex);
+        if fs_err::hard_link(&from, &cached_blob).is_err() {
+            fs_err::copy(&from, &cached_blob)?;
+        }
+    }
+    let entry = CachedLayer {
+        digest: blob.digest.clone(),
+        size: blob.size,
+        diff_id: blob.diff_id.clone(),
+        media_type: blob.media_type.clone(),
+        index: index.clone(),
+    };
+    let dir = entry_path
+        .parent()
+        .context("layer cache path has no parent")?;
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&entry)?)?;
+    tmp.persist(entry_path).map_err(|e| e.error)?;
+    Ok(())
+}

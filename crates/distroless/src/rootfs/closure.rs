@@ -1,0 +1,92 @@
+//! The closure check: every ELF file's `DT_NEEDED` libraries and interpreter are present.
+//!
+//! Libraries are looked up the way `ld.so` does: `DT_RPATH` (only without RUNPATH), then
+//! `DT_RUNPATH` with `$ORIGIN`, then `ld.so.cache`, then the default directories. This catches
+//! a library that a Debian upgrade moved into a package the image does not have, before users
+//! run into it.
+
+use super::ldcache::{CacheEntry, triplet};
+use super::view::{ImageView, Resolved};
+
+/// One unmet need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub file: String,
+    pub library: String,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "/{} needs {}, which is not in the image",
+            self.file, self.library
+        )
+    }
+}
+
+/// Whether a library with that SONAME sits below the needing file's own directory. Programs
+/// with private libraries (the JVM's `lib/server/libjvm.so`) load them by path first; `ld.so`
+/// then satisfies `DT_NEEDED` by SONAME from what is already loaded.
+fn loaded_privately(view: &ImageView, origin: &str, lib: &str) -> bool {
+    let prefix = format!("{origin}/");
+    view.index
+        .elfs
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .any(|(p, e)| e.soname.as_deref() == Some(lib) || p.rsplit('/').next() == Some(lib))
+}
+
+/// Every unmet need of every ELF file in the image.
+pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing> {
+    let t = triplet(arch);
+    let defaults = [
+        format!("lib/{t}"),
+        format!("usr/lib/{t}"),
+        "lib".into(),
+        "usr/lib".into(),
+        "lib64".into(),
+        "usr/lib64".into(),
+    ];
+    let mut missing = Vec::new();
+    for (path, elf) in &view.index.elfs {
+        if let Some(interp) = elf
+            .interpreter
+            .as_ref()
+            .filter(|i| !matches!(view.resolve(i), Resolved::File(_)))
+        {
+            {
+                missing.push(Missing {
+                    file: path.clone(),
+                    library: interp.clone(),
+                });
+            }
+        }
+        let origin = path.rsplit_once('/').map_or("", |(d, _)| d);
+        for lib in &elf.needed {
+            let found = if lib.contains('/') {
+                matches!(view.resolve(lib), Resolved::File(_))
+            } else {
+                let in_dir =
+                    |d: &str| matches!(view.resolve(&format!("{d}/{lib}")), Resolved::File(_));
+                let expand = |r: &String| {
+                    r.replace("${ORIGIN}", &format!("/{origin}"))
+                        .replace("$ORIGIN", &format!("/{origin}"))
+                };
+                elf.runpath.iter().any(|r| in_dir(&expand(r)))
+                    || loaded_privately(view, origin, lib)
+                    || cache.iter().any(|e| {
+                        &e.key == lib && matches!(view.resolve(&e.value), Resolved::File(_))
+                    })
+                    || defaults.iter().any(|d| in_dir(d))
+            };
+            if !found {
+                missing.push(Missing {
+                    file: path.clone(),
+                    library: lib.clone(),
+                });
+            }
+        }
+    }
+    missing
+}

@@ -1,0 +1,193 @@
+//! A read-only view of the whole image's file system, merged from per-layer indexes.
+//!
+//! Each layer records its paths, symlinks, ELF facts and the few small configuration files
+//! generators need (`/etc/ld.so.conf*`). Merging them in layer order gives the file system a
+//! container would see, without unpacking anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::elf::ElfInfo;
+
+/// Files of one layer that later generators and checks need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerIndex {
+    pub dirs: BTreeSet<String>,
+    pub files: BTreeSet<String>,
+    pub symlinks: BTreeMap<String, String>,
+    pub elfs: BTreeMap<String, ElfInfo>,
+    /// Contents of `etc/ld.so.conf` and `etc/ld.so.conf.d/*`.
+    pub configs: BTreeMap<String, String>,
+}
+
+/// The merged file system of an image.
+#[derive(Debug, Clone, Default)]
+pub struct ImageView {
+    pub index: LayerIndex,
+}
+
+/// What a path is after following symlinks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    File(String),
+    Dir(String),
+    Missing,
+}
+
+impl ImageView {
+    /// Adds a layer on top.
+    pub fn push(&mut self, layer: &LayerIndex) {
+        let i = &mut self.index;
+        for p in layer.dirs.iter().chain(&layer.files) {
+            i.symlinks.remove(p);
+        }
+        for p in layer.symlinks.keys().chain(&layer.files) {
+            i.dirs.remove(p);
+        }
+        for p in layer.symlinks.keys().chain(&layer.dirs) {
+            i.files.remove(p);
+            i.elfs.remove(p);
+        }
+        i.dirs.extend(layer.dirs.iter().cloned());
+        i.files.extend(layer.files.iter().cloned());
+        i.symlinks.extend(layer.symlinks.clone());
+        i.elfs.extend(layer.elfs.clone());
+        i.configs.extend(layer.configs.clone());
+    }
+
+    /// Follows symlinks (absolute and relative) inside the image; paths are without a leading `/`.
+    pub fn resolve(&self, path: &str) -> Resolved {
+        let mut pending: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        pending.reverse();
+        let mut cur: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            match part.as_str() {
+                "." => continue,
+                ".." => {
+                    cur.pop();
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(part);
+            let joined = cur.join("/");
+            if let Some(target) = self.index.symlinks.get(&joined) {
+                hops += 1;
+                if hops > 40 {
+                    return Resolved::Missing;
+                }
+                cur.pop();
+                if target.starts_with('/') {
+                    cur.clear();
+                }
+                let mut parts: Vec<String> = target
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                parts.reverse();
+                pending.extend(parts);
+            } else if !self.index.dirs.contains(&joined) && !self.index.files.contains(&joined) {
+                // Directories implied by deeper paths exist too.
+                let prefix = format!("{joined}/");
+                let implied = self
+                    .index
+                    .files
+                    .range(prefix.clone()..)
+                    .next()
+                    .is_some_and(|p| p.starts_with(&prefix))
+                    || self
+                        .index
+                        .dirs
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|p| p.starts_with(&prefix))
+                    || self
+                        .index
+                        .symlinks
+                        .range(prefix.clone()..)
+                        .next()
+                        .is_some_and(|(p, _)| p.starts_with(&prefix));
+                if !implied {
+                    return Resolved::Missing;
+                }
+            }
+        }
+        let joined = cur.join("/");
+        if self.index.files.contains(&joined) {
+            Resolved::File(joined)
+        } else {
+            Resolved::Dir(joined)
+        }
+    }
+
+    /// Entries directly inside a directory (files and symlinks), by name.
+    pub fn list(&self, dir: &str) -> Vec<String> {
+        let prefix = format!("{dir}/");
+        let direct = |p: &&String| p.starts_with(&prefix) && !p[prefix.len()..].contains('/');
+        let mut out: Vec<String> = self
+            .index
+            .files
+            .range(prefix.clone()..)
+            .take_while(|p| p.starts_with(&prefix))
+            .filter(direct)
+            .chain(
+                self.index
+                    .symlinks
+                    .range(prefix.clone()..)
+                    .map(|(k, _)| k)
+                    .take_while(|p| p.starts_with(&prefix))
+                    .filter(direct),
+            )
+            .map(|p| p[prefix.len()..].to_string())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_merged_usr_links() {
+        let mut l = LayerIndex::default();
+        l.symlinks.insert("lib".into(), "usr/lib".into());
+        l.symlinks.insert(
+            "usr/lib/x86_64-linux-gnu/libz.so.1".into(),
+            "libz.so.1.3".into(),
+        );
+        l.symlinks
+            .insert("lib64/ld.so".into(), "/lib/x86_64-linux-gnu/ld.so.2".into());
+        l.files
+            .insert("usr/lib/x86_64-linux-gnu/libz.so.1.3".into());
+        l.files.insert("usr/lib/x86_64-linux-gnu/ld.so.2".into());
+        let mut v = ImageView::default();
+        v.push(&l);
+        assert_eq!(
+            v.resolve("lib/x86_64-linux-gnu/libz.so.1"),
+            Resolved::File("usr/lib/x86_64-linux-gnu/libz.so.1.3".into())
+        );
+        assert_eq!(
+            v.resolve("lib64/ld.so"),
+            Resolved::File("usr/lib/x86_64-linux-gnu/ld.so.2".into())
+        );
+        assert_eq!(
+            v.resolve("lib/x86_64-linux-gnu"),
+            Resolved::Dir("usr/lib/x86_64-linux-gnu".into())
+        );
+        assert_eq!(v.resolve("lib/nope.so"), Resolved::Missing);
+        assert_eq!(
+            v.list("usr/lib/x86_64-linux-gnu"),
+            ["ld.so.2", "libz.so.1", "libz.so.1.3"]
+        );
+    }
+}
