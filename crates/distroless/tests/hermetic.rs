@@ -609,3 +609,37 @@ fn bad_arguments_give_one_line_errors() {
         .success()
         .stdout(contains("base-nossl"));
 }
+
+#[test]
+fn closure_check_names_the_file_and_the_library() {
+    // A real dynamically linked program in an image whose (fake) libc6 has no real libc.
+    let program = fs_err::read("/usr/bin/true").unwrap();
+    let repo = catalog_repo_with(move |pkgs| {
+        let i = pkgs.iter().position(|p| p.name == "libc6").unwrap();
+        pkgs[i] = pkgs[i].clone().file_mode("usr/bin/probe", &program, 0o755);
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "base-nossl",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(
+        "closure check: /usr/bin/probe needs libc.so.6, which is not in the image",
+    ))
+    .stderr(contains("--allow-missing"));
+    assert_no_output(tmp.path());
+    build_cmd(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "base-nossl",
+        &["--allow-missing"],
+    )
+    .arg("-o")
+    .arg(tmp.path().join("o"))
+    .assert()
+    .success()
+    .stderr(contains("warning: /usr/bin/probe needs libc.so.6"));
+}

@@ -5,98 +5,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use support::{config, distroless, have_tool, manifests};
-
-fn shared_cache() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-cache")
-}
-
-fn build(image: &str, arch: &str, out: &Path) {
-    distroless(&shared_cache())
-        .args(["build", image, "-q", "--arch", arch, "-o"])
-        .arg(out)
-        .assert()
-        .success();
-}
-
-fn tools() -> bool {
-    ["skopeo", "umoci", "runc", "gcc", "g++"]
-        .iter()
-        .all(|t| have_tool(t))
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
-    let text =
-        run(Command::new("skopeo").args(["inspect", &format!("oci:{}:{tag}", layout.display())]));
-    serde_json::from_str(&text).expect("skopeo json")
-}
-
-/// Unpacks with umoci, drops `program` in as /test, and runs `args` under runc.
-fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str]) -> String {
-    let work = tempfile::tempdir().unwrap();
-    let bundle = work.path().join("bundle");
-    run(Command::new("umoci")
-        .args(["unpack", "--image", &format!("{}:{tag}", layout.display())])
-        .arg(&bundle));
-    if let Some(p) = program {
-        fs_err::copy(p, bundle.join("rootfs/test")).unwrap();
-    }
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["terminal"] = false.into();
-    cfg["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
-    fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let root = work.path().join("runc-root");
-    let id = format!("distroless-test-{}-{}", std::process::id(), args.len());
-    let out = Command::new("runc")
-        .arg("--root")
-        .arg(&root)
-        .args(["run", "-b"])
-        .arg(&bundle)
-        .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let _ = Command::new("runc")
-        .arg("--root")
-        .arg(&root)
-        .args(["delete", "--force", &id])
-        .output();
-    assert!(
-        out.status.success(),
-        "runc {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> PathBuf {
-    let src = dir.join(format!("{name}.{}", if cxx { "cc" } else { "c" }));
-    fs_err::write(&src, source).unwrap();
-    let bin = dir.join(name);
-    run(Command::new(if cxx { "g++" } else { "gcc" })
-        .args(["-O1", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .args(extra));
-    bin
-}
+use support::{
+    build, compile, config, distroless, have_tool, manifests, run, run_in_image, shared_cache,
+    skopeo_inspect, tools,
+};
 
 const C_STATIC: &str = r#"#include <stdio.h>
 #include <string.h>

@@ -37,6 +37,11 @@ fn loaded_privately(view: &ImageView, origin: &str, lib: &str) -> bool {
         .any(|(p, e)| e.soname.as_deref() == Some(lib) || p.rsplit('/').next() == Some(lib))
 }
 
+/// Whether a path leads to an ELF file (a text file or a stub named like a library is not one).
+fn is_elf_file(view: &ImageView, path: &str) -> bool {
+    matches!(view.resolve(path), Resolved::File(real) if view.index.elfs.contains_key(&real))
+}
+
 /// Every unmet need of every ELF file in the image.
 pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing> {
     let t = triplet(arch);
@@ -50,11 +55,7 @@ pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing>
     ];
     let mut missing = Vec::new();
     for (path, elf) in &view.index.elfs {
-        if let Some(interp) = elf
-            .interpreter
-            .as_ref()
-            .filter(|i| !matches!(view.resolve(i), Resolved::File(_)))
-        {
+        if let Some(interp) = elf.interpreter.as_ref().filter(|i| !is_elf_file(view, i)) {
             {
                 missing.push(Missing {
                     file: path.clone(),
@@ -65,19 +66,18 @@ pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing>
         let origin = path.rsplit_once('/').map_or("", |(d, _)| d);
         for lib in &elf.needed {
             let found = if lib.contains('/') {
-                matches!(view.resolve(lib), Resolved::File(_))
+                is_elf_file(view, lib)
             } else {
-                let in_dir =
-                    |d: &str| matches!(view.resolve(&format!("{d}/{lib}")), Resolved::File(_));
+                let in_dir = |d: &str| is_elf_file(view, &format!("{d}/{lib}"));
                 let expand = |r: &String| {
                     r.replace("${ORIGIN}", &format!("/{origin}"))
                         .replace("$ORIGIN", &format!("/{origin}"))
                 };
                 elf.runpath.iter().any(|r| in_dir(&expand(r)))
                     || loaded_privately(view, origin, lib)
-                    || cache.iter().any(|e| {
-                        &e.key == lib && matches!(view.resolve(&e.value), Resolved::File(_))
-                    })
+                    || cache
+                        .iter()
+                        .any(|e| &e.key == lib && is_elf_file(view, &e.value))
                     || defaults.iter().any(|d| in_dir(d))
             };
             if !found {

@@ -1,0 +1,320 @@
+//! Live tests of the language images (python3, java17/java21, nodejs) on Debian 12 and 13:
+//! each variant is built from the host mirror and its runtime is run under runc.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{
+    build, config, distroless, have_tool, manifests, run, run_with_files, shared_cache, tools,
+};
+
+/// Modules Debian ships that cannot import in a distroless python3 image, and why.
+const PYTHON_EXPECTED_FAILURES: &[(&str, &str)] = &[
+    ("turtle", "needs tkinter, which Debian ships in python3-tk"),
+    (
+        "_distutils_system_mod",
+        "Debian's shim for distutils, shipped in python3-distutils / setuptools",
+    ),
+    ("_ios_support", "iOS only"),
+];
+
+fn entrypoint(layout: &Path) -> serde_json::Value {
+    let (_, m) = &manifests(layout)[0];
+    config(layout, m)["config"]["Entrypoint"].clone()
+}
+
+fn python(debian: u32) {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/stdlib_probe.py");
+    let latest = tmp.path().join("latest");
+    build(&format!("python3-debian{debian}"), "amd64", &latest);
+    assert_eq!(entrypoint(&latest), serde_json::json!(["/usr/bin/python3"]));
+    let out = run_with_files(
+        &latest,
+        "latest",
+        &[(&probe, "probe.py")],
+        &["/usr/bin/python3", "/probe.py"],
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(v["modules"].as_u64().unwrap() > 200, "{v}");
+    for (name, why) in v["failed"].as_object().unwrap() {
+        assert!(
+            PYTHON_EXPECTED_FAILURES.iter().any(|(n, _)| n == name),
+            "stdlib module {name} does not import: {why}"
+        );
+    }
+    assert_eq!(
+        v["libc"], "libc.so.6",
+        "ctypes.util.find_library must find libc through ld.so.cache"
+    );
+    assert_eq!(v["shell"], "FileNotFoundError", "there must be no shell");
+    assert!(v["ca_certs"].as_u64().unwrap() > 100, "{v}");
+    assert_eq!(v["encoding"], "utf-8");
+    let via_link = run_with_files(
+        &latest,
+        "latest",
+        &[],
+        &["/usr/bin/python", "-c", "print('link ok')"],
+    );
+    assert_eq!(via_link.trim(), "link ok");
+
+    let nonroot = tmp.path().join("nonroot");
+    build(
+        &format!("python3-debian{debian}:nonroot"),
+        "amd64",
+        &nonroot,
+    );
+    let uid = run_with_files(
+        &nonroot,
+        "nonroot",
+        &[],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            "import os; print(os.getuid(), os.getcwd())",
+        ],
+    );
+    assert_eq!(uid.trim(), "65532 /home/nonroot");
+
+    let debug = tmp.path().join("debug");
+    build(&format!("python3-debian{debian}:debug"), "amd64", &debug);
+    assert_eq!(entrypoint(&debug), serde_json::json!(["/usr/bin/python3"]));
+    let out = run_with_files(
+        &debug,
+        "debug",
+        &[],
+        &["/busybox/sh", "-c", "python3 -c 'print(6*7)'"],
+    );
+    assert_eq!(out.trim(), "42");
+}
+
+#[test]
+fn python3_debian12() {
+    python(12);
+}
+
+#[test]
+fn python3_debian13() {
+    python(13);
+}
+
+const JAVA_PROBE: &str = r#"
+import java.nio.charset.Charset;
+import java.security.KeyStore;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
+public class Probe {
+    public static void main(String[] args) throws Exception {
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init((KeyStore) null);
+        X509TrustManager tm = (X509TrustManager) tmf.getTrustManagers()[0];
+        System.out.println(tm.getAcceptedIssuers().length + " " + Charset.defaultCharset() + " " + System.getProperty("user.name"));
+    }
+}
+"#;
+
+fn package_version(image: &str, package: &str) -> String {
+    let out = distroless(&shared_cache())
+        .args(["build", image, "--dry-run", "--json", "--arch", "amd64"])
+        .assert()
+        .success();
+    let plans: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    plans[0]["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["packages"].as_array().unwrap().iter())
+        .find(|p| p["name"] == package)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .unwrap()
+}
+
+fn java(name: &str, debian: u32, feature: u32) {
+    if !tools() || !have_tool("javac") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("Probe.java");
+    fs_err::write(&src, JAVA_PROBE).unwrap();
+    run(Command::new("javac")
+        .args(["--release", "17", "-d"])
+        .arg(tmp.path())
+        .arg(&src));
+    let class = tmp.path().join("Probe.class");
+    let image = format!("{name}-debian{debian}");
+    let latest = tmp.path().join("latest");
+    build(&image, "amd64", &latest);
+    assert_eq!(
+        entrypoint(&latest),
+        serde_json::json!(["/usr/bin/java", "-jar"])
+    );
+    let packaged = package_version(&image, &format!("openjdk-{feature}-jre-headless"));
+    let out = run_with_files(
+        &latest,
+        "latest",
+        &[(&class, "Probe.class")],
+        &["/usr/bin/java", "-cp", "/", "Probe"],
+    );
+    let parts: Vec<&str> = out.split_whitespace().collect();
+    assert!(parts[0].parse::<u32>().unwrap() > 100, "trust store: {out}");
+    assert_eq!(parts[1], "UTF-8");
+    assert_eq!(parts[2], "root");
+    // `java -version` reports the packaged upstream version.
+    let version_line = java_version_line(&latest);
+    let upstream = packaged.split(['+', '-']).next().unwrap();
+    assert!(
+        version_line.contains(&format!("\"{upstream}")),
+        "{version_line} vs package {packaged}"
+    );
+
+    let nonroot = tmp.path().join("nonroot");
+    build(&format!("{image}:nonroot"), "amd64", &nonroot);
+    let out = run_with_files(
+        &nonroot,
+        "nonroot",
+        &[(&class, "Probe.class")],
+        &["/usr/bin/java", "-cp", "/", "Probe"],
+    );
+    assert!(out.trim().ends_with("UTF-8 nonroot"), "{out}");
+
+    let debug = tmp.path().join("debug");
+    build(&format!("{image}:debug"), "amd64", &debug);
+    let out = run_with_files(
+        &debug,
+        "debug",
+        &[(&class, "Probe.class")],
+        &["/busybox/sh", "-c", "java -cp / Probe"],
+    );
+    assert!(out.contains("UTF-8"), "{out}");
+}
+
+/// The runtime version the JVM reports (what `java -version` prints, read on stdout).
+fn java_version_line(layout: &Path) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("Nop.java");
+    fs_err::write(&src, "public class Nop { public static void main(String[] a) { System.out.println(System.getProperty(\"java.runtime.version\")); } }").unwrap();
+    run(Command::new("javac")
+        .args(["--release", "17", "-d"])
+        .arg(work.path())
+        .arg(&src));
+    let out = run_with_files(
+        layout,
+        "latest",
+        &[(&work.path().join("Nop.class"), "Nop.class")],
+        &["/usr/bin/java", "-cp", "/", "Nop"],
+    );
+    format!("\"{}", out.trim())
+}
+
+#[test]
+fn java17_debian12() {
+    java("java17", 12, 17);
+}
+
+#[test]
+fn java21_debian13() {
+    java("java21", 13, 21);
+}
+
+const NODE_PROBE: &str = r#"
+const crypto = require("crypto");
+const out = {
+  versions: process.versions,
+  sha256: crypto.createHash("sha256").update("distroless").digest("hex"),
+  random: crypto.randomBytes(8).length,
+  number: new Intl.NumberFormat("de-DE").format(1234567.5),
+  month: new Intl.DateTimeFormat("fr", { month: "long", timeZone: "UTC" }).format(new Date(0)),
+  uid: process.getuid(),
+};
+console.log(JSON.stringify(out));
+"#;
+
+fn nodejs(debian: u32) {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let latest = tmp.path().join("latest");
+    let image = format!("nodejs-debian{debian}");
+    build(&image, "amd64", &latest);
+    assert_eq!(entrypoint(&latest), serde_json::json!(["/usr/bin/node"]));
+    let (_, m) = &manifests(&latest)[0];
+    let files = support::files(&latest, m);
+    assert!(!files.contains_key("usr/bin/npm") && !files.contains_key("usr/bin/corepack"));
+    let check = |layout: &Path, tag: &str, uid: u64| {
+        let out = run_with_files(layout, tag, &[], &["/usr/bin/node", "-e", NODE_PROBE]);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(
+            v["versions"]["node"].is_string() && v["versions"]["icu"].is_string(),
+            "{v}"
+        );
+        assert_eq!(v["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(v["random"], 8);
+        assert_eq!(v["number"], "1.234.567,5", "Intl needs full ICU data");
+        assert_eq!(v["month"], "janvier");
+        assert_eq!(v["uid"], uid);
+    };
+    check(&latest, "latest", 0);
+    let nonroot = tmp.path().join("nonroot");
+    build(&format!("{image}:nonroot"), "amd64", &nonroot);
+    check(&nonroot, "nonroot", 65532);
+    let debug = tmp.path().join("debug");
+    build(&format!("{image}:debug"), "amd64", &debug);
+    let out = run_with_files(
+        &debug,
+        "debug",
+        &[],
+        &["/busybox/sh", "-c", "node -e 'console.log(6*7)'"],
+    );
+    assert_eq!(out.trim(), "42");
+}
+
+#[test]
+fn nodejs_debian12() {
+    nodejs(12);
+}
+
+#[test]
+fn nodejs_debian13() {
+    nodejs(13);
+}
+
+/// Our `ld.so.cache` lists the same entries, in the same order, as the host's `ldconfig`
+/// writes for the same tree. (The bytes differ only in string-table layout and ldconfig's
+/// "generator" extension record, neither of which ld.so reads for lookups.)
+#[test]
+fn ld_so_cache_matches_ldconfig() {
+    if !tools() || !have_tool("ldconfig") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("py");
+    build("python3", "amd64", &layout);
+    let bundle = tmp.path().join("bundle");
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &format!("{}:latest", layout.display())])
+        .arg(&bundle));
+    let rootfs = bundle.join("rootfs");
+    run(Command::new("ldconfig").arg("-r").arg(&rootfs).args([
+        "-C",
+        "/host-ld.so.cache",
+        "-f",
+        "/etc/ld.so.conf",
+    ]));
+    let ours =
+        distroless::rootfs::ldcache::parse(&fs_err::read(rootfs.join("etc/ld.so.cache")).unwrap())
+            .unwrap();
+    let theirs =
+        distroless::rootfs::ldcache::parse(&fs_err::read(rootfs.join("host-ld.so.cache")).unwrap())
+            .unwrap();
+    assert!(ours.len() > 30, "{}", ours.len());
+    assert_eq!(ours, theirs);
+}
