@@ -25,6 +25,7 @@ use crate::layers::{LayerInputs, build_layer, has_glibc, units};
 use crate::plan::{Plan, Source, plan};
 use crate::platform::oci_platform;
 use crate::rootfs::{self, view::ImageView};
+use crate::sbom::{self, SbomFormats};
 
 /// Default `PATH` of every image.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -40,6 +41,20 @@ pub struct BuildOptions {
     pub epoch: u64,
     /// Build even when the closure check finds missing libraries.
     pub allow_missing: bool,
+    pub sbom: SbomFormats,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| path.display().to_string())?;
+    Ok(())
 }
 
 /// What a build produced.
@@ -50,6 +65,7 @@ pub struct BuildSummary {
     pub format: &'static str,
     pub index_digest: String,
     pub manifests: Vec<ManifestSummary>,
+    pub sboms: Vec<std::path::PathBuf>,
 }
 
 /// One architecture's manifest.
@@ -143,7 +159,7 @@ fn build_arch(
     opts: &BuildOptions,
     plan: &Plan,
     layout: &LayoutWriter,
-) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary)> {
+) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary, Vec<Sbom>)> {
     let mut wanted: Vec<&Package> = plan
         .tiers
         .iter()
@@ -198,7 +214,66 @@ fn build_arch(
         compressed_size: layers.iter().map(|l| l.blob.size).sum(),
         packages: plan.tiers.iter().map(|t| t.packages.len()).sum(),
     };
-    Ok((desc, summary))
+    let sboms = sboms(source, opts, plan, &debs, &summary.digest)?;
+    Ok((desc, summary, sboms))
+}
+
+/// One SBOM document to write next to the output.
+pub struct Sbom {
+    /// File name suffix: `spdx.json` or `cdx.json`, with the arch in multi-arch builds.
+    pub kind: &'static str,
+    pub arch: String,
+    pub bytes: Vec<u8>,
+}
+
+fn sboms(
+    source: &Source<'_>,
+    opts: &BuildOptions,
+    plan: &Plan,
+    debs: &BTreeMap<String, std::path::PathBuf>,
+    manifest_digest: &str,
+) -> anyhow::Result<Vec<Sbom>> {
+    if opts.sbom == SbomFormats::None {
+        return Ok(Vec::new());
+    }
+    let subject = sbom::Subject {
+        image: &plan.image,
+        arch: &plan.arch,
+        release: plan.release,
+        manifest_digest,
+        created: oci::image::rfc3339(opts.epoch),
+        entries: sbom::entries(plan, &source.cache, debs, opts.image.variant.debug)?,
+    };
+    let mut out = Vec::new();
+    if matches!(opts.sbom, SbomFormats::Spdx | SbomFormats::Both) {
+        out.push(Sbom {
+            kind: "spdx.json",
+            arch: plan.arch.clone(),
+            bytes: serde_json::to_vec_pretty(&sbom::spdx(&subject))?,
+        });
+    }
+    if matches!(opts.sbom, SbomFormats::CycloneDx | SbomFormats::Both) {
+        out.push(Sbom {
+            kind: "cdx.json",
+            arch: plan.arch.clone(),
+            bytes: serde_json::to_vec_pretty(&sbom::cyclonedx(&subject))?,
+        });
+    }
+    Ok(out)
+}
+
+/// Where an SBOM lands: `OUT.spdx.json`, or `OUT.ARCH.spdx.json` for several architectures.
+pub fn sbom_path(output: &Path, arch: &str, kind: &str, multi: bool) -> std::path::PathBuf {
+    let base = output.to_string_lossy();
+    let base = base
+        .strip_suffix(".tar")
+        .unwrap_or(&base)
+        .trim_end_matches('/');
+    if multi {
+        std::path::PathBuf::from(format!("{base}.{arch}.{kind}"))
+    } else {
+        std::path::PathBuf::from(format!("{base}.{kind}"))
+    }
 }
 
 fn manifest_annotations(
@@ -280,12 +355,14 @@ pub fn build(
     let layout = LayoutWriter::new(&opts.output)?;
     let mut manifests = Vec::new();
     let mut summaries = Vec::new();
+    let mut sbom_docs = Vec::new();
     for arch in &opts.arches {
         let p = plan(source, &chain, &opts.image, arch)
             .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
-        let (desc, summary) = build_arch(source, catalog, opts, &p, &layout)
+        let (desc, summary, docs) = build_arch(source, catalog, opts, &p, &layout)
             .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
         manifests.push((desc, Some(oci_platform(arch)?)));
+        sbom_docs.extend(docs);
         summaries.push(summary);
     }
     let tag = opts.image.variant.tag().to_string();
@@ -310,12 +387,20 @@ pub fn build(
     } else {
         layout.finish_dir(&top, &opts.output)?;
     }
+    let multi = opts.arches.len() > 1;
+    let mut sbom_files = Vec::new();
+    for doc in &sbom_docs {
+        let path = sbom_path(&opts.output, &doc.arch, doc.kind, multi);
+        write_atomic(&path, &doc.bytes)?;
+        sbom_files.push(path);
+    }
     Ok(BuildSummary {
         image: opts.image.canonical(),
         output: opts.output.clone(),
         format: if archive { "oci-archive" } else { "oci" },
         index_digest,
         manifests: summaries,
+        sboms: sbom_files,
     })
 }
 

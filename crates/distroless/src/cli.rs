@@ -40,6 +40,16 @@ pub enum CompressionArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SbomArg {
+    /// SPDX 2.3 JSON.
+    Spdx,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    Both,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LayeringArg {
     /// One layer per tier (static, then what base adds, then what cc adds).
     Tier,
@@ -73,6 +83,10 @@ pub struct BuildArgs {
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// SBOMs written next to the output (OUT.spdx.json, OUT.cdx.json).
+    #[arg(long, value_enum, default_value = "both")]
+    pub sbom: SbomArg,
 
     /// Build even when an ELF file needs a library that is not in the image (warn instead).
     #[arg(long)]

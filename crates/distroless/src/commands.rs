@@ -10,10 +10,11 @@ use debian::sources::{Mirrors, host_mirrors};
 
 use crate::build::{BuildOptions, Layering, build};
 use crate::catalog::{Catalog, ImageRef, RELEASES};
-use crate::cli::{BuildArgs, CompressionArg, LayeringArg, SourceArgs};
+use crate::cli::{BuildArgs, CompressionArg, LayeringArg, SbomArg, SourceArgs};
 use crate::plan::{Source, plan};
 use crate::platform::{ARCHES, host_arch, oci_platform};
 use crate::progress::BarReporter;
+use crate::sbom::SbomFormats;
 
 /// The default cache directory: `$XDG_CACHE_HOME/distroless` or `~/.cache/distroless`.
 pub fn default_cache_dir() -> PathBuf {
@@ -103,6 +104,12 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         },
         epoch: args.source.source_date_epoch,
         allow_missing: args.allow_missing,
+        sbom: match args.sbom {
+            SbomArg::Spdx => SbomFormats::Spdx,
+            SbomArg::Cyclonedx => SbomFormats::CycloneDx,
+            SbomArg::Both => SbomFormats::Both,
+            SbomArg::None => SbomFormats::None,
+        },
     };
     let summary = build(&source, &catalog, &opts)?;
     let mut out = std::io::stdout().lock();
@@ -129,6 +136,9 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
             )?;
         }
         writeln!(out, "  index {}", summary.index_digest)?;
+        for s in &summary.sboms {
+            writeln!(out, "  sbom  {}", s.display())?;
+        }
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
 
 /// Bump when the bytes a layer is made of change for the same inputs.
-const LAYER_VERSION: u32 = 2;
+const LAYER_VERSION: u32 = 3;
 
 /// How packages are grouped into layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -287,8 +287,22 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
             .busybox
             .as_ref()
             .context("the suites have no busybox-static package")?;
-        let binary = rootfs::busybox::binary_from_deb(&inputs.debs[&bb.sha256])?;
+        let deb = &inputs.debs[&bb.sha256];
+        let binary = rootfs::busybox::binary_from_deb(deb)?;
         rootfs::busybox::add(tree, binary)?;
+        // Record the package so scanners see it; its one file lives at /busybox/busybox.
+        let mut control = debian::deb::read_control(deb, &bb.name)?;
+        control.md5sums = control.md5sums.map(|m| {
+            let mut kept = String::new();
+            for line in m.lines().filter(|l| l.ends_with("bin/busybox")) {
+                if let Some((hash, _)) = line.split_once("  ") {
+                    kept.push_str(hash);
+                    kept.push_str("  busybox/busybox\n");
+                }
+            }
+            kept
+        });
+        rootfs::dpkg::add_records(tree, &bb.name, &control, &BTreeMap::new())?;
     }
     for path in &unit.extras.remove {
         let path = path.trim_start_matches('/');

@@ -646,3 +646,84 @@ fn closure_check_names_the_file_and_the_library() {
     .success()
     .stderr(contains("warning: /usr/bin/probe needs libc.so.6"));
 }
+
+#[test]
+fn sboms_are_written_valid_and_reproducible() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("base");
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "base:debug",
+        &out,
+    )
+    .success();
+    let spdx_path = tmp.path().join("base.spdx.json");
+    let cdx_path = tmp.path().join("base.cdx.json");
+    support::validate_sbom("spdx", &spdx_path);
+    support::validate_sbom("cdx", &cdx_path);
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&spdx_path).unwrap()).unwrap();
+    let names: Vec<&str> = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "base-files",
+            "busybox-static",
+            "libc6",
+            "libssl3t64",
+            "libzstd1",
+            "media-types",
+            "netbase",
+            "tzdata",
+            "tzdata-legacy",
+            "zlib1g"
+        ]
+    );
+    let zlib = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "zlib1g")
+        .unwrap();
+    assert_eq!(
+        zlib["externalRefs"][0]["referenceLocator"],
+        "pkg:deb/debian/zlib1g@1%3A1.3?arch=amd64&distro=debian-13"
+    );
+    assert_eq!(zlib["checksums"][0]["algorithm"], "SHA256");
+    let cdx: serde_json::Value = serde_json::from_slice(&fs_err::read(&cdx_path).unwrap()).unwrap();
+    assert_eq!(cdx["specVersion"], "1.6");
+    assert_eq!(cdx["components"].as_array().unwrap().len(), names.len());
+    // Same inputs, same SBOM bytes.
+    let again = tmp.path().join("again");
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache2"),
+        "base:debug",
+        &again,
+    )
+    .success();
+    assert_eq!(
+        fs_err::read(&cdx_path).unwrap(),
+        fs_err::read(tmp.path().join("again.cdx.json")).unwrap()
+    );
+    // --sbom none writes none.
+    build_cmd(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &["--sbom", "none"],
+    )
+    .arg("-o")
+    .arg(tmp.path().join("plain"))
+    .assert()
+    .success();
+    assert!(!tmp.path().join("plain.spdx.json").exists());
+}

@@ -318,3 +318,56 @@ fn ld_so_cache_matches_ldconfig() {
     assert!(ours.len() > 30, "{}", ours.len());
     assert_eq!(ours, theirs);
 }
+
+/// The SBOMs validate against the published schemas, and syft finds exactly the packages
+/// (names and versions) our SBOM lists.
+#[test]
+fn sboms_match_syft() {
+    if !tools() || !have_tool("syft") || !have_tool("pyspdxtools") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("py");
+    build("python3-debian12:debug", "amd64", &layout);
+    let spdx_path = tmp.path().join("py.spdx.json");
+    let cdx_path = tmp.path().join("py.cdx.json");
+    support::validate_sbom("spdx", &spdx_path);
+    support::validate_sbom("cdx", &cdx_path);
+    run(Command::new("pyspdxtools").arg("-i").arg(&spdx_path));
+    let cdx: serde_json::Value = serde_json::from_slice(&fs_err::read(&cdx_path).unwrap()).unwrap();
+    let mut ours: Vec<(String, String)> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    ours.sort();
+    let text = run(Command::new("syft").args([
+        "scan",
+        &format!("oci-dir:{}", layout.display()),
+        "-o",
+        "syft-json",
+        "-q",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut theirs: Vec<(String, String)> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    theirs.sort();
+    theirs.dedup();
+    assert_eq!(ours, theirs);
+}

@@ -229,3 +229,32 @@ pub fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) 
         .args(extra));
     bin
 }
+
+/// Validates an SBOM file against the shipped published schema (`kind`: `spdx` or `cdx`).
+pub fn validate_sbom(kind: &str, file: &Path) {
+    let python_ok = Command::new("python3")
+        .args(["-c", "import jsonschema, referencing"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python_ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 jsonschema is required in CI"
+        );
+        return;
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let out = Command::new("python3")
+        .arg(data.join("validate_sbom.py"))
+        .arg(data.join("schemas"))
+        .arg(kind)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} is not valid {kind}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

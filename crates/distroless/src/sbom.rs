@@ -1,0 +1,350 @@
+//! SBOMs for every build: SPDX 2.3 JSON and CycloneDX 1.6 JSON.
+//!
+//! Our own serde-free `serde_json::Value` documents: the SBOM crates stop at CycloneDX 1.5 and
+//! stamp random serial numbers and the wall-clock time, while ours must be reproducible (the
+//! serial number and namespace derive from the content, the time from `SOURCE_DATE_EPOCH`).
+//! Package facts (maintainer, license) are read from each `.deb` once and cached by its hash.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use debian::deb::{self, Kind};
+use debian::fetch::Cache;
+use debian::index::Package;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::license;
+use crate::plan::Plan;
+
+/// Which SBOM formats to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SbomFormats {
+    Spdx,
+    CycloneDx,
+    #[default]
+    Both,
+    None,
+}
+
+/// Facts about a package that only its `.deb` knows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PackageFacts {
+    pub maintainer: Option<String>,
+    /// Debian short license names from a machine-readable copyright file.
+    pub licenses: Option<Vec<String>>,
+}
+
+/// Reads (or takes from the cache) the facts of one package.
+pub fn facts(cache: &Cache, deb_path: &Path, pkg: &Package) -> anyhow::Result<PackageFacts> {
+    let entry = cache
+        .root()
+        .join("facts")
+        .join(format!("{}.json", pkg.sha256));
+    if let Some(f) = fs_err::read(&entry)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        return Ok(f);
+    }
+    let control = deb::read_control(deb_path, &pkg.name)?;
+    let maintainer = deb::control_field(&control.control, "Maintainer").map(str::to_string);
+    let wanted = format!("usr/share/doc/{}/copyright", pkg.name);
+    let mut copyright = None;
+    deb::read_data(deb_path, &pkg.name, |e, r| {
+        if e.kind == Kind::File && e.path == wanted {
+            let mut text = String::new();
+            r.take(4 << 20).read_to_string(&mut text).ok();
+            copyright = Some(text);
+        }
+        Ok(())
+    })?;
+    let licenses = copyright
+        .as_deref()
+        .and_then(license::dep5_licenses)
+        .map(|s| s.into_iter().collect());
+    let f = PackageFacts {
+        maintainer,
+        licenses,
+    };
+    fs_err::create_dir_all(entry.parent().context("facts path has no parent")?)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("facts"))?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&f)?)?;
+    tmp.persist(&entry).map_err(|e| e.error)?;
+    Ok(f)
+}
+
+/// Percent-encodes a purl component (everything but unreserved characters).
+fn purl_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The package URL of a Debian package.
+pub fn purl(pkg: &Package, arch: &str, release: u32) -> String {
+    let arch = if pkg.architecture == "all" {
+        "all"
+    } else {
+        arch
+    };
+    format!(
+        "pkg:deb/debian/{}@{}?arch={arch}&distro=debian-{release}",
+        purl_encode(&pkg.name),
+        purl_encode(&pkg.version)
+    )
+}
+
+/// One package as the SBOM lists it.
+pub struct Entry<'a> {
+    pub package: &'a Package,
+    pub facts: PackageFacts,
+    /// For packages of which only some files are in the image: those files.
+    pub partial: Option<Vec<String>>,
+}
+
+/// Everything an SBOM describes.
+pub struct Subject<'a> {
+    pub image: &'a str,
+    pub arch: &'a str,
+    pub release: u32,
+    pub manifest_digest: &'a str,
+    pub created: String,
+    pub entries: Vec<Entry<'a>>,
+}
+
+fn spdx_ref(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let h = hex::encode(&Sha256::digest(name.as_bytes())[..4]);
+    format!("SPDXRef-deb-{clean}-{h}")
+}
+
+fn content_id(subject: &Subject<'_>) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{} {} {}\n",
+        subject.image, subject.arch, subject.manifest_digest
+    ));
+    for e in &subject.entries {
+        h.update(format!("{} {}\n", e.package.name, e.package.sha256));
+    }
+    hex::encode(h.finalize())
+}
+
+fn download(pkg: &Package) -> String {
+    if pkg.mirror.is_empty() {
+        "NOASSERTION".into()
+    } else {
+        format!("{}{}", pkg.mirror, pkg.filename)
+    }
+}
+
+/// The SPDX 2.3 document.
+pub fn spdx(subject: &Subject<'_>) -> Value {
+    let id = content_id(subject);
+    let mut packages = vec![json!({
+        "SPDXID": "SPDXRef-Image",
+        "name": subject.image,
+        "versionInfo": subject.manifest_digest,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "CONTAINER",
+        "supplier": "NOASSERTION",
+    })];
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": "SPDXRef-Image",
+    })];
+    let mut refs: BTreeMap<String, String> = BTreeMap::new();
+    for e in &subject.entries {
+        let p = e.package;
+        let declared = match &e.facts.licenses {
+            Some(names) => {
+                let set = names.iter().cloned().collect();
+                for n in names {
+                    let id = license::spdx_id(n);
+                    if id.starts_with("LicenseRef-") {
+                        refs.insert(id, n.clone());
+                    }
+                }
+                license::expression(&set)
+            }
+            None => "NOASSERTION".into(),
+        };
+        let mut pkg = json!({
+            "SPDXID": spdx_ref(&p.name),
+            "name": p.name,
+            "versionInfo": p.version,
+            "supplier": e.facts.maintainer.as_ref().map_or_else(|| "NOASSERTION".to_string(), |m| format!("Organization: {m}")),
+            "downloadLocation": download(p),
+            "filesAnalyzed": false,
+            "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": declared,
+            "copyrightText": "NOASSERTION",
+            "primaryPackagePurpose": "LIBRARY",
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": purl(p, subject.arch, subject.release),
+            }],
+        });
+        if let Some(files) = &e.partial {
+            pkg["comment"] = json!(format!(
+                "partial: only these files of the package are in the image: {}",
+                files.join(", ")
+            ));
+        }
+        packages.push(pkg);
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": spdx_ref(&p.name),
+        }));
+    }
+    let mut doc = json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": format!("{} ({})", subject.image, subject.arch),
+        "documentNamespace": format!("https://spdx.org/spdxdocs/distroless-{id}"),
+        "creationInfo": {
+            "created": subject.created,
+            "creators": [format!("Tool: distroless-{}", env!("CARGO_PKG_VERSION"))],
+        },
+        "documentDescribes": ["SPDXRef-Image"],
+        "packages": packages,
+        "relationships": relationships,
+    });
+    if !refs.is_empty() {
+        doc["hasExtractedLicensingInfos"] = refs
+            .into_iter()
+            .map(|(id, name)| json!({
+                "licenseId": id,
+                "name": name,
+                "extractedText": format!("The Debian license \"{name}\"; see the package's /usr/share/doc/*/copyright"),
+            }))
+            .collect();
+    }
+    doc
+}
+
+/// The CycloneDX 1.6 document.
+pub fn cyclonedx(subject: &Subject<'_>) -> Value {
+    let id = content_id(subject);
+    let serial = format!(
+        "urn:uuid:{}-{}-5{}-8{}-{}",
+        &id[0..8],
+        &id[8..12],
+        &id[13..16],
+        &id[17..20],
+        &id[20..32]
+    );
+    let (name, tag) = subject
+        .image
+        .split_once(':')
+        .unwrap_or((subject.image, "latest"));
+    let mut components = Vec::new();
+    let mut depends = Vec::new();
+    for e in &subject.entries {
+        let p = e.package;
+        let purl = purl(p, subject.arch, subject.release);
+        let mut c = json!({
+            "type": "library",
+            "bom-ref": purl,
+            "name": p.name,
+            "version": p.version,
+            "purl": purl,
+            "hashes": [{"alg": "SHA-256", "content": p.sha256}],
+        });
+        if let Some(m) = &e.facts.maintainer {
+            c["supplier"] = json!({"name": m});
+        }
+        if let Some(names) = &e.facts.licenses {
+            let set = names.iter().cloned().collect();
+            c["licenses"] = json!([{"expression": license::expression(&set)}]);
+        }
+        if !p.mirror.is_empty() {
+            c["externalReferences"] = json!([{"type": "distribution", "url": download(p)}]);
+        }
+        if let Some(files) = &e.partial {
+            c["properties"] =
+                json!([{"name": "distroless:partial-files", "value": files.join(" ")}]);
+        }
+        depends.push(json!(purl));
+        components.push(c);
+    }
+    json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": serial,
+        "version": 1,
+        "metadata": {
+            "timestamp": subject.created,
+            "tools": {"components": [{"type": "application", "name": "distroless", "version": env!("CARGO_PKG_VERSION")}]},
+            "component": {
+                "type": "container",
+                "bom-ref": "image",
+                "name": name,
+                "version": tag,
+                "hashes": [{"alg": "SHA-256", "content": subject.manifest_digest.trim_start_matches("sha256:")}],
+            },
+        },
+        "components": components,
+        "dependencies": [{"ref": "image", "dependsOn": depends}],
+    })
+}
+
+/// The entries of a plan: every installed package (and partial ones), sorted by name.
+pub fn entries<'a>(
+    plan: &'a Plan,
+    cache: &Cache,
+    debs: &BTreeMap<String, PathBuf>,
+    busybox: bool,
+) -> anyhow::Result<Vec<Entry<'a>>> {
+    let mut out = Vec::new();
+    for tier in &plan.tiers {
+        for p in &tier.packages {
+            out.push(Entry {
+                package: p,
+                facts: facts(cache, &debs[&p.sha256], p)?,
+                partial: None,
+            });
+        }
+        for (p, files) in &tier.partial {
+            out.push(Entry {
+                package: p,
+                facts: facts(cache, &debs[&p.sha256], p)?,
+                partial: Some(files.clone()),
+            });
+        }
+    }
+    if busybox && let Some(b) = &plan.busybox {
+        out.push(Entry {
+            package: b,
+            facts: facts(cache, &debs[&b.sha256], b)?,
+            partial: Some(vec!["bin/busybox (as /busybox/busybox)".into()]),
+        });
+    }
+    out.sort_by(|a, b| a.package.name.cmp(&b.package.name));
+    Ok(out)
+}
