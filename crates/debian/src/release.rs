@@ -135,6 +135,8 @@ pub struct Release {
     pub date: String,
     pub valid_until: Option<String>,
     pub architectures: Vec<String>,
+    /// The archive serves indexes under `by-hash/SHA256/<hash>` too (immune to mirror races).
+    pub acquire_by_hash: bool,
     /// Index path (e.g. `main/binary-amd64/Packages.xz`) → (sha256, size).
     pub sha256: BTreeMap<String, (String, u64)>,
 }
@@ -352,6 +354,7 @@ pub fn parse_release(file: &str, text: &str) -> Result<Release> {
         version: get("Version"),
         date: get("Date"),
         valid_until: fields.get("Valid-Until").cloned(),
+        acquire_by_hash: get("Acquire-By-Hash") == "yes",
         architectures: get("Architectures")
             .split_whitespace()
             .map(str::to_string)

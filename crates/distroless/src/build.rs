@@ -42,6 +42,8 @@ pub struct BuildOptions {
     /// Build even when the closure check finds missing libraries.
     pub allow_missing: bool,
     pub sbom: SbomFormats,
+    /// Build exactly the packages of this lock instead of resolving.
+    pub lock: Option<crate::lock::Lock>,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -173,7 +175,20 @@ fn build_arch(
                 .context("the suites have no busybox-static package")?,
         );
     }
-    let debs = fetch_debs(source, &wanted)?;
+    let debs = fetch_debs(source, &wanted).map_err(|e| {
+        let vanished = e
+            .downcast_ref::<debian::Error>()
+            .is_some_and(|d| matches!(d, debian::Error::NotFound { .. }));
+        if vanished && opts.lock.is_some() {
+            e.context(format!(
+                "a locked version is no longer on the mirror; build from a snapshot mirror of the \
+                 Debian archive as of {} with --mirror URL (and --security-mirror URL)",
+                plan.release_date
+            ))
+        } else {
+            e
+        }
+    })?;
     let inputs = LayerInputs {
         plan,
         debs: &debs,
@@ -357,8 +372,21 @@ pub fn build(
     let mut summaries = Vec::new();
     let mut sbom_docs = Vec::new();
     for arch in &opts.arches {
-        let p = plan(source, &chain, &opts.image, arch)
-            .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
+        let p = match &opts.lock {
+            Some(lock) => lock
+                .find(&opts.image.name, opts.image.release.number, arch)
+                .with_context(|| {
+                    format!(
+                        "{} for {arch} is not in the lock file; run `distroless lock {}-debian{} --arch {arch}`",
+                        opts.image.canonical(),
+                        opts.image.name,
+                        opts.image.release.number
+                    )
+                })?
+                .to_plan(&opts.image, &source.mirrors),
+            None => plan(source, &chain, &opts.image, arch)
+                .with_context(|| format!("{} for {arch}", opts.image.canonical()))?,
+        };
         let (desc, summary, docs) = build_arch(source, catalog, opts, &p, &layout)
             .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
         manifests.push((desc, Some(oci_platform(arch)?)));

@@ -25,6 +25,14 @@ pub enum Command {
     ///   distroless build base:debug --arch amd64 --arch arm64 -o base-debug
     #[command(verbatim_doc_comment)]
     Build(BuildArgs),
+    /// Pin the exact packages of images in distroless.lock (or print what changed with --update).
+    ///
+    /// Examples:
+    ///   distroless lock cc-debian12 python3 --arch amd64 --arch arm64
+    ///   distroless lock --update                     # re-resolve everything in the lock
+    ///   distroless build cc-debian12 --locked        # build exactly the locked set
+    #[command(verbatim_doc_comment)]
+    Lock(LockArgs),
     /// List the catalog: images, what they hold, Debian releases and architectures.
     List {
         /// Print JSON instead of a table.
@@ -80,6 +88,19 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "tier")]
     pub layering: LayeringArg,
 
+    /// Build every architecture the Debian suite offers (amd64, arm64, armhf, s390x, ppc64el,
+    /// riscv64 where present) into one index.
+    #[arg(long, conflicts_with = "arches")]
+    pub all_arches: bool,
+
+    /// Build exactly the packages pinned in the lock file (see `distroless lock`).
+    #[arg(long)]
+    pub locked: bool,
+
+    /// The lock file used by --locked.
+    #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
+    pub lockfile: std::path::PathBuf,
+
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -95,6 +116,28 @@ pub struct BuildArgs {
     /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Images to lock (the tag does not matter: every variant uses the same packages).
+    pub images: Vec<String>,
+
+    /// Debian architectures to lock (repeatable). Defaults to the host's.
+    #[arg(long = "arch", value_name = "ARCH")]
+    pub arches: Vec<String>,
+
+    /// Re-resolve (all images of the lock file when none are named) and print the version
+    /// changes, old → new.
+    #[arg(long)]
+    pub update: bool,
+
+    /// The lock file.
+    #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
+    pub lockfile: std::path::PathBuf,
 
     #[command(flatten)]
     pub source: SourceArgs,

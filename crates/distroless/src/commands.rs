@@ -72,17 +72,25 @@ fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<S
 pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let image = ImageRef::parse(&args.image, &catalog)?;
-    let arches = if args.arches.is_empty() {
-        vec![host_arch().to_string()]
-    } else {
-        args.arches.clone()
-    };
-    for a in &arches {
-        oci_platform(a)?;
-    }
     let bars = !args.source.quiet && !args.json && std::io::stderr().is_terminal();
     let reporter = BarReporter::new(bars);
     let source = source(&args.source, &reporter)?;
+    let arches = if args.all_arches {
+        let offered = crate::plan::suite_architectures(&source, image.release.codename)?;
+        ARCHES
+            .iter()
+            .map(|a| a.0)
+            .filter(|a| *a != "i386" && offered.iter().any(|o| o == a))
+            .map(str::to_string)
+            .collect()
+    } else {
+        arches_or_host(&args.arches)?
+    };
+    let lock = if args.locked {
+        Some(crate::lock::Lock::read(&args.lockfile)?)
+    } else {
+        None
+    };
     if args.dry_run {
         return dry_run(&source, &catalog, &image, &arches, args.json);
     }
@@ -104,6 +112,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         },
         epoch: args.source.source_date_epoch,
         allow_missing: args.allow_missing,
+        lock,
         sbom: match args.sbom {
             SbomArg::Spdx => SbomFormats::Spdx,
             SbomArg::Cyclonedx => SbomFormats::CycloneDx,
@@ -191,6 +200,72 @@ fn dry_run(
             }
         }
     }
+    Ok(())
+}
+
+fn arches_or_host(arches: &[String]) -> anyhow::Result<Vec<String>> {
+    let arches = if arches.is_empty() {
+        vec![host_arch().to_string()]
+    } else {
+        arches.to_vec()
+    };
+    for a in &arches {
+        oci_platform(a)?;
+    }
+    Ok(arches)
+}
+
+/// `distroless lock`.
+pub fn lock_command(args: &crate::cli::LockArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let reporter = BarReporter::new(!args.source.quiet && std::io::stderr().is_terminal());
+    let source = source(&args.source, &reporter)?;
+    let mut lock = crate::lock::Lock::read(&args.lockfile)?;
+    let mut targets: Vec<(ImageRef, String)> = Vec::new();
+    if args.images.is_empty() {
+        anyhow::ensure!(
+            args.update,
+            "name the images to lock, or use --update to re-resolve the lock file"
+        );
+        for i in &lock.images {
+            let r = ImageRef::parse(&format!("{}-debian{}", i.name, i.debian), &catalog)?;
+            targets.push((r, i.arch.clone()));
+        }
+    } else {
+        for text in &args.images {
+            let r = ImageRef::parse(text, &catalog)?;
+            for arch in arches_or_host(&args.arches)? {
+                targets.push((r.clone(), arch));
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for (image, arch) in targets {
+        let chain = catalog.chain(&image.name)?;
+        let p = plan(&source, &chain, &image, &arch)?;
+        let label = format!("{}-debian{} {arch}", image.name, image.release.number);
+        let changes = lock.put(crate::lock::LockedImage::from_plan(&image.name, &p));
+        if args.update {
+            if changes.is_empty() {
+                writeln!(out, "{label}: unchanged")?;
+            }
+            for c in changes {
+                writeln!(out, "{label}: {c}")?;
+            }
+        } else if !args.source.quiet {
+            let n: usize = p
+                .tiers
+                .iter()
+                .map(|t| t.packages.len() + t.partial.len())
+                .sum();
+            writeln!(
+                out,
+                "{label}: {n} packages (Debian {}, {})",
+                p.debian_version, p.release_date
+            )?;
+        }
+    }
+    lock.write(&args.lockfile)?;
     Ok(())
 }
 

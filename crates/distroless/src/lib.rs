@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod layers;
 pub mod license;
+pub mod lock;
 pub mod plan;
 pub mod platform;
 pub mod progress;

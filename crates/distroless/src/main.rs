@@ -10,6 +10,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
         Command::Build(args) => commands::build_command(args),
+        Command::Lock(args) => commands::lock_command(args),
         Command::List { json } => commands::list_command(*json),
     }
 }

@@ -153,7 +153,7 @@ impl Source<'_> {
         let path = match self.cache.verified(&idx.sha256, idx.size)? {
             Some(p) => p,
             None if self.offline => bail!("offline: {} is not in the cache", idx.packages_name),
-            None => self.cache.ensure(&self.fetcher, &want, self.reporter)?,
+            None => self.fetch_index(idx, &want)?,
         };
         let file = fs_err::File::open(&path)?;
         let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
@@ -175,6 +175,37 @@ impl Source<'_> {
     }
 }
 
+impl Source<'_> {
+    /// Fetches an index, through `by-hash/` first when the archive offers it: a mirror caught
+    /// between two syncs serves the old `Packages.xz` under its plain name, but the by-hash
+    /// file always matches the `InRelease` we verified.
+    fn fetch_index(
+        &self,
+        idx: &SuiteIndex,
+        want: &Expected<'_>,
+    ) -> anyhow::Result<std::path::PathBuf> {
+        if idx.release.acquire_by_hash {
+            let dir = idx
+                .packages_url
+                .as_str()
+                .rsplit_once('/')
+                .map_or("", |(d, _)| d);
+            let by_hash = Url::parse(&format!("{dir}/by-hash/SHA256/{}", idx.sha256))?;
+            let attempt = Expected {
+                url: by_hash,
+                ..want.clone()
+            };
+            match self.cache.ensure(&self.fetcher, &attempt, self.reporter) {
+                Ok(p) => return Ok(p),
+                // Many mirrors and proxies do not carry by-hash files: fall back quietly.
+                Err(debian::Error::NotFound { .. }) => {}
+                Err(e) => self.reporter.warn(&format!("{e}; trying {}", want.url)),
+            }
+        }
+        Ok(self.cache.ensure(&self.fetcher, want, self.reporter)?)
+    }
+}
+
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("cache path has no parent")?;
     fs_err::create_dir_all(dir)?;
@@ -184,6 +215,14 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| path.display().to_string())?;
     Ok(())
+}
+
+/// The architectures the main suite of a release offers (from its verified `InRelease`).
+pub fn suite_architectures(source: &Source<'_>, codename: &str) -> anyhow::Result<Vec<String>> {
+    let release = source
+        .inrelease(&source.mirrors.debian, codename)?
+        .context("the main suite is missing")?;
+    Ok(release.architectures)
 }
 
 /// Resolves every tier of an image for one architecture.

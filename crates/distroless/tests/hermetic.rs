@@ -727,3 +727,133 @@ fn sboms_are_written_valid_and_reproducible() {
     .success();
     assert!(!tmp.path().join("plain.spdx.json").exists());
 }
+
+#[test]
+fn lockfile_pins_updates_and_explains_vanished_versions() {
+    let newer = |pkgs: &mut Vec<DebBuilder>| {
+        let i = pkgs.iter().position(|p| p.name == "netbase").unwrap();
+        pkgs[i] = DebBuilder::new("netbase", "6.6", "all")
+            .file("etc/services", b"ssh 22/tcp\nhttp 80/tcp\n");
+    };
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let lockfile = tmp.path().join("distroless.lock");
+    let cache = tmp.path().join("cache");
+    let lock = |url: &str, extra: &[&str]| {
+        let mut cmd = distroless(&cache);
+        cmd.args([
+            "lock",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
+        .arg(&SignKey::shared().public)
+        .args(["--mirror", url, "--lockfile"])
+        .arg(&lockfile)
+        .args(extra);
+        cmd.assert().success()
+    };
+    lock(&repo.file_url(), &["cc"]);
+    let text = fs_err::read_to_string(&lockfile).unwrap();
+    assert!(
+        text.contains("name = \"netbase\"\nversion = \"6.5\""),
+        "{text}"
+    );
+    assert!(text.contains("release_date = \"Sat, 10 May 2025 09:00:00 UTC\""));
+    assert!(text.contains("filename = \"pool/main/trixie/netbase_6.5_all.deb\""));
+
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build(&repo.file_url(), &cache, "cc", &a).success();
+    let locked = |url: &str, out: &Path, cache: &Path| {
+        let lf = format!("--lockfile={}", lockfile.display());
+        build_cmd(url, cache, "cc", &["--locked", &lf])
+            .arg("-o")
+            .arg(out)
+            .assert()
+    };
+    locked(&repo.file_url(), &b, &cache).success();
+    assert_eq!(index_digest(&a), index_digest(&b));
+
+    // The archive moves on: netbase 6.6 replaces 6.5 in the pool.
+    let moved = catalog_repo_with(newer);
+    let c = tmp.path().join("c");
+    // (A fresh cache: a cached .deb would still build.)
+    let fresh = tmp.path().join("fresh-cache");
+    locked(&moved.file_url(), &c, &fresh)
+        .failure()
+        .stderr(contains("snapshot mirror"))
+        .stderr(contains("Sat, 10 May 2025"));
+    let out = lock(&moved.file_url(), &["--update"]);
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert_eq!(stdout.trim(), "cc-debian13 amd64: netbase: 6.5 → 6.6");
+    locked(&moved.file_url(), &c, &fresh).success();
+
+    build_cmd(
+        &repo.file_url(),
+        &cache,
+        "static",
+        &["--locked", &format!("--lockfile={}", lockfile.display())],
+    )
+    .arg("-o")
+    .arg(tmp.path().join("d"))
+    .assert()
+    .failure()
+    .stderr(contains(
+        "not in the lock file; run `distroless lock static-debian13 --arch amd64`",
+    ));
+}
+
+#[test]
+fn all_arches_builds_what_the_suite_offers() {
+    let repo = testkit::fixtures::catalog_repo_for(&["amd64", "arm64", "armhf", "riscv64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("all");
+    distroless(&tmp.path().join("cache"))
+        .args([
+            "build",
+            "static:debug",
+            "-q",
+            "--all-arches",
+            "--no-default-keyring",
+            "--keyring",
+        ])
+        .arg(&SignKey::shared().public)
+        .args(["--mirror", &repo.file_url(), "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
+    let inner = support::blob(&out, index["manifests"][0]["digest"].as_str().unwrap());
+    let inner: serde_json::Value = serde_json::from_slice(&fs_err::read(inner).unwrap()).unwrap();
+    let platforms: Vec<String> = inner["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            format!(
+                "{}/{}",
+                p["architecture"].as_str().unwrap(),
+                p["variant"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["amd64/", "arm64/v8", "arm/v7", "riscv64/"]);
+    for (arch, sbom) in [
+        ("amd64", "all.amd64.spdx.json"),
+        ("riscv64", "all.riscv64.cdx.json"),
+    ] {
+        assert!(tmp.path().join(sbom).is_file(), "{arch}");
+    }
+    // Each architecture's busybox comes from its own package.
+    let ms = manifests(&out);
+    let arm = &ms.iter().find(|(a, _)| a == "arm").unwrap().1;
+    let f = files(&out, arm);
+    assert!(
+        String::from_utf8(f["var/lib/dpkg/status.d/busybox-static"].data.clone())
+            .unwrap()
+            .contains("Architecture: armhf")
+    );
+}

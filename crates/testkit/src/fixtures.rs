@@ -80,6 +80,11 @@ pub fn catalog_packages() -> Vec<DebBuilder> {
 /// A published fake archive with `trixie`, `trixie-updates` (a newer tzdata) and an empty
 /// `trixie-security`, after `tweak` changed the package list.
 pub fn catalog_repo_with(tweak: impl FnOnce(&mut Vec<DebBuilder>)) -> Repo {
+    catalog_repo_for(&["amd64"], tweak)
+}
+
+/// The fake archive published for several architectures.
+pub fn catalog_repo_for(arches: &[&str], tweak: impl FnOnce(&mut Vec<DebBuilder>)) -> Repo {
     let mut pkgs = catalog_packages();
     tweak(&mut pkgs);
     let mut repo = Repo::new();
@@ -93,8 +98,8 @@ pub fn catalog_repo_with(tweak: impl FnOnce(&mut Vec<DebBuilder>)) -> Repo {
             .file("usr/share/zoneinfo/UTC", b"TZif2 utc newer"),
     );
     repo.suite("trixie-security");
-    repo.publish(
-        "amd64",
+    repo.publish_arches(
+        arches,
         Some("Sat, 01 Jan 2050 00:00:00 UTC"),
         SignKey::shared(),
     );

@@ -129,7 +129,47 @@ impl Repo {
 
     /// Writes pool, indexes and signed InRelease files for every suite.
     pub fn publish(&self, arch: &str, valid_until: Option<&str>, key: &SignKey) {
+        self.publish_arches(&[arch], valid_until, key);
+    }
+
+    /// Like [`Repo::publish`] for several architectures: every package that is not
+    /// `Architecture: all` is published once per architecture.
+    pub fn publish_arches(&self, arches: &[&str], valid_until: Option<&str>, key: &SignKey) {
         for (suite, debs) in &self.suites {
+            let dist = self.root().join("dists").join(suite);
+            let mut release = format!(
+                "Origin: Test\nLabel: Test\nSuite: {suite}\nVersion: 13.1\nCodename: {suite}\n\
+                 Date: Sat, 10 May 2025 09:00:00 UTC\n"
+            );
+            if let Some(v) = valid_until {
+                release.push_str(&format!("Valid-Until: {v}\n"));
+            }
+            release.push_str(&format!(
+                "Architectures: {}\nComponents: main\nSHA256:\n",
+                arches.join(" ")
+            ));
+            for arch in arches {
+                let debs: Vec<DebBuilder> = debs
+                    .iter()
+                    .map(|d| {
+                        let mut d = d.clone();
+                        if d.arch != "all" {
+                            d.arch = (*arch).to_string();
+                        }
+                        d
+                    })
+                    .collect();
+                release.push_str(&self.publish_index(suite, arch, &debs));
+            }
+            fs_err::write(dist.join("Release"), &release).expect("Release");
+            fs_err::write(dist.join("InRelease"), key.clearsign(&release)).expect("InRelease");
+        }
+    }
+
+    /// Writes the pool files and `Packages` indexes of one suite and architecture; returns
+    /// their `SHA256` lines for the Release file.
+    fn publish_index(&self, suite: &str, arch: &str, debs: &[DebBuilder]) -> String {
+        {
             let mut packages = String::new();
             for deb in debs {
                 let bytes = deb.build();
@@ -147,8 +187,11 @@ impl Repo {
                     hex::encode(Sha256::digest(&bytes))
                 ));
             }
-            let dist = self.root().join("dists").join(suite);
-            let bin = dist.join(format!("main/binary-{arch}"));
+            let bin = self
+                .root()
+                .join("dists")
+                .join(suite)
+                .join(format!("main/binary-{arch}"));
             fs_err::create_dir_all(&bin).expect("dist dir");
             let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
             xz.write_all(packages.as_bytes()).expect("xz");
@@ -156,30 +199,20 @@ impl Repo {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             gz.write_all(packages.as_bytes()).expect("gz");
             let gz = gz.finish().expect("gz");
-            let mut release = format!(
-                "Origin: Test\nLabel: Test\nSuite: {suite}\nVersion: 13.1\nCodename: {suite}\n\
-                 Date: Sat, 10 May 2025 09:00:00 UTC\n"
-            );
-            if let Some(v) = valid_until {
-                release.push_str(&format!("Valid-Until: {v}\n"));
-            }
-            release.push_str(&format!(
-                "Architectures: {arch}\nComponents: main\nSHA256:\n"
-            ));
+            let mut lines = String::new();
             for (name, body) in [
                 ("Packages", packages.as_bytes().to_vec()),
                 ("Packages.xz", xz),
                 ("Packages.gz", gz),
             ] {
                 fs_err::write(bin.join(name), &body).expect("write index");
-                release.push_str(&format!(
+                lines.push_str(&format!(
                     " {} {} main/binary-{arch}/{name}\n",
                     hex::encode(Sha256::digest(&body)),
                     body.len()
                 ));
             }
-            fs_err::write(dist.join("Release"), &release).expect("Release");
-            fs_err::write(dist.join("InRelease"), key.clearsign(&release)).expect("InRelease");
+            lines
         }
     }
 }
