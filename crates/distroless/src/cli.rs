@@ -17,7 +17,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build a catalog image (static, base-nossl, base, cc) as an OCI layout or oci-archive.
+    /// Build a catalog image (static, base-nossl, base, cc, python3, java17, java21, nodejs).
     ///
     /// Examples:
     ///   distroless build static
