@@ -21,7 +21,10 @@ use url::Url;
 
 use crate::catalog::{Catalog, ImageRef};
 pub use crate::layers::Layering;
-use crate::layers::{LayerInputs, build_layer, has_glibc, units};
+use crate::app::{self, AppSpec};
+use crate::layers::{GenEntry, LayerInputs, Unit, build_layer, has_glibc, units};
+use crate::recipe::Recipe;
+use oci::layer::Meta;
 use crate::plan::{Plan, Source, plan};
 use crate::platform::oci_platform;
 use crate::rootfs::{self, view::ImageView};
@@ -44,6 +47,8 @@ pub struct BuildOptions {
     pub sbom: SbomFormats,
     /// Build exactly the packages of this lock instead of resolving.
     pub lock: Option<crate::lock::Lock>,
+    /// An application recipe on top of the catalog image.
+    pub app: Option<AppSpec>,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -118,8 +123,7 @@ pub fn fetch_debs(
 }
 
 /// The runtime config of a catalog image variant.
-pub fn runtime_config(image: &ImageRef, catalog: &Catalog) -> anyhow::Result<RuntimeConfig> {
-    let chain = catalog.chain(&image.name)?;
+pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> anyhow::Result<RuntimeConfig> {
     let mut path = PATH.to_string();
     let mut entrypoint = chain.iter().rev().find_map(|r| r.entrypoint.clone());
     let cmd = chain.iter().rev().find_map(|r| r.cmd.clone());
@@ -133,7 +137,7 @@ pub fn runtime_config(image: &ImageRef, catalog: &Catalog) -> anyhow::Result<Run
         format!("PATH={path}"),
         "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string(),
     ];
-    for r in &chain {
+    for r in chain {
         for (k, v) in &r.env {
             env.retain(|e| !e.starts_with(&format!("{k}=")));
             env.push(format!("{k}={v}"));
@@ -150,8 +154,144 @@ pub fn runtime_config(image: &ImageRef, catalog: &Catalog) -> anyhow::Result<Run
         working_dir,
         entrypoint,
         cmd,
-        labels: BTreeMap::new(),
+        ..RuntimeConfig::default()
     })
+}
+
+/// The chain of recipes of a build: the catalog chain, then the application recipe.
+pub fn full_chain(catalog: &Catalog, opts: &BuildOptions) -> anyhow::Result<Vec<Recipe>> {
+    let mut chain: Vec<Recipe> = catalog.chain(&opts.image.name)?.into_iter().cloned().collect();
+    if let Some(app) = &opts.app {
+        let mut r = app.recipe.clone();
+        // The application tier: its packages, env, entrypoint and cmd; the rest is applied below.
+        r.name = "app".into();
+        r.from = Some(opts.image.name.clone());
+        chain.push(r);
+    }
+    Ok(chain)
+}
+
+/// What an application recipe adds, prepared (and checked) before anything is fetched.
+pub struct AppPrepared {
+    pub spec: AppSpec,
+    pub accounts: app::Accounts,
+    pub copies: Vec<(String, Vec<GenEntry>)>,
+    pub certs: Vec<(String, Vec<u8>)>,
+    pub user: Option<String>,
+}
+
+/// Checks an application recipe against the host and the base's accounts.
+pub fn prepare_app(spec: &AppSpec) -> anyhow::Result<AppPrepared> {
+    app::check_keys(spec)?;
+    let accounts = spec.accounts()?;
+    let mut copies = Vec::new();
+    for (i, c) in spec.recipe.copy.iter().enumerate() {
+        let entries = app::copy_entries(spec, i, c, &accounts)?;
+        copies.push((format!("distroless copy: {} → {}", c.src, c.dest), entries));
+    }
+    let certs = app::extra_certificates(spec)?;
+    let user = app::user_setting(spec, &accounts)?;
+    if let Some(h) = &spec.recipe.healthcheck {
+        for (key, value) in [("interval", &h.interval), ("timeout", &h.timeout), ("start_period", &h.start_period)] {
+            if let Some(v) = value
+                && app::duration_ns(v).is_none()
+            {
+                return Err(spec.error(None, key, format!("{v:?} is not a duration like \"30s\" or \"1m30s\"")));
+            }
+        }
+        if h.test.is_empty() {
+            return Err(spec.error(None, "test", "the health check needs a test command"));
+        }
+    }
+    for p in &spec.recipe.exposed_ports {
+        if normalise_port(p).is_none() {
+            return Err(spec.error(None, "exposed_ports", format!("{p:?} is not a port like \"8080\" or \"53/udp\"")));
+        }
+    }
+    Ok(AppPrepared { spec: spec.clone(), accounts, copies, certs, user })
+}
+
+fn normalise_port(p: &str) -> Option<String> {
+    let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    (n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp")).then(|| format!("{n}/{proto}"))
+}
+
+/// The layers an application recipe adds after its packages.
+fn app_units(app: &AppPrepared, chain: &[&Recipe], plan: &Plan, debs: &BTreeMap<String, std::path::PathBuf>, epoch: u64) -> anyhow::Result<Vec<Unit>> {
+    let r = &app.spec.recipe;
+    let mut entries = Vec::new();
+    if !r.users.is_empty() || !r.groups.is_empty() {
+        entries.push(GenEntry::File("etc/passwd".into(), app.accounts.passwd.clone().into_bytes(), Meta::root(0o644)));
+        entries.push(GenEntry::File("etc/group".into(), app.accounts.group.clone().into_bytes(), Meta::root(0o644)));
+        entries.extend(app::home_dirs(&app.spec));
+    }
+    if !app.certs.is_empty() {
+        let ca = &debs[&plan.ca_certificates.sha256];
+        let mut certs = rootfs::cacerts::certs_from_deb(ca)?;
+        certs.extend(app.certs.iter().cloned());
+        let mut bundle = Vec::new();
+        for (_, pem) in &certs {
+            bundle.extend_from_slice(pem);
+            if !pem.ends_with(b"\n") {
+                bundle.push(b'\n');
+            }
+        }
+        entries.push(GenEntry::File(rootfs::cacerts::BUNDLE.into(), bundle, Meta::root(0o644)));
+        if chain.iter().any(|c| c.java_trust_store) {
+            let store = rootfs::javacerts::trust_store(&certs, epoch)?;
+            entries.push(GenEntry::File(rootfs::javacerts::PATH.into(), store, Meta::root(0o644)));
+        }
+    }
+    let mut out = Vec::new();
+    if !entries.is_empty() {
+        out.push(Unit { label: "distroless app: accounts and CA certificates".into(), entries, uncached: true, ..Unit::default() });
+    }
+    for (label, entries) in &app.copies {
+        out.push(Unit { label: label.clone(), entries: entries.clone(), uncached: true, ..Unit::default() });
+    }
+    Ok(out)
+}
+
+/// Applies an application recipe's runtime settings; checks the entrypoint exists.
+fn apply_app(app: &AppPrepared, runtime: &mut RuntimeConfig, view: &ImageView) -> anyhow::Result<()> {
+    let r = &app.spec.recipe;
+    if let Some(u) = &app.user {
+        runtime.user = Some(u.clone());
+    }
+    if let Some(w) = &r.workdir {
+        runtime.working_dir = Some(w.clone());
+    }
+    runtime.labels.extend(r.labels.clone());
+    runtime.exposed_ports = r.exposed_ports.iter().filter_map(|p| normalise_port(p)).collect();
+    runtime.volumes.clone_from(&r.volumes);
+    runtime.stop_signal.clone_from(&r.stop_signal);
+    if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first()) {
+        let found = if program.starts_with('/') {
+            matches!(view.resolve(program), rootfs::view::Resolved::File(_))
+        } else {
+            let path = runtime.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(PATH);
+            path.split(':').any(|d| matches!(view.resolve(&format!("{d}/{program}")), rootfs::view::Resolved::File(_)))
+        };
+        if !found {
+            return Err(app.spec.error(None, "entrypoint", format!("{program} is not in the image")));
+        }
+    }
+    Ok(())
+}
+
+/// The Docker/Podman `Healthcheck` object of a recipe.
+fn healthcheck(app: &AppPrepared) -> Option<serde_json::Value> {
+    let h = app.spec.recipe.healthcheck.as_ref()?;
+    let mut v = serde_json::json!({ "Test": h.test });
+    for (key, value) in [("Interval", &h.interval), ("Timeout", &h.timeout), ("StartPeriod", &h.start_period)] {
+        if let Some(ns) = value.as_deref().and_then(app::duration_ns) {
+            v[key] = ns.into();
+        }
+    }
+    if let Some(n) = h.retries {
+        v["Retries"] = n.into();
+    }
+    Some(v)
 }
 
 /// Builds one architecture's image into the layout; returns the manifest descriptor.
@@ -161,6 +301,7 @@ fn build_arch(
     opts: &BuildOptions,
     plan: &Plan,
     layout: &LayoutWriter,
+    app: Option<&AppPrepared>,
 ) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary, Vec<Sbom>)> {
     let mut wanted: Vec<&Package> = plan
         .tiers
@@ -197,11 +338,16 @@ fn build_arch(
         compression: opts.compression,
         epoch: opts.epoch,
     };
-    let chain = catalog.chain(&opts.image.name)?;
+    let owned = full_chain(catalog, opts)?;
+    let chain: Vec<&Recipe> = owned.iter().collect();
     let mut view = ImageView::default();
     let mut below: Vec<String> = Vec::new();
     let mut layers = Vec::new();
-    for unit in units(plan, &chain, opts.layering, opts.image.variant.debug) {
+    let mut all_units = units(plan, &chain, opts.layering, opts.image.variant.debug);
+    if let Some(app) = app {
+        all_units.extend(app_units(app, &chain, plan, &debs, opts.epoch)?);
+    }
+    for unit in all_units {
         let Some(built) = build_layer(&inputs, &source.cache, layout, &unit, &view, &below)
             .with_context(|| format!("building layer `{}`", unit.label))?
         else {
@@ -216,10 +362,22 @@ fn build_arch(
     }
     check_closure(&view, &plan.arch, opts.allow_missing, source.reporter)?;
     let platform: Platform = oci_platform(&plan.arch)?;
-    let runtime = runtime_config(&opts.image, catalog)?;
+    let mut runtime = runtime_config(&opts.image, &chain)?;
+    let mut health = None;
+    if let Some(app) = app {
+        apply_app(app, &mut runtime, &view)?;
+        health = healthcheck(app);
+    }
     let config = oci::image::config(&platform, &runtime, &layers, opts.epoch)?;
+    let mut config = serde_json::to_value(&config)?;
+    if let Some(h) = health {
+        config["config"]["Healthcheck"] = h;
+    }
     let config_desc = layout.json_blob(MediaType::ImageConfig, &config)?;
-    let annotations = manifest_annotations(opts, plan, catalog)?;
+    let mut annotations = manifest_annotations(opts, plan, catalog)?;
+    if let Some(app) = app {
+        annotations.extend(app.spec.recipe.annotations.clone());
+    }
     let manifest = oci::image::manifest(config_desc, &layers, &annotations)?;
     let desc = layout.json_blob(MediaType::ImageManifest, &manifest)?;
     let summary = ManifestSummary {
@@ -365,7 +523,9 @@ pub fn build(
     catalog: &Catalog,
     opts: &BuildOptions,
 ) -> anyhow::Result<BuildSummary> {
-    let chain = catalog.chain(&opts.image.name)?;
+    let owned = full_chain(catalog, opts)?;
+    let chain: Vec<&Recipe> = owned.iter().collect();
+    let app = opts.app.as_ref().map(prepare_app).transpose()?;
     check_output(&opts.output)?;
     let layout = LayoutWriter::new(&opts.output)?;
     let mut manifests = Vec::new();
@@ -387,24 +547,33 @@ pub fn build(
             None => plan(source, &chain, &opts.image, arch)
                 .with_context(|| format!("{} for {arch}", opts.image.canonical()))?,
         };
-        let (desc, summary, docs) = build_arch(source, catalog, opts, &p, &layout)
+        let (desc, summary, docs) = build_arch(source, catalog, opts, &p, &layout, app.as_ref())
             .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
         manifests.push((desc, Some(oci_platform(arch)?)));
         sbom_docs.extend(docs);
         summaries.push(summary);
     }
-    let tag = opts.image.variant.tag().to_string();
-    let ref_name = BTreeMap::from([("org.opencontainers.image.ref.name".to_string(), tag)]);
-    let top = if manifests.len() == 1 {
-        let (mut desc, platform) = manifests.remove(0);
-        desc.set_annotations(Some(ref_name.into_iter().collect()));
-        oci::image::index(vec![(desc, platform)], &BTreeMap::new())?
+    let tags: Vec<String> = match opts.app.as_ref().map(|a| a.recipe.tags.clone()) {
+        Some(t) if !t.is_empty() => t,
+        _ => vec![opts.image.variant.tag().to_string()],
+    };
+    let (desc, platform) = if manifests.len() == 1 {
+        manifests.remove(0)
     } else {
         let inner = oci::image::index(manifests, &BTreeMap::new())?;
-        let mut desc = layout.json_blob(MediaType::ImageIndex, &inner)?;
-        desc.set_annotations(Some(ref_name.into_iter().collect()));
-        oci::image::index(vec![(desc, None)], &BTreeMap::new())?
+        (layout.json_blob(MediaType::ImageIndex, &inner)?, None)
     };
+    // One entry per tag, all pointing at the same manifest (or index).
+    let entries = tags
+        .iter()
+        .map(|tag| {
+            let mut d = desc.clone();
+            let ref_name = [("org.opencontainers.image.ref.name".to_string(), tag.clone())];
+            d.set_annotations(Some(ref_name.into_iter().collect()));
+            (d, platform.clone())
+        })
+        .collect();
+    let top = oci::image::index(entries, &BTreeMap::new())?;
     let index_digest = format!(
         "sha256:{}",
         hex::encode(Sha256::digest(oci::image::canonical_json(&top)?))

@@ -68,8 +68,15 @@ pub enum LayeringArg {
 #[derive(Debug, Args)]
 pub struct BuildArgs {
     /// Image reference: NAME[-debian12|-debian13][:latest|nonroot|debug|debug-nonroot].
-    /// Without a -debianN suffix, Debian 13 is used.
-    pub image: String,
+    /// Without a -debianN suffix, Debian 13 is used. Not needed with -f.
+    pub image: Option<String>,
+
+    /// Build the application image described by a recipe file (distroless.toml).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub app: AppArgs,
 
     /// Output: a directory (OCI image layout) or a file ending in .tar (oci-archive).
     /// Defaults to ./NAME.
@@ -119,6 +126,74 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// Recipe keys as flags, for one-off application images (they override the recipe file).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Application image (recipe keys as flags)")]
+pub struct AppArgs {
+    /// Base: a catalog image (cc-debian13:nonroot) or "auto".
+    #[arg(long, value_name = "IMAGE")]
+    pub from: Option<String>,
+    /// Copy a local file or directory into the image: SRC:DEST (repeatable, one layer each).
+    #[arg(long, value_name = "SRC:DEST")]
+    pub copy: Vec<String>,
+    /// Extra Debian package (repeatable).
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Entrypoint word (repeat for arguments: --entrypoint /app --entrypoint --serve).
+    #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
+    pub entrypoint: Vec<String>,
+    /// Cmd word (repeatable).
+    #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+    /// Environment variable KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory.
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// User name or uid (a name must exist in the image's passwd).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Label KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Manifest annotation KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
+    /// Exposed port, e.g. 8080 or 53/udp (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Volume path (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub volume: Vec<String>,
+    /// Stop signal, e.g. SIGTERM.
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Tag of the result in the layout (repeatable; default: the variant, e.g. latest).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Vec<String>,
+}
+
+impl AppArgs {
+    /// Whether any application flag was given.
+    pub fn any(&self) -> bool {
+        self.from.is_some()
+            || !self.copy.is_empty()
+            || !self.packages.is_empty()
+            || !self.entrypoint.is_empty()
+            || !self.cmd.is_empty()
+            || !self.env.is_empty()
+            || self.workdir.is_some()
+            || self.user.is_some()
+            || !self.label.is_empty()
+            || !self.annotation.is_empty()
+            || !self.expose.is_empty()
+            || !self.volume.is_empty()
+            || self.stop_signal.is_some()
+            || !self.tag.is_empty()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ use debian::release::{Keyring, ReleasePolicy};
 use debian::sources::{Mirrors, host_mirrors};
 
 use crate::build::{BuildOptions, Layering, build};
+use crate::app::AppSpec;
 use crate::catalog::{Catalog, ImageRef, RELEASES};
 use crate::cli::{BuildArgs, CompressionArg, LayeringArg, SbomArg, SourceArgs};
 use crate::plan::{Source, plan};
@@ -69,9 +70,77 @@ fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<S
 }
 
 /// `distroless build`.
+/// Merges the application flags over a recipe (or an empty one).
+fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
+    let mut spec = match &args.file {
+        Some(f) => crate::app::load(f)?,
+        None if args.app.any() => AppSpec {
+            recipe: crate::recipe::Recipe::parse("command line", "")?,
+            file: "command line".into(),
+            text: String::new(),
+            dir: PathBuf::from("."),
+        },
+        None => return Ok(None),
+    };
+    let a = &args.app;
+    let r = &mut spec.recipe;
+    let pairs = |items: &[String], what: &str| -> anyhow::Result<Vec<(String, String)>> {
+        items
+            .iter()
+            .map(|i| {
+                i.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .with_context(|| format!("--{what} {i:?}: expected KEY=VALUE"))
+            })
+            .collect()
+    };
+    if let Some(f) = &a.from {
+        r.from = Some(f.clone());
+    }
+    for c in &a.copy {
+        let (src, dest) = c.rsplit_once(':').with_context(|| format!("--copy {c:?}: expected SRC:DEST"))?;
+        r.copy.push(crate::recipe::CopySpec { src: src.into(), dest: dest.into(), ..Default::default() });
+    }
+    r.packages.extend(a.packages.iter().cloned());
+    if !a.entrypoint.is_empty() {
+        r.entrypoint = Some(a.entrypoint.clone());
+    }
+    if !a.cmd.is_empty() {
+        r.cmd = Some(a.cmd.clone());
+    }
+    r.env.extend(pairs(&a.env, "env")?);
+    r.labels.extend(pairs(&a.label, "label")?);
+    r.annotations.extend(pairs(&a.annotation, "annotation")?);
+    if a.workdir.is_some() {
+        r.workdir.clone_from(&a.workdir);
+    }
+    if a.user.is_some() {
+        r.user.clone_from(&a.user);
+    }
+    r.exposed_ports.extend(a.expose.iter().cloned());
+    r.volumes.extend(a.volume.iter().cloned());
+    if a.stop_signal.is_some() {
+        r.stop_signal.clone_from(&a.stop_signal);
+    }
+    if !a.tag.is_empty() {
+        r.tags.clone_from(&a.tag);
+    }
+    Ok(Some(spec))
+}
+
 pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
-    let image = ImageRef::parse(&args.image, &catalog)?;
+    let app = app_spec(args)?;
+    let image = match (&app, &args.image) {
+        (Some(_), Some(i)) => anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})"),
+        (Some(spec), None) => match spec.base(&catalog)? {
+            crate::app::Base::Catalog(r) => r,
+            crate::app::Base::Auto(release) => ImageRef::parse(&format!("static-debian{}", release.number), &catalog)?,
+        },
+        (None, Some(i)) => ImageRef::parse(i, &catalog)?,
+        (None, None) => anyhow::bail!("name an IMAGE (see `distroless list`) or a recipe with -f FILE"),
+    };
+    let recipe_arches = app.as_ref().map(|a| a.recipe.arches.clone()).unwrap_or_default();
     let bars = !args.source.quiet && !args.json && std::io::stderr().is_terminal();
     let reporter = BarReporter::new(bars);
     let source = source(&args.source, &reporter)?;
@@ -83,6 +152,8 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
             .filter(|a| *a != "i386" && offered.iter().any(|o| o == a))
             .map(str::to_string)
             .collect()
+    } else if args.arches.is_empty() && !recipe_arches.is_empty() {
+        arches_or_host(&recipe_arches)?
     } else {
         arches_or_host(&args.arches)?
     };
@@ -94,10 +165,8 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return dry_run(&source, &catalog, &image, &arches, args.json);
     }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&image.name));
+    let default_name = app.as_ref().map_or_else(|| image.name.clone(), |a| a.recipe.name.clone());
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(default_name));
     let opts = BuildOptions {
         image,
         arches,
@@ -113,6 +182,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         epoch: args.source.source_date_epoch,
         allow_missing: args.allow_missing,
         lock,
+        app,
         sbom: match args.sbom {
             SbomArg::Spdx => SbomFormats::Spdx,
             SbomArg::Cyclonedx => SbomFormats::CycloneDx,

@@ -43,9 +43,24 @@ pub struct Extras {
     pub java_trust_store: bool,
 }
 
+/// A file system entry an application unit adds (paths without the leading `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenEntry {
+    Dir(String, Meta),
+    File(String, Vec<u8>, Meta),
+    /// A file of the build host, streamed into the layer.
+    Host(String, PathBuf, Meta),
+    Symlink(String, String, Meta),
+}
+
 /// One layer to build: its label, packages, and generated content.
 #[derive(Debug, Clone, Default)]
 pub struct Unit {
+    /// Entries added as they are (application files, accounts).
+    pub entries: Vec<GenEntry>,
+    /// Whether the layer may be taken from / stored in the layer cache (not for host files,
+    /// whose content the key cannot see cheaply).
+    pub uncached: bool,
     pub label: String,
     pub packages: Vec<Package>,
     /// Packages of which only the listed paths are taken.
@@ -94,15 +109,18 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
             })
             .unwrap_or_default();
         match layering {
-            Layering::Tier => out.push(Unit {
-                label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
-                packages: tier.packages.clone(),
-                partial: tier.partial.clone(),
-                skeleton: i == 0,
-                extras,
-                ldcache: true,
-                ..Unit::default()
-            }),
+            Layering::Tier => {
+                let changes = !tier.packages.is_empty() || !tier.partial.is_empty() || extras != Extras::default();
+                out.push(Unit {
+                    label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
+                    packages: tier.packages.clone(),
+                    partial: tier.partial.clone(),
+                    skeleton: i == 0,
+                    extras,
+                    ldcache: changes,
+                    ..Unit::default()
+                });
+            }
             Layering::Package => {
                 if i == 0 {
                     out.push(Unit {
@@ -204,12 +222,13 @@ pub fn build_layer(
 ) -> anyhow::Result<Option<BuiltLayer>> {
     let key = layer_key(inputs, unit, below);
     let entry_path = cache.root().join("layers").join(format!("{key}.json"));
-    if let Some(hit) = cached(cache, layout, &entry_path)? {
+    if !unit.uncached && let Some(hit) = cached(cache, layout, &entry_path)? {
         return Ok(Some(hit));
     }
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
+    add_generated(&unit.entries, view, &mut tree)?;
     let mut index = tree.index()?;
     if unit.ldcache {
         let mut with = view.clone();
@@ -232,8 +251,34 @@ pub fn build_layer(
     let mut writer = LayerWriter::new(&layout.blobs(), inputs.compression, inputs.epoch)?;
     tree.write_layer(&mut writer)?;
     let blob = writer.finish()?;
-    store(cache, layout, &entry_path, &blob, &index)?;
+    if !unit.uncached {
+        store(cache, layout, &entry_path, &blob, &index)?;
+    }
     Ok(Some(BuiltLayer { blob, index }))
+}
+
+/// Where a path lands when its parent directories are followed through the image's own
+/// symlinks (copying to `/lib/x` on a merged-/usr image writes `/usr/lib/x`).
+fn land(view: &ImageView, path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some((parent, name)) => match view.resolve(parent) {
+            crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => format!("{real}/{name}"),
+            _ => path.to_string(),
+        },
+        None => path.to_string(),
+    }
+}
+
+fn add_generated(entries: &[GenEntry], view: &ImageView, tree: &mut Tree) -> anyhow::Result<()> {
+    for g in entries {
+        match g {
+            GenEntry::Dir(p, m) => tree.put_dir(&land(view, p), *m)?,
+            GenEntry::File(p, bytes, m) => tree.put_file(&land(view, p), bytes.clone(), *m)?,
+            GenEntry::Host(p, host, m) => tree.put_host_file(&land(view, p), host, *m)?,
+            GenEntry::Symlink(p, t, m) => tree.put_symlink_owned(&land(view, p), t, *m)?,
+        }
+    }
+    Ok(())
 }
 
 /// Whether the image has glibc's dynamic loader setup (and so wants an `ld.so.cache`).

@@ -4,6 +4,7 @@
 //! stage alone: recipes and the catalog, the plan (indexes and resolution), the root
 //! filesystem effects, and the build that ties them to OCI output.
 
+pub mod app;
 pub mod build;
 pub mod catalog;
 pub mod cli;

@@ -21,12 +21,64 @@ pub struct ReleasePart {
     pub symlinks: BTreeMap<String, String>,
 }
 
+/// A `[[copy]]` entry: local files into the image, one layer each.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CopySpec {
+    /// A file or directory, relative to the recipe file.
+    pub src: String,
+    /// Absolute path in the image; a trailing `/` puts a file inside that directory.
+    pub dest: String,
+    /// `uid:gid`, `user:group`, `uid` or `user` (names from the image's passwd/group).
+    pub owner: Option<String>,
+    /// Octal mode for regular files, e.g. `"0755"`.
+    pub mode: Option<String>,
+    /// Glob patterns (relative to `src`) left out.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// An extra account.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: String,
+    pub uid: u32,
+    /// Primary group id (defaults to the uid).
+    pub gid: Option<u32>,
+    /// Home directory, created owned by the user (defaults to `/home/NAME`).
+    pub home: Option<String>,
+}
+
+/// An extra group.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: String,
+    pub gid: u32,
+}
+
+/// A container health check, written where Docker and Podman read it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Healthcheck {
+    /// `["CMD", "/app", "--health"]` (or `["NONE"]`).
+    pub test: Vec<String>,
+    /// Durations such as `"30s"`, `"1m30s"`, `"500ms"`.
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub start_period: Option<String>,
+    pub retries: Option<u32>,
+}
+
 /// One image recipe.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Recipe {
+    #[serde(default = "default_name")]
     pub name: String,
-    /// Parent catalog image whose layers this one extends.
+    /// What the image starts from: a catalog image (`cc-debian13:nonroot`), `"auto"`, an OCI
+    /// layout directory, or an oci-archive / docker-archive file.
     pub from: Option<String>,
     #[serde(default)]
     pub description: String,
@@ -56,12 +108,48 @@ pub struct Recipe {
     pub cmd: Option<Vec<String>>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    /// User name or uid (`name`, `uid`, `name:group`, `uid:gid`); a name must be in passwd.
+    pub user: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// `8080`, `8080/tcp`, `53/udp`.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    #[serde(default)]
+    pub copy: Vec<CopySpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+    /// Extra CA certificates (PEM files, relative to the recipe), appended to the bundle and to
+    /// the Java trust store when the image has one.
+    #[serde(default)]
+    pub ca_certificates: Vec<String>,
+    /// Debian architectures (one index); `--arch` overrides.
+    #[serde(default)]
+    pub arches: Vec<String>,
+    /// Tags (`org.opencontainers.image.ref.name`) of the result; default `latest`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Debian release for `from = "auto"` (default 13).
+    pub debian: Option<u32>,
+}
+
+fn default_name() -> String {
+    "app".to_string()
 }
 
 impl Recipe {
     /// Parses a recipe; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> anyhow::Result<Self> {
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", one_line(&e)))
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}:{}", one_line(&e, text)))
     }
 
     fn part(&self, release: u32) -> Option<&ReleasePart> {
@@ -108,13 +196,44 @@ impl Recipe {
     }
 }
 
-/// Flattens a TOML error (which spans several lines with a caret) into one line.
-fn one_line(e: &toml::de::Error) -> String {
-    let msg = e.message().trim().to_string();
+/// Flattens a TOML error (which spans several lines with a caret) into `LINE: message`.
+fn one_line(e: &toml::de::Error, text: &str) -> String {
+    let msg = e.message().trim().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("at byte {}: {msg}", span.start),
-        None => msg,
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let key = text.lines().nth(line - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
+            if key.is_empty() || key.starts_with('[') {
+                format!("{line}: {msg}")
+            } else {
+                format!("{line}: {key}: {msg}")
+            }
+        }
+        None => format!(" {msg}"),
     }
+}
+
+/// The 1-based line where `key = …` is set, optionally inside the `nth` `[[table]]`.
+pub fn line_of(text: &str, table: Option<(&str, usize)>, key: &str) -> usize {
+    let mut start = 0;
+    if let Some((table, nth)) = table {
+        let header = format!("[[{table}]]");
+        let mut seen = 0;
+        for (i, l) in text.lines().enumerate() {
+            if l.trim() == header {
+                if seen == nth {
+                    start = i;
+                    break;
+                }
+                seen += 1;
+            }
+        }
+    }
+    text.lines()
+        .enumerate()
+        .skip(start)
+        .find(|(_, l)| l.trim_start().starts_with(key) && l.trim_start()[key.len()..].trim_start().starts_with('='))
+        .map_or(start + 1, |(i, _)| i + 1)
 }
 
 #[cfg(test)]
@@ -125,8 +244,7 @@ mod tests {
     fn unknown_key_is_an_error_naming_the_file() {
         let err = Recipe::parse("x.toml", "name = \"a\"\npackagez = []\n").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("x.toml:"), "{text}");
-        assert!(text.contains("packagez"), "{text}");
+        assert!(text.starts_with("x.toml:2: packagez:"), "{text}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx
 enum Content {
     Spool { offset: u64, len: u64 },
     Inline(Vec<u8>),
+    /// A file on the build host (copied application files), streamed when the layer is written.
+    Host { path: std::path::PathBuf, len: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -236,6 +238,30 @@ impl Tree {
         Ok(())
     }
 
+    /// Adds a file from the build host, read only when the layer is written.
+    pub fn put_host_file(&mut self, path: &str, host: &Path, meta: Meta) -> anyhow::Result<()> {
+        self.check_not_through_symlink(&host.display().to_string(), path)?;
+        let len = fs_err::metadata(host)?.len();
+        self.nodes.insert(
+            path.to_string(),
+            Node {
+                kind: NodeKind::File(Content::Host { path: host.to_path_buf(), len }),
+                meta,
+                owner: host.display().to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds a symlink with an owner.
+    pub fn put_symlink_owned(&mut self, path: &str, target: &str, meta: Meta) -> anyhow::Result<()> {
+        self.put_symlink(path, target)?;
+        if let Some(n) = self.nodes.get_mut(path) {
+            n.meta = meta;
+        }
+        Ok(())
+    }
+
     /// Adds (or re-modes) a generated directory.
     pub fn put_dir(&mut self, path: &str, meta: Meta) -> anyhow::Result<()> {
         self.check_not_through_symlink("generated", path)?;
@@ -327,6 +353,10 @@ impl Tree {
     fn head_is_elf(&mut self, c: &Content) -> anyhow::Result<bool> {
         Ok(match c {
             Content::Inline(b) => elf::is_elf(b),
+            Content::Host { path, len } => {
+                let mut head = [0u8; 4];
+                *len >= 64 && fs_err::File::open(path)?.read_exact(&mut head).is_ok() && elf::is_elf(&head)
+            }
             Content::Spool { offset, len } => {
                 if *len < 64 {
                     return Ok(false);
@@ -342,6 +372,7 @@ impl Tree {
     fn content(&mut self, c: &Content) -> anyhow::Result<Vec<u8>> {
         Ok(match c {
             Content::Inline(b) => b.clone(),
+            Content::Host { path, .. } => fs_err::read(path)?,
             Content::Spool { offset, len } => {
                 self.spool.seek(SeekFrom::Start(*offset))?;
                 let mut out = Vec::with_capacity(usize::try_from(*len).unwrap_or(0));
@@ -410,6 +441,10 @@ impl Tree {
             Content::Inline(bytes) => {
                 layer.file(path, meta, bytes.len() as u64, &mut bytes.as_slice())?;
             }
+            Content::Host { path: host, len } => {
+                let mut f = fs_err::File::open(host)?;
+                layer.file(path, meta, *len, &mut f)?;
+            }
             Content::Spool { offset, len } => {
                 self.spool.seek(SeekFrom::Start(*offset))?;
                 let mut r = (&self.spool).take(*len);
@@ -430,6 +465,7 @@ impl Tree {
         };
         Ok(Some(match c {
             Content::Inline(b) => b,
+            Content::Host { path, .. } => fs_err::read(path)?,
             Content::Spool { offset, len } => {
                 self.spool.seek(SeekFrom::Start(offset))?;
                 let mut out = Vec::new();
