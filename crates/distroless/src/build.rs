@@ -49,6 +49,8 @@ pub struct BuildOptions {
     pub lock: Option<crate::lock::Lock>,
     /// An application recipe on top of the catalog image.
     pub app: Option<AppSpec>,
+    /// Write a docker-archive instead of OCI.
+    pub docker: bool,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -302,7 +304,7 @@ fn build_arch(
     plan: &Plan,
     layout: &LayoutWriter,
     app: Option<&AppPrepared>,
-) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary, Vec<Sbom>)> {
+) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary, Vec<Sbom>, (String, Vec<String>))> {
     let mut wanted: Vec<&Package> = plan
         .tiers
         .iter()
@@ -374,6 +376,7 @@ fn build_arch(
         config["config"]["Healthcheck"] = h;
     }
     let config_desc = layout.json_blob(MediaType::ImageConfig, &config)?;
+    let config_desc_digest = config_desc.digest().to_string();
     let mut annotations = manifest_annotations(opts, plan, catalog)?;
     if let Some(app) = app {
         annotations.extend(app.spec.recipe.annotations.clone());
@@ -388,7 +391,11 @@ fn build_arch(
         packages: plan.tiers.iter().map(|t| t.packages.len()).sum(),
     };
     let sboms = sboms(source, opts, plan, &debs, &summary.digest)?;
-    Ok((desc, summary, sboms))
+    let parts = (
+        config_desc_digest,
+        layers.iter().map(|l| l.blob.digest.clone()).collect(),
+    );
+    Ok((desc, summary, sboms, parts))
 }
 
 /// One SBOM document to write next to the output.
@@ -468,21 +475,23 @@ fn manifest_annotations(
     let recipe = catalog
         .get(&image.name)
         .context("image vanished from the catalog")?;
-    if !recipe.description.is_empty() {
-        a.insert(
-            "org.opencontainers.image.description".into(),
-            recipe.description.clone(),
-        );
-    }
-    if let Some(parent) = &recipe.from {
-        a.insert(
-            "org.opencontainers.image.base.name".into(),
-            format!(
-                "{parent}-debian{}:{}",
-                image.release.number,
-                image.variant.tag()
-            ),
-        );
+    if let Some(app) = &opts.app {
+        // An application image: named after the recipe, based on the catalog image.
+        a.insert("org.opencontainers.image.title".into(), app.recipe.name.clone());
+        a.insert("org.opencontainers.image.base.name".into(), image.canonical());
+        if !app.recipe.description.is_empty() {
+            a.insert("org.opencontainers.image.description".into(), app.recipe.description.clone());
+        }
+    } else {
+        if !recipe.description.is_empty() {
+            a.insert("org.opencontainers.image.description".into(), recipe.description.clone());
+        }
+        if let Some(parent) = &recipe.from {
+            a.insert(
+                "org.opencontainers.image.base.name".into(),
+                format!("{parent}-debian{}:{}", image.release.number, image.variant.tag()),
+            );
+        }
     }
     a.insert("org.debian.release.date".into(), plan.release_date.clone());
     Ok(a)
@@ -526,11 +535,12 @@ pub fn build(
     let owned = full_chain(catalog, opts)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
     let app = opts.app.as_ref().map(prepare_app).transpose()?;
-    check_output(&opts.output)?;
+    check_output(&opts.output, opts.docker)?;
     let layout = LayoutWriter::new(&opts.output)?;
     let mut manifests = Vec::new();
     let mut summaries = Vec::new();
     let mut sbom_docs = Vec::new();
+    let mut docker_parts = Vec::new();
     for arch in &opts.arches {
         let p = match &opts.lock {
             Some(lock) => lock
@@ -547,10 +557,11 @@ pub fn build(
             None => plan(source, &chain, &opts.image, arch)
                 .with_context(|| format!("{} for {arch}", opts.image.canonical()))?,
         };
-        let (desc, summary, docs) = build_arch(source, catalog, opts, &p, &layout, app.as_ref())
+        let (desc, summary, docs, parts) = build_arch(source, catalog, opts, &p, &layout, app.as_ref())
             .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
         manifests.push((desc, Some(oci_platform(arch)?)));
         sbom_docs.extend(docs);
+        docker_parts.push(parts);
         summaries.push(summary);
     }
     let tags: Vec<String> = match opts.app.as_ref().map(|a| a.recipe.tags.clone()) {
@@ -578,8 +589,17 @@ pub fn build(
         "sha256:{}",
         hex::encode(Sha256::digest(oci::image::canonical_json(&top)?))
     );
-    let archive = is_archive(&opts.output);
-    if archive {
+    let archive = is_archive(&opts.output) || opts.docker;
+    if opts.docker {
+        anyhow::ensure!(docker_parts.len() == 1, "a docker-archive holds one architecture; build one --arch at a time");
+        let (config, layer_digests) = &docker_parts[0];
+        let name = opts.app.as_ref().map_or_else(
+            || format!("distroless/{}-debian{}", opts.image.name, opts.image.release.number),
+            |a| a.recipe.name.clone(),
+        );
+        let repo_tags: Vec<String> = tags.iter().map(|t| format!("{name}:{t}")).collect();
+        layout.finish_docker_archive(&top, &opts.output, config, layer_digests, &repo_tags)?;
+    } else if archive {
         layout.finish_archive(&top, &opts.output)?;
     } else {
         layout.finish_dir(&top, &opts.output)?;
@@ -594,7 +614,13 @@ pub fn build(
     Ok(BuildSummary {
         image: opts.image.canonical(),
         output: opts.output.clone(),
-        format: if archive { "oci-archive" } else { "oci" },
+        format: if opts.docker {
+            "docker-archive"
+        } else if archive {
+            "oci-archive"
+        } else {
+            "oci"
+        },
         index_digest,
         manifests: summaries,
         sboms: sbom_files,
@@ -602,11 +628,11 @@ pub fn build(
 }
 
 /// Refuses early, before any download, an output that could not be replaced safely.
-fn check_output(out: &Path) -> anyhow::Result<()> {
+fn check_output(out: &Path, docker: bool) -> anyhow::Result<()> {
     let Ok(meta) = fs_err::symlink_metadata(out) else {
         return Ok(());
     };
-    if is_archive(out) {
+    if is_archive(out) || docker {
         if meta.is_dir() {
             bail!(
                 "{}: is a directory; an oci-archive output must be a file",

@@ -48,6 +48,12 @@ pub enum CompressionArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FormatArg {
+    Oci,
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum SbomArg {
     /// SPDX 2.3 JSON.
     Spdx,
@@ -111,6 +117,11 @@ pub struct BuildArgs {
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Output format: oci (a layout directory, or an oci-archive when -o ends in .tar) or
+    /// docker (a docker-archive file for `docker load` / `podman load`).
+    #[arg(long, value_enum, default_value = "oci")]
+    pub format: FormatArg,
 
     /// SBOMs written next to the output (OUT.spdx.json, OUT.cdx.json).
     #[arg(long, value_enum, default_value = "both")]

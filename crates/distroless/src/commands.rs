@@ -183,6 +183,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         allow_missing: args.allow_missing,
         lock,
         app,
+        docker: args.format == crate::cli::FormatArg::Docker,
         sbom: match args.sbom {
             SbomArg::Spdx => SbomFormats::Spdx,
             SbomArg::Cyclonedx => SbomFormats::CycloneDx,

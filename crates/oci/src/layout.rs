@@ -96,6 +96,33 @@ impl LayoutWriter {
         Ok(())
     }
 
+    /// Adds a top-level file (docker-archive's `manifest.json` and `repositories`).
+    pub fn top_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        fs_err::write(self.tmp.path().join(name), bytes)?;
+        Ok(())
+    }
+
+    /// Finishes as a docker-archive (`docker load`, `podman load`) at `dest`: the OCI layout
+    /// plus `manifest.json` and `repositories`, which is what Docker itself writes since 25.
+    pub fn finish_docker_archive(self, index: &ImageIndex, dest: &Path, config_digest: &str, layer_digests: &[String], repo_tags: &[String]) -> Result<()> {
+        let blob = |d: &str| format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
+        let manifest = serde_json::json!([{
+            "Config": blob(config_digest),
+            "RepoTags": repo_tags,
+            "Layers": layer_digests.iter().map(|d| blob(d)).collect::<Vec<_>>(),
+        }]);
+        self.top_file("manifest.json", &canonical_json(&manifest)?)?;
+        let mut repos: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = std::collections::BTreeMap::new();
+        let top = layer_digests.last().map(|d| d.trim_start_matches("sha256:").to_string()).unwrap_or_default();
+        for t in repo_tags {
+            if let Some((name, tag)) = t.rsplit_once(':') {
+                repos.entry(name.to_string()).or_default().insert(tag.to_string(), top.clone());
+            }
+        }
+        self.top_file("repositories", &canonical_json(&repos)?)?;
+        self.finish_archive(index, dest)
+    }
+
     /// Finishes as an oci-archive (a tar of the layout) at `dest`.
     pub fn finish_archive(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
@@ -109,6 +136,11 @@ impl LayoutWriter {
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let root = self.tmp.path();
         let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+        for extra in ["manifest.json", "repositories"] {
+            if root.join(extra).exists() {
+                names.push(extra.to_string());
+            }
+        }
         let mut blobs: Vec<String> = fs_err::read_dir(root.join("blobs/sha256"))?
             .filter_map(std::result::Result::ok)
             .map(|e| e.file_name().to_string_lossy().to_string())
