@@ -5,6 +5,7 @@
 //! exist, owners and the user must be in the image's accounts, modes must be octal. Errors
 //! name the recipe file, the line and the key.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
@@ -44,7 +45,12 @@ pub struct Accounts {
 
 impl AppSpec {
     /// An error located at `key` (inside the `nth` `[[table]]` if given).
-    pub fn error(&self, table: Option<(&str, usize)>, key: &str, message: impl std::fmt::Display) -> anyhow::Error {
+    pub fn error(
+        &self,
+        table: Option<(&str, usize)>,
+        key: &str,
+        message: impl std::fmt::Display,
+    ) -> anyhow::Error {
         if self.text.is_empty() {
             return anyhow::anyhow!("{}: {key}: {message}", self.file);
         }
@@ -61,7 +67,8 @@ impl AppSpec {
         let from = self.recipe.from.as_deref().unwrap_or("static");
         if from == "auto" {
             let n = self.recipe.debian.unwrap_or(13);
-            let release = DebianRelease::from_number(n).map_err(|e| self.error(None, "debian", e))?;
+            let release =
+                DebianRelease::from_number(n).map_err(|e| self.error(None, "debian", e))?;
             return Ok(Base::Auto(release));
         }
         ImageRef::parse(from, catalog)
@@ -74,24 +81,45 @@ impl AppSpec {
         let mut passwd = PASSWD.to_string();
         let mut group = GROUP.to_string();
         let mut gids: Vec<u32> = vec![0, 5, 50, 65532, 65534];
-        let mut names: Vec<String> = ["root", "tty", "staff", "nonroot", "nobody"].iter().map(|s| (*s).to_string()).collect();
+        let mut names: Vec<String> = ["root", "tty", "staff", "nonroot", "nobody"]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect();
         for (i, g) in self.recipe.groups.iter().enumerate() {
             if names.contains(&g.name) || gids.contains(&g.gid) {
-                return Err(self.error(Some(("groups", i)), "name", format!("group {} (gid {}) already exists", g.name, g.gid)));
+                return Err(self.error(
+                    Some(("groups", i)),
+                    "name",
+                    format!("group {} (gid {}) already exists", g.name, g.gid),
+                ));
             }
-            group.push_str(&format!("{}:x:{}:\n", g.name, g.gid));
+            let _ = writeln!(group, "{}:x:{}:", g.name, g.gid);
             names.push(g.name.clone());
             gids.push(g.gid);
         }
         for (i, u) in self.recipe.users.iter().enumerate() {
-            if passwd.lines().any(|l| l.split(':').next() == Some(&u.name) || l.split(':').nth(2) == Some(&u.uid.to_string())) {
-                return Err(self.error(Some(("users", i)), "name", format!("user {} (uid {}) already exists", u.name, u.uid)));
+            if passwd.lines().any(|l| {
+                l.split(':').next() == Some(&u.name)
+                    || l.split(':').nth(2) == Some(&u.uid.to_string())
+            }) {
+                return Err(self.error(
+                    Some(("users", i)),
+                    "name",
+                    format!("user {} (uid {}) already exists", u.name, u.uid),
+                ));
             }
             let gid = u.gid.unwrap_or(u.uid);
-            let home = u.home.clone().unwrap_or_else(|| format!("/home/{}", u.name));
-            passwd.push_str(&format!("{}:x:{}:{gid}:{}:{home}:/sbin/nologin\n", u.name, u.uid, u.name));
+            let home = u
+                .home
+                .clone()
+                .unwrap_or_else(|| format!("/home/{}", u.name));
+            let _ = writeln!(
+                passwd,
+                "{}:x:{}:{gid}:{}:{home}:/sbin/nologin",
+                u.name, u.uid, u.name
+            );
             if !gids.contains(&gid) {
-                group.push_str(&format!("{}:x:{gid}:\n", u.name));
+                let _ = writeln!(group, "{}:x:{gid}:", u.name);
                 gids.push(gid);
             }
         }
@@ -103,7 +131,8 @@ impl Accounts {
     fn uid_of(&self, name: &str) -> Option<(u32, u32)> {
         self.passwd.lines().find_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&name)).then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+            (f.first() == Some(&name))
+                .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
         })
     }
 
@@ -122,13 +151,17 @@ impl Accounts {
         };
         let (uid, primary) = match u.parse::<u32>() {
             Ok(n) => (n, n),
-            Err(_) => self.uid_of(u).ok_or_else(|| format!("user {u:?} is not in the image's /etc/passwd"))?,
+            Err(_) => self
+                .uid_of(u)
+                .ok_or_else(|| format!("user {u:?} is not in the image's /etc/passwd"))?,
         };
         let gid = match g {
             None => primary,
             Some(g) => match g.parse::<u32>() {
                 Ok(n) => n,
-                Err(_) => self.gid_of(g).ok_or_else(|| format!("group {g:?} is not in the image's /etc/group"))?,
+                Err(_) => self
+                    .gid_of(g)
+                    .ok_or_else(|| format!("group {g:?} is not in the image's /etc/group"))?,
             },
         };
         Ok((uid, gid))
@@ -138,7 +171,10 @@ impl Accounts {
 /// Parses an octal mode such as `"0755"`.
 pub fn parse_mode(text: &str) -> Option<u32> {
     let t = text.trim_start_matches("0o");
-    (!t.is_empty() && t.len() <= 5).then(|| u32::from_str_radix(t, 8).ok()).flatten().filter(|m| *m <= 0o7777)
+    (!t.is_empty() && t.len() <= 5)
+        .then(|| u32::from_str_radix(t, 8).ok())
+        .flatten()
+        .filter(|m| *m <= 0o7777)
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, String> {
@@ -150,28 +186,57 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
 }
 
 /// The entries one `[[copy]]` adds, checked against the host and the accounts.
-pub fn copy_entries(spec: &AppSpec, i: usize, c: &CopySpec, accounts: &Accounts) -> anyhow::Result<Vec<GenEntry>> {
+pub fn copy_entries(
+    spec: &AppSpec,
+    i: usize,
+    c: &CopySpec,
+    accounts: &Accounts,
+) -> anyhow::Result<Vec<GenEntry>> {
     let at = Some(("copy", i));
     let src = spec.dir.join(&c.src);
-    let meta = std::fs::symlink_metadata(&src).map_err(|_| spec.error(at, "src", format!("{} does not exist", src.display())))?;
+    let meta = fs_err::symlink_metadata(&src)
+        .map_err(|_| spec.error(at, "src", format!("{} does not exist", src.display())))?;
     if !c.dest.starts_with('/') {
-        return Err(spec.error(at, "dest", format!("{:?} must be an absolute path in the image", c.dest)));
+        return Err(spec.error(
+            at,
+            "dest",
+            format!("{:?} must be an absolute path in the image", c.dest),
+        ));
     }
     let (uid, gid) = match &c.owner {
         Some(o) => accounts.owner(o).map_err(|e| spec.error(at, "owner", e))?,
         None => (0, 0),
     };
     let mode = match &c.mode {
-        Some(m) => Some(parse_mode(m).ok_or_else(|| spec.error(at, "mode", format!("{m:?} is not an octal mode like \"0755\"")))?),
+        Some(m) => Some(parse_mode(m).ok_or_else(|| {
+            spec.error(
+                at,
+                "mode",
+                format!("{m:?} is not an octal mode like \"0755\""),
+            )
+        })?),
         None => None,
     };
     let exclude = globs(&c.exclude).map_err(|e| spec.error(at, "exclude", e))?;
-    let dest = c.dest.trim_start_matches('/').trim_end_matches('/').to_string();
-    let owner = |m: u32| Meta { mode: m, uid: u64::from(uid), gid: u64::from(gid) };
+    let dest = c
+        .dest
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_string();
+    let owner = |m: u32| Meta {
+        mode: m,
+        uid: u64::from(uid),
+        gid: u64::from(gid),
+    };
     let mut out = Vec::new();
     if !meta.is_dir() {
         let dest = if c.dest.ends_with('/') {
-            format!("{dest}/{}", src.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
+            format!(
+                "{dest}/{}",
+                src.file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            )
         } else {
             dest
         };
@@ -181,37 +246,72 @@ pub fn copy_entries(spec: &AppSpec, i: usize, c: &CopySpec, accounts: &Accounts)
     if !dest.is_empty() {
         out.push(GenEntry::Dir(dest.clone(), owner(0o755)));
     }
-    let mut walk = walkdir::WalkDir::new(&src).follow_links(false).sort_by_file_name().min_depth(1).into_iter();
+    let mut walk = walkdir::WalkDir::new(&src)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter();
     while let Some(item) = walk.next() {
         let item = item.map_err(|e| spec.error(at, "src", e))?;
-        let rel = item.path().strip_prefix(&src).unwrap_or(item.path()).to_string_lossy().to_string();
+        let rel = item
+            .path()
+            .strip_prefix(&src)
+            .unwrap_or(item.path())
+            .to_string_lossy()
+            .to_string();
         if exclude.is_match(&rel) {
             if item.file_type().is_dir() {
                 walk.skip_current_dir();
             }
             continue;
         }
-        let target = if dest.is_empty() { rel.clone() } else { format!("{dest}/{rel}") };
-        let m = item.path().symlink_metadata().map_err(|e| spec.error(at, "src", e))?;
-        out.push(entry(item.path(), &target, &m, mode, owner).map_err(|e| spec.error(at, "src", e))?);
+        let target = if dest.is_empty() {
+            rel.clone()
+        } else {
+            format!("{dest}/{rel}")
+        };
+        let m = item
+            .path()
+            .symlink_metadata()
+            .map_err(|e| spec.error(at, "src", e))?;
+        out.push(
+            entry(item.path(), &target, &m, mode, owner).map_err(|e| spec.error(at, "src", e))?,
+        );
     }
     Ok(out)
 }
 
-fn entry(host: &Path, dest: &str, meta: &std::fs::Metadata, mode: Option<u32>, owner: impl Fn(u32) -> Meta) -> Result<GenEntry, String> {
+fn entry(
+    host: &Path,
+    dest: &str,
+    meta: &std::fs::Metadata,
+    mode: Option<u32>,
+    owner: impl Fn(u32) -> Meta,
+) -> Result<GenEntry, String> {
     use std::os::unix::fs::PermissionsExt;
     let ft = meta.file_type();
     if ft.is_symlink() {
         // Kept as a link, never followed: its target is just text in the image.
         let target = fs_err::read_link(host).map_err(|e| e.to_string())?;
-        Ok(GenEntry::Symlink(dest.to_string(), target.to_string_lossy().to_string(), owner(0o777)))
+        Ok(GenEntry::Symlink(
+            dest.to_string(),
+            target.to_string_lossy().to_string(),
+            owner(0o777),
+        ))
     } else if ft.is_dir() {
         Ok(GenEntry::Dir(dest.to_string(), owner(0o755)))
     } else if ft.is_file() {
         let m = mode.unwrap_or(meta.permissions().mode() & 0o7777);
-        Ok(GenEntry::Host(dest.to_string(), host.to_path_buf(), owner(m)))
+        Ok(GenEntry::Host(
+            dest.to_string(),
+            host.to_path_buf(),
+            owner(m),
+        ))
     } else {
-        Err(format!("{} is not a regular file, directory or symlink", host.display()))
+        Err(format!(
+            "{} is not a regular file, directory or symlink",
+            host.display()
+        ))
     }
 }
 
@@ -220,13 +320,32 @@ pub fn extra_certificates(spec: &AppSpec) -> anyhow::Result<Vec<(String, Vec<u8>
     let mut out = Vec::new();
     for path in &spec.recipe.ca_certificates {
         let full = spec.dir.join(path);
-        let bytes = fs_err::read(&full).map_err(|_| spec.error(None, "ca_certificates", format!("{} does not exist", full.display())))?;
+        let bytes = fs_err::read(&full).map_err(|_| {
+            spec.error(
+                None,
+                "ca_certificates",
+                format!("{} does not exist", full.display()),
+            )
+        })?;
         let ders = crate::rootfs::javacerts::pem_to_der(&String::from_utf8_lossy(&bytes))
             .map_err(|e| spec.error(None, "ca_certificates", format!("{}: {e}", full.display())))?;
         if ders.is_empty() {
-            return Err(spec.error(None, "ca_certificates", format!("{}: no PEM certificate in it", full.display())));
+            return Err(spec.error(
+                None,
+                "ca_certificates",
+                format!("{}: no PEM certificate in it", full.display()),
+            ));
         }
-        out.push((format!("usr/local/share/ca-certificates/{}", Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()), bytes));
+        out.push((
+            format!(
+                "usr/local/share/ca-certificates/{}",
+                Path::new(path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default()
+            ),
+            bytes,
+        ));
     }
     Ok(out)
 }
@@ -237,10 +356,17 @@ pub fn home_dirs(spec: &AppSpec) -> Vec<GenEntry> {
         .users
         .iter()
         .map(|u| {
-            let home = u.home.clone().unwrap_or_else(|| format!("/home/{}", u.name));
+            let home = u
+                .home
+                .clone()
+                .unwrap_or_else(|| format!("/home/{}", u.name));
             GenEntry::Dir(
                 home.trim_start_matches('/').to_string(),
-                Meta { mode: 0o700, uid: u64::from(u.uid), gid: u64::from(u.gid.unwrap_or(u.uid)) },
+                Meta {
+                    mode: 0o700,
+                    uid: u64::from(u.uid),
+                    gid: u64::from(u.gid.unwrap_or(u.uid)),
+                },
             )
         })
         .collect()
@@ -284,7 +410,9 @@ pub fn user_setting(spec: &AppSpec, accounts: &Accounts) -> anyhow::Result<Optio
     };
     let (u, _) = user.split_once(':').unwrap_or((user, ""));
     if u.parse::<u32>().is_err() {
-        accounts.owner(user).map_err(|e| spec.error(None, "user", e))?;
+        accounts
+            .owner(user)
+            .map_err(|e| spec.error(None, "user", e))?;
     }
     Ok(Some(user.clone()))
 }
@@ -299,16 +427,30 @@ pub fn load(path: &Path) -> anyhow::Result<AppSpec> {
     let text = fs_err::read_to_string(path)?;
     let file = path.display().to_string();
     let recipe = Recipe::parse(&file, &text)?;
-    let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-    Ok(AppSpec { recipe, file, text, dir })
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Ok(AppSpec {
+        recipe,
+        file,
+        text,
+        dir,
+    })
 }
 
 /// Fails when an application recipe uses catalog-only keys.
 pub fn check_keys(spec: &AppSpec) -> anyhow::Result<()> {
     let r = &spec.recipe;
     if r.java_trust_store || !r.partial.is_empty() || !r.remove.is_empty() || r.releases.is_some() {
-        bail!("{}: java_trust_store, partial, remove and releases are for catalog recipes only", spec.file);
+        bail!(
+            "{}: java_trust_store, partial, remove and releases are for catalog recipes only",
+            spec.file
+        );
     }
     Ok(())
 }
@@ -347,6 +489,9 @@ mod tests {
         assert_eq!(a.owner("nonroot:staff").unwrap(), (65532, 50));
         assert_eq!(a.owner("12:34").unwrap(), (12, 34));
         assert!(a.owner("ghost").unwrap_err().contains("not in the image"));
-        assert!(a.passwd.contains("app:x:1000:1000:app:/home/app:/sbin/nologin"));
+        assert!(
+            a.passwd
+                .contains("app:x:1000:1000:app:/home/app:/sbin/nologin")
+        );
     }
 }

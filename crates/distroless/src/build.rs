@@ -19,16 +19,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::app::{self, AppSpec};
 use crate::catalog::{Catalog, ImageRef};
 pub use crate::layers::Layering;
-use crate::app::{self, AppSpec};
 use crate::layers::{GenEntry, LayerInputs, Unit, build_layer, has_glibc, units};
-use crate::recipe::Recipe;
-use oci::layer::Meta;
 use crate::plan::{Plan, Source, plan};
 use crate::platform::oci_platform;
+use crate::recipe::Recipe;
 use crate::rootfs::{self, view::ImageView};
 use crate::sbom::{self, SbomFormats};
+use oci::layer::Meta;
 
 /// Default `PATH` of every image.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -51,6 +51,8 @@ pub struct BuildOptions {
     pub app: Option<AppSpec>,
     /// Write a docker-archive instead of OCI.
     pub docker: bool,
+    /// The application starts `from = "auto"`: its libraries are chosen by ELF analysis.
+    pub auto: bool,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -75,6 +77,8 @@ pub struct BuildSummary {
     pub index_digest: String,
     pub manifests: Vec<ManifestSummary>,
     pub sboms: Vec<std::path::PathBuf>,
+    /// For `from = "auto"`: why every library file is in the image.
+    pub explain: Vec<String>,
 }
 
 /// One architecture's manifest.
@@ -162,7 +166,11 @@ pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> anyhow::Result<Run
 
 /// The chain of recipes of a build: the catalog chain, then the application recipe.
 pub fn full_chain(catalog: &Catalog, opts: &BuildOptions) -> anyhow::Result<Vec<Recipe>> {
-    let mut chain: Vec<Recipe> = catalog.chain(&opts.image.name)?.into_iter().cloned().collect();
+    let mut chain: Vec<Recipe> = catalog
+        .chain(&opts.image.name)?
+        .into_iter()
+        .cloned()
+        .collect();
     if let Some(app) = &opts.app {
         let mut r = app.recipe.clone();
         // The application tier: its packages, env, entrypoint and cmd; the rest is applied below.
@@ -194,11 +202,19 @@ pub fn prepare_app(spec: &AppSpec) -> anyhow::Result<AppPrepared> {
     let certs = app::extra_certificates(spec)?;
     let user = app::user_setting(spec, &accounts)?;
     if let Some(h) = &spec.recipe.healthcheck {
-        for (key, value) in [("interval", &h.interval), ("timeout", &h.timeout), ("start_period", &h.start_period)] {
+        for (key, value) in [
+            ("interval", &h.interval),
+            ("timeout", &h.timeout),
+            ("start_period", &h.start_period),
+        ] {
             if let Some(v) = value
                 && app::duration_ns(v).is_none()
             {
-                return Err(spec.error(None, key, format!("{v:?} is not a duration like \"30s\" or \"1m30s\"")));
+                return Err(spec.error(
+                    None,
+                    key,
+                    format!("{v:?} is not a duration like \"30s\" or \"1m30s\""),
+                ));
             }
         }
         if h.test.is_empty() {
@@ -207,24 +223,49 @@ pub fn prepare_app(spec: &AppSpec) -> anyhow::Result<AppPrepared> {
     }
     for p in &spec.recipe.exposed_ports {
         if normalise_port(p).is_none() {
-            return Err(spec.error(None, "exposed_ports", format!("{p:?} is not a port like \"8080\" or \"53/udp\"")));
+            return Err(spec.error(
+                None,
+                "exposed_ports",
+                format!("{p:?} is not a port like \"8080\" or \"53/udp\""),
+            ));
         }
     }
-    Ok(AppPrepared { spec: spec.clone(), accounts, copies, certs, user })
+    Ok(AppPrepared {
+        spec: spec.clone(),
+        accounts,
+        copies,
+        certs,
+        user,
+    })
 }
 
 fn normalise_port(p: &str) -> Option<String> {
     let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    (n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp")).then(|| format!("{n}/{proto}"))
+    (n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp"))
+        .then(|| format!("{n}/{proto}"))
 }
 
 /// The layers an application recipe adds after its packages.
-fn app_units(app: &AppPrepared, chain: &[&Recipe], plan: &Plan, debs: &BTreeMap<String, std::path::PathBuf>, epoch: u64) -> anyhow::Result<Vec<Unit>> {
+fn app_units(
+    app: &AppPrepared,
+    chain: &[&Recipe],
+    plan: &Plan,
+    debs: &BTreeMap<String, std::path::PathBuf>,
+    epoch: u64,
+) -> anyhow::Result<Vec<Unit>> {
     let r = &app.spec.recipe;
     let mut entries = Vec::new();
     if !r.users.is_empty() || !r.groups.is_empty() {
-        entries.push(GenEntry::File("etc/passwd".into(), app.accounts.passwd.clone().into_bytes(), Meta::root(0o644)));
-        entries.push(GenEntry::File("etc/group".into(), app.accounts.group.clone().into_bytes(), Meta::root(0o644)));
+        entries.push(GenEntry::File(
+            "etc/passwd".into(),
+            app.accounts.passwd.clone().into_bytes(),
+            Meta::root(0o644),
+        ));
+        entries.push(GenEntry::File(
+            "etc/group".into(),
+            app.accounts.group.clone().into_bytes(),
+            Meta::root(0o644),
+        ));
         entries.extend(app::home_dirs(&app.spec));
     }
     if !app.certs.is_empty() {
@@ -238,24 +279,46 @@ fn app_units(app: &AppPrepared, chain: &[&Recipe], plan: &Plan, debs: &BTreeMap<
                 bundle.push(b'\n');
             }
         }
-        entries.push(GenEntry::File(rootfs::cacerts::BUNDLE.into(), bundle, Meta::root(0o644)));
+        entries.push(GenEntry::File(
+            rootfs::cacerts::BUNDLE.into(),
+            bundle,
+            Meta::root(0o644),
+        ));
         if chain.iter().any(|c| c.java_trust_store) {
             let store = rootfs::javacerts::trust_store(&certs, epoch)?;
-            entries.push(GenEntry::File(rootfs::javacerts::PATH.into(), store, Meta::root(0o644)));
+            entries.push(GenEntry::File(
+                rootfs::javacerts::PATH.into(),
+                store,
+                Meta::root(0o644),
+            ));
         }
     }
     let mut out = Vec::new();
     if !entries.is_empty() {
-        out.push(Unit { label: "distroless app: accounts and CA certificates".into(), entries, uncached: true, ..Unit::default() });
+        out.push(Unit {
+            label: "distroless app: accounts and CA certificates".into(),
+            entries,
+            uncached: true,
+            ..Unit::default()
+        });
     }
     for (label, entries) in &app.copies {
-        out.push(Unit { label: label.clone(), entries: entries.clone(), uncached: true, ..Unit::default() });
+        out.push(Unit {
+            label: label.clone(),
+            entries: entries.clone(),
+            uncached: true,
+            ..Unit::default()
+        });
     }
     Ok(out)
 }
 
 /// Applies an application recipe's runtime settings; checks the entrypoint exists.
-fn apply_app(app: &AppPrepared, runtime: &mut RuntimeConfig, view: &ImageView) -> anyhow::Result<()> {
+fn apply_app(
+    app: &AppPrepared,
+    runtime: &mut RuntimeConfig,
+    view: &ImageView,
+) -> anyhow::Result<()> {
     let r = &app.spec.recipe;
     if let Some(u) = &app.user {
         runtime.user = Some(u.clone());
@@ -264,18 +327,35 @@ fn apply_app(app: &AppPrepared, runtime: &mut RuntimeConfig, view: &ImageView) -
         runtime.working_dir = Some(w.clone());
     }
     runtime.labels.extend(r.labels.clone());
-    runtime.exposed_ports = r.exposed_ports.iter().filter_map(|p| normalise_port(p)).collect();
+    runtime.exposed_ports = r
+        .exposed_ports
+        .iter()
+        .filter_map(|p| normalise_port(p))
+        .collect();
     runtime.volumes.clone_from(&r.volumes);
     runtime.stop_signal.clone_from(&r.stop_signal);
     if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first()) {
         let found = if program.starts_with('/') {
             matches!(view.resolve(program), rootfs::view::Resolved::File(_))
         } else {
-            let path = runtime.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(PATH);
-            path.split(':').any(|d| matches!(view.resolve(&format!("{d}/{program}")), rootfs::view::Resolved::File(_)))
+            let path = runtime
+                .env
+                .iter()
+                .find_map(|e| e.strip_prefix("PATH="))
+                .unwrap_or(PATH);
+            path.split(':').any(|d| {
+                matches!(
+                    view.resolve(&format!("{d}/{program}")),
+                    rootfs::view::Resolved::File(_)
+                )
+            })
         };
         if !found {
-            return Err(app.spec.error(None, "entrypoint", format!("{program} is not in the image")));
+            return Err(app.spec.error(
+                None,
+                "entrypoint",
+                format!("{program} is not in the image"),
+            ));
         }
     }
     Ok(())
@@ -285,7 +365,11 @@ fn apply_app(app: &AppPrepared, runtime: &mut RuntimeConfig, view: &ImageView) -
 fn healthcheck(app: &AppPrepared) -> Option<serde_json::Value> {
     let h = app.spec.recipe.healthcheck.as_ref()?;
     let mut v = serde_json::json!({ "Test": h.test });
-    for (key, value) in [("Interval", &h.interval), ("Timeout", &h.timeout), ("StartPeriod", &h.start_period)] {
+    for (key, value) in [
+        ("Interval", &h.interval),
+        ("Timeout", &h.timeout),
+        ("StartPeriod", &h.start_period),
+    ] {
         if let Some(ns) = value.as_deref().and_then(app::duration_ns) {
             v[key] = ns.into();
         }
@@ -304,7 +388,7 @@ fn build_arch(
     plan: &Plan,
     layout: &LayoutWriter,
     app: Option<&AppPrepared>,
-) -> anyhow::Result<(oci_spec::image::Descriptor, ManifestSummary, Vec<Sbom>, (String, Vec<String>))> {
+) -> anyhow::Result<ArchOutput> {
     let mut wanted: Vec<&Package> = plan
         .tiers
         .iter()
@@ -398,6 +482,15 @@ fn build_arch(
     Ok((desc, summary, sboms, parts))
 }
 
+/// What one architecture's build produced: its manifest, summary, SBOMs, and the config and
+/// layer digests a docker-archive lists.
+type ArchOutput = (
+    oci_spec::image::Descriptor,
+    ManifestSummary,
+    Vec<Sbom>,
+    (String, Vec<String>),
+);
+
 /// One SBOM document to write next to the output.
 pub struct Sbom {
     /// File name suffix: `spdx.json` or `cdx.json`, with the arch in multi-arch builds.
@@ -477,19 +570,35 @@ fn manifest_annotations(
         .context("image vanished from the catalog")?;
     if let Some(app) = &opts.app {
         // An application image: named after the recipe, based on the catalog image.
-        a.insert("org.opencontainers.image.title".into(), app.recipe.name.clone());
-        a.insert("org.opencontainers.image.base.name".into(), image.canonical());
+        a.insert(
+            "org.opencontainers.image.title".into(),
+            app.recipe.name.clone(),
+        );
+        a.insert(
+            "org.opencontainers.image.base.name".into(),
+            image.canonical(),
+        );
         if !app.recipe.description.is_empty() {
-            a.insert("org.opencontainers.image.description".into(), app.recipe.description.clone());
+            a.insert(
+                "org.opencontainers.image.description".into(),
+                app.recipe.description.clone(),
+            );
         }
     } else {
         if !recipe.description.is_empty() {
-            a.insert("org.opencontainers.image.description".into(), recipe.description.clone());
+            a.insert(
+                "org.opencontainers.image.description".into(),
+                recipe.description.clone(),
+            );
         }
         if let Some(parent) = &recipe.from {
             a.insert(
                 "org.opencontainers.image.base.name".into(),
-                format!("{parent}-debian{}:{}", image.release.number, image.variant.tag()),
+                format!(
+                    "{parent}-debian{}:{}",
+                    image.release.number,
+                    image.variant.tag()
+                ),
             );
         }
     }
@@ -526,6 +635,65 @@ fn check_closure(
     )
 }
 
+/// The ELF programs an application copies: (path in the image, path on the host).
+pub fn copied_programs(app: &AppPrepared) -> Vec<crate::auto::Program> {
+    app.copies
+        .iter()
+        .flat_map(|(_, entries)| entries.iter())
+        .filter_map(|e| match e {
+            GenEntry::Host(dest, host, _) => Some(crate::auto::Program {
+                image_path: format!("/{dest}"),
+                host_path: host.clone(),
+            }),
+            _ => None,
+        })
+        .filter(|p| {
+            crate::auto::program_info(&p.host_path)
+                .ok()
+                .flatten()
+                .is_some()
+        })
+        .collect()
+}
+
+/// Adds the files the copied programs need to the application tier of a plan.
+fn auto_plan(
+    source: &Source<'_>,
+    opts: &BuildOptions,
+    mut p: Plan,
+    app: Option<&AppPrepared>,
+    arch: &str,
+) -> anyhow::Result<(Plan, Vec<String>)> {
+    let app = app.context("from = \"auto\" needs an application recipe")?;
+    let programs = copied_programs(app);
+    let universe = crate::plan::load_universe(source, opts.image.release, arch)?;
+    let needs = crate::auto::analyse(
+        source,
+        &universe,
+        &programs,
+        arch,
+        opts.image.release.merged_usr(),
+        &app.spec.recipe.packages,
+    )?;
+    drop(universe);
+    let installed: std::collections::BTreeSet<String> = p
+        .tiers
+        .iter()
+        .flat_map(|t| t.packages.iter().map(|x| x.name.clone()))
+        .collect();
+    let tier = p.tiers.last_mut().context("plan without tiers")?;
+    for (name, (pkg, files)) in needs.files {
+        if !installed.contains(&name) {
+            tier.partial.push((pkg, files.into_iter().collect()));
+        }
+    }
+    let mut lines = needs.explain;
+    for s in needs.static_programs {
+        lines.push(format!("{s}: statically linked, needs nothing"));
+    }
+    Ok((p, lines))
+}
+
 /// Builds an image for every requested architecture and writes the output atomically.
 pub fn build(
     source: &Source<'_>,
@@ -541,6 +709,7 @@ pub fn build(
     let mut summaries = Vec::new();
     let mut sbom_docs = Vec::new();
     let mut docker_parts = Vec::new();
+    let mut explain = Vec::new();
     for arch in &opts.arches {
         let p = match &opts.lock {
             Some(lock) => lock
@@ -557,8 +726,16 @@ pub fn build(
             None => plan(source, &chain, &opts.image, arch)
                 .with_context(|| format!("{} for {arch}", opts.image.canonical()))?,
         };
-        let (desc, summary, docs, parts) = build_arch(source, catalog, opts, &p, &layout, app.as_ref())
-            .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
+        let p = if opts.auto {
+            let (p, lines) = auto_plan(source, opts, p, app.as_ref(), arch)?;
+            explain.extend(lines);
+            p
+        } else {
+            p
+        };
+        let (desc, summary, docs, parts) =
+            build_arch(source, catalog, opts, &p, &layout, app.as_ref())
+                .with_context(|| format!("{} for {arch}", opts.image.canonical()))?;
         manifests.push((desc, Some(oci_platform(arch)?)));
         sbom_docs.extend(docs);
         docker_parts.push(parts);
@@ -591,10 +768,18 @@ pub fn build(
     );
     let archive = is_archive(&opts.output) || opts.docker;
     if opts.docker {
-        anyhow::ensure!(docker_parts.len() == 1, "a docker-archive holds one architecture; build one --arch at a time");
+        anyhow::ensure!(
+            docker_parts.len() == 1,
+            "a docker-archive holds one architecture; build one --arch at a time"
+        );
         let (config, layer_digests) = &docker_parts[0];
         let name = opts.app.as_ref().map_or_else(
-            || format!("distroless/{}-debian{}", opts.image.name, opts.image.release.number),
+            || {
+                format!(
+                    "distroless/{}-debian{}",
+                    opts.image.name, opts.image.release.number
+                )
+            },
             |a| a.recipe.name.clone(),
         );
         let repo_tags: Vec<String> = tags.iter().map(|t| format!("{name}:{t}")).collect();
@@ -624,6 +809,7 @@ pub fn build(
         index_digest,
         manifests: summaries,
         sboms: sbom_files,
+        explain,
     })
 }
 

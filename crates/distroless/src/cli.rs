@@ -24,7 +24,7 @@ pub enum Command {
     ///   distroless build cc-debian12:nonroot -o cc.tar
     ///   distroless build base:debug --arch amd64 --arch arm64 -o base-debug
     #[command(verbatim_doc_comment)]
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Pin the exact packages of images in distroless.lock (or print what changed with --update).
     ///
     /// Examples:
@@ -33,6 +33,17 @@ pub enum Command {
     ///   distroless build cc-debian12 --locked        # build exactly the locked set
     #[command(verbatim_doc_comment)]
     Lock(LockArgs),
+    /// Turn any image into its debug variant: add a busybox layer (and nothing else).
+    ///
+    /// Examples:
+    ///   distroless debug ./app -o app-debug                 # OCI layout (first image)
+    ///   distroless debug ./app:1.0 -o app-debug.tar         # a tag, to an oci-archive
+    ///   distroless debug saved.tar -o saved-debug           # oci-archive or docker-archive
+    #[command(verbatim_doc_comment)]
+    Debug(DebugArgs),
+    /// Print what a program needs: its interpreter and libraries, and the Debian packages
+    /// and files that provide them (what `from = "auto"` would put in the image).
+    Needs(NeedsArgs),
     /// List the catalog: images, what they hold, Debian releases and architectures.
     List {
         /// Print JSON instead of a table.
@@ -127,6 +138,10 @@ pub struct BuildArgs {
     #[arg(long, value_enum, default_value = "both")]
     pub sbom: SbomArg,
 
+    /// With `from = "auto"`: print why every library file is in the image.
+    #[arg(long)]
+    pub explain: bool,
+
     /// Build even when an ELF file needs a library that is not in the image (warn instead).
     #[arg(long)]
     pub allow_missing: bool,
@@ -205,6 +220,38 @@ impl AppArgs {
             || self.stop_signal.is_some()
             || !self.tag.is_empty()
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// An OCI layout directory (DIR or DIR:TAG), an oci-archive or a docker-archive.
+    pub image: String,
+    /// Output: a directory (OCI layout) or a .tar file (oci-archive).
+    #[arg(short, long)]
+    pub output: std::path::PathBuf,
+    /// Debian release whose busybox-static is used.
+    #[arg(long, default_value = "13")]
+    pub debian: u32,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NeedsArgs {
+    /// ELF programs to analyse.
+    #[arg(required = true)]
+    pub binaries: Vec<std::path::PathBuf>,
+    /// Debian release to find the libraries in.
+    #[arg(long, default_value = "13")]
+    pub debian: u32,
+    /// Debian architecture. Defaults to the host's.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Extra packages to look in (repeatable).
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
 #[derive(Debug, Args)]

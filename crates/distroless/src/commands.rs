@@ -8,8 +8,8 @@ use debian::fetch::{Cache, Fetcher, Reporter};
 use debian::release::{Keyring, ReleasePolicy};
 use debian::sources::{Mirrors, host_mirrors};
 
-use crate::build::{BuildOptions, Layering, build};
 use crate::app::AppSpec;
+use crate::build::{BuildOptions, Layering, build};
 use crate::catalog::{Catalog, ImageRef, RELEASES};
 use crate::cli::{BuildArgs, CompressionArg, LayeringArg, SbomArg, SourceArgs};
 use crate::plan::{Source, plan};
@@ -98,8 +98,14 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
         r.from = Some(f.clone());
     }
     for c in &a.copy {
-        let (src, dest) = c.rsplit_once(':').with_context(|| format!("--copy {c:?}: expected SRC:DEST"))?;
-        r.copy.push(crate::recipe::CopySpec { src: src.into(), dest: dest.into(), ..Default::default() });
+        let (src, dest) = c
+            .rsplit_once(':')
+            .with_context(|| format!("--copy {c:?}: expected SRC:DEST"))?;
+        r.copy.push(crate::recipe::CopySpec {
+            src: src.into(),
+            dest: dest.into(),
+            ..Default::default()
+        });
     }
     r.packages.extend(a.packages.iter().cloned());
     if !a.entrypoint.is_empty() {
@@ -132,15 +138,27 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let app = app_spec(args)?;
     let image = match (&app, &args.image) {
-        (Some(_), Some(i)) => anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})"),
+        (Some(_), Some(i)) => {
+            anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})")
+        }
         (Some(spec), None) => match spec.base(&catalog)? {
             crate::app::Base::Catalog(r) => r,
-            crate::app::Base::Auto(release) => ImageRef::parse(&format!("static-debian{}", release.number), &catalog)?,
+            crate::app::Base::Auto(release) => {
+                ImageRef::parse(&format!("static-debian{}", release.number), &catalog)?
+            }
         },
         (None, Some(i)) => ImageRef::parse(i, &catalog)?,
-        (None, None) => anyhow::bail!("name an IMAGE (see `distroless list`) or a recipe with -f FILE"),
+        (None, None) => {
+            anyhow::bail!("name an IMAGE (see `distroless list`) or a recipe with -f FILE")
+        }
     };
-    let recipe_arches = app.as_ref().map(|a| a.recipe.arches.clone()).unwrap_or_default();
+    let recipe_arches = app
+        .as_ref()
+        .map(|a| a.recipe.arches.clone())
+        .unwrap_or_default();
+    let is_auto = app
+        .as_ref()
+        .is_some_and(|a| a.recipe.from.as_deref() == Some("auto"));
     let bars = !args.source.quiet && !args.json && std::io::stderr().is_terminal();
     let reporter = BarReporter::new(bars);
     let source = source(&args.source, &reporter)?;
@@ -165,8 +183,13 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     if args.dry_run {
         return dry_run(&source, &catalog, &image, &arches, args.json);
     }
-    let default_name = app.as_ref().map_or_else(|| image.name.clone(), |a| a.recipe.name.clone());
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(default_name));
+    let default_name = app
+        .as_ref()
+        .map_or_else(|| image.name.clone(), |a| a.recipe.name.clone());
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_name));
     let opts = BuildOptions {
         image,
         arches,
@@ -184,6 +207,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         lock,
         app,
         docker: args.format == crate::cli::FormatArg::Docker,
+        auto: is_auto,
         sbom: match args.sbom {
             SbomArg::Spdx => SbomFormats::Spdx,
             SbomArg::Cyclonedx => SbomFormats::CycloneDx,
@@ -218,6 +242,11 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         writeln!(out, "  index {}", summary.index_digest)?;
         for s in &summary.sboms {
             writeln!(out, "  sbom  {}", s.display())?;
+        }
+        if args.explain {
+            for line in &summary.explain {
+                writeln!(out, "  {line}")?;
+            }
         }
     }
     Ok(())
@@ -337,6 +366,94 @@ pub fn lock_command(args: &crate::cli::LockArgs) -> anyhow::Result<()> {
         }
     }
     lock.write(&args.lockfile)?;
+    Ok(())
+}
+
+/// `distroless debug`.
+pub fn debug_command(args: &crate::cli::DebugArgs) -> anyhow::Result<()> {
+    let reporter = BarReporter::new(!args.source.quiet && std::io::stderr().is_terminal());
+    let source = source(&args.source, &reporter)?;
+    let release = crate::catalog::DebianRelease::from_number(args.debian)?;
+    let tag = crate::debug::debug_image(
+        &source,
+        &args.image,
+        &args.output,
+        release,
+        args.source.source_date_epoch,
+    )?;
+    if !args.source.quiet {
+        println!(
+            "built {} → {} (tag {tag})",
+            args.image,
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// `distroless needs`.
+pub fn needs_command(args: &crate::cli::NeedsArgs) -> anyhow::Result<()> {
+    let reporter = BarReporter::new(!args.source.quiet && std::io::stderr().is_terminal());
+    let source = source(&args.source, &reporter)?;
+    let release = crate::catalog::DebianRelease::from_number(args.debian)?;
+    let arch = args.arch.clone().unwrap_or_else(|| host_arch().to_string());
+    oci_platform(&arch)?;
+    let programs: Vec<crate::auto::Program> = args
+        .binaries
+        .iter()
+        .map(|b| {
+            let name = b
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            crate::auto::Program {
+                image_path: format!("/{name}"),
+                host_path: b.clone(),
+            }
+        })
+        .collect();
+    for p in &programs {
+        anyhow::ensure!(
+            crate::auto::program_info(&p.host_path)?.is_some(),
+            "{}: not an ELF program",
+            p.host_path.display()
+        );
+    }
+    let universe = crate::plan::load_universe(&source, release, &arch)?;
+    let needs = crate::auto::analyse(
+        &source,
+        &universe,
+        &programs,
+        &arch,
+        release.merged_usr(),
+        &args.packages,
+    )?;
+    let mut out = std::io::stdout().lock();
+    for s in &needs.static_programs {
+        writeln!(
+            out,
+            "{s}: statically linked: needs nothing, lands on static"
+        )?;
+    }
+    if !needs.files.is_empty() {
+        writeln!(out, "packages (Debian {}, {arch}):", release.number)?;
+        for (name, (pkg, files)) in &needs.files {
+            writeln!(
+                out,
+                "  {name} {}: {}",
+                pkg.version,
+                files
+                    .iter()
+                    .map(|f| format!("/{f}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )?;
+        }
+        writeln!(out, "why:")?;
+        for line in &needs.explain {
+            writeln!(out, "  {line}")?;
+        }
+    }
     Ok(())
 }
 

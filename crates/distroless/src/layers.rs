@@ -110,7 +110,9 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
             .unwrap_or_default();
         match layering {
             Layering::Tier => {
-                let changes = !tier.packages.is_empty() || !tier.partial.is_empty() || extras != Extras::default();
+                let changes = !tier.packages.is_empty()
+                    || !tier.partial.is_empty()
+                    || extras != Extras::default();
                 out.push(Unit {
                     label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
                     packages: tier.packages.clone(),
@@ -222,7 +224,9 @@ pub fn build_layer(
 ) -> anyhow::Result<Option<BuiltLayer>> {
     let key = layer_key(inputs, unit, below);
     let entry_path = cache.root().join("layers").join(format!("{key}.json"));
-    if !unit.uncached && let Some(hit) = cached(cache, layout, &entry_path)? {
+    if !unit.uncached
+        && let Some(hit) = cached(cache, layout, &entry_path)?
+    {
         return Ok(Some(hit));
     }
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
@@ -262,7 +266,9 @@ pub fn build_layer(
 fn land(view: &ImageView, path: &str) -> String {
     match path.rsplit_once('/') {
         Some((parent, name)) => match view.resolve(parent) {
-            crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => format!("{real}/{name}"),
+            crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => {
+                format!("{real}/{name}")
+            }
             _ => path.to_string(),
         },
         None => path.to_string(),

@@ -5,10 +5,12 @@
 //! filesystem effects, and the build that ties them to OCI output.
 
 pub mod app;
+pub mod auto;
 pub mod build;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
+pub mod debug;
 pub mod layers;
 pub mod license;
 pub mod lock;

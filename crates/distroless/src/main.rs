@@ -11,6 +11,8 @@ fn run() -> anyhow::Result<()> {
     match &cli.command {
         Command::Build(args) => commands::build_command(args),
         Command::Lock(args) => commands::lock_command(args),
+        Command::Debug(args) => commands::debug_command(args),
+        Command::Needs(args) => commands::needs_command(args),
         Command::List { json } => commands::list_command(*json),
     }
 }

@@ -226,13 +226,29 @@ pub fn suite_architectures(source: &Source<'_>, codename: &str) -> anyhow::Resul
 }
 
 /// Resolves every tier of an image for one architecture.
-pub fn plan(
+/// The merged, verified package universe of a release and architecture (no caching: for
+/// analyses that need more than a plan, such as `from = "auto"`).
+pub fn load_universe(
     source: &Source<'_>,
-    chain: &[&Recipe],
-    image: &ImageRef,
+    release: DebianRelease,
     arch: &str,
-) -> anyhow::Result<Plan> {
-    let release: DebianRelease = image.release;
+) -> anyhow::Result<Universe> {
+    let indexes = suite_indexes(source, release, arch)?;
+    let mut universe = Universe::default();
+    for (m, idx) in &indexes {
+        if let Some(i) = idx {
+            source.load_packages(i, m, &mut universe)?;
+        }
+    }
+    universe.finish();
+    Ok(universe)
+}
+
+fn suite_indexes(
+    source: &Source<'_>,
+    release: DebianRelease,
+    arch: &str,
+) -> anyhow::Result<Vec<(Url, Option<SuiteIndex>)>> {
     let suites = [
         (source.mirrors.debian.clone(), release.codename.to_string()),
         (
@@ -244,10 +260,20 @@ pub fn plan(
             format!("{}-security", release.codename),
         ),
     ];
-    let indexes: Vec<(Url, Option<SuiteIndex>)> = suites
+    suites
         .par_iter()
         .map(|(m, s)| Ok((m.clone(), source.suite_index(m, s, arch)?)))
-        .collect::<anyhow::Result<_>>()?;
+        .collect()
+}
+
+pub fn plan(
+    source: &Source<'_>,
+    chain: &[&Recipe],
+    image: &ImageRef,
+    arch: &str,
+) -> anyhow::Result<Plan> {
+    let release: DebianRelease = image.release;
+    let indexes = suite_indexes(source, release, arch)?;
     let main = indexes[0].1.as_ref().context("the main suite is missing")?;
     let debian_version = main.release.version.clone();
     let release_date = main.release.date.clone();

@@ -202,7 +202,11 @@ fn one_line(e: &toml::de::Error, text: &str) -> String {
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            let key = text.lines().nth(line - 1).and_then(|l| l.split('=').next()).map(str::trim).unwrap_or("");
+            let key = text
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.split('=').next())
+                .map_or("", str::trim);
             if key.is_empty() || key.starts_with('[') {
                 format!("{line}: {msg}")
             } else {
@@ -232,7 +236,10 @@ pub fn line_of(text: &str, table: Option<(&str, usize)>, key: &str) -> usize {
     text.lines()
         .enumerate()
         .skip(start)
-        .find(|(_, l)| l.trim_start().starts_with(key) && l.trim_start()[key.len()..].trim_start().starts_with('='))
+        .find(|(_, l)| {
+            l.trim_start().starts_with(key)
+                && l.trim_start()[key.len()..].trim_start().starts_with('=')
+        })
         .map_or(start + 1, |(i, _)| i + 1)
 }
 

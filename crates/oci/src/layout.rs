@@ -104,7 +104,14 @@ impl LayoutWriter {
 
     /// Finishes as a docker-archive (`docker load`, `podman load`) at `dest`: the OCI layout
     /// plus `manifest.json` and `repositories`, which is what Docker itself writes since 25.
-    pub fn finish_docker_archive(self, index: &ImageIndex, dest: &Path, config_digest: &str, layer_digests: &[String], repo_tags: &[String]) -> Result<()> {
+    pub fn finish_docker_archive(
+        self,
+        index: &ImageIndex,
+        dest: &Path,
+        config_digest: &str,
+        layer_digests: &[String],
+        repo_tags: &[String],
+    ) -> Result<()> {
         let blob = |d: &str| format!("blobs/sha256/{}", d.trim_start_matches("sha256:"));
         let manifest = serde_json::json!([{
             "Config": blob(config_digest),
@@ -112,11 +119,20 @@ impl LayoutWriter {
             "Layers": layer_digests.iter().map(|d| blob(d)).collect::<Vec<_>>(),
         }]);
         self.top_file("manifest.json", &canonical_json(&manifest)?)?;
-        let mut repos: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> = std::collections::BTreeMap::new();
-        let top = layer_digests.last().map(|d| d.trim_start_matches("sha256:").to_string()).unwrap_or_default();
+        let mut repos: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, String>,
+        > = std::collections::BTreeMap::new();
+        let top = layer_digests
+            .last()
+            .map(|d| d.trim_start_matches("sha256:").to_string())
+            .unwrap_or_default();
         for t in repo_tags {
             if let Some((name, tag)) = t.rsplit_once(':') {
-                repos.entry(name.to_string()).or_default().insert(tag.to_string(), top.clone());
+                repos
+                    .entry(name.to_string())
+                    .or_default()
+                    .insert(tag.to_string(), top.clone());
             }
         }
         self.top_file("repositories", &canonical_json(&repos)?)?;

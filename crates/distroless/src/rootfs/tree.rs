@@ -25,10 +25,16 @@ pub const MERGED_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx
 /// Where a regular file's bytes are.
 #[derive(Debug, Clone)]
 enum Content {
-    Spool { offset: u64, len: u64 },
+    Spool {
+        offset: u64,
+        len: u64,
+    },
     Inline(Vec<u8>),
     /// A file on the build host (copied application files), streamed when the layer is written.
-    Host { path: std::path::PathBuf, len: u64 },
+    Host {
+        path: std::path::PathBuf,
+        len: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -245,7 +251,10 @@ impl Tree {
         self.nodes.insert(
             path.to_string(),
             Node {
-                kind: NodeKind::File(Content::Host { path: host.to_path_buf(), len }),
+                kind: NodeKind::File(Content::Host {
+                    path: host.to_path_buf(),
+                    len,
+                }),
                 meta,
                 owner: host.display().to_string(),
             },
@@ -254,7 +263,12 @@ impl Tree {
     }
 
     /// Adds a symlink with an owner.
-    pub fn put_symlink_owned(&mut self, path: &str, target: &str, meta: Meta) -> anyhow::Result<()> {
+    pub fn put_symlink_owned(
+        &mut self,
+        path: &str,
+        target: &str,
+        meta: Meta,
+    ) -> anyhow::Result<()> {
         self.put_symlink(path, target)?;
         if let Some(n) = self.nodes.get_mut(path) {
             n.meta = meta;
@@ -355,7 +369,9 @@ impl Tree {
             Content::Inline(b) => elf::is_elf(b),
             Content::Host { path, len } => {
                 let mut head = [0u8; 4];
-                *len >= 64 && fs_err::File::open(path)?.read_exact(&mut head).is_ok() && elf::is_elf(&head)
+                *len >= 64
+                    && fs_err::File::open(path)?.read_exact(&mut head).is_ok()
+                    && elf::is_elf(&head)
             }
             Content::Spool { offset, len } => {
                 if *len < 64 {

@@ -1,0 +1,401 @@
+//! `from = "auto"`: the smallest image that runs the copied ELF programs.
+//!
+//! Each program's interpreter and `DT_NEEDED` libraries are looked up (RUNPATH with `$ORIGIN`,
+//! then the default directories) in the file lists of candidate Debian packages: the cc chain
+//! and the recipe's packages with their dependencies, plus packages whose names follow
+//! Debian's library naming (`libfoo.so.N` → `libfooN`, `libfooNt64`, …) when a library is
+//! still missing. Only the needed files are taken (with their symlink chains), transitively
+//! for the libraries' own needs; the packages they came from get status.d records and are
+//! marked partial in the SBOM. Every choice is kept as an explanation line for `--explain`.
+//! A program without interpreter and needs (statically linked) adds nothing: it lands on
+//! `static`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use debian::deb::{self, Kind};
+use debian::fetch::Cache;
+use debian::index::Package;
+use debian::resolve::{BUILTIN_EXCLUDES, Universe, resolve};
+use serde::{Deserialize, Serialize};
+
+use crate::build::fetch_debs;
+use crate::plan::Source;
+use crate::rootfs::elf::{self, ElfInfo};
+use crate::rootfs::ldcache::triplet;
+use crate::rootfs::tree::usrmerge;
+
+/// One program to analyse: where it will be in the image, and where it is now.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub image_path: String,
+    pub host_path: PathBuf,
+}
+
+/// The outcome: which files of which packages, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Needs {
+    /// Package name → (package, original paths in the package).
+    pub files: BTreeMap<String, (Package, BTreeSet<String>)>,
+    /// `path ← package ← needed by /app (DT_NEEDED)` lines.
+    pub explain: Vec<String>,
+    /// Programs that need nothing (statically linked).
+    pub static_programs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum FileKind {
+    File,
+    Symlink(String),
+}
+
+/// One package's file list, by placed (merged-/usr) path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FileList {
+    /// placed path → (original path, kind)
+    files: BTreeMap<String, (String, FileKind)>,
+}
+
+fn file_list(
+    cache: &Cache,
+    deb_path: &Path,
+    pkg: &Package,
+    merged: bool,
+) -> anyhow::Result<FileList> {
+    let entry = cache
+        .root()
+        .join("files")
+        .join(format!("{}-{merged}.json", pkg.sha256));
+    if let Some(l) = fs_err::read(&entry)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        return Ok(l);
+    }
+    let mut files = BTreeMap::new();
+    deb::read_data(deb_path, &pkg.name, |e, _| {
+        let kind = match &e.kind {
+            Kind::File | Kind::Hardlink(_) => FileKind::File,
+            Kind::Symlink(t) => FileKind::Symlink(t.clone()),
+            Kind::Dir => return Ok(()),
+        };
+        let placed = if merged {
+            usrmerge(&e.path)
+        } else {
+            e.path.clone()
+        };
+        files.insert(placed, (e.path.clone(), kind));
+        Ok(())
+    })?;
+    let list = FileList { files };
+    fs_err::create_dir_all(entry.parent().context("no parent")?)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("files"))?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&list)?)?;
+    tmp.persist(&entry).map_err(|e| e.error)?;
+    Ok(list)
+}
+
+fn read_member(deb_path: &Path, pkg: &str, original: &str) -> anyhow::Result<Vec<u8>> {
+    let mut out = None;
+    deb::read_data(deb_path, pkg, |e, r| {
+        if e.path == original && e.kind == Kind::File {
+            let mut b = Vec::new();
+            r.read_to_end(&mut b)?;
+            out = Some(b);
+        }
+        Ok(())
+    })?;
+    out.with_context(|| format!("{pkg}: /{original} not found in the package"))
+}
+
+/// Debian package names that may hold `soname` (`libssl.so.3` → `libssl3`, `libssl3t64`, …).
+fn guesses(universe: &Universe, soname: &str) -> Vec<String> {
+    let Some((stem, version)) = soname.split_once(".so") else {
+        return Vec::new();
+    };
+    let version = version.trim_start_matches('.');
+    let base = stem.replace('_', "-").to_lowercase();
+    let major = version.split('.').next().unwrap_or("");
+    let mut out = Vec::new();
+    let dash = if base.chars().last().is_some_and(|c| c.is_ascii_digit()) {
+        "-"
+    } else {
+        ""
+    };
+    for suffix in ["", "t64", "a", "c2", "v5", "-0"] {
+        for name in [
+            format!("{base}{dash}{major}{suffix}"),
+            format!("{base}{major}{suffix}"),
+            format!("{base}-{major}{suffix}"),
+        ] {
+            if universe.get(&name).is_some() && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+struct Pool<'a> {
+    source: &'a Source<'a>,
+    universe: &'a Universe,
+    merged: bool,
+    packages: BTreeMap<String, Package>,
+    lists: BTreeMap<String, FileList>,
+    debs: BTreeMap<String, PathBuf>,
+    /// placed path → package name (first package wins)
+    owners: BTreeMap<String, String>,
+}
+
+impl Pool<'_> {
+    /// Adds packages (with their dependency closure) to the pool and indexes their files.
+    fn add(&mut self, roots: &[String]) -> anyhow::Result<()> {
+        let excludes: BTreeSet<String> =
+            BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect();
+        let resolution = resolve(self.universe, "auto", roots, &excludes)?;
+        let new: Vec<Package> = resolution
+            .packages
+            .into_iter()
+            .filter(|p| !self.packages.contains_key(&p.name))
+            .collect();
+        let refs: Vec<&Package> = new.iter().collect();
+        let debs = fetch_debs(self.source, &refs)?;
+        for p in new {
+            let path = debs[&p.sha256].clone();
+            let list = file_list(&self.source.cache, &path, &p, self.merged)?;
+            for placed in list.files.keys() {
+                self.owners
+                    .entry(placed.clone())
+                    .or_insert_with(|| p.name.clone());
+            }
+            self.lists.insert(p.name.clone(), list);
+            self.debs.insert(p.sha256.clone(), path);
+            self.packages.insert(p.name.clone(), p);
+        }
+        Ok(())
+    }
+
+    /// Follows a placed path through the pool's symlinks to a file: the chain of placed paths.
+    fn chase(&self, path: &str) -> Option<Vec<String>> {
+        let mut chain = Vec::new();
+        let mut cur = path.trim_start_matches('/').to_string();
+        for _ in 0..16 {
+            if self.merged {
+                cur = usrmerge(&cur);
+            }
+            let owner = self.owners.get(&cur)?;
+            let (_, kind) = &self.lists[owner].files[&cur];
+            chain.push(cur.clone());
+            match kind {
+                FileKind::File => return Some(chain),
+                FileKind::Symlink(t) => {
+                    let base = if t.starts_with('/') {
+                        String::new()
+                    } else {
+                        cur.rsplit_once('/')
+                            .map_or(String::new(), |(d, _)| d.to_string())
+                    };
+                    let mut parts: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+                    for seg in t.split('/') {
+                        match seg {
+                            "" | "." => {}
+                            ".." => {
+                                parts.pop();
+                            }
+                            s => parts.push(s),
+                        }
+                    }
+                    cur = parts.join("/");
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Reads the ELF facts of a host program.
+pub fn program_info(host: &Path) -> anyhow::Result<Option<ElfInfo>> {
+    let bytes = fs_err::read(host)?;
+    Ok(if elf::is_elf(&bytes) {
+        elf::parse(&bytes)
+    } else {
+        None
+    })
+}
+
+/// Finds the package files the programs need.
+pub fn analyse(
+    source: &Source<'_>,
+    universe: &Universe,
+    programs: &[Program],
+    arch: &str,
+    merged: bool,
+    extra_roots: &[String],
+) -> anyhow::Result<Needs> {
+    let mut pool = Pool {
+        source,
+        universe,
+        merged,
+        packages: BTreeMap::new(),
+        lists: BTreeMap::new(),
+        debs: BTreeMap::new(),
+        owners: BTreeMap::new(),
+    };
+    let mut roots: Vec<String> = ["libc6", "libgcc-s1", "libstdc++6", "zlib1g"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+    for ssl in ["libssl3t64", "libssl3"] {
+        if universe.get(ssl).is_some() {
+            roots.push(ssl.into());
+            break;
+        }
+    }
+    roots.retain(|r| universe.get(r).is_some());
+    roots.extend(extra_roots.iter().cloned());
+    pool.add(&roots)?;
+
+    let t = triplet(arch);
+    let defaults = [
+        format!("lib/{t}"),
+        format!("usr/lib/{t}"),
+        "lib".into(),
+        "usr/lib".into(),
+        "lib64".into(),
+        "usr/lib64".into(),
+    ];
+    let mut needs = Needs::default();
+    // (needer image path, its ELF facts)
+    let mut queue: Vec<(String, ElfInfo)> = Vec::new();
+    for p in programs {
+        match program_info(&p.host_path)? {
+            Some(info) if info.interpreter.is_some() || !info.needed.is_empty() => {
+                queue.push((p.image_path.clone(), info));
+            }
+            Some(_) => needs.static_programs.push(p.image_path.clone()),
+            None => {}
+        }
+    }
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    while let Some((needer, info)) = queue.pop() {
+        let origin = needer.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        let mut wants: Vec<(String, &str)> = Vec::new();
+        if let Some(i) = &info.interpreter {
+            wants.push((i.clone(), "PT_INTERP"));
+        }
+        for lib in &info.needed {
+            wants.push((lib.clone(), "DT_NEEDED"));
+        }
+        for (lib, why) in wants {
+            if !done.insert(lib.clone()) {
+                continue;
+            }
+            let chain = locate(&mut pool, universe, &lib, &info, &origin, &defaults)?;
+            let Some(chain) = chain else {
+                bail!(
+                    "{needer} needs {lib} ({why}), which no Debian package of the suites provides; add the package with `packages = [...]`"
+                );
+            };
+            let owner_of = |p: &str| pool.owners[p].clone();
+            for placed in &chain {
+                let owner = owner_of(placed);
+                let original = pool.lists[&owner].files[placed].0.clone();
+                let pkg = pool.packages[&owner].clone();
+                needs
+                    .files
+                    .entry(owner.clone())
+                    .or_insert_with(|| (pkg, BTreeSet::new()))
+                    .1
+                    .insert(original);
+                needs.explain.push(format!(
+                    "/{placed} ← {owner} ← needed by {needer} ({why} {lib})"
+                ));
+            }
+            let real = chain.last().context("empty chain")?;
+            let owner = owner_of(real);
+            let pkg = &pool.packages[&owner];
+            let original = pool.lists[&owner].files[real].0.clone();
+            let bytes = read_member(&pool.debs[&pkg.sha256], &owner, &original)?;
+            if let Some(lib_info) = elf::parse(&bytes) {
+                queue.push((format!("/{real}"), lib_info));
+            }
+        }
+    }
+    Ok(needs)
+}
+
+fn locate(
+    pool: &mut Pool<'_>,
+    universe: &Universe,
+    lib: &str,
+    info: &ElfInfo,
+    origin: &str,
+    defaults: &[String],
+) -> anyhow::Result<Option<Vec<String>>> {
+    let candidates = |pool: &Pool<'_>| -> Option<Vec<String>> {
+        if lib.contains('/') {
+            return pool.chase(lib);
+        }
+        let expand = |r: &String| r.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
+        info.runpath
+            .iter()
+            .map(expand)
+            .chain(defaults.iter().cloned())
+            .find_map(|d| pool.chase(&format!("{}/{lib}", d.trim_matches('/'))))
+    };
+    if let Some(c) = candidates(pool) {
+        return Ok(Some(c));
+    }
+    let name = lib.rsplit('/').next().unwrap_or(lib);
+    let guessed: Vec<String> = guesses(universe, name)
+        .into_iter()
+        .filter(|g| !pool.packages.contains_key(g))
+        .collect();
+    if guessed.is_empty() {
+        return Ok(None);
+    }
+    pool.add(&guessed)?;
+    Ok(candidates(pool))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debian::index::parse_relations;
+
+    fn pkg(name: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: "1".into(),
+            architecture: "amd64".into(),
+            multi_arch: None,
+            depends: String::new(),
+            pre_depends: String::new(),
+            provides: parse_relations("").into_iter().flatten().collect(),
+            filename: String::new(),
+            size: 1,
+            sha256: "0".repeat(64),
+            installed_size: 0,
+            source: None,
+            essential: false,
+            suite: String::new(),
+            mirror: String::new(),
+        }
+    }
+
+    #[test]
+    fn library_name_guesses() {
+        let u = Universe::new([vec![
+            pkg("libssl3t64"),
+            pkg("libpq5"),
+            pkg("libfoo-2-0"),
+            pkg("libgcc-s1"),
+            pkg("libicu76"),
+        ]]);
+        assert_eq!(guesses(&u, "libssl.so.3"), ["libssl3t64"]);
+        assert_eq!(guesses(&u, "libpq.so.5"), ["libpq5"]);
+        assert_eq!(guesses(&u, "libgcc_s.so.1"), ["libgcc-s1"]);
+        assert_eq!(guesses(&u, "libicuuc.so.76"), Vec::<String>::new());
+    }
+}
