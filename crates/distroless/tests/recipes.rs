@@ -1,0 +1,421 @@
+//! End-to-end tests of application recipes against the signed test repository: every recipe
+//! key, every error message, the flag equivalents, docker-archive output and `distroless debug`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+
+use predicates::str::contains;
+use support::{config, distroless, files, manifests};
+use testkit::fixtures::{catalog_repo_for, catalog_repo_with};
+use testkit::{DebBuilder, SignKey};
+
+const CERT: &str = "-----BEGIN CERTIFICATE-----\nQ09SUA==\n-----END CERTIFICATE-----\n";
+
+fn recipe_cmd(repo_url: &str, cache: &Path, file: &Path, out: &Path) -> assert_cmd::Command {
+    let mut cmd = distroless(cache);
+    cmd.args([
+        "build",
+        "-q",
+        "--arch",
+        "amd64",
+        "--no-default-keyring",
+        "--keyring",
+    ])
+    .arg(&SignKey::shared().public)
+    .args(["--mirror", repo_url, "-f"])
+    .arg(file)
+    .arg("-o")
+    .arg(out);
+    cmd
+}
+
+/// A project directory with files to copy.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs_err::write(p.join("server"), b"#!binary").unwrap();
+    fs_err::create_dir_all(p.join("static/css")).unwrap();
+    fs_err::write(p.join("static/index.html"), b"<h1>hi</h1>").unwrap();
+    fs_err::write(p.join("static/css/site.css"), b"body{}").unwrap();
+    fs_err::write(p.join("static/app.js.map"), b"{}").unwrap();
+    std::os::unix::fs::symlink("index.html", p.join("static/home.html")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", p.join("static/outside")).unwrap();
+    fs_err::write(p.join("corp.pem"), CERT).unwrap();
+    dir
+}
+
+const FULL: &str = r#"
+name = "shop"
+from = "cc"
+description = "the shop"
+packages = ["libpq5"]
+entrypoint = ["/srv/server"]
+cmd = ["--serve"]
+workdir = "/srv"
+user = "shop:shop"
+exposed_ports = ["8080", "9090/udp"]
+volumes = ["/var/lib/shop"]
+stop_signal = "SIGINT"
+ca_certificates = ["corp.pem"]
+tags = ["latest", "2.1"]
+
+[env]
+MODE = "prod"
+
+[labels]
+"org.example.team" = "shop"
+
+[annotations]
+"org.opencontainers.image.source" = "https://example.invalid/shop"
+
+[healthcheck]
+test = ["CMD", "/srv/server", "--health"]
+interval = "30s"
+timeout = "5s"
+start_period = "1m"
+retries = 3
+
+[[groups]]
+name = "shop"
+gid = 2000
+
+[[users]]
+name = "shop"
+uid = 2000
+gid = 2000
+
+[[copy]]
+src = "server"
+dest = "/srv/server"
+owner = "shop:shop"
+mode = "0750"
+
+[[copy]]
+src = "static"
+dest = "/srv/www/"
+exclude = ["*.map"]
+"#;
+
+fn repo_with_libpq() -> testkit::Repo {
+    catalog_repo_with(|pkgs| {
+        pkgs.push(
+            DebBuilder::new("libpq5", "17.5-1", "amd64")
+                .field("Depends", "libc6 (>= 2.34), libssl3t64")
+                .file("usr/lib/x86_64-linux-gnu/libpq.so.5", b"pq"),
+        );
+    })
+}
+
+#[test]
+fn every_recipe_key_lands_in_the_image() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("distroless.toml");
+    fs_err::write(&file, FULL).unwrap();
+    let out = dir.path().join("out");
+    recipe_cmd(&repo.file_url(), &dir.path().join("cache"), &file, &out)
+        .assert()
+        .success();
+
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
+    let tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(tags, ["latest", "2.1"]);
+    let (_, m) = &manifests(&out)[0];
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.source"],
+        "https://example.invalid/shop"
+    );
+    assert_eq!(m["annotations"]["org.opencontainers.image.title"], "shop");
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.name"],
+        "cc-debian13:latest"
+    );
+    // cc's four tiers, the app tier (libpq5), accounts+certificates, then one layer per copy.
+    assert_eq!(m["layers"].as_array().unwrap().len(), 8);
+    let c = config(&out, m)["config"].clone();
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/srv/server"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["--serve"]));
+    assert_eq!(c["WorkingDir"], "/srv");
+    assert_eq!(c["User"], "shop:shop");
+    assert!(
+        c["Env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "MODE=prod")
+    );
+    assert_eq!(c["Labels"]["org.example.team"], "shop");
+    assert!(c["ExposedPorts"]["8080/tcp"].is_object() && c["ExposedPorts"]["9090/udp"].is_object());
+    assert!(c["Volumes"]["/var/lib/shop"].is_object());
+    assert_eq!(c["StopSignal"], "SIGINT");
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/srv/server", "--health"])
+    );
+    assert_eq!(c["Healthcheck"]["Interval"], 30_000_000_000u64);
+    assert_eq!(c["Healthcheck"]["StartPeriod"], 60_000_000_000u64);
+    assert_eq!(c["Healthcheck"]["Retries"], 3);
+
+    let f = files(&out, m);
+    let text = |p: &str| String::from_utf8(f[p].data.clone()).unwrap();
+    assert!(text("etc/passwd").contains("shop:x:2000:2000:shop:/home/shop:/sbin/nologin"));
+    assert!(text("etc/passwd").contains("nonroot:x:65532"));
+    assert!(text("etc/group").contains("shop:x:2000:"));
+    assert_eq!((f["home/shop"].uid, f["home/shop"].mode), (2000, 0o700));
+    assert!(text("etc/ssl/certs/ca-certificates.crt").ends_with(CERT));
+    assert!(text("etc/ssl/certs/ca-certificates.crt").contains("AAAA"));
+    assert_eq!(
+        (
+            f["srv/server"].uid,
+            f["srv/server"].gid,
+            f["srv/server"].mode
+        ),
+        (2000, 2000, 0o750)
+    );
+    assert!(f.contains_key("srv/www/index.html") && f.contains_key("srv/www/css/site.css"));
+    assert!(!f.contains_key("srv/www/app.js.map"), "excluded");
+    assert_eq!(f["srv/www/home.html"].link.as_deref(), Some("index.html"));
+    assert_eq!(
+        f["srv/www/outside"].link.as_deref(),
+        Some("/etc/passwd"),
+        "symlinks are kept, never followed"
+    );
+    assert!(f.contains_key("var/lib/dpkg/status.d/libpq5"));
+    assert!(f.values().all(|e| e.mtime == 0));
+}
+
+#[test]
+fn arches_key_builds_an_index() {
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let dir = project();
+    let file = dir.path().join("r.toml");
+    fs_err::write(&file, "from = \"static\"\narches = [\"amd64\", \"arm64\"]\nentrypoint = [\"/server\"]\n[[copy]]\nsrc = \"server\"\ndest = \"/server\"\n").unwrap();
+    let out = dir.path().join("out");
+    let mut cmd = distroless(&dir.path().join("cache"));
+    cmd.args(["build", "-q", "--no-default-keyring", "--keyring"])
+        .arg(&SignKey::shared().public)
+        .args(["--mirror", &repo.file_url(), "-f"])
+        .arg(&file)
+        .arg("-o")
+        .arg(&out);
+    cmd.assert().success();
+    let arches: Vec<String> = manifests(&out).into_iter().map(|(a, _)| a).collect();
+    assert_eq!(arches, ["amd64", "arm64"]);
+}
+
+fn error_case(body: &str, expected: &str) {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("distroless.toml");
+    fs_err::write(&file, body).unwrap();
+    let out = dir.path().join("out");
+    recipe_cmd(&repo.file_url(), &dir.path().join("cache"), &file, &out)
+        .assert()
+        .failure()
+        .stderr(contains(format!("{}:{expected}", file.display())));
+    assert!(!out.exists());
+}
+
+#[test]
+fn recipe_errors_name_file_line_and_key() {
+    error_case(
+        "from = \"cc\"\nentrypont = [\"/x\"]\n",
+        "2: entrypont: unknown field",
+    );
+    error_case("from = \"cc\"\nuser = 7\n", "2: user: invalid type");
+    error_case(
+        "from = \"cc\"\nuser = \"ghost\"\n",
+        "2: user: user \"ghost\" is not in the image's /etc/passwd",
+    );
+    error_case(
+        "from = \"cc\"\nentrypoint = [\"/nope\"]\n",
+        "2: entrypoint: /nope is not in the image",
+    );
+    error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"missing\"\ndest = \"/x\"\n",
+        "3: copy[0].src:",
+    );
+    error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"/x\"\nmode = \"rwx\"\n",
+        "5: copy[0].mode: \"rwx\" is not an octal mode",
+    );
+    error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"/x\"\nowner = \"bob\"\n",
+        "5: copy[0].owner: user \"bob\"",
+    );
+    error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"x\"\n",
+        "4: copy[0].dest: \"x\" must be an absolute path",
+    );
+    error_case(
+        "from = \"cc\"\nexposed_ports = [\"http\"]\n",
+        "2: exposed_ports: \"http\" is not a port",
+    );
+    error_case(
+        "from = \"cc\"\n[healthcheck]\ntest = [\"CMD\", \"/x\"]\ninterval = \"soon\"\n",
+        "4: interval: \"soon\" is not a duration",
+    );
+    error_case(
+        "from = \"nope\"\n",
+        "1: from: image \"nope\": no catalog image named",
+    );
+    error_case(
+        "from = \"cc\"\nca_certificates = [\"none.pem\"]\n",
+        "2: ca_certificates:",
+    );
+    error_case(
+        "from = \"cc\"\n[[users]]\nname = \"nonroot\"\nuid = 3000\n",
+        "3: users[0].name: user nonroot",
+    );
+}
+
+#[test]
+fn flags_build_the_same_image_as_the_recipe() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("r.toml");
+    fs_err::write(
+        &file,
+        "from = \"cc:nonroot\"\nentrypoint = [\"/app/server\"]\nuser = \"nonroot\"\npackages = [\"libpq5\"]\nexposed_ports = [\"8080\"]\n[env]\nA = \"1\"\n[labels]\nk = \"v\"\n[[copy]]\nsrc = \"server\"\ndest = \"/app/server\"\n",
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    recipe_cmd(&repo.file_url(), &cache, &file, &a)
+        .assert()
+        .success();
+    let server = dir.path().join("server");
+    let mut cmd = distroless(&cache);
+    cmd.current_dir(dir.path())
+        .args([
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--no-default-keyring",
+            "--keyring",
+        ])
+        .arg(&SignKey::shared().public)
+        .args([
+            "--mirror",
+            &repo.file_url(),
+            "--from",
+            "cc:nonroot",
+            "--entrypoint",
+            "/app/server",
+            "--user",
+            "nonroot",
+        ])
+        .args([
+            "--package",
+            "libpq5",
+            "--expose",
+            "8080",
+            "--env",
+            "A=1",
+            "--label",
+            "k=v",
+        ])
+        .arg("--copy")
+        .arg(format!("{}:/app/server", server.display()))
+        .arg("-o")
+        .arg(&b);
+    cmd.assert().success();
+    let (ca, cb) = (
+        config(&a, &manifests(&a)[0].1),
+        config(&b, &manifests(&b)[0].1),
+    );
+    assert_eq!(ca["config"], cb["config"]);
+    assert_eq!(ca["rootfs"], cb["rootfs"]);
+}
+
+#[test]
+fn docker_archive_and_debug_of_any_image() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("distroless.toml");
+    fs_err::write(&file, "from = \"cc\"\nname = \"svc\"\nentrypoint = [\"/server\"]\n[[copy]]\nsrc = \"server\"\ndest = \"/server\"\n").unwrap();
+    let cache = dir.path().join("cache");
+    let archive = dir.path().join("svc.tar");
+    recipe_cmd(&repo.file_url(), &cache, &file, &archive)
+        .arg("--format")
+        .arg("docker")
+        .assert()
+        .success();
+    let mut tar = tar::Archive::new(fs_err::File::open(&archive).unwrap());
+    let names: Vec<String> = tar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.contains(&"manifest.json".to_string()) && names.contains(&"repositories".to_string())
+    );
+    if support::have_tool("skopeo") {
+        let out = support::run(
+            std::process::Command::new("skopeo")
+                .args(["inspect", &format!("docker-archive:{}", archive.display())]),
+        );
+        assert!(out.contains("\"Architecture\": \"amd64\""), "{out}");
+    }
+
+    // The debug variant of an OCI layout keeps every layer and adds busybox.
+    let layout = dir.path().join("svc");
+    recipe_cmd(&repo.file_url(), &cache, &file, &layout)
+        .assert()
+        .success();
+    let debug = dir.path().join("svc-debug");
+    let mut cmd = distroless(&cache);
+    cmd.args(["debug", "-q", "--no-default-keyring", "--keyring"])
+        .arg(&SignKey::shared().public)
+        .args(["--mirror", &repo.file_url()])
+        .arg(format!("{}:latest", layout.display()))
+        .arg("-o")
+        .arg(&debug);
+    cmd.assert().success();
+    let before = &manifests(&layout)[0].1["layers"];
+    let after = &manifests(&debug)[0].1["layers"];
+    let n = before.as_array().unwrap().len();
+    assert_eq!(after.as_array().unwrap().len(), n + 1);
+    assert_eq!(
+        &after.as_array().unwrap()[..n],
+        before.as_array().unwrap().as_slice()
+    );
+    let f = files(&debug, &manifests(&debug)[0].1);
+    assert_eq!(f["busybox/sh"].link.as_deref(), Some("/busybox/busybox"));
+    let c = config(&debug, &manifests(&debug)[0].1)["config"].clone();
+    assert!(c["Env"][0].as_str().unwrap().ends_with(":/busybox"));
+    assert_eq!(
+        c["Entrypoint"],
+        serde_json::json!(["/server"]),
+        "an image with an entrypoint keeps it"
+    );
+
+    // And of a docker-archive.
+    let debug2 = dir.path().join("svc2-debug");
+    let mut cmd = distroless(&cache);
+    cmd.args(["debug", "-q", "--no-default-keyring", "--keyring"])
+        .arg(&SignKey::shared().public)
+        .args(["--mirror", &repo.file_url()])
+        .arg(&archive)
+        .arg("-o")
+        .arg(&debug2);
+    cmd.assert().success();
+    assert_eq!(
+        manifests(&debug2)[0].1["layers"].as_array().unwrap().len(),
+        n + 1
+    );
+}
