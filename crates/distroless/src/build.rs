@@ -743,7 +743,9 @@ pub fn build(
     }
     let tags: Vec<String> = match opts.app.as_ref().map(|a| a.recipe.tags.clone()) {
         Some(t) if !t.is_empty() => t,
-        _ => vec![opts.image.variant.tag().to_string()],
+        // An application image is `latest` whatever variant it starts from.
+        Some(_) => vec!["latest".to_string()],
+        None => vec![opts.image.variant.tag().to_string()],
     };
     let (desc, platform) = if manifests.len() == 1 {
         manifests.remove(0)
@@ -783,7 +785,7 @@ pub fn build(
             |a| a.recipe.name.clone(),
         );
         let repo_tags: Vec<String> = tags.iter().map(|t| format!("{name}:{t}")).collect();
-        layout.finish_docker_archive(&top, &opts.output, config, layer_digests, &repo_tags)?;
+        layout.finish_docker_archive(&opts.output, config, layer_digests, &repo_tags)?;
     } else if archive {
         layout.finish_archive(&top, &opts.output)?;
     } else {

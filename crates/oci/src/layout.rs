@@ -106,7 +106,6 @@ impl LayoutWriter {
     /// plus `manifest.json` and `repositories`, which is what Docker itself writes since 25.
     pub fn finish_docker_archive(
         self,
-        index: &ImageIndex,
         dest: &Path,
         config_digest: &str,
         layer_digests: &[String],
@@ -136,12 +135,18 @@ impl LayoutWriter {
             }
         }
         self.top_file("repositories", &canonical_json(&repos)?)?;
-        self.finish_archive(index, dest)
+        // Only Docker's own format: with an index.json beside it, podman would read the OCI
+        // layout instead and name the image after the bare tag.
+        self.write_tar(dest, false)
     }
 
     /// Finishes as an oci-archive (a tar of the layout) at `dest`.
     pub fn finish_archive(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
+        self.write_tar(dest, true)
+    }
+
+    fn write_tar(self, dest: &Path, oci: bool) -> Result<()> {
         let parent = self
             .tmp
             .path()
@@ -151,7 +156,11 @@ impl LayoutWriter {
         let out = tempfile::NamedTempFile::new_in(&parent).map_err(|e| Error::io(&parent, e))?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let root = self.tmp.path();
-        let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+        let mut names = if oci {
+            vec!["oci-layout".to_string(), "index.json".to_string()]
+        } else {
+            Vec::new()
+        };
         for extra in ["manifest.json", "repositories"] {
             if root.join(extra).exists() {
                 names.push(extra.to_string());

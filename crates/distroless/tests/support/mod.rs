@@ -258,3 +258,54 @@ pub fn validate_sbom(kind: &str, file: &Path) {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Unpacks with umoci and runs the image's own entrypoint and cmd under runc.
+pub fn run_image(layout: &Path, tag: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let bundle = work.path().join("bundle");
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &format!("{}:{tag}", layout.display())])
+        .arg(&bundle));
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = false.into();
+    fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let root = work.path().join("runc-root");
+    let id = format!("distroless-app-{}", std::process::id());
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "-b"])
+        .arg(&bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let _ = Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["delete", "--force", &id])
+        .output();
+    assert!(
+        out.status.success(),
+        "runc failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Copies a directory tree (for building examples in a scratch directory).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            fs_err::create_dir_all(&dest).unwrap();
+        } else {
+            fs_err::copy(e.path(), &dest).unwrap();
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Live application images: the README's Dockerfile examples as recipes, `from = "auto"`,
+//! and docker-archive loading into podman. Programs are built by the tests with the host's
+//! toolchains and run under runc.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{copy_tree, distroless, have_tool, manifests, run, run_image, shared_cache, tools};
+
+fn example(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name);
+    let dir = tmp.path().join(name);
+    copy_tree(&src, &dir);
+    (tmp, dir)
+}
+
+fn build_recipe(dir: &Path, out: &Path, extra: &[&str]) -> String {
+    let assert = distroless(&shared_cache())
+        .current_dir(dir)
+        .args(["build", "--arch", "amd64", "-f", "distroless.toml", "-o"])
+        .arg(out)
+        .args(extra)
+        .assert()
+        .success();
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+#[test]
+fn static_program_example() {
+    if !tools() {
+        return;
+    }
+    let (_tmp, dir) = example("static-go");
+    support::compile(
+        &dir,
+        "hello",
+        "#include <stdio.h>\nint main(void){puts(\"hello from static\");return 0;}\n",
+        false,
+        &["-static"],
+    );
+    let out = dir.join("image");
+    build_recipe(&dir, &out, &[]);
+    assert_eq!(run_image(&out, "latest").trim(), "hello from static");
+}
+
+#[test]
+fn cpp_example() {
+    if !tools() {
+        return;
+    }
+    let (_tmp, dir) = example("cpp");
+    support::compile(
+        &dir,
+        "server",
+        "#include <iostream>\n#include <unistd.h>\nint main(){ std::cout << \"server ok uid=\" << getuid() << std::endl; }\n",
+        true,
+        &[],
+    );
+    let out = dir.join("image");
+    build_recipe(&dir, &out, &[]);
+    assert_eq!(run_image(&out, "latest").trim(), "server ok uid=65532");
+}
+
+#[test]
+fn python_example() {
+    if !tools() {
+        return;
+    }
+    let (_tmp, dir) = example("python");
+    let out = dir.join("image");
+    build_recipe(&dir, &out, &[]);
+    let v: serde_json::Value = serde_json::from_str(run_image(&out, "latest").trim()).unwrap();
+    assert_eq!(v["message"], "hello from python3");
+}
+
+#[test]
+fn java_example() {
+    if !tools() || !have_tool("javac") || !have_tool("jar") {
+        return;
+    }
+    let (_tmp, dir) = example("java");
+    fs_err::write(dir.join("Main.java"), "public class Main { public static void main(String[] a) { System.out.println(\"hello from java \" + System.getProperty(\"user.name\")); } }").unwrap();
+    run(Command::new("javac")
+        .current_dir(&dir)
+        .args(["--release", "17", "Main.java"]));
+    run(Command::new("jar")
+        .current_dir(&dir)
+        .args(["cfe", "app.jar", "Main", "Main.class"]));
+    let out = dir.join("image");
+    build_recipe(&dir, &out, &[]);
+    assert_eq!(run_image(&out, "latest").trim(), "hello from java nonroot");
+}
+
+const TLS_ZLIB_CXX: &str = r#"
+#include <iostream>
+#include <string>
+#include <openssl/ssl.h>
+#include <zlib.h>
+int main() {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    std::string s = std::string(OpenSSL_version(OPENSSL_VERSION)) + " zlib " + zlibVersion();
+    std::cout << "auto ok " << (ctx != nullptr) << " " << s << std::endl;
+    SSL_CTX_free(ctx);
+}
+"#;
+
+fn uncompressed_size(layout: &Path) -> u64 {
+    let (_, m) = &manifests(layout)[0];
+    m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let f =
+                fs_err::File::open(support::blob(layout, l["digest"].as_str().unwrap())).unwrap();
+            std::io::copy(&mut flate2::read::GzDecoder::new(f), &mut std::io::sink()).unwrap()
+        })
+        .sum()
+}
+
+#[test]
+fn auto_image_runs_and_is_smaller_than_cc() {
+    if !tools() || !std::path::Path::new("/usr/include/openssl/ssl.h").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "libssl-dev and zlib1g-dev are required in CI"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::compile(
+        dir,
+        "app",
+        TLS_ZLIB_CXX,
+        true,
+        &["-lssl", "-lcrypto", "-lz"],
+    );
+    fs_err::write(
+        dir.join("distroless.toml"),
+        "name = \"tls\"\nfrom = \"auto\"\ndebian = 12\nentrypoint = [\"/app\"]\n[[copy]]\nsrc = \"app\"\ndest = \"/app\"\n",
+    )
+    .unwrap();
+    let out = dir.join("auto");
+    let text = build_recipe(dir, &out, &["--explain"]);
+    assert!(text.contains("/usr/lib/x86_64-linux-gnu/libssl.so.3 ← libssl3 ← needed by /app (DT_NEEDED libssl.so.3)"), "{text}");
+    assert!(text.contains("← libstdc++6 ← needed by /app"), "{text}");
+    let ran = run_image(&out, "latest");
+    assert!(ran.starts_with("auto ok 1 OpenSSL 3"), "{ran}");
+
+    // The same program on cc, as a Dockerfile on distroless would make it.
+    fs_err::write(
+        dir.join("cc.toml"),
+        "from = \"cc-debian12\"\npackages = [\"zlib1g\"]\nentrypoint = [\"/app\"]\n[[copy]]\nsrc = \"app\"\ndest = \"/app\"\n",
+    )
+    .unwrap();
+    let cc = dir.join("cc");
+    distroless(&shared_cache())
+        .current_dir(dir)
+        .args(["build", "-q", "--arch", "amd64", "-f", "cc.toml", "-o"])
+        .arg(&cc)
+        .assert()
+        .success();
+    let (auto_size, cc_size) = (uncompressed_size(&out), uncompressed_size(&cc));
+    let ratio = auto_size as f64 / cc_size as f64;
+    println!("auto {auto_size} bytes, cc + program {cc_size} bytes, ratio {ratio:.3}");
+    // Measured 0.53 (Debian 12): libcrypto alone is 18% of cc + program, the static skeleton
+    // 13%. The issue's 40% is not reachable without dropping static's packages; see the note.
+    assert!(ratio < 0.60, "auto image is {ratio:.2} of cc + program");
+
+    // The partial packages are recorded as such in the SBOM.
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(dir.join("auto.spdx.json")).unwrap()).unwrap();
+    let libc = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
+    assert!(
+        libc["comment"]
+            .as_str()
+            .unwrap()
+            .starts_with("partial: only these files"),
+        "{libc}"
+    );
+}
+
+#[test]
+fn static_binary_lands_on_static() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::compile(
+        dir,
+        "app",
+        "#include <stdio.h>\nint main(void){puts(\"static ok\");return 0;}\n",
+        false,
+        &["-static"],
+    );
+    fs_err::write(
+        dir.join("distroless.toml"),
+        "from = \"auto\"\nentrypoint = [\"/app\"]\n[[copy]]\nsrc = \"app\"\ndest = \"/app\"\n",
+    )
+    .unwrap();
+    let out = dir.join("img");
+    let text = build_recipe(dir, &out, &["--explain"]);
+    assert!(text.contains("/app: statically linked"), "{text}");
+    let st = dir.join("static");
+    support::build("static", "amd64", &st);
+    let (a, s) = (
+        &manifests(&out)[0].1["layers"],
+        &manifests(&st)[0].1["layers"],
+    );
+    assert_eq!(
+        a.as_array().unwrap().len(),
+        s.as_array().unwrap().len() + 1,
+        "static's layers + the copy"
+    );
+    assert_eq!(a[0]["digest"], s[0]["digest"]);
+    assert_eq!(run_image(&out, "latest").trim(), "static ok");
+}
+
+#[test]
+fn docker_archive_loads_into_podman() {
+    if !tools() || !have_tool("podman") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs_err::write(dir.join("f"), "x").unwrap();
+    fs_err::write(dir.join("distroless.toml"), "name = \"distroless-podman-test\"\nfrom = \"static\"\n[[copy]]\nsrc = \"f\"\ndest = \"/f\"\n[healthcheck]\ntest = [\"NONE\"]\n").unwrap();
+    let archive = dir.join("img.tar");
+    build_recipe(dir, &archive, &["--format", "docker"]);
+    let out = run(Command::new("podman").arg("load").arg("-i").arg(&archive));
+    assert!(out.contains("distroless-podman-test:latest"), "{out}");
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", "localhost/distroless-podman-test:latest"])
+        .output();
+}
