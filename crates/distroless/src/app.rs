@@ -78,13 +78,22 @@ impl AppSpec {
 
     /// Accounts of a catalog-based image plus the recipe's users and groups.
     pub fn accounts(&self) -> anyhow::Result<Accounts> {
-        let mut passwd = PASSWD.to_string();
-        let mut group = GROUP.to_string();
-        let mut gids: Vec<u32> = vec![0, 5, 50, 65532, 65534];
-        let mut names: Vec<String> = ["root", "tty", "staff", "nonroot", "nobody"]
-            .iter()
-            .map(|s| (*s).to_string())
+        self.accounts_on(&Accounts {
+            passwd: PASSWD.to_string(),
+            group: GROUP.to_string(),
+        })
+    }
+
+    /// A base's accounts plus the recipe's users and groups.
+    pub fn accounts_on(&self, base: &Accounts) -> anyhow::Result<Accounts> {
+        let mut passwd = base.passwd.clone();
+        let mut group = base.group.clone();
+        let field = |l: &str, n: usize| l.split(':').nth(n).unwrap_or("").to_string();
+        let mut gids: Vec<u32> = group
+            .lines()
+            .filter_map(|l| field(l, 2).parse().ok())
             .collect();
+        let mut names: Vec<String> = group.lines().map(|l| field(l, 0)).collect();
         for (i, g) in self.recipe.groups.iter().enumerate() {
             if names.contains(&g.name) || gids.contains(&g.gid) {
                 return Err(self.error(

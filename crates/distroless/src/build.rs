@@ -192,8 +192,12 @@ pub struct AppPrepared {
 
 /// Checks an application recipe against the host and the base's accounts.
 pub fn prepare_app(spec: &AppSpec) -> anyhow::Result<AppPrepared> {
+    prepare_app_with(spec, spec.accounts()?)
+}
+
+/// Like [`prepare_app`], with the image's accounts (a foreign base's, already extended).
+pub fn prepare_app_with(spec: &AppSpec, accounts: app::Accounts) -> anyhow::Result<AppPrepared> {
     app::check_keys(spec)?;
-    let accounts = spec.accounts()?;
     let mut copies = Vec::new();
     for (i, c) in spec.recipe.copy.iter().enumerate() {
         let entries = app::copy_entries(spec, i, c, &accounts)?;
@@ -362,7 +366,7 @@ fn apply_app(
 }
 
 /// The Docker/Podman `Healthcheck` object of a recipe.
-fn healthcheck(app: &AppPrepared) -> Option<serde_json::Value> {
+pub fn healthcheck_of(app: &AppPrepared) -> Option<serde_json::Value> {
     let h = app.spec.recipe.healthcheck.as_ref()?;
     let mut v = serde_json::json!({ "Test": h.test });
     for (key, value) in [
@@ -452,7 +456,7 @@ fn build_arch(
     let mut health = None;
     if let Some(app) = app {
         apply_app(app, &mut runtime, &view)?;
-        health = healthcheck(app);
+        health = healthcheck_of(app);
     }
     let config = oci::image::config(&platform, &runtime, &layers, opts.epoch)?;
     let mut config = serde_json::to_value(&config)?;

@@ -137,6 +137,41 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
 pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let app = app_spec(args)?;
+    if let Some(spec) = &app
+        && let Some(from) = spec
+            .recipe
+            .from
+            .as_deref()
+            .filter(|f| crate::external::is_path(&spec.dir, f, &catalog) && *f != "auto")
+    {
+        let output = args
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&spec.recipe.name));
+        let compression = match args.compression {
+            CompressionArg::Gzip => oci::layer::Compression::Gzip,
+            CompressionArg::Zstd => oci::layer::Compression::Zstd,
+        };
+        let summary = crate::external::build(
+            spec,
+            from,
+            &output,
+            compression,
+            args.source.source_date_epoch,
+        )?;
+        if args.json {
+            serde_json::to_writer_pretty(std::io::stdout().lock(), &summary)?;
+            println!();
+        } else if !args.source.quiet {
+            println!(
+                "built {} on {from} → {} ({})",
+                summary.image,
+                summary.output.display(),
+                summary.format
+            );
+        }
+        return Ok(());
+    }
     let image = match (&app, &args.image) {
         (Some(_), Some(i)) => {
             anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})")

@@ -21,14 +21,14 @@ use crate::plan::Source;
 use crate::rootfs::{self, Tree};
 
 /// A manifest read from the source image.
-struct SourceManifest {
-    manifest: Value,
-    config: Value,
-    platform: Option<Value>,
+pub(crate) struct SourceManifest {
+    pub(crate) manifest: Value,
+    pub(crate) config: Value,
+    pub(crate) platform: Option<Value>,
 }
 
 /// The Debian architecture of an OCI platform.
-fn debian_arch(arch: &str, variant: Option<&str>) -> anyhow::Result<&'static str> {
+pub(crate) fn debian_arch(arch: &str, variant: Option<&str>) -> anyhow::Result<&'static str> {
     Ok(match (arch, variant) {
         ("amd64", _) => "amd64",
         ("arm64", _) => "arm64",
@@ -50,7 +50,7 @@ fn read_json(path: &Path) -> anyhow::Result<Value> {
 }
 
 /// Unpacks an archive into a temporary directory.
-fn unpack(archive: &Path) -> anyhow::Result<tempfile::TempDir> {
+pub(crate) fn unpack(archive: &Path) -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     let mut tar = tar::Archive::new(fs_err::File::open(archive)?);
     for entry in tar
@@ -76,13 +76,13 @@ fn unpack(archive: &Path) -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-fn blob_path(root: &Path, digest: &str) -> PathBuf {
+pub(crate) fn blob_path(root: &Path, digest: &str) -> PathBuf {
     root.join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
 
 /// Reads the manifests of an OCI layout (for `tag`, or its first entry).
-fn oci_manifests(root: &Path, tag: Option<&str>) -> anyhow::Result<Vec<SourceManifest>> {
+pub(crate) fn oci_manifests(root: &Path, tag: Option<&str>) -> anyhow::Result<Vec<SourceManifest>> {
     let index = read_json(&root.join("index.json"))?;
     let entries = index["manifests"]
         .as_array()
@@ -119,7 +119,7 @@ fn oci_manifests(root: &Path, tag: Option<&str>) -> anyhow::Result<Vec<SourceMan
 }
 
 /// Reads a docker-archive (manifest.json + config + layer tars) as OCI manifests.
-fn docker_manifests(root: &Path) -> anyhow::Result<Vec<SourceManifest>> {
+pub(crate) fn docker_manifests(root: &Path) -> anyhow::Result<Vec<SourceManifest>> {
     let list = read_json(&root.join("manifest.json"))?;
     let first = list
         .as_array()

@@ -287,6 +287,23 @@ fn add_generated(entries: &[GenEntry], view: &ImageView, tree: &mut Tree) -> any
     Ok(())
 }
 
+/// Builds an uncached layer of generated entries on top of `view` (for foreign bases).
+pub fn build_generated(
+    unit: &Unit,
+    view: &ImageView,
+    layout: &LayoutWriter,
+    compression: Compression,
+    epoch: u64,
+) -> anyhow::Result<(LayerBlob, LayerIndex)> {
+    let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
+    let mut tree = Tree::new(false, below_links)?;
+    add_generated(&unit.entries, view, &mut tree)?;
+    let index = tree.index()?;
+    let mut writer = LayerWriter::new(&layout.blobs(), compression, epoch)?;
+    tree.write_layer(&mut writer)?;
+    Ok((writer.finish()?, index))
+}
+
 /// Whether the image has glibc's dynamic loader setup (and so wants an `ld.so.cache`).
 pub fn has_glibc(view: &ImageView) -> bool {
     view.index.elfs.values().any(|e| {

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod debug;
+pub mod external;
 pub mod layers;
 pub mod license;
 pub mod lock;

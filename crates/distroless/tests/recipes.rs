@@ -419,3 +419,77 @@ fn docker_archive_and_debug_of_any_image() {
         n + 1
     );
 }
+
+#[test]
+fn recipes_start_from_layouts_and_archives() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let cache = dir.path().join("cache");
+    let base_recipe = dir.path().join("base.toml");
+    fs_err::write(
+        &base_recipe,
+        "from = \"cc:nonroot\"\nname = \"base\"\n[[users]]\nname = \"svc\"\nuid = 4000\n",
+    )
+    .unwrap();
+    let layout = dir.path().join("base");
+    recipe_cmd(&repo.file_url(), &cache, &base_recipe, &layout)
+        .assert()
+        .success();
+    let oci_archive = dir.path().join("base.tar");
+    recipe_cmd(&repo.file_url(), &cache, &base_recipe, &oci_archive)
+        .assert()
+        .success();
+    let docker_archive = dir.path().join("base-docker.tar");
+    recipe_cmd(&repo.file_url(), &cache, &base_recipe, &docker_archive)
+        .args(["--format", "docker"])
+        .assert()
+        .success();
+    let base_layers = manifests(&layout)[0].1["layers"]
+        .as_array()
+        .unwrap()
+        .clone();
+
+    for from in ["./base", "base.tar", "base-docker.tar"] {
+        let file = dir.path().join("app.toml");
+        fs_err::write(
+            &file,
+            format!("from = \"{from}\"\nname = \"on-top\"\nuser = \"svc\"\nentrypoint = [\"/srv/server\"]\n[[copy]]\nsrc = \"server\"\ndest = \"/srv/server\"\nowner = \"svc\"\n"),
+        )
+        .unwrap();
+        let out = dir.path().join("on-top");
+        recipe_cmd(&repo.file_url(), &cache, &file, &out)
+            .assert()
+            .success();
+        let (_, m) = &manifests(&out)[0];
+        let layers = m["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), base_layers.len() + 1, "{from}");
+        assert_eq!(
+            &layers[..base_layers.len()],
+            base_layers.as_slice(),
+            "{from}: base layers keep their digests"
+        );
+        assert_eq!(m["annotations"]["org.opencontainers.image.base.name"], from);
+        let c = config(&out, m);
+        assert_eq!(c["config"]["User"], "svc");
+        assert_eq!(
+            c["config"]["WorkingDir"], "/home/nonroot",
+            "{from}: the base's settings stay"
+        );
+        assert_eq!(files(&out, m)["srv/server"].uid, 4000);
+        fs_err::remove_dir_all(&out).unwrap();
+    }
+    let file = dir.path().join("bad.toml");
+    fs_err::write(&file, "from = \"./base\"\nuser = \"ghost\"\n").unwrap();
+    recipe_cmd(&repo.file_url(), &cache, &file, &dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(contains(format!(
+            "{}:2: user: user \"ghost\" is not in the image's /etc/passwd",
+            file.display()
+        )));
+    fs_err::write(&file, "from = \"./base\"\npackages = [\"libpq5\"]\n").unwrap();
+    recipe_cmd(&repo.file_url(), &cache, &file, &dir.path().join("x"))
+        .assert()
+        .failure()
+        .stderr(contains("2: packages: Debian packages need a catalog base"));
+}
