@@ -216,7 +216,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         None
     };
     if args.dry_run {
-        return dry_run(&source, &catalog, &image, &arches, args.json);
+        return dry_run(&source, &catalog, &image, &arches, args.json, app.as_ref());
     }
     let default_name = app
         .as_ref()
@@ -293,8 +293,17 @@ fn dry_run(
     image: &ImageRef,
     arches: &[String],
     json: bool,
+    app: Option<&AppSpec>,
 ) -> anyhow::Result<()> {
-    let chain = catalog.chain(&image.name)?;
+    let mut chain = catalog.chain(&image.name)?;
+    let app_recipe = app.map(|a| {
+        let mut r = a.recipe.clone();
+        r.name = "app".into();
+        r
+    });
+    if let Some(r) = &app_recipe {
+        chain.push(r);
+    }
     let mut out = std::io::stdout().lock();
     let mut plans = Vec::new();
     for arch in arches {
