@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::build::fetch_debs;
 use crate::plan::Source;
 use crate::rootfs::elf::{self, ElfInfo};
-use crate::rootfs::ldcache::triplet;
+use crate::rootfs::ldcache::default_lib_dirs;
 use crate::rootfs::tree::usrmerge;
 
 /// One program to analyse: where it will be in the image, and where it is now.
@@ -256,15 +256,7 @@ pub fn analyse(
     roots.extend(extra_roots.iter().cloned());
     pool.add(&roots)?;
 
-    let t = triplet(arch);
-    let defaults = [
-        format!("lib/{t}"),
-        format!("usr/lib/{t}"),
-        "lib".into(),
-        "usr/lib".into(),
-        "lib64".into(),
-        "usr/lib64".into(),
-    ];
+    let defaults = default_lib_dirs(arch);
     let mut needs = Needs::default();
     // (needer image path, its ELF facts)
     let mut queue: Vec<(String, ElfInfo)> = Vec::new();

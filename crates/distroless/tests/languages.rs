@@ -347,27 +347,6 @@ fn sboms_match_syft() {
         })
         .collect();
     ours.sort();
-    let text = run(Command::new("syft").args([
-        "scan",
-        &format!("oci-dir:{}", layout.display()),
-        "-o",
-        "syft-json",
-        "-q",
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut theirs: Vec<(String, String)> = v["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    theirs.sort();
-    theirs.dedup();
+    let theirs = support::syft_packages(&layout);
     assert_eq!(ours, theirs);
 }

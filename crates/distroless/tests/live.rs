@@ -40,28 +40,7 @@ fn syft_matches_status_d(layout: &Path) {
     if !have_tool("syft") {
         return;
     }
-    let text = run(Command::new("syft").args([
-        "scan",
-        &format!("oci-dir:{}", layout.display()),
-        "-o",
-        "syft-json",
-        "-q",
-    ]));
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut found: Vec<(String, String)> = v["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["type"] == "deb")
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["version"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    found.sort();
-    found.dedup();
+    let found = support::syft_packages(layout);
     let (_, m) = &manifests(layout)[0];
     let files = support::files(layout, m);
     let mut ours: Vec<(String, String)> = files

@@ -5,7 +5,7 @@
 //! a library that a Debian upgrade moved into a package the image does not have, before users
 //! run into it.
 
-use super::ldcache::{CacheEntry, triplet};
+use super::ldcache::{CacheEntry, default_lib_dirs};
 use super::view::{ImageView, Resolved};
 
 /// One unmet need.
@@ -44,15 +44,7 @@ fn is_elf_file(view: &ImageView, path: &str) -> bool {
 
 /// Every unmet need of every ELF file in the image.
 pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing> {
-    let t = triplet(arch);
-    let defaults = [
-        format!("lib/{t}"),
-        format!("usr/lib/{t}"),
-        "lib".into(),
-        "usr/lib".into(),
-        "lib64".into(),
-        "usr/lib64".into(),
-    ];
+    let defaults = default_lib_dirs(arch);
     let mut missing = Vec::new();
     for (path, elf) in &view.index.elfs {
         if let Some(interp) = elf.interpreter.as_ref().filter(|i| !is_elf_file(view, i)) {

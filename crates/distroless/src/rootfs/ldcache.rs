@@ -25,6 +25,19 @@ pub fn triplet(arch: &str) -> &'static str {
     }
 }
 
+/// The directories `ld.so` searches when nothing else finds a library.
+pub fn default_lib_dirs(arch: &str) -> Vec<String> {
+    let t = triplet(arch);
+    vec![
+        format!("lib/{t}"),
+        format!("usr/lib/{t}"),
+        "lib".into(),
+        "usr/lib".into(),
+        "lib64".into(),
+        "usr/lib64".into(),
+    ]
+}
+
 /// One cache entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {

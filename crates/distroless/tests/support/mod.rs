@@ -193,13 +193,20 @@ pub fn run_with_files(layout: &Path, tag: &str, files: &[(&Path, &str)], args: &
     cfg["process"]["terminal"] = false.into();
     cfg["process"]["args"] = args.iter().map(|s| serde_json::Value::from(*s)).collect();
     fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let root = work.path().join("runc-root");
-    let id = format!("distroless-test-{}-{}", std::process::id(), args.len());
+    runc_run(work.path(), &bundle)
+}
+
+/// Runs an unpacked bundle under runc with a private state directory; returns stdout.
+pub fn runc_run(work: &Path, bundle: &Path) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let root = work.join("runc-root");
+    let id = format!("distroless-test-{}-{n}", std::process::id());
     let out = Command::new("runc")
         .arg("--root")
         .arg(&root)
         .args(["run", "-b"])
-        .arg(&bundle)
+        .arg(bundle)
         .arg(&id)
         .stdin(std::process::Stdio::null())
         .output()
@@ -211,11 +218,38 @@ pub fn run_with_files(layout: &Path, tag: &str, files: &[(&Path, &str)], args: &
         .output();
     assert!(
         out.status.success(),
-        "runc {args:?} failed: {}{}",
+        "runc failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The Debian packages (name, version) syft finds in an OCI layout, sorted.
+pub fn syft_packages(layout: &Path) -> Vec<(String, String)> {
+    let text = run(Command::new("syft").args([
+        "scan",
+        &format!("oci-dir:{}", layout.display()),
+        "-o",
+        "syft-json",
+        "-q",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut found: Vec<(String, String)> = v["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["type"] == "deb")
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 pub fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> PathBuf {
@@ -271,29 +305,7 @@ pub fn run_image(layout: &Path, tag: &str) -> String {
         serde_json::from_slice(&fs_err::read(&cfg_path).unwrap()).unwrap();
     cfg["process"]["terminal"] = false.into();
     fs_err::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let root = work.path().join("runc-root");
-    let id = format!("distroless-app-{}", std::process::id());
-    let out = Command::new("runc")
-        .arg("--root")
-        .arg(&root)
-        .args(["run", "-b"])
-        .arg(&bundle)
-        .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let _ = Command::new("runc")
-        .arg("--root")
-        .arg(&root)
-        .args(["delete", "--force", &id])
-        .output();
-    assert!(
-        out.status.success(),
-        "runc failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    runc_run(work.path(), &bundle)
 }
 
 /// Copies a directory tree (for building examples in a scratch directory).
