@@ -17,10 +17,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build a catalog image (static, base-nossl, base, cc, python3, java17, java21, nodejs).
+    /// Build a catalog image, or an application image from a recipe (-f distroless.toml).
+    ///
+    /// Catalog: static, base-nossl, base, cc, python3, java17, java21, nodejs.
     ///
     /// Examples:
     ///   distroless build static
+    ///   distroless build -f distroless.toml --explain
+    ///   distroless build --from cc:nonroot --copy build/app:/app --entrypoint /app -o app
     ///   distroless build cc-debian12:nonroot -o cc.tar
     ///   distroless build base:debug --arch amd64 --arch arm64 -o base-debug
     #[command(verbatim_doc_comment)]

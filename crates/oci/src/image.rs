@@ -47,6 +47,11 @@ pub struct HistoryLayer {
     pub created_by: String,
 }
 
+/// oci-spec's maps are `HashMap`s; ours are ordered. Order is restored by [`canonical_json`].
+fn to_map(m: &BTreeMap<String, String>) -> std::collections::HashMap<String, String> {
+    m.clone().into_iter().collect()
+}
+
 /// Serialises a value with sorted keys and no whitespace.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let v = serde_json::to_value(value).map_err(|e| Error::Spec(e.to_string()))?;
@@ -106,13 +111,7 @@ pub fn config(
         cfg = cfg.stop_signal(s.clone());
     }
     if !runtime.labels.is_empty() {
-        cfg = cfg.labels(
-            runtime
-                .labels
-                .clone()
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
+        cfg = cfg.labels(to_map(&runtime.labels));
     }
     let rootfs = RootFsBuilder::default()
         .typ("layers")
@@ -177,12 +176,7 @@ pub fn manifest(
         .config(config)
         .layers(layer_descs);
     if !annotations.is_empty() {
-        b = b.annotations(
-            annotations
-                .clone()
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
+        b = b.annotations(to_map(annotations));
     }
     Ok(b.build()?)
 }
@@ -210,12 +204,7 @@ pub fn index(
         .media_type(MediaType::ImageIndex)
         .manifests(descs);
     if !annotations.is_empty() {
-        b = b.annotations(
-            annotations
-                .clone()
-                .into_iter()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
+        b = b.annotations(to_map(annotations));
     }
     Ok(b.build()?)
 }
