@@ -18,8 +18,9 @@ use oci_spec::image::MediaType;
 use serde_json::{Value, json};
 
 use crate::app::{Accounts, AppSpec};
-use crate::build::{AppPrepared, BuildSummary, ManifestSummary, is_archive};
+use crate::build::{BuildSummary, ManifestSummary, is_archive};
 use crate::layers::{GenEntry, Unit};
+use crate::prepare::AppPrepared;
 use crate::rootfs::view::{ImageView, LayerIndex};
 
 /// Whether a `from` value names an image on disk rather than a catalog image: `./x`, `/x`,
@@ -154,7 +155,7 @@ pub fn build(
         };
         // Accounts: the base's, plus the recipe's.
         let extended = spec.accounts_on(&accounts)?;
-        let prepared: AppPrepared = crate::build::prepare_app_with(spec, extended)?;
+        let prepared: AppPrepared = crate::prepare::prepare_app_with(spec, extended)?;
         let mut entries = Vec::new();
         if !spec.recipe.users.is_empty() || !spec.recipe.groups.is_empty() {
             entries.push(GenEntry::File(
@@ -370,7 +371,7 @@ fn apply_config(
     if let Some(s) = &r.stop_signal {
         c["StopSignal"] = json!(s);
     }
-    if let Some(h) = crate::build::healthcheck_of(app) {
+    if let Some(h) = crate::prepare::healthcheck_of(app) {
         c["Healthcheck"] = h;
     }
     if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first())

@@ -17,6 +17,7 @@ pub mod license;
 pub mod lock;
 pub mod plan;
 pub mod platform;
+pub mod prepare;
 pub mod progress;
 pub mod recipe;
 pub mod rootfs;
