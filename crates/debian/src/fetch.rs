@@ -163,6 +163,30 @@ impl Cache {
         &self.root
     }
 
+    /// A derived record (`<root>/<kind>/<key>.json`: resolutions, layer facts, file lists…);
+    /// `None` when absent or unreadable, so a damaged record is simply rebuilt.
+    pub fn read_record<T: serde::de::DeserializeOwned>(&self, kind: &str, key: &str) -> Option<T> {
+        let bytes = fs_err::read(self.record_path(kind, key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stores a derived record atomically.
+    pub fn write_record<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<()> {
+        let path = self.record_path(kind, key);
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
+        write_atomic(&path, &bytes)
+    }
+
+    fn record_path(&self, kind: &str, key: &str) -> PathBuf {
+        self.root.join(kind).join(format!("{key}.json"))
+    }
+
     /// Where the blob with this hash lives (whether or not it is there).
     pub fn path_of(&self, sha256: &str) -> PathBuf {
         self.root.join("sha256").join(sha256)
@@ -242,6 +266,20 @@ impl Cache {
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(path)
     }
+}
+
+/// Writes a file through a temporary file in the same directory and a rename, so readers see
+/// the old content or the whole new content, never a part. Creates the directory if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs_err::create_dir_all(&dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
 }
 
 /// SHA256 of a file, streamed.

@@ -63,14 +63,8 @@ fn file_list(
     pkg: &Package,
     merged: bool,
 ) -> anyhow::Result<FileList> {
-    let entry = cache
-        .root()
-        .join("files")
-        .join(format!("{}-{merged}.json", pkg.sha256));
-    if let Some(l) = fs_err::read(&entry)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-    {
+    let key = format!("{}-{merged}", pkg.sha256);
+    if let Some(l) = cache.read_record("files", &key) {
         return Ok(l);
     }
     let mut files = BTreeMap::new();
@@ -89,10 +83,7 @@ fn file_list(
         Ok(())
     })?;
     let list = FileList { files };
-    fs_err::create_dir_all(entry.parent().context("no parent")?)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("files"))?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&list)?)?;
-    tmp.persist(&entry).map_err(|e| e.error)?;
+    cache.write_record("files", &key, &list)?;
     Ok(list)
 }
 

@@ -55,19 +55,6 @@ pub struct BuildOptions {
     pub auto: bool,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| path.display().to_string())?;
-    Ok(())
-}
-
 /// What a build produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildSummary {
@@ -537,7 +524,7 @@ pub fn build(
     let mut sbom_files = Vec::new();
     for doc in &sbom_docs {
         let path = sbom_path(&opts.output, &doc.arch, doc.kind, multi);
-        write_atomic(&path, &doc.bytes)?;
+        debian::fetch::write_atomic(&path, &doc.bytes)?;
         sbom_files.push(path);
     }
     Ok(BuildSummary {

@@ -23,7 +23,7 @@ use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
 
 /// Bump when the bytes a layer is made of change for the same inputs.
-const LAYER_VERSION: u32 = 3;
+const LAYER_VERSION: u32 = 4;
 
 /// How packages are grouped into layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,10 +84,7 @@ pub struct LayerInputs<'a> {
 
 #[derive(Serialize, Deserialize)]
 struct CachedLayer {
-    digest: String,
-    size: u64,
-    diff_id: String,
-    media_type: String,
+    blob: LayerBlob,
     index: LayerIndex,
 }
 
@@ -223,9 +220,8 @@ pub fn build_layer(
     below: &[String],
 ) -> anyhow::Result<Option<BuiltLayer>> {
     let key = layer_key(inputs, unit, below);
-    let entry_path = cache.root().join("layers").join(format!("{key}.json"));
     if !unit.uncached
-        && let Some(hit) = cached(cache, layout, &entry_path)?
+        && let Some(hit) = cached(cache, layout, &key)?
     {
         return Ok(Some(hit));
     }
@@ -256,7 +252,7 @@ pub fn build_layer(
     tree.write_layer(&mut writer)?;
     let blob = writer.finish()?;
     if !unit.uncached {
-        store(cache, layout, &entry_path, &blob, &index)?;
+        store(cache, layout, &key, &blob, &index)?;
     }
     Ok(Some(BuiltLayer { blob, index }))
 }
@@ -391,29 +387,17 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
     Ok(())
 }
 
-fn cached(
-    cache: &Cache,
-    layout: &LayoutWriter,
-    entry_path: &std::path::Path,
-) -> anyhow::Result<Option<BuiltLayer>> {
-    let Some(c) = fs_err::read(entry_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<CachedLayer>(&bytes).ok())
-    else {
+fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Option<BuiltLayer>> {
+    let Some(c) = cache.read_record::<CachedLayer>("layers", key) else {
         return Ok(None);
     };
-    let hex = c.digest.trim_start_matches("sha256:").to_string();
-    let Some(path) = cache.verified(&hex, c.size)? else {
+    let hex = c.blob.digest.trim_start_matches("sha256:").to_string();
+    let Some(path) = cache.verified(&hex, c.blob.size)? else {
         return Ok(None);
     };
     layout.import_blob(&hex, &path)?;
     Ok(Some(BuiltLayer {
-        blob: LayerBlob {
-            digest: c.digest,
-            size: c.size,
-            diff_id: c.diff_id,
-            media_type: c.media_type,
-        },
+        blob: c.blob,
         index: c.index,
     }))
 }
@@ -421,7 +405,7 @@ fn cached(
 fn store(
     cache: &Cache,
     layout: &LayoutWriter,
-    entry_path: &std::path::Path,
+    key: &str,
     blob: &LayerBlob,
     index: &LayerIndex,
 ) -> anyhow::Result<()> {
@@ -434,18 +418,9 @@ fn store(
         }
     }
     let entry = CachedLayer {
-        digest: blob.digest.clone(),
-        size: blob.size,
-        diff_id: blob.diff_id.clone(),
-        media_type: blob.media_type.clone(),
+        blob: blob.clone(),
         index: index.clone(),
     };
-    let dir = entry_path
-        .parent()
-        .context("layer cache path has no parent")?;
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&entry)?)?;
-    tmp.persist(entry_path).map_err(|e| e.error)?;
+    cache.write_record("layers", key, &entry)?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use debian::index::Package;
 use debian::sources::Mirrors;
 use serde::{Deserialize, Serialize};
@@ -213,15 +213,7 @@ impl Lock {
         let text = format!(
             "# distroless.lock: exact Debian packages per image. Written by `distroless lock`;\n# `distroless build --locked` builds exactly these.\n{body}"
         );
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.persist(path)
-            .map_err(|e| e.error)
-            .with_context(|| path.display().to_string())?;
+        debian::fetch::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
 

@@ -99,7 +99,7 @@ impl Source<'_> {
         };
         let release = verify_inrelease(url.as_str(), &bytes, &self.keyring, self.policy)?;
         if !self.offline {
-            write_atomic(&cached, &bytes)?;
+            debian::fetch::write_atomic(&cached, &bytes)?;
         }
         Ok(Some(release))
     }
@@ -206,17 +206,6 @@ impl Source<'_> {
     }
 }
 
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().context("cache path has no parent")?;
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| path.display().to_string())?;
-    Ok(())
-}
-
 /// The architectures the main suite of a release offers (from its verified `InRelease`).
 pub fn suite_architectures(source: &Source<'_>, codename: &str) -> anyhow::Result<Vec<String>> {
     let release = source
@@ -279,15 +268,7 @@ pub fn plan(
     let release_date = main.release.date.clone();
 
     let key = plan_key(chain, image, arch, &indexes);
-    let cached = source
-        .cache
-        .root()
-        .join("plans")
-        .join(format!("{key}.json"));
-    let hit = fs_err::read(&cached)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Plan>(&bytes).ok());
-    if let Some(plan) = hit {
+    if let Some(plan) = source.cache.read_record::<Plan>("plans", &key) {
         return Ok(plan);
     }
 
@@ -344,7 +325,7 @@ pub fn plan(
         ca_certificates,
         busybox,
     };
-    write_atomic(&cached, &serde_json::to_vec(&plan)?)?;
+    source.cache.write_record("plans", &key, &plan)?;
     Ok(plan)
 }
 

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use debian::deb::{self, Kind};
 use debian::fetch::Cache;
 use debian::index::Package;
@@ -40,14 +39,7 @@ pub struct PackageFacts {
 
 /// Reads (or takes from the cache) the facts of one package.
 pub fn facts(cache: &Cache, deb_path: &Path, pkg: &Package) -> anyhow::Result<PackageFacts> {
-    let entry = cache
-        .root()
-        .join("facts")
-        .join(format!("{}.json", pkg.sha256));
-    if let Some(f) = fs_err::read(&entry)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-    {
+    if let Some(f) = cache.read_record("facts", &pkg.sha256) {
         return Ok(f);
     }
     let control = deb::read_control(deb_path, &pkg.name)?;
@@ -70,10 +62,7 @@ pub fn facts(cache: &Cache, deb_path: &Path, pkg: &Package) -> anyhow::Result<Pa
         maintainer,
         licenses,
     };
-    fs_err::create_dir_all(entry.parent().context("facts path has no parent")?)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(cache.root().join("facts"))?;
-    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&f)?)?;
-    tmp.persist(&entry).map_err(|e| e.error)?;
+    cache.write_record("facts", &pkg.sha256, &f)?;
     Ok(f)
 }
 

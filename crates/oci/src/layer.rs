@@ -52,7 +52,7 @@ impl Meta {
 }
 
 /// A finished layer blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerBlob {
     /// `sha256:<hex>` of the compressed bytes.
     pub digest: String,
