@@ -220,6 +220,16 @@ impl Cache {
             reporter.advance(want.size);
             return Ok(path);
         }
+        self.download(fetcher, want, reporter)
+    }
+
+    /// Downloads a blob that is known not to be in the cache, checking size and hash.
+    pub fn download(
+        &self,
+        fetcher: &Fetcher,
+        want: &Expected<'_>,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf> {
         let mut reader = fetcher.open(&want.url)?;
         let mut tmp =
             tempfile::NamedTempFile::new_in(&self.root).map_err(|e| Error::io(&self.root, e))?;

@@ -83,18 +83,35 @@ pub fn fetch_debs(
     source: &Source<'_>,
     packages: &[&Package],
 ) -> anyhow::Result<BTreeMap<String, PathBuf>> {
-    let total: u64 = packages.iter().map(|p| p.size).sum();
+    // One verifying read of what the cache has, then downloads of the rest only.
+    let present: Vec<Option<PathBuf>> = packages
+        .par_iter()
+        .map(|p| source.cache.verified(&p.sha256, p.size))
+        .collect::<Result<_, _>>()?;
+    let mut found = BTreeMap::new();
     let mut missing = Vec::new();
-    for p in packages {
-        if source.cache.verified(&p.sha256, p.size)?.is_none() {
-            missing.push(format!("{} {}", p.name, p.version));
+    for (p, path) in packages.iter().zip(present) {
+        match path {
+            Some(path) => {
+                found.insert(p.sha256.clone(), path);
+            }
+            None => missing.push(*p),
         }
     }
-    if source.offline && !missing.is_empty() {
-        bail!("offline: not in the cache: {}", missing.join(", "));
+    if missing.is_empty() {
+        return Ok(found);
     }
-    source.reporter.start("fetching packages", total);
-    let result: anyhow::Result<Vec<(String, PathBuf)>> = packages
+    if source.offline {
+        let names: Vec<String> = missing
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect();
+        bail!("offline: not in the cache: {}", names.join(", "));
+    }
+    source
+        .reporter
+        .start("fetching packages", missing.iter().map(|p| p.size).sum());
+    let result: anyhow::Result<Vec<(String, PathBuf)>> = missing
         .par_iter()
         .with_max_len(1)
         .map(|p| {
@@ -107,12 +124,60 @@ pub fn fetch_debs(
             };
             let path = source
                 .cache
-                .ensure(&source.fetcher, &want, source.reporter)?;
+                .download(&source.fetcher, &want, source.reporter)?;
             Ok((p.sha256.clone(), path))
         })
         .collect();
     source.reporter.finish();
-    Ok(result?.into_iter().collect())
+    found.extend(result?);
+    Ok(found)
+}
+
+/// The `.deb` files of one image, fetched (and hash-checked) only when first needed: a warm
+/// build whose layers and SBOM facts are all cached reads no package at all.
+pub struct Debs<'a> {
+    source: &'a Source<'a>,
+    wanted: Vec<&'a Package>,
+    /// Added to a "not found" error: why a file may have vanished (locked builds).
+    vanished_hint: Option<String>,
+    fetched: std::sync::OnceLock<BTreeMap<String, PathBuf>>,
+}
+
+impl<'a> Debs<'a> {
+    /// The packages an image may need.
+    pub fn new(
+        source: &'a Source<'a>,
+        wanted: Vec<&'a Package>,
+        vanished_hint: Option<String>,
+    ) -> Self {
+        Debs {
+            source,
+            wanted,
+            vanished_hint,
+            fetched: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The cached `.deb` of a package; the first call fetches every wanted package in parallel.
+    pub fn path(&self, p: &Package) -> anyhow::Result<PathBuf> {
+        if self.fetched.get().is_none() {
+            let map = fetch_debs(self.source, &self.wanted).map_err(|e| {
+                let vanished = e
+                    .downcast_ref::<debian::Error>()
+                    .is_some_and(|d| matches!(d, debian::Error::NotFound { .. }));
+                match &self.vanished_hint {
+                    Some(hint) if vanished => e.context(hint.clone()),
+                    _ => e,
+                }
+            })?;
+            let _ = self.fetched.set(map);
+        }
+        self.fetched
+            .get()
+            .and_then(|m| m.get(&p.sha256))
+            .cloned()
+            .with_context(|| format!("{} {} is not among the image's packages", p.name, p.version))
+    }
 }
 
 /// The runtime config of a catalog image variant.
@@ -190,20 +255,14 @@ fn build_arch(
                 .context("the suites have no busybox-static package")?,
         );
     }
-    let debs = fetch_debs(source, &wanted).map_err(|e| {
-        let vanished = e
-            .downcast_ref::<debian::Error>()
-            .is_some_and(|d| matches!(d, debian::Error::NotFound { .. }));
-        if vanished && opts.lock.is_some() {
-            e.context(format!(
-                "a locked version is no longer on the mirror; build from a snapshot mirror of the \
-                 Debian archive as of {} with --mirror URL (and --security-mirror URL)",
-                plan.release_date
-            ))
-        } else {
-            e
-        }
-    })?;
+    let hint = opts.lock.as_ref().map(|_| {
+        format!(
+            "a locked version is no longer on the mirror; build from a snapshot mirror of the \
+             Debian archive as of {} with --mirror URL (and --security-mirror URL)",
+            plan.release_date
+        )
+    });
+    let debs = Debs::new(source, wanted, hint);
     let inputs = LayerInputs {
         plan,
         debs: &debs,
@@ -291,7 +350,7 @@ fn sboms(
     source: &Source<'_>,
     opts: &BuildOptions,
     plan: &Plan,
-    debs: &BTreeMap<String, std::path::PathBuf>,
+    debs: &Debs<'_>,
     manifest_digest: &str,
 ) -> anyhow::Result<Vec<Sbom>> {
     if opts.sbom == SbomFormats::None {

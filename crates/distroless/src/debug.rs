@@ -216,17 +216,7 @@ pub fn debug_image(
         let debs = crate::build::fetch_debs(source, &[&bb])?;
         let deb = &debs[&bb.sha256];
         let mut tree = Tree::new(false, std::collections::BTreeSet::default())?;
-        rootfs::busybox::add(&mut tree, rootfs::busybox::binary_from_deb(deb)?)?;
-        let control = debian::deb::read_control(deb, &bb.name)?;
-        rootfs::dpkg::add_records(
-            &mut tree,
-            &bb.name,
-            &debian::deb::Control {
-                md5sums: None,
-                ..control
-            },
-            &BTreeMap::new(),
-        )?;
+        rootfs::busybox::add_package(&mut tree, deb, &bb.name)?;
         let mut writer = LayerWriter::new(&layout.blobs(), Compression::Gzip, epoch)?;
         tree.write_layer(&mut writer)?;
         let blob = writer.finish()?;

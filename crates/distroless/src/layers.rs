@@ -75,7 +75,7 @@ pub struct Unit {
 /// Everything besides the unit that a layer's bytes depend on.
 pub struct LayerInputs<'a> {
     pub plan: &'a Plan,
-    pub debs: &'a BTreeMap<String, PathBuf>,
+    pub debs: &'a crate::build::Debs<'a>,
     pub merged_usr: bool,
     pub release: (u32, &'a str),
     pub compression: Compression,
@@ -311,38 +311,21 @@ pub fn has_glibc(view: &ImageView) -> bool {
 
 fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Result<()> {
     for p in &unit.packages {
-        let deb = &inputs.debs[&p.sha256];
-        let control = debian::deb::read_control(deb, &p.name)?;
-        let placed = tree.add_deb(deb, &p.name)?;
+        let deb = inputs.debs.path(p)?;
+        let control = debian::deb::read_control(&deb, &p.name)?;
+        let placed = tree.add_deb(&deb, &p.name)?;
         rootfs::dpkg::add_records(tree, &p.name, &control, &placed)?;
     }
     for (p, paths) in &unit.partial {
-        let deb = &inputs.debs[&p.sha256];
-        let mut control = debian::deb::read_control(deb, &p.name)?;
-        let placed = tree.add_deb_filtered(deb, &p.name, Some(paths))?;
-        // The md5sums of a partial package list only the files that were taken.
-        control.md5sums = control.md5sums.map(|m| {
-            let mut kept = String::new();
-            for l in m.lines().filter(|l| {
-                l.split_once("  ")
-                    .is_some_and(|(_, p)| placed.contains_key(p.trim_start_matches("./")))
-            }) {
-                kept.push_str(l);
-                kept.push('\n');
-            }
-            kept
-        });
-        rootfs::dpkg::add_records(tree, &p.name, &control, &placed)?;
+        let deb = inputs.debs.path(p)?;
+        let control = debian::deb::read_control(&deb, &p.name)?;
+        let placed = tree.add_deb_filtered(&deb, &p.name, Some(paths))?;
+        rootfs::dpkg::add_partial_records(tree, &p.name, &control, &placed)?;
     }
-    let ca_deb = || {
-        inputs
-            .debs
-            .get(&inputs.plan.ca_certificates.sha256)
-            .context("ca-certificates was not fetched")
-    };
+    let ca = &inputs.plan.ca_certificates;
     if unit.skeleton {
         rootfs::skeleton::add(tree, inputs.release.0, inputs.release.1)?;
-        let bundle = rootfs::cacerts::bundle_from_deb(ca_deb()?)?;
+        let bundle = rootfs::cacerts::bundle_from_deb(&inputs.debs.path(ca)?)?;
         tree.put_file(rootfs::cacerts::BUNDLE, bundle, Meta::root(0o644))?;
     }
     if unit.busybox {
@@ -351,22 +334,7 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
             .busybox
             .as_ref()
             .context("the suites have no busybox-static package")?;
-        let deb = &inputs.debs[&bb.sha256];
-        let binary = rootfs::busybox::binary_from_deb(deb)?;
-        rootfs::busybox::add(tree, binary)?;
-        // Record the package so scanners see it; its one file lives at /busybox/busybox.
-        let mut control = debian::deb::read_control(deb, &bb.name)?;
-        control.md5sums = control.md5sums.map(|m| {
-            let mut kept = String::new();
-            for line in m.lines().filter(|l| l.ends_with("bin/busybox")) {
-                if let Some((hash, _)) = line.split_once("  ") {
-                    kept.push_str(hash);
-                    kept.push_str("  busybox/busybox\n");
-                }
-            }
-            kept
-        });
-        rootfs::dpkg::add_records(tree, &bb.name, &control, &BTreeMap::new())?;
+        rootfs::busybox::add_package(tree, &inputs.debs.path(bb)?, &bb.name)?;
     }
     for path in &unit.extras.remove {
         let path = path.trim_start_matches('/');
@@ -379,7 +347,7 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
         tree.put_symlink(path.trim_start_matches('/'), target)?;
     }
     if unit.extras.java_trust_store {
-        let certs = rootfs::cacerts::certs_from_deb(ca_deb()?)?;
+        let certs = rootfs::cacerts::certs_from_deb(&inputs.debs.path(ca)?)?;
         let store = rootfs::javacerts::trust_store(&certs, inputs.epoch)?;
         tree.put_file(rootfs::javacerts::PATH, store, Meta::root(0o644))?;
     }

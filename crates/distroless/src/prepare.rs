@@ -2,8 +2,6 @@
 //! runtime settings checked before anything is downloaded, the layers they become, and the
 //! `auto` analysis that adds only the library files the copied programs need.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
 use oci::image::RuntimeConfig;
 use oci::layer::Meta;
@@ -88,7 +86,7 @@ pub fn app_units(
     app: &AppPrepared,
     chain: &[&Recipe],
     plan: &Plan,
-    debs: &BTreeMap<String, std::path::PathBuf>,
+    debs: &crate::build::Debs<'_>,
     epoch: u64,
 ) -> anyhow::Result<Vec<Unit>> {
     let r = &app.spec.recipe;
@@ -107,8 +105,7 @@ pub fn app_units(
         entries.extend(app::home_dirs(&app.spec));
     }
     if !app.certs.is_empty() {
-        let ca = &debs[&plan.ca_certificates.sha256];
-        let mut certs = rootfs::cacerts::certs_from_deb(ca)?;
+        let mut certs = rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?)?;
         certs.extend(app.certs.iter().cloned());
         let mut bundle = Vec::new();
         for (_, pem) in &certs {

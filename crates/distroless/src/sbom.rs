@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
 
 use debian::deb::{self, Kind};
 use debian::fetch::Cache;
@@ -38,10 +37,15 @@ pub struct PackageFacts {
 }
 
 /// Reads (or takes from the cache) the facts of one package.
-pub fn facts(cache: &Cache, deb_path: &Path, pkg: &Package) -> anyhow::Result<PackageFacts> {
+pub fn facts(
+    cache: &Cache,
+    debs: &crate::build::Debs<'_>,
+    pkg: &Package,
+) -> anyhow::Result<PackageFacts> {
     if let Some(f) = cache.read_record("facts", &pkg.sha256) {
         return Ok(f);
     }
+    let deb_path = &debs.path(pkg)?;
     let control = deb::read_control(deb_path, &pkg.name)?;
     let maintainer = deb::control_field(&control.control, "Maintainer").map(str::to_string);
     let wanted = format!("usr/share/doc/{}/copyright", pkg.name);
@@ -307,7 +311,7 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
 pub fn entries<'a>(
     plan: &'a Plan,
     cache: &Cache,
-    debs: &BTreeMap<String, PathBuf>,
+    debs: &crate::build::Debs<'_>,
     busybox: bool,
 ) -> anyhow::Result<Vec<Entry<'a>>> {
     let mut out = Vec::new();
@@ -315,14 +319,14 @@ pub fn entries<'a>(
         for p in &tier.packages {
             out.push(Entry {
                 package: p,
-                facts: facts(cache, &debs[&p.sha256], p)?,
+                facts: facts(cache, debs, p)?,
                 partial: None,
             });
         }
         for (p, files) in &tier.partial {
             out.push(Entry {
                 package: p,
-                facts: facts(cache, &debs[&p.sha256], p)?,
+                facts: facts(cache, debs, p)?,
                 partial: Some(files.clone()),
             });
         }
@@ -330,7 +334,7 @@ pub fn entries<'a>(
     if busybox && let Some(b) = &plan.busybox {
         out.push(Entry {
             package: b,
-            facts: facts(cache, &debs[&b.sha256], b)?,
+            facts: facts(cache, debs, b)?,
             partial: Some(vec!["bin/busybox (as /busybox/busybox)".into()]),
         });
     }

@@ -60,6 +60,25 @@ pub fn binary_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
     found.context("busybox-static: no /bin/busybox in the package")
 }
 
+/// Adds Debian's busybox from its `.deb`: the binary, the applet links, and a status.d record
+/// whose md5sums point at `/busybox/busybox`, so scanners see the package.
+pub fn add_package(tree: &mut Tree, deb_path: &Path, name: &str) -> anyhow::Result<usize> {
+    let count = add(tree, binary_from_deb(deb_path)?)?;
+    let mut control = debian::deb::read_control(deb_path, name)?;
+    control.md5sums = control.md5sums.map(|m| {
+        let mut kept = String::new();
+        for line in m.lines().filter(|l| l.ends_with("bin/busybox")) {
+            if let Some((hash, _)) = line.split_once("  ") {
+                kept.push_str(hash);
+                kept.push_str("  busybox/busybox\n");
+            }
+        }
+        kept
+    });
+    super::dpkg::add_records(tree, name, &control, &std::collections::BTreeMap::new())?;
+    Ok(count)
+}
+
 /// Adds `/busybox/busybox` and its applet links to a tier.
 pub fn add(tree: &mut Tree, binary: Vec<u8>) -> anyhow::Result<usize> {
     let names = applets(&binary)?;

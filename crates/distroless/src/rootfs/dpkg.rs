@@ -35,6 +35,29 @@ pub fn add_records(
     Ok(())
 }
 
+/// Writes the records of a package of which only `placed` files were taken: its md5sums list
+/// only those files.
+pub fn add_partial_records(
+    tree: &mut Tree,
+    name: &str,
+    control: &Control,
+    placed: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let mut control = control.clone();
+    control.md5sums = control.md5sums.map(|m| {
+        let mut kept = String::new();
+        for l in m.lines().filter(|l| {
+            l.split_once("  ")
+                .is_some_and(|(_, p)| placed.contains_key(p.trim_start_matches("./")))
+        }) {
+            kept.push_str(l);
+            kept.push('\n');
+        }
+        kept
+    });
+    add_records(tree, name, &control, placed)
+}
+
 /// Rewrites the paths of an md5sums file (`<hash>  <path>`) to where the files were placed.
 pub fn rewrite_md5sums(md5sums: &str, placed: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(md5sums.len());
