@@ -25,7 +25,7 @@ pub use crate::layers::Layering;
 use crate::layers::{LayerInputs, build_layer, has_glibc, units};
 use crate::plan::{Plan, Source, plan};
 use crate::platform::oci_platform;
-use crate::prepare::{AppPrepared, app_units, apply_app, auto_plan, healthcheck_of, prepare_app};
+use crate::prepare::{AppPrepared, app_units, apply_settings, auto_plan, prepare_app};
 use crate::recipe::Recipe;
 use crate::rootfs::{self, view::ImageView};
 use crate::sbom::{self, SbomFormats};
@@ -278,7 +278,9 @@ fn build_arch(
     let mut layers = Vec::new();
     let mut all_units = units(plan, &chain, opts.layering, opts.image.variant.debug);
     if let Some(app) = app {
-        all_units.extend(app_units(app, &chain, plan, &debs, opts.epoch)?);
+        let base_certs = || rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?);
+        let java = chain.iter().any(|c| c.java_trust_store);
+        all_units.extend(app_units(app, &base_certs, java, opts.epoch)?);
     }
     for unit in all_units {
         let Some(built) = build_layer(&inputs, &source.cache, layout, &unit, &view, &below)
@@ -295,16 +297,11 @@ fn build_arch(
     }
     check_closure(&view, &plan.arch, opts.allow_missing, source.reporter)?;
     let platform: Platform = oci_platform(&plan.arch)?;
-    let mut runtime = runtime_config(&opts.image, &chain)?;
-    let mut health = None;
-    if let Some(app) = app {
-        apply_app(app, &mut runtime, &view)?;
-        health = healthcheck_of(app);
-    }
+    let runtime = runtime_config(&opts.image, &chain)?;
     let config = oci::image::config(&platform, &runtime, &layers, opts.epoch)?;
     let mut config = serde_json::to_value(&config)?;
-    if let Some(h) = health {
-        config["config"]["Healthcheck"] = h;
+    if let Some(app) = app {
+        apply_settings(app, &mut config, &view)?;
     }
     let config_desc = layout.json_blob(MediaType::ImageConfig, &config)?;
     let config_desc_digest = config_desc.digest().to_string();
@@ -535,27 +532,8 @@ pub fn build(
         Some(_) => vec!["latest".to_string()],
         None => vec![opts.image.variant.tag().to_string()],
     };
-    let (desc, platform) = if manifests.len() == 1 {
-        manifests.remove(0)
-    } else {
-        let inner = oci::image::index(manifests, &BTreeMap::new())?;
-        (layout.json_blob(MediaType::ImageIndex, &inner)?, None)
-    };
-    // One entry per tag, all pointing at the same manifest (or index).
-    let entries = tags
-        .iter()
-        .map(|tag| {
-            let mut d = desc.clone();
-            let ref_name = [("org.opencontainers.image.ref.name".to_string(), tag.clone())];
-            d.set_annotations(Some(ref_name.into_iter().collect()));
-            (d, platform.clone())
-        })
-        .collect();
-    let top = oci::image::index(entries, &BTreeMap::new())?;
-    let index_digest = format!(
-        "sha256:{}",
-        hex::encode(Sha256::digest(oci::image::canonical_json(&top)?))
-    );
+    let top = tagged_index(&layout, manifests, &tags)?;
+    let index_digest = index_digest(&top)?;
     let archive = is_archive(&opts.output) || opts.docker;
     if opts.docker {
         anyhow::ensure!(
@@ -574,10 +552,8 @@ pub fn build(
         );
         let repo_tags: Vec<String> = tags.iter().map(|t| format!("{name}:{t}")).collect();
         layout.finish_docker_archive(&opts.output, config, layer_digests, &repo_tags)?;
-    } else if archive {
-        layout.finish_archive(&top, &opts.output)?;
     } else {
-        layout.finish_dir(&top, &opts.output)?;
+        finish(layout, &top, &opts.output)?;
     }
     let multi = opts.arches.len() > 1;
     let mut sbom_files = Vec::new();
@@ -601,6 +577,54 @@ pub fn build(
         sboms: sbom_files,
         explain,
     })
+}
+
+/// The top `index.json`: one entry per tag, all pointing at the one manifest, or at an image
+/// index over the per-architecture manifests.
+pub fn tagged_index(
+    layout: &LayoutWriter,
+    mut manifests: Vec<(oci_spec::image::Descriptor, Option<Platform>)>,
+    tags: &[String],
+) -> anyhow::Result<oci_spec::image::ImageIndex> {
+    let (desc, platform) = if manifests.len() == 1 {
+        manifests.remove(0)
+    } else {
+        let inner = oci::image::index(manifests, &BTreeMap::new())?;
+        (layout.json_blob(MediaType::ImageIndex, &inner)?, None)
+    };
+    let entries = tags
+        .iter()
+        .map(|tag| {
+            let mut d = desc.clone();
+            let ref_name = [("org.opencontainers.image.ref.name".to_string(), tag.clone())];
+            d.set_annotations(Some(ref_name.into_iter().collect()));
+            (d, platform.clone())
+        })
+        .collect();
+    Ok(oci::image::index(entries, &BTreeMap::new())?)
+}
+
+/// `sha256:…` of an index as written.
+pub fn index_digest(index: &oci_spec::image::ImageIndex) -> anyhow::Result<String> {
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(oci::image::canonical_json(index)?))
+    ))
+}
+
+/// Moves a finished layout into place: an oci-archive for `*.tar`, a directory otherwise.
+pub fn finish(
+    layout: LayoutWriter,
+    top: &oci_spec::image::ImageIndex,
+    output: &Path,
+) -> anyhow::Result<&'static str> {
+    if is_archive(output) {
+        layout.finish_archive(top, output)?;
+        Ok("oci-archive")
+    } else {
+        layout.finish_dir(top, output)?;
+        Ok("oci")
+    }
 }
 
 /// Refuses early, before any download, an output that could not be replaced safely.

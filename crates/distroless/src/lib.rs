@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod debug;
 pub mod external;
+pub mod foreign;
 pub mod layers;
 pub mod license;
 pub mod lock;

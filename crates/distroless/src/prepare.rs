@@ -3,14 +3,13 @@
 //! `auto` analysis that adds only the library files the copied programs need.
 
 use anyhow::Context;
-use oci::image::RuntimeConfig;
 use oci::layer::Meta;
+use serde_json::{Value, json};
 
 use crate::app::{self, AppSpec};
 use crate::build::{BuildOptions, PATH};
 use crate::layers::{GenEntry, Unit};
 use crate::plan::{Plan, Source};
-use crate::recipe::Recipe;
 use crate::rootfs::{self, view::ImageView};
 
 /// What an application recipe adds, prepared (and checked) before anything is fetched.
@@ -75,56 +74,40 @@ pub fn prepare_app_with(spec: &AppSpec, accounts: app::Accounts) -> anyhow::Resu
     })
 }
 
-fn normalise_port(p: &str) -> Option<String> {
+pub fn normalise_port(p: &str) -> Option<String> {
     let (n, proto) = p.split_once('/').unwrap_or((p, "tcp"));
     (n.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp"))
         .then(|| format!("{n}/{proto}"))
 }
 
-/// The layers an application recipe adds after its packages.
+/// The layers an application recipe adds after its packages: one for accounts and extra CA
+/// certificates (the bundle is `base_certs` plus the recipe's; with `java_store`, the Java trust
+/// store too), then one per `[[copy]]`. `base_certs` is only called when certificates are added.
 pub fn app_units(
     app: &AppPrepared,
-    chain: &[&Recipe],
-    plan: &Plan,
-    debs: &crate::build::Debs<'_>,
+    base_certs: &dyn Fn() -> anyhow::Result<Vec<(String, Vec<u8>)>>,
+    java_store: bool,
     epoch: u64,
 ) -> anyhow::Result<Vec<Unit>> {
     let r = &app.spec.recipe;
+    let file = |path: &str, bytes: Vec<u8>| GenEntry::File(path.into(), bytes, Meta::root(0o644));
     let mut entries = Vec::new();
     if !r.users.is_empty() || !r.groups.is_empty() {
-        entries.push(GenEntry::File(
-            "etc/passwd".into(),
-            app.accounts.passwd.clone().into_bytes(),
-            Meta::root(0o644),
-        ));
-        entries.push(GenEntry::File(
-            "etc/group".into(),
-            app.accounts.group.clone().into_bytes(),
-            Meta::root(0o644),
-        ));
+        entries.push(file("etc/passwd", app.accounts.passwd.clone().into_bytes()));
+        entries.push(file("etc/group", app.accounts.group.clone().into_bytes()));
         entries.extend(app::home_dirs(&app.spec));
     }
     if !app.certs.is_empty() {
-        let mut certs = rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?)?;
+        let mut certs = base_certs()?;
         certs.extend(app.certs.iter().cloned());
-        let mut bundle = Vec::new();
-        for (_, pem) in &certs {
-            bundle.extend_from_slice(pem);
-            if !pem.ends_with(b"\n") {
-                bundle.push(b'\n');
-            }
-        }
-        entries.push(GenEntry::File(
-            rootfs::cacerts::BUNDLE.into(),
-            bundle,
-            Meta::root(0o644),
+        entries.push(file(
+            rootfs::cacerts::BUNDLE,
+            rootfs::cacerts::concatenate(&certs),
         ));
-        if chain.iter().any(|c| c.java_trust_store) {
-            let store = rootfs::javacerts::trust_store(&certs, epoch)?;
-            entries.push(GenEntry::File(
-                rootfs::javacerts::PATH.into(),
-                store,
-                Meta::root(0o644),
+        if java_store {
+            entries.push(file(
+                rootfs::javacerts::PATH,
+                rootfs::javacerts::trust_store(&certs, epoch)?,
             ));
         }
     }
@@ -148,42 +131,64 @@ pub fn app_units(
     Ok(out)
 }
 
-/// Applies an application recipe's runtime settings; checks the entrypoint exists.
-pub fn apply_app(
+/// Applies a recipe's runtime settings to an image config (JSON, so a foreign base's other
+/// fields survive), and checks that the entrypoint exists in the image.
+pub fn apply_settings(
     app: &AppPrepared,
-    runtime: &mut RuntimeConfig,
+    config: &mut Value,
     view: &ImageView,
 ) -> anyhow::Result<()> {
     let r = &app.spec.recipe;
+    let c = &mut config["config"];
+    if let Some(e) = &r.entrypoint {
+        c["Entrypoint"] = json!(e);
+    }
+    if let Some(cmd) = &r.cmd {
+        c["Cmd"] = json!(cmd);
+    }
+    let mut env: Vec<String> = c["Env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (k, v) in &r.env {
+        env.retain(|e| !e.starts_with(&format!("{k}=")));
+        env.push(format!("{k}={v}"));
+    }
     if let Some(u) = &app.user {
-        runtime.user = Some(u.clone());
+        c["User"] = json!(u);
     }
     if let Some(w) = &r.workdir {
-        runtime.working_dir = Some(w.clone());
+        c["WorkingDir"] = json!(w);
     }
-    runtime.labels.extend(r.labels.clone());
-    runtime.exposed_ports = r
-        .exposed_ports
-        .iter()
-        .filter_map(|p| normalise_port(p))
-        .collect();
-    runtime.volumes.clone_from(&r.volumes);
-    runtime.stop_signal.clone_from(&r.stop_signal);
+    for (k, v) in &r.labels {
+        c["Labels"][k] = json!(v);
+    }
+    for p in r.exposed_ports.iter().filter_map(|p| normalise_port(p)) {
+        c["ExposedPorts"][p] = json!({});
+    }
+    for v in &r.volumes {
+        c["Volumes"][v] = json!({});
+    }
+    if let Some(s) = &r.stop_signal {
+        c["StopSignal"] = json!(s);
+    }
+    if let Some(h) = healthcheck(app) {
+        c["Healthcheck"] = h;
+    }
     if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first()) {
+        let is_file = |p: &str| matches!(view.resolve(p), rootfs::view::Resolved::File(_));
         let found = if program.starts_with('/') {
-            matches!(view.resolve(program), rootfs::view::Resolved::File(_))
+            is_file(program)
         } else {
-            let path = runtime
-                .env
+            let path = env
                 .iter()
                 .find_map(|e| e.strip_prefix("PATH="))
                 .unwrap_or(PATH);
-            path.split(':').any(|d| {
-                matches!(
-                    view.resolve(&format!("{d}/{program}")),
-                    rootfs::view::Resolved::File(_)
-                )
-            })
+            path.split(':').any(|d| is_file(&format!("{d}/{program}")))
         };
         if !found {
             return Err(app.spec.error(
@@ -193,13 +198,14 @@ pub fn apply_app(
             ));
         }
     }
+    c["Env"] = json!(env);
     Ok(())
 }
 
 /// The Docker/Podman `Healthcheck` object of a recipe.
-pub fn healthcheck_of(app: &AppPrepared) -> Option<serde_json::Value> {
+fn healthcheck(app: &AppPrepared) -> Option<Value> {
     let h = app.spec.recipe.healthcheck.as_ref()?;
-    let mut v = serde_json::json!({ "Test": h.test });
+    let mut v = json!({ "Test": h.test });
     for (key, value) in [
         ("Interval", &h.interval),
         ("Timeout", &h.timeout),

@@ -34,10 +34,6 @@ pub struct RuntimeConfig {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
-    /// `8080/tcp`, `53/udp`.
-    pub exposed_ports: Vec<String>,
-    pub volumes: Vec<String>,
-    pub stop_signal: Option<String>,
 }
 
 /// One layer with the history line that explains it.
@@ -100,15 +96,6 @@ pub fn config(
     }
     if let Some(c) = &runtime.cmd {
         cfg = cfg.cmd(c.clone());
-    }
-    if !runtime.exposed_ports.is_empty() {
-        cfg = cfg.exposed_ports(runtime.exposed_ports.clone());
-    }
-    if !runtime.volumes.is_empty() {
-        cfg = cfg.volumes(runtime.volumes.clone());
-    }
-    if let Some(s) = &runtime.stop_signal {
-        cfg = cfg.stop_signal(s.clone());
     }
     if !runtime.labels.is_empty() {
         cfg = cfg.labels(to_map(&runtime.labels));

@@ -14,14 +14,19 @@ pub const BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
 /// Builds the bundle from a `ca-certificates` `.deb`.
 pub fn bundle_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {
+    Ok(concatenate(&certs_from_deb(deb_path)?))
+}
+
+/// A bundle: every PEM in order, each ending in a newline.
+pub fn concatenate(certs: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (_, mut pem) in certs_from_deb(deb_path)? {
+    for (_, pem) in certs {
+        out.extend_from_slice(pem);
         if !pem.ends_with(b"\n") {
-            pem.push(b'\n');
+            out.push(b'\n');
         }
-        out.extend_from_slice(&pem);
     }
-    Ok(out)
+    out
 }
 
 /// Every certificate of a `ca-certificates` `.deb`: (path in the package, PEM), in path order.
