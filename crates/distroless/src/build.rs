@@ -218,16 +218,21 @@ pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> anyhow::Result<Run
 
 /// The chain of recipes of a build: the catalog chain, then the application recipe.
 pub fn full_chain(catalog: &Catalog, opts: &BuildOptions) -> anyhow::Result<Vec<Recipe>> {
-    let mut chain: Vec<Recipe> = catalog
-        .chain(&opts.image.name)?
-        .into_iter()
-        .cloned()
-        .collect();
-    if let Some(app) = &opts.app {
+    chain_with_app(catalog, &opts.image.name, opts.app.as_ref())
+}
+
+/// A catalog image's chain of recipes, then the application recipe as the tier named `app`
+/// (its packages, env, entrypoint and cmd; the rest is applied after the layers).
+pub fn chain_with_app(
+    catalog: &Catalog,
+    base: &str,
+    app: Option<&AppSpec>,
+) -> anyhow::Result<Vec<Recipe>> {
+    let mut chain: Vec<Recipe> = catalog.chain(base)?.into_iter().cloned().collect();
+    if let Some(app) = app {
         let mut r = app.recipe.clone();
-        // The application tier: its packages, env, entrypoint and cmd; the rest is applied below.
         r.name = "app".into();
-        r.from = Some(opts.image.name.clone());
+        r.from = Some(base.to_string());
         chain.push(r);
     }
     Ok(chain)

@@ -69,7 +69,14 @@ fn source<'a>(args: &SourceArgs, reporter: &'a dyn Reporter) -> anyhow::Result<S
     })
 }
 
-/// `distroless build`.
+/// The layer compression a flag names.
+fn compression(arg: CompressionArg) -> oci::layer::Compression {
+    match arg {
+        CompressionArg::Gzip => oci::layer::Compression::Gzip,
+        CompressionArg::Zstd => oci::layer::Compression::Zstd,
+    }
+}
+
 /// Merges the application flags over a recipe (or an empty one).
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     let mut spec = match &args.file {
@@ -134,6 +141,7 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     Ok(Some(spec))
 }
 
+/// `distroless build`.
 pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let app = app_spec(args)?;
@@ -148,10 +156,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
             .output
             .clone()
             .unwrap_or_else(|| PathBuf::from(&spec.recipe.name));
-        let compression = match args.compression {
-            CompressionArg::Gzip => oci::layer::Compression::Gzip,
-            CompressionArg::Zstd => oci::layer::Compression::Zstd,
-        };
+        let compression = compression(args.compression);
         let summary = crate::external::build(
             spec,
             from,
@@ -229,10 +234,7 @@ pub fn build_command(args: &BuildArgs) -> anyhow::Result<()> {
         image,
         arches,
         output,
-        compression: match args.compression {
-            CompressionArg::Gzip => oci::layer::Compression::Gzip,
-            CompressionArg::Zstd => oci::layer::Compression::Zstd,
-        },
+        compression: compression(args.compression),
         layering: match args.layering {
             LayeringArg::Tier => Layering::Tier,
             LayeringArg::Package => Layering::Package,
@@ -295,15 +297,8 @@ fn dry_run(
     json: bool,
     app: Option<&AppSpec>,
 ) -> anyhow::Result<()> {
-    let mut chain = catalog.chain(&image.name)?;
-    let app_recipe = app.map(|a| {
-        let mut r = a.recipe.clone();
-        r.name = "app".into();
-        r
-    });
-    if let Some(r) = &app_recipe {
-        chain.push(r);
-    }
+    let owned = crate::build::chain_with_app(catalog, &image.name, app)?;
+    let chain: Vec<&crate::recipe::Recipe> = owned.iter().collect();
     let mut out = std::io::stdout().lock();
     let mut plans = Vec::new();
     for arch in arches {

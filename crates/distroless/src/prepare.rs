@@ -221,7 +221,8 @@ fn healthcheck(app: &AppPrepared) -> Option<Value> {
     Some(v)
 }
 
-/// The ELF programs an application copies: (path in the image, path on the host).
+/// The files an application copies (path in the image, path on the host); the analysis
+/// skips those that are not ELF programs.
 pub fn copied_programs(app: &AppPrepared) -> Vec<crate::auto::Program> {
     app.copies
         .iter()
@@ -232,12 +233,6 @@ pub fn copied_programs(app: &AppPrepared) -> Vec<crate::auto::Program> {
                 host_path: host.clone(),
             }),
             _ => None,
-        })
-        .filter(|p| {
-            crate::auto::program_info(&p.host_path)
-                .ok()
-                .flatten()
-                .is_some()
         })
         .collect()
 }
