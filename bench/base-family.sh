@@ -3,20 +3,8 @@
 # package set with the peer path (mmdebstrap --variant=extract + umoci), in the same run.
 # Prints times, the ratios, peak memory and the compressed size of `static`.
 # Needs: mmdebstrap, umoci, /usr/bin/time (apt-get install -y mmdebstrap umoci time).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release -q -p distroless
-bin="$PWD/target/release/distroless"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/lib.sh"
 suite=trixie
-# The peer uses the same mirror as we do: the first URI of the host's apt sources.
-mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
-[ -n "$mirror" ] || mirror="$(awk '$1=="deb"{for(i=2;i<=NF;i++) if ($i ~ /:\/\//) {print $i; exit}}' /etc/apt/sources.list)"
-
-now() { date +%s.%N; }
-elapsed() { echo "$2 - $1" | bc; }
-peak() { /usr/bin/time -f "%M" "$@" 2>&1 >/dev/null | tail -1; }
 
 # distroless, cold: empty cache.
 t0=$(now); "$bin" build cc -q --cache-dir "$work/cache" -o "$work/cc-cold"; t1=$(now)
@@ -31,19 +19,8 @@ mem_cold_kb=$(rm -rf "$work/cache2"; peak "$bin" build cc -q --cache-dir "$work/
 mem_warm_kb=$(peak "$bin" build cc -q --cache-dir "$work/cache2" -o "$work/cc-mem")
 
 # The same package set for the peer.
-pkgs=$("$bin" build cc --dry-run --json --cache-dir "$work/cache" | python3 -c \
-  'import json,sys; p=json.load(sys.stdin)[0]; print(",".join(x["name"] for t in p["tiers"] for x in t["packages"]))')
-
-peer() {
-    rm -rf "$work/peer" && mkdir -p "$work/peer"
-    mmdebstrap --quiet --variant=extract --include="$pkgs" "$suite" "$work/peer/rootfs.tar" "$mirror" 2>/dev/null
-    umoci init --layout "$work/peer/oci"
-    umoci new --image "$work/peer/oci:cc"
-    umoci unpack --rootless --image "$work/peer/oci:cc" "$work/peer/bundle" >/dev/null
-    tar -xf "$work/peer/rootfs.tar" -C "$work/peer/bundle/rootfs"
-    umoci repack --image "$work/peer/oci:cc" "$work/peer/bundle"
-}
-t0=$(now); peer; t1=$(now)
+pkgs=$(plan_packages cc "$work/cache")
+t0=$(now); peer_image "$pkgs" "$suite"; t1=$(now)
 peer_time=$(elapsed "$t0" "$t1")
 
 static_size=$("$bin" build static -q --cache-dir "$work/cache" -o "$work/static" --json | python3 -c \

@@ -28,16 +28,7 @@ impl SignKey {
     pub fn generate(uid: &str) -> SignKey {
         let home = tempfile::tempdir().expect("gnupg home");
         let gpg = |args: &[&str]| {
-            let out = Command::new("gpg")
-                .env("GNUPGHOME", home.path())
-                .args([
-                    "--batch",
-                    "--quiet",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    "",
-                ])
+            let out = gpg_in(home.path())
                 .args(args)
                 .output()
                 .expect("gpg must be installed for tests");
@@ -57,16 +48,7 @@ impl SignKey {
 
     /// Clear-signs `text` with SHA-256.
     pub fn clearsign(&self, text: &str) -> Vec<u8> {
-        let mut child = Command::new("gpg")
-            .env("GNUPGHOME", self.home.path())
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
+        let mut child = gpg_in(self.home.path())
             .args(["--digest-algo", "SHA256", "--clearsign"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -82,6 +64,20 @@ impl SignKey {
         assert!(out.status.success());
         out.stdout
     }
+}
+
+/// `gpg` in batch mode with an empty passphrase, in a private home.
+fn gpg_in(home: &Path) -> Command {
+    let mut cmd = Command::new("gpg");
+    cmd.env("GNUPGHOME", home).args([
+        "--batch",
+        "--quiet",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase",
+        "",
+    ]);
+    cmd
 }
 
 /// A repository being assembled; publish it with [`Repo::publish`].
