@@ -12,13 +12,9 @@ use testkit::{DebBuilder, DebEntry, Server, SignKey};
 
 /// `distroless build IMAGE` for amd64 against a test repository trusted through its key.
 fn build_cmd(repo_url: &str, cache: &Path, image: &str, extra: &[&str]) -> assert_cmd::Command {
-    let mut cmd = distroless(cache);
-    cmd.args(["build", image, "-q", "--arch", "amd64"])
-        .args(extra)
-        .args(["--no-default-keyring", "--keyring"])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", repo_url]);
-    cmd
+    let mut args = vec!["build", image, "-q", "--arch", "amd64"];
+    args.extend_from_slice(extra);
+    support::trusting(cache, repo_url, &args)
 }
 
 fn build(repo_url: &str, cache: &Path, image: &str, out: &Path) -> assert_cmd::assert::Assert {
@@ -153,20 +149,13 @@ fn tiers_share_layers_and_builds_are_reproducible() {
 fn dry_run_lists_the_resolved_set_and_cut_dependencies() {
     let repo = catalog_repo();
     let tmp = tempfile::tempdir().unwrap();
-    let out = distroless(&tmp.path().join("cache"))
-        .args([
-            "build",
-            "cc",
-            "--dry-run",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url()])
-        .assert()
-        .success();
+    let out = support::trusting(
+        &tmp.path().join("cache"),
+        &repo.file_url(),
+        &["build", "cc", "--dry-run", "--arch", "amd64"],
+    )
+    .assert()
+    .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     let tiers: Vec<(&str, Vec<&str>)> = vec![
         (
@@ -740,19 +729,12 @@ fn lockfile_pins_updates_and_explains_vanished_versions() {
     let lockfile = tmp.path().join("distroless.lock");
     let cache = tmp.path().join("cache");
     let lock = |url: &str, extra: &[&str]| {
-        let mut cmd = distroless(&cache);
-        cmd.args([
-            "lock",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", url, "--lockfile"])
-        .arg(&lockfile)
-        .args(extra);
-        cmd.assert().success()
+        support::trusting(&cache, url, &["lock", "--arch", "amd64"])
+            .arg("--lockfile")
+            .arg(&lockfile)
+            .args(extra)
+            .assert()
+            .success()
     };
     lock(&repo.file_url(), &["cc"]);
     let text = fs_err::read_to_string(&lockfile).unwrap();
@@ -809,20 +791,15 @@ fn all_arches_builds_what_the_suite_offers() {
     let repo = testkit::fixtures::catalog_repo_for(&["amd64", "arm64", "armhf", "riscv64"], |_| {});
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("all");
-    distroless(&tmp.path().join("cache"))
-        .args([
-            "build",
-            "static:debug",
-            "-q",
-            "--all-arches",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-o"])
-        .arg(&out)
-        .assert()
-        .success();
+    support::trusting(
+        &tmp.path().join("cache"),
+        &repo.file_url(),
+        &["build", "static:debug", "-q", "--all-arches"],
+    )
+    .arg("-o")
+    .arg(&out)
+    .assert()
+    .success();
     let index: serde_json::Value =
         serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
     let inner = support::blob(&out, index["manifests"][0]["digest"].as_str().unwrap());

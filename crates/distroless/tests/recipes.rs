@@ -8,27 +8,15 @@ mod support;
 use std::path::Path;
 
 use predicates::str::contains;
-use support::{config, distroless, files, manifests};
+use support::{config, files, manifests};
+use testkit::DebBuilder;
 use testkit::fixtures::{catalog_repo_for, catalog_repo_with};
-use testkit::{DebBuilder, SignKey};
 
 const CERT: &str = "-----BEGIN CERTIFICATE-----\nQ09SUA==\n-----END CERTIFICATE-----\n";
 
 fn recipe_cmd(repo_url: &str, cache: &Path, file: &Path, out: &Path) -> assert_cmd::Command {
-    let mut cmd = distroless(cache);
-    cmd.args([
-        "build",
-        "-q",
-        "--arch",
-        "amd64",
-        "--no-default-keyring",
-        "--keyring",
-    ])
-    .arg(&SignKey::shared().public)
-    .args(["--mirror", repo_url, "-f"])
-    .arg(file)
-    .arg("-o")
-    .arg(out);
+    let mut cmd = support::trusting(cache, repo_url, &["build", "-q", "--arch", "amd64"]);
+    cmd.arg("-f").arg(file).arg("-o").arg(out);
     cmd
 }
 
@@ -204,14 +192,17 @@ fn arches_key_builds_an_index() {
     let file = dir.path().join("r.toml");
     fs_err::write(&file, "from = \"static\"\narches = [\"amd64\", \"arm64\"]\nentrypoint = [\"/server\"]\n[[copy]]\nsrc = \"server\"\ndest = \"/server\"\n").unwrap();
     let out = dir.path().join("out");
-    let mut cmd = distroless(&dir.path().join("cache"));
-    cmd.args(["build", "-q", "--no-default-keyring", "--keyring"])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url(), "-f"])
-        .arg(&file)
-        .arg("-o")
-        .arg(&out);
-    cmd.assert().success();
+    support::trusting(
+        &dir.path().join("cache"),
+        &repo.file_url(),
+        &["build", "-q"],
+    )
+    .arg("-f")
+    .arg(&file)
+    .arg("-o")
+    .arg(&out)
+    .assert()
+    .success();
     let arches: Vec<String> = manifests(&out).into_iter().map(|(a, _)| a).collect();
     assert_eq!(arches, ["amd64", "arm64"]);
 }
@@ -298,42 +289,34 @@ fn flags_build_the_same_image_as_the_recipe() {
         .assert()
         .success();
     let server = dir.path().join("server");
-    let mut cmd = distroless(&cache);
-    cmd.current_dir(dir.path())
-        .args([
-            "build",
-            "-q",
-            "--arch",
-            "amd64",
-            "--no-default-keyring",
-            "--keyring",
-        ])
-        .arg(&SignKey::shared().public)
-        .args([
-            "--mirror",
-            &repo.file_url(),
-            "--from",
-            "cc:nonroot",
-            "--entrypoint",
-            "/app/server",
-            "--user",
-            "nonroot",
-        ])
-        .args([
-            "--package",
-            "libpq5",
-            "--expose",
-            "8080",
-            "--env",
-            "A=1",
-            "--label",
-            "k=v",
-        ])
+    let flags = [
+        "build",
+        "-q",
+        "--arch",
+        "amd64",
+        "--from",
+        "cc:nonroot",
+        "--entrypoint",
+        "/app/server",
+        "--user",
+        "nonroot",
+        "--package",
+        "libpq5",
+        "--expose",
+        "8080",
+        "--env",
+        "A=1",
+        "--label",
+        "k=v",
+    ];
+    support::trusting(&cache, &repo.file_url(), &flags)
+        .current_dir(dir.path())
         .arg("--copy")
         .arg(format!("{}:/app/server", server.display()))
         .arg("-o")
-        .arg(&b);
-    cmd.assert().success();
+        .arg(&b)
+        .assert()
+        .success();
     let (ca, cb) = (
         config(&a, &manifests(&a)[0].1),
         config(&b, &manifests(&b)[0].1),
@@ -378,14 +361,12 @@ fn docker_archive_and_debug_of_any_image() {
         .assert()
         .success();
     let debug = dir.path().join("svc-debug");
-    let mut cmd = distroless(&cache);
-    cmd.args(["debug", "-q", "--no-default-keyring", "--keyring"])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url()])
+    support::trusting(&cache, &repo.file_url(), &["debug", "-q"])
         .arg(format!("{}:latest", layout.display()))
         .arg("-o")
-        .arg(&debug);
-    cmd.assert().success();
+        .arg(&debug)
+        .assert()
+        .success();
     let before = &manifests(&layout)[0].1["layers"];
     let after = &manifests(&debug)[0].1["layers"];
     let n = before.as_array().unwrap().len();
@@ -406,14 +387,12 @@ fn docker_archive_and_debug_of_any_image() {
 
     // And of a docker-archive.
     let debug2 = dir.path().join("svc2-debug");
-    let mut cmd = distroless(&cache);
-    cmd.args(["debug", "-q", "--no-default-keyring", "--keyring"])
-        .arg(&SignKey::shared().public)
-        .args(["--mirror", &repo.file_url()])
+    support::trusting(&cache, &repo.file_url(), &["debug", "-q"])
         .arg(&archive)
         .arg("-o")
-        .arg(&debug2);
-    cmd.assert().success();
+        .arg(&debug2)
+        .assert()
+        .success();
     assert_eq!(
         manifests(&debug2)[0].1["layers"].as_array().unwrap().len(),
         n + 1

@@ -321,3 +321,13 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// `distroless ARGS…` against a test repository, trusting only the test archive key.
+pub fn trusting(cache: &Path, repo_url: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = distroless(cache);
+    cmd.args(args)
+        .args(["--no-default-keyring", "--keyring"])
+        .arg(&testkit::SignKey::shared().public)
+        .args(["--mirror", repo_url]);
+    cmd
+}
