@@ -19,6 +19,7 @@ use debian::fetch::Cache;
 use debian::index::Package;
 use debian::resolve::{BUILTIN_EXCLUDES, Universe, resolve};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use crate::build::fetch_debs;
 use crate::plan::Source;
@@ -85,6 +86,27 @@ fn file_list(
     let list = FileList { files };
     cache.write_record("files", &key, &list)?;
     Ok(list)
+}
+
+/// The ELF facts of one file of a package, read from the `.deb` once and then kept as a
+/// cache record (each lookup would otherwise decompress the whole package again).
+fn library_facts(
+    cache: &Cache,
+    deb_path: &Path,
+    pkg: &Package,
+    original: &str,
+) -> anyhow::Result<Option<ElfInfo>> {
+    let key = format!(
+        "{}-{}",
+        pkg.sha256,
+        hex::encode(sha2::Sha256::digest(original.as_bytes()))
+    );
+    if let Some(facts) = cache.read_record::<Option<ElfInfo>>("elf", &key) {
+        return Ok(facts);
+    }
+    let facts = elf::parse(&read_member(deb_path, &pkg.name, original)?);
+    cache.write_record("elf", &key, &facts)?;
+    Ok(facts)
 }
 
 fn read_member(deb_path: &Path, pkg: &str, original: &str) -> anyhow::Result<Vec<u8>> {
@@ -299,8 +321,9 @@ pub fn analyse(
             let owner = owner_of(real);
             let pkg = &pool.packages[&owner];
             let original = pool.lists[&owner].files[real].0.clone();
-            let bytes = read_member(&pool.debs[&pkg.sha256], &owner, &original)?;
-            if let Some(lib_info) = elf::parse(&bytes) {
+            if let Some(lib_info) =
+                library_facts(&source.cache, &pool.debs[&pkg.sha256], pkg, &original)?
+            {
                 queue.push((format!("/{real}"), lib_info));
             }
         }

@@ -35,6 +35,13 @@ pub enum Resolved {
     Missing,
 }
 
+/// Whether a sorted set holds a path below `prefix` (which ends in `/`).
+fn starts_under(set: &BTreeSet<String>, prefix: &str) -> bool {
+    set.range(prefix.to_string()..)
+        .next()
+        .is_some_and(|p| p.starts_with(prefix))
+}
+
 impl ImageView {
     /// Adds a layer on top.
     pub fn push(&mut self, layer: &LayerIndex) {
@@ -96,18 +103,8 @@ impl ImageView {
             } else if !self.index.dirs.contains(&joined) && !self.index.files.contains(&joined) {
                 // Directories implied by deeper paths exist too.
                 let prefix = format!("{joined}/");
-                let implied = self
-                    .index
-                    .files
-                    .range(prefix.clone()..)
-                    .next()
-                    .is_some_and(|p| p.starts_with(&prefix))
-                    || self
-                        .index
-                        .dirs
-                        .range(prefix.clone()..)
-                        .next()
-                        .is_some_and(|p| p.starts_with(&prefix))
+                let implied = starts_under(&self.index.files, &prefix)
+                    || starts_under(&self.index.dirs, &prefix)
                     || self
                         .index
                         .symlinks
