@@ -25,9 +25,7 @@ pub enum Error {
     NotFound { url: String },
     #[error("{file}: signature verification failed: {reason}")]
     Signature { file: String, reason: String },
-    #[error(
-        "{file}: release expired at {valid_until} (use --allow-expired-release for snapshot mirrors)"
-    )]
+    #[error("{file}: release expired at {valid_until}")]
     Expired { file: String, valid_until: String },
     #[error("{file}: {reason}")]
     Release { file: String, reason: String },
@@ -51,7 +49,8 @@ pub enum Error {
     Deb { file: String, reason: String },
     #[error("{0}")]
     Sources(String),
-    #[error("{0}")]
+    /// Something an offline run needed is not in the cache.
+    #[error("offline: {0}")]
     Offline(String),
 }
 

@@ -26,15 +26,6 @@ pub trait Reporter: Sync {
     fn warn(&self, message: &str);
 }
 
-/// A reporter that prints warnings to stderr and nothing else.
-pub struct QuietReporter;
-
-impl Reporter for QuietReporter {
-    fn warn(&self, message: &str) {
-        eprintln!("warning: {message}");
-    }
-}
-
 /// Fetches URLs over HTTP(S) or from `file://` paths.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -280,7 +271,7 @@ impl Cache {
 
 /// Writes a file through a temporary file in the same directory and a rename, so readers see
 /// the old content or the whole new content, never a part. Creates the directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -303,6 +294,12 @@ pub fn hash_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct QuietReporter;
+
+    impl Reporter for QuietReporter {
+        fn warn(&self, _message: &str) {}
+    }
 
     #[test]
     fn cache_verifies_and_evicts_corruption() {

@@ -20,39 +20,6 @@ use crate::error::{Error, Result};
 use crate::index::{Package, Relation};
 use crate::version::Version;
 
-/// Packages that only serve maintainer scripts or interactive systems; never put in an image.
-pub const BUILTIN_EXCLUDES: &[&str] = &[
-    "adduser",
-    "awk",
-    "base-passwd",
-    "bash",
-    "cdebconf",
-    "coreutils",
-    "dash",
-    "debconf",
-    "debconf-2.0",
-    "debianutils",
-    "diffutils",
-    "dpkg",
-    "findutils",
-    "gawk",
-    "grep",
-    "init-system-helpers",
-    "install-info",
-    "login",
-    "lsb-base",
-    "mawk",
-    "original-awk",
-    "passwd",
-    "perl-base",
-    "sed",
-    "sensible-utils",
-    "sysvinit-utils",
-    "ucf",
-    "usr-is-merged",
-    "usrmerge",
-];
-
 /// Every package of the merged suites, by name, plus who provides what.
 ///
 /// A suite has ~63,000 packages and a build visits a few dozen, so each record is kept as one

@@ -97,8 +97,7 @@ pub fn host_mirrors(root: &Path) -> Result<Mirrors> {
     });
     let Some(main) = main else {
         return Err(Error::Sources(
-            "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d; \
-             pass one with --mirror URL or DISTROLESS_MIRROR=URL"
+            "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d"
                 .to_string(),
         ));
     };
@@ -271,7 +270,7 @@ mod tests {
     fn no_sources_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = host_mirrors(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("--mirror"), "{err}");
+        assert!(err.contains("no Debian mirror"), "{err}");
     }
 
     #[test]

@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use debian::fetch::Cache;
 use debian::index::Package;
 use oci::layer::{Compression, LayerBlob, LayerWriter, Meta};
 use oci::layout::LayoutWriter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::cache::{Cache, Record};
+use crate::debs::Debs;
+use crate::model::recipe::Recipe;
 use crate::plan::Plan;
-use crate::recipe::Recipe;
 use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
 
@@ -75,7 +76,7 @@ pub struct Unit {
 /// Everything besides the unit that a layer's bytes depend on.
 pub struct LayerInputs<'a> {
     pub plan: &'a Plan,
-    pub debs: &'a crate::build::Debs<'a>,
+    pub debs: &'a Debs<'a>,
     pub merged_usr: bool,
     pub release: (u32, &'a str),
     pub compression: Compression,
@@ -96,11 +97,11 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
             .iter()
             .find(|r| r.name == tier.name)
             .map(|r| Extras {
-                symlinks: r.symlinks_for(plan.release, &plan.arch),
+                symlinks: r.symlinks_for(plan.release, plan.arch.debian()),
                 remove: r
                     .remove
                     .iter()
-                    .map(|p| p.replace("{arch}", &plan.arch))
+                    .map(|p| p.replace("{arch}", plan.arch.debian()))
                     .collect(),
                 java_trust_store: r.java_trust_store,
             })
@@ -207,6 +208,8 @@ fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String 
 pub struct BuiltLayer {
     pub blob: LayerBlob,
     pub index: LayerIndex,
+    /// Taken from the layer cache rather than built now.
+    pub cached: bool,
 }
 
 /// Builds (or takes from the cache) one layer on top of `view` (the layers below it);
@@ -233,12 +236,11 @@ pub fn build_layer(
     if unit.ldcache {
         let mut with = view.clone();
         with.push(&index);
-        if has_glibc(&with) {
-            let entries = rootfs::ldcache::entries(&with, &inputs.plan.arch);
-            let big = matches!(inputs.plan.arch.as_str(), "s390x");
+        if with.has_glibc() {
+            let entries = rootfs::ldcache::entries(&with, inputs.plan.arch);
             tree.put_file(
                 "etc/ld.so.cache",
-                rootfs::ldcache::serialise(&entries, big),
+                rootfs::ldcache::serialise(&entries, inputs.plan.arch.big_endian()),
                 Meta::root(0o644),
             )?;
             index.files.insert("etc/ld.so.cache".into());
@@ -254,7 +256,11 @@ pub fn build_layer(
     if !unit.uncached {
         store(cache, layout, &key, &blob, &index)?;
     }
-    Ok(Some(BuiltLayer { blob, index }))
+    Ok(Some(BuiltLayer {
+        blob,
+        index,
+        cached: false,
+    }))
 }
 
 /// Where a path lands when its parent directories are followed through the image's own
@@ -298,15 +304,6 @@ pub fn build_generated(
     let mut writer = LayerWriter::new(&layout.blobs(), compression, epoch)?;
     tree.write_layer(&mut writer)?;
     Ok((writer.finish()?, index))
-}
-
-/// Whether the image has glibc's dynamic loader setup (and so wants an `ld.so.cache`).
-pub fn has_glibc(view: &ImageView) -> bool {
-    view.index.elfs.values().any(|e| {
-        e.soname
-            .as_deref()
-            .is_some_and(|s| s.starts_with("libc.so."))
-    })
 }
 
 fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Result<()> {
@@ -356,17 +353,18 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
 }
 
 fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Option<BuiltLayer>> {
-    let Some(c) = cache.read_record::<CachedLayer>("layers", key) else {
+    let Some(c) = cache.read::<CachedLayer>(Record::Layer, key) else {
         return Ok(None);
     };
     let hex = c.blob.digest.trim_start_matches("sha256:").to_string();
-    let Some(path) = cache.verified(&hex, c.blob.size)? else {
+    let Some(path) = cache.blobs().verified(&hex, c.blob.size)? else {
         return Ok(None);
     };
     layout.import_blob(&hex, &path)?;
     Ok(Some(BuiltLayer {
         blob: c.blob,
         index: c.index,
+        cached: true,
     }))
 }
 
@@ -378,7 +376,7 @@ fn store(
     index: &LayerIndex,
 ) -> anyhow::Result<()> {
     let hex = blob.digest.trim_start_matches("sha256:");
-    let cached_blob = cache.path_of(hex);
+    let cached_blob = cache.blobs().path_of(hex);
     if !cached_blob.exists() {
         let from = layout.blobs().join(hex);
         if fs_err::hard_link(&from, &cached_blob).is_err() {
@@ -389,6 +387,6 @@ fn store(
         blob: blob.clone(),
         index: index.clone(),
     };
-    cache.write_record("layers", key, &entry)?;
+    cache.write(Record::Layer, key, &entry)?;
     Ok(())
 }

@@ -1,25 +1,25 @@
 //! distroless: build distroless container images straight from Debian packages.
 //!
-//! The library holds everything the `distroless` binary does, so that tests can drive each
-//! stage alone: recipes and the catalog, the plan (indexes and resolution), the root
-//! filesystem effects, and the build that ties them to OCI output.
+//! The library holds everything the `distroless` binary does, in the order the data flows:
+//! a typed [`request`] (recipe and flags merged by the binary), the domain [`model`], the
+//! [`plan`] (verified indexes and resolution), the [`debs`] it needs, what an application adds
+//! ([`app`]), the root file system effects ([`rootfs`]) built into [`layers`], the [`image`]
+//! JSON around them, [`sbom`]s, and the [`output`]; [`foreign`] extends images we did not
+//! build, and [`build`] only orchestrates. See ARCHITECTURE.md for the map and the rules.
+//! Nothing in the library prints: it reports through [`report::Reporter`].
 
 pub mod app;
-pub mod auto;
+pub mod atomic;
 pub mod build;
-pub mod catalog;
-pub mod cli;
-pub mod commands;
-pub mod debug;
-pub mod external;
+pub mod cache;
+pub mod debs;
 pub mod foreign;
+pub mod image;
 pub mod layers;
-pub mod license;
-pub mod lock;
+pub mod model;
+pub mod output;
 pub mod plan;
-pub mod platform;
-pub mod prepare;
-pub mod progress;
-pub mod recipe;
+pub mod report;
+pub mod request;
 pub mod rootfs;
 pub mod sbom;

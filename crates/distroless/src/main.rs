@@ -1,19 +1,24 @@
-//! The `distroless` binary: parse arguments, call the library, map errors to exit codes.
+//! The `distroless` binary: parse arguments, turn them into one typed request, call the
+//! library, print. The only place in the workspace that writes to stdout or stderr.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use distroless::cli::{Cli, Command};
-use distroless::commands;
+
+use cli::args::{Cli, Command};
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
-        Command::Build(args) => commands::build_command(args),
-        Command::Lock(args) => commands::lock_command(args),
-        Command::Debug(args) => commands::debug_command(args),
-        Command::Needs(args) => commands::needs_command(args),
-        Command::List { json } => commands::list_command(*json),
+        Command::Build(args) => cli::build::run(args),
+        Command::Lock(args) => cli::lock::run(args),
+        Command::Debug(args) => cli::debug::run(args),
+        Command::Needs(args) => cli::needs::run(args),
+        Command::List { json } => cli::list::run(*json),
     }
 }
 
@@ -27,7 +32,10 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            match cli::hints::hint(&e) {
+                Some(hint) => eprintln!("error: {e:#} ({hint})"),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

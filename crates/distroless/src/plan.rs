@@ -1,39 +1,124 @@
-//! From image reference to resolved package sets: fetch and verify the indexes, merge the
-//! suites, resolve every tier.
+//! From image reference to resolved package sets: the archive's verified indexes of a
+//! release, resolved tier by tier along the recipe chain.
 //!
-//! A warm build should not parse 50 MB of `Packages` text again: the resolution is cached under
-//! a key made of the verified index hashes and the recipe, so an unchanged archive costs three
-//! small `InRelease` downloads and one JSON read.
+//! A warm build should not parse 50 MB of `Packages` text again: the plan is cached under a
+//! key made of the verified index hashes and the recipe chain, so an unchanged archive costs
+//! three small `InRelease` downloads and one JSON read. This module decides which packages an
+//! image holds; it never fetches a `.deb` or builds a layer.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 
-use anyhow::{Context, bail};
-use debian::fetch::{Cache, Expected, Fetcher, Reporter};
-use debian::index::{Package, for_each_package};
-use debian::release::{Keyring, Release, ReleasePolicy, verify_inrelease};
-use debian::resolve::{BUILTIN_EXCLUDES, Broken, Universe, resolve};
-use debian::sources::Mirrors;
-use rayon::prelude::*;
+use anyhow::Context;
+use debian::archive::{Archive, Indexes};
+use debian::fetch::Fetcher;
+use debian::index::Package;
+use debian::release::{Keyring, ReleasePolicy};
+use debian::resolve::{Broken, Universe, resolve};
+use debian::sources::{Mirrors, host_mirrors, parse_url};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use url::Url;
 
-use crate::catalog::{DebianRelease, ImageRef};
-use crate::recipe::Recipe;
+use crate::cache::{Cache, Record};
+use crate::model::{Arch, DebianRelease, ImageRef, recipe::Recipe};
+use crate::report::Reporter;
+use crate::request::SourceSettings;
 
-/// Bump when the resolution rules change, so cached resolutions are not reused.
-const RESOLVE_VERSION: u32 = 2;
+/// Packages that only serve maintainer scripts or interactive systems: never put in an image,
+/// even when a package declares a dependency on them (a recipe's root package still wins).
+pub const BUILTIN_EXCLUDES: &[&str] = &[
+    "adduser",
+    "awk",
+    "base-passwd",
+    "bash",
+    "cdebconf",
+    "coreutils",
+    "dash",
+    "debconf",
+    "debconf-2.0",
+    "debianutils",
+    "diffutils",
+    "dpkg",
+    "findutils",
+    "gawk",
+    "grep",
+    "init-system-helpers",
+    "install-info",
+    "login",
+    "lsb-base",
+    "mawk",
+    "original-awk",
+    "passwd",
+    "perl-base",
+    "sed",
+    "sensible-utils",
+    "sysvinit-utils",
+    "ucf",
+    "usr-is-merged",
+    "usrmerge",
+];
 
-/// Where and how indexes are read.
+/// The built-in exclusions as a set.
+pub fn builtin_excludes() -> BTreeSet<String> {
+    BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Where packages come from and where derived facts are kept: the archive client, the
+/// product's cache and the reporter, shared by every step of a build.
 pub struct Source<'a> {
-    pub mirrors: Mirrors,
-    pub keyring: Keyring,
-    pub policy: ReleasePolicy,
-    pub offline: bool,
+    pub archive: Archive<'a>,
     pub cache: Cache,
-    pub fetcher: Fetcher,
     pub reporter: &'a dyn Reporter,
+}
+
+impl<'a> Source<'a> {
+    /// Opens the archive and the cache as the settings say: mirrors from the settings or the
+    /// host's apt sources, the embedded Debian keys unless refused, plus extra key files.
+    pub fn open(settings: &SourceSettings, reporter: &'a dyn Reporter) -> anyhow::Result<Self> {
+        let mut keyring = if settings.no_default_keyring {
+            Keyring::default()
+        } else {
+            Keyring::embedded()?
+        };
+        for k in &settings.keyrings {
+            keyring.add_file(k)?;
+        }
+        anyhow::ensure!(
+            !keyring.is_empty(),
+            "no trusted keys: the embedded Debian keys are refused and no key file is given"
+        );
+        let cache = Cache::open(&settings.cache_dir)?;
+        let archive = Archive {
+            mirrors: mirrors(settings)?,
+            keyring,
+            policy: ReleasePolicy {
+                allow_expired: settings.allow_expired_release,
+                now: chrono::Utc::now(),
+            },
+            offline: settings.offline,
+            cache: cache.blobs().clone(),
+            fetcher: Fetcher::new()?,
+            reporter,
+        };
+        Ok(Source {
+            archive,
+            cache,
+            reporter,
+        })
+    }
+}
+
+/// The mirrors: the settings first, then the host's apt configuration.
+fn mirrors(settings: &SourceSettings) -> anyhow::Result<Mirrors> {
+    match &settings.mirror {
+        Some(m) => Ok(Mirrors::from_urls(m, settings.security_mirror.as_deref())?),
+        None => {
+            let mut m = host_mirrors(std::path::Path::new("/"))?;
+            if let Some(s) = &settings.security_mirror {
+                m.security = parse_url(s)?;
+            }
+            Ok(m)
+        }
+    }
 }
 
 /// One tier (one recipe of the chain) and the packages it adds over the tiers below.
@@ -53,7 +138,7 @@ pub struct Plan {
     pub image: String,
     /// Debian release number (12, 13).
     pub release: u32,
-    pub arch: String,
+    pub arch: Arch,
     pub debian_version: String,
     pub release_date: String,
     pub tiers: Vec<Tier>,
@@ -63,234 +148,93 @@ pub struct Plan {
     pub busybox: Option<Package>,
 }
 
-struct SuiteIndex {
-    suite: String,
-    release: Release,
-    packages_url: Url,
-    packages_name: String,
-    sha256: String,
-    size: u64,
-}
-
-impl Source<'_> {
-    fn inrelease(&self, mirror: &Url, suite: &str) -> anyhow::Result<Option<Release>> {
-        let url = mirror.join(&format!("dists/{suite}/InRelease"))?;
-        let cached = self
-            .cache
-            .root()
-            .join("releases")
-            .join(hex::encode(Sha256::digest(url.as_str())));
-        let bytes = if self.offline {
-            match fs_err::read(&cached) {
-                Ok(b) => b,
-                Err(_) if suite.contains('-') => return Ok(None),
-                Err(_) => bail!("offline: {url} is not in the cache (run once without --offline)"),
-            }
-        } else {
-            match self.fetcher.get(&url, 32 << 20) {
-                Ok(b) => b,
-                Err(debian::Error::NotFound { .. }) if suite.contains('-') => {
-                    self.reporter
-                        .warn(&format!("{url}: not found; building without {suite}"));
-                    return Ok(None);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-        let release = verify_inrelease(url.as_str(), &bytes, &self.keyring, self.policy)?;
-        if !self.offline {
-            debian::fetch::write_atomic(&cached, &bytes)?;
+impl Plan {
+    /// Every package a layer may read: installed, partial, the CA source and (for debug
+    /// variants) busybox.
+    pub fn wanted(&self, debug: bool) -> anyhow::Result<Vec<&Package>> {
+        let mut wanted: Vec<&Package> = self
+            .tiers
+            .iter()
+            .flat_map(|t| t.packages.iter().chain(t.partial.iter().map(|(p, _)| p)))
+            .collect();
+        wanted.push(&self.ca_certificates);
+        if debug {
+            wanted.push(self.busybox()?);
         }
-        Ok(Some(release))
+        Ok(wanted)
     }
 
-    fn suite_index(
-        &self,
-        mirror: &Url,
-        suite: &str,
-        arch: &str,
-    ) -> anyhow::Result<Option<SuiteIndex>> {
-        let Some(release) = self.inrelease(mirror, suite)? else {
-            return Ok(None);
-        };
-        for ext in ["xz", "gz"] {
-            let name = format!("main/binary-{arch}/Packages.{ext}");
-            if let Some((sha, size)) = release.sha256.get(&name).cloned() {
-                let packages_url = mirror.join(&format!("dists/{suite}/{name}"))?;
-                return Ok(Some(SuiteIndex {
-                    suite: suite.to_string(),
-                    release,
-                    packages_name: format!("{mirror}dists/{suite}/{name}"),
-                    packages_url,
-                    sha256: sha,
-                    size,
-                }));
-            }
-        }
-        if release.architectures.iter().any(|a| a == arch) || suite.contains('-') {
-            bail!(
-                "{mirror}dists/{suite}/InRelease: lists no main/binary-{arch}/Packages.xz or .gz"
-            );
-        }
-        bail!(
-            "Debian suite {suite} has no architecture {arch} (it has: {})",
-            release.architectures.join(", ")
-        )
+    /// The busybox package of a debug variant.
+    pub fn busybox(&self) -> anyhow::Result<&Package> {
+        self.busybox
+            .as_ref()
+            .context("the suites have no busybox-static package")
     }
 
-    fn load_packages(
-        &self,
-        idx: &SuiteIndex,
-        mirror: &Url,
-        universe: &mut Universe,
-    ) -> anyhow::Result<()> {
-        let want = Expected {
-            url: idx.packages_url.clone(),
-            name: &idx.packages_name,
-            size: idx.size,
-            sha256: &idx.sha256,
-        };
-        let path = match self.cache.verified(&idx.sha256, idx.size)? {
-            Some(p) => p,
-            None if self.offline => bail!("offline: {} is not in the cache", idx.packages_name),
-            None => self.fetch_index(idx, &want)?,
-        };
-        let file = fs_err::File::open(&path)?;
-        let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
-            Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(file)))
-        } else {
-            Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
-        };
-        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
-        for_each_package(
-            &idx.packages_name,
-            reader,
-            &idx.suite,
-            mirror.as_str(),
-            |p| {
-                universe.add(p);
-            },
-        )?;
-        Ok(())
+    /// The number of fully installed packages.
+    pub fn package_count(&self) -> usize {
+        self.tiers.iter().map(|t| t.packages.len()).sum()
     }
 }
 
-impl Source<'_> {
-    /// Fetches an index, through `by-hash/` first when the archive offers it: a mirror caught
-    /// between two syncs serves the old `Packages.xz` under its plain name, but the by-hash
-    /// file always matches the `InRelease` we verified.
-    fn fetch_index(
-        &self,
-        idx: &SuiteIndex,
-        want: &Expected<'_>,
-    ) -> anyhow::Result<std::path::PathBuf> {
-        if idx.release.acquire_by_hash {
-            let dir = idx
-                .packages_url
-                .as_str()
-                .rsplit_once('/')
-                .map_or("", |(d, _)| d);
-            let by_hash = Url::parse(&format!("{dir}/by-hash/SHA256/{}", idx.sha256))?;
-            let attempt = Expected {
-                url: by_hash,
-                ..want.clone()
-            };
-            match self.cache.ensure(&self.fetcher, &attempt, self.reporter) {
-                Ok(p) => return Ok(p),
-                // Many mirrors and proxies do not carry by-hash files: fall back quietly.
-                Err(debian::Error::NotFound { .. }) => {}
-                Err(e) => self.reporter.warn(&format!("{e}; trying {}", want.url)),
-            }
-        }
-        Ok(self.cache.ensure(&self.fetcher, want, self.reporter)?)
-    }
-}
-
-/// The architectures the main suite of a release offers (from its verified `InRelease`).
-pub fn suite_architectures(source: &Source<'_>, codename: &str) -> anyhow::Result<Vec<String>> {
-    let release = source
-        .inrelease(&source.mirrors.debian, codename)?
-        .context("the main suite is missing")?;
-    Ok(release.architectures)
-}
-
-/// Resolves every tier of an image for one architecture.
 /// The merged, verified package universe of a release and architecture (no caching: for
 /// analyses that need more than a plan, such as `from = "auto"`).
 pub fn load_universe(
     source: &Source<'_>,
     release: DebianRelease,
-    arch: &str,
+    arch: Arch,
 ) -> anyhow::Result<Universe> {
-    let indexes = suite_indexes(source, release, arch)?;
-    let mut universe = Universe::default();
-    for (m, idx) in &indexes {
-        if let Some(i) = idx {
-            source.load_packages(i, m, &mut universe)?;
-        }
-    }
-    universe.finish();
-    Ok(universe)
+    let indexes = source.archive.indexes(release.codename, arch.debian())?;
+    Ok(source.archive.universe(&indexes)?)
 }
 
-fn suite_indexes(
-    source: &Source<'_>,
-    release: DebianRelease,
-    arch: &str,
-) -> anyhow::Result<Vec<(Url, Option<SuiteIndex>)>> {
-    let suites = [
-        (source.mirrors.debian.clone(), release.codename.to_string()),
-        (
-            source.mirrors.debian.clone(),
-            format!("{}-updates", release.codename),
-        ),
-        (
-            source.mirrors.security.clone(),
-            format!("{}-security", release.codename),
-        ),
-    ];
-    suites
-        .par_iter()
-        .map(|(m, s)| Ok((m.clone(), source.suite_index(m, s, arch)?)))
-        .collect()
-}
-
+/// Resolves every tier of an image for one architecture.
 pub fn plan(
     source: &Source<'_>,
     chain: &[&Recipe],
     image: &ImageRef,
-    arch: &str,
+    arch: Arch,
 ) -> anyhow::Result<Plan> {
-    let release: DebianRelease = image.release;
-    let indexes = suite_indexes(source, release, arch)?;
-    let main = indexes[0].1.as_ref().context("the main suite is missing")?;
-    let debian_version = main.release.version.clone();
-    let release_date = main.release.date.clone();
-
+    let release = image.release;
+    let indexes = source.archive.indexes(release.codename, arch.debian())?;
     let key = plan_key(chain, image, arch, &indexes);
-    if let Some(plan) = source.cache.read_record::<Plan>("plans", &key) {
+    if let Some(plan) = source.cache.read::<Plan>(Record::Plan, &key) {
         return Ok(plan);
     }
+    let universe = source.archive.universe(&indexes)?;
+    let main = indexes.main()?;
+    let plan = Plan {
+        image: image.canonical(),
+        release: release.number,
+        arch,
+        debian_version: main.version.clone(),
+        release_date: main.date.clone(),
+        tiers: resolve_tiers(&universe, chain, release.number)?,
+        ca_certificates: universe
+            .get("ca-certificates")
+            .context("the suites have no ca-certificates package")?,
+        busybox: universe.get("busybox-static"),
+    };
+    source.cache.write(Record::Plan, &key, &plan)?;
+    Ok(plan)
+}
 
-    // Sequential on purpose: parsing suites in parallel doubles peak memory for little time.
-    let mut universe = Universe::default();
-    for (m, idx) in &indexes {
-        if let Some(i) = idx {
-            source.load_packages(i, m, &mut universe)?;
-        }
-    }
-    universe.finish();
-
+/// Resolves each recipe of the chain on top of the ones before it: a tier holds only what its
+/// recipe adds, and a child's roots may bring back what a parent excluded.
+fn resolve_tiers(
+    universe: &Universe,
+    chain: &[&Recipe],
+    release: u32,
+) -> anyhow::Result<Vec<Tier>> {
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
-    let mut excludes: BTreeSet<String> =
-        BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect();
+    let mut excludes = builtin_excludes();
     let mut below: BTreeSet<String> = BTreeSet::new();
     for recipe in chain {
-        roots.extend(recipe.packages_for(release.number));
-        excludes.extend(recipe.excludes_for(release.number));
-        let label = format!("{}-debian{}", recipe.name, release.number);
-        let res = resolve(&universe, &label, &roots, &excludes)?;
+        roots.extend(recipe.packages_for(release));
+        excludes.extend(recipe.excludes_for(release));
+        let label = format!("{}-debian{release}", recipe.name);
+        let res = resolve(universe, &label, &roots, &excludes)?;
         let packages: Vec<Package> = res
             .packages
             .into_iter()
@@ -311,43 +255,73 @@ pub fn plan(
             partial,
         });
     }
-    let ca_certificates = universe
-        .get("ca-certificates")
-        .context("the suites have no ca-certificates package")?;
-    let busybox = universe.get("busybox-static");
-    let plan = Plan {
-        image: image.canonical(),
-        release: release.number,
-        arch: arch.to_string(),
-        debian_version,
-        release_date,
-        tiers,
-        ca_certificates,
-        busybox,
-    };
-    source.cache.write_record("plans", &key, &plan)?;
-    Ok(plan)
+    Ok(tiers)
 }
 
-fn plan_key(
-    chain: &[&Recipe],
-    image: &ImageRef,
-    arch: &str,
-    indexes: &[(Url, Option<SuiteIndex>)],
-) -> String {
+fn plan_key(chain: &[&Recipe], image: &ImageRef, arch: Arch, indexes: &Indexes) -> String {
     let mut h = Sha256::new();
-    h.update(format!(
-        "v{RESOLVE_VERSION}\n{arch}\n{}\n",
-        image.release.number
-    ));
+    h.update(format!("{arch}\n{}\n", image.release.number));
     for r in chain {
         h.update(format!("{r:?}\n"));
     }
-    for (m, idx) in indexes {
-        match idx {
-            Some(i) => h.update(format!("{m} {} {}\n", i.suite, i.sha256)),
-            None => h.update(format!("{m} -\n")),
-        }
-    }
+    h.update(indexes.fingerprint());
     hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debian::index::parse_packages;
+
+    fn universe() -> Universe {
+        let text = "\
+Package: base-files\nVersion: 1\nArchitecture: amd64\nDepends: mawk | awk\nFilename: pool/b.deb\nSize: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n\
+Package: mawk\nVersion: 1\nArchitecture: amd64\nFilename: pool/m.deb\nSize: 1\nSHA256: 1111111111111111111111111111111111111111111111111111111111111111\n\n\
+Package: libc6\nVersion: 2\nArchitecture: amd64\nDepends: libgcc-s1\nFilename: pool/c.deb\nSize: 1\nSHA256: 2222222222222222222222222222222222222222222222222222222222222222\n\n\
+Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: pool/g.deb\nSize: 1\nSHA256: 3333333333333333333333333333333333333333333333333333333333333333\n\n";
+        Universe::new([parse_packages("Packages", text, "trixie", "file:///m/").unwrap()])
+    }
+
+    fn recipe(text: &str) -> Recipe {
+        Recipe::parse("r.toml", text).unwrap()
+    }
+
+    #[test]
+    fn tiers_hold_only_what_they_add_and_children_undo_cuts() {
+        let u = universe();
+        let stat = recipe("name = \"static\"\npackages = [\"base-files\"]\n");
+        let base = recipe(
+            "name = \"base\"\nfrom = \"static\"\npackages = [\"libc6\"]\nexclude = [\"libgcc-s1\"]\n",
+        );
+        let cc = recipe("name = \"cc\"\nfrom = \"base\"\npackages = [\"libgcc-s1\"]\n");
+        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], 13).unwrap();
+        let names = |t: &Tier| {
+            t.packages
+                .iter()
+                .map(|p| p.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&tiers[0]),
+            ["base-files"],
+            "mawk is a built-in exclusion"
+        );
+        assert_eq!(names(&tiers[1]), ["libc6"]);
+        assert_eq!(names(&tiers[2]), ["libgcc-s1"]);
+        assert!(tiers[0].broken.iter().any(|b| b.dependency.contains("awk")));
+        assert!(
+            tiers[1]
+                .broken
+                .iter()
+                .any(|b| b.dependency.contains("libgcc-s1"))
+        );
+    }
+
+    #[test]
+    fn a_missing_partial_package_is_named() {
+        let u = universe();
+        let r = recipe("name = \"p\"\n[partial]\nlibc-bin = [\"sbin/ldconfig\"]\n");
+        let err = resolve_tiers(&u, &[&r], 13).unwrap_err().to_string();
+        assert!(err.contains("partial package libc-bin"), "{err}");
+    }
 }

@@ -5,8 +5,9 @@
 //! a library that a Debian upgrade moved into a package the image does not have, before users
 //! run into it.
 
-use super::ldcache::{CacheEntry, default_lib_dirs};
+use super::ldcache::CacheEntry;
 use super::view::{ImageView, Resolved};
+use crate::model::Arch;
 
 /// One unmet need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +44,8 @@ fn is_elf_file(view: &ImageView, path: &str) -> bool {
 }
 
 /// Every unmet need of every ELF file in the image.
-pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing> {
-    let defaults = default_lib_dirs(arch);
+pub fn check(view: &ImageView, cache: &[CacheEntry], arch: Arch) -> Vec<Missing> {
+    let defaults = arch.default_lib_dirs();
     let mut missing = Vec::new();
     for (path, elf) in &view.index.elfs {
         if let Some(interp) = elf.interpreter.as_ref().filter(|i| !is_elf_file(view, i)) {
@@ -81,4 +82,14 @@ pub fn check(view: &ImageView, cache: &[CacheEntry], arch: &str) -> Vec<Missing>
         }
     }
     missing
+}
+
+/// Every unmet need of an image: the check against the `ld.so.cache` the image would have.
+pub fn check_image(view: &ImageView, arch: Arch) -> Vec<Missing> {
+    let entries = if view.has_glibc() {
+        super::ldcache::entries(view, arch)
+    } else {
+        Vec::new()
+    };
+    check(view, &entries, arch)
 }

@@ -11,32 +11,7 @@
 //! suffix sharing, and no "generator" extension; `ld.so` reads neither layout detail.
 
 use super::view::{ImageView, Resolved};
-
-/// The Debian multiarch triplet of an architecture.
-pub fn triplet(arch: &str) -> &'static str {
-    match arch {
-        "arm64" => "aarch64-linux-gnu",
-        "armhf" => "arm-linux-gnueabihf",
-        "s390x" => "s390x-linux-gnu",
-        "ppc64el" => "powerpc64le-linux-gnu",
-        "riscv64" => "riscv64-linux-gnu",
-        "i386" => "i386-linux-gnu",
-        _ => "x86_64-linux-gnu",
-    }
-}
-
-/// The directories `ld.so` searches when nothing else finds a library.
-pub fn default_lib_dirs(arch: &str) -> Vec<String> {
-    let t = triplet(arch);
-    vec![
-        format!("lib/{t}"),
-        format!("usr/lib/{t}"),
-        "lib".into(),
-        "usr/lib".into(),
-        "lib64".into(),
-        "usr/lib64".into(),
-    ]
-}
+use crate::model::Arch;
 
 /// One cache entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,21 +19,6 @@ pub struct CacheEntry {
     pub flags: i32,
     pub key: String,
     pub value: String,
-}
-
-/// glibc's `FLAG_*` value for a library of this machine and class.
-fn flags_for(machine: u16, is_64: bool) -> i32 {
-    const LIBC6: i32 = 0x0003;
-    let arch = match (machine, is_64) {
-        (62, true) => 0x0300,  // FLAG_X8664_LIB64
-        (183, true) => 0x0a00, // FLAG_AARCH64_LIB64
-        (40, false) => 0x0900, // FLAG_ARM_LIBHF
-        (22, true) => 0x0400,  // FLAG_S390_LIB64
-        (21, true) => 0x0500,  // FLAG_POWERPC_LIB64
-        (243, true) => 0x1000, // FLAG_RISCV_FLOAT_ABI_DOUBLE
-        _ => 0,
-    };
-    LIBC6 | arch
 }
 
 /// glibc's `_dl_cache_libcmp`: digit runs compare as numbers. Short names mirror the C.
@@ -101,10 +61,10 @@ pub fn libcmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The directories `ldconfig` would scan, in order, de-duplicated by where they lead.
-pub fn search_dirs(view: &ImageView, arch: &str) -> Vec<String> {
+pub fn search_dirs(view: &ImageView, arch: Arch) -> Vec<String> {
     let mut dirs = Vec::new();
     read_conf(view, "etc/ld.so.conf", &mut dirs, 0);
-    let t = triplet(arch);
+    let t = arch.triplet();
     dirs.push(format!("lib/{t}"));
     dirs.push(format!("usr/lib/{t}"));
     let mut seen = std::collections::BTreeSet::new();
@@ -153,7 +113,7 @@ fn read_conf(view: &ImageView, path: &str, dirs: &mut Vec<String>, depth: u32) {
 }
 
 /// The entries `ldconfig` would write, in cache order.
-pub fn entries(view: &ImageView, arch: &str) -> Vec<CacheEntry> {
+pub fn entries(view: &ImageView, arch: Arch) -> Vec<CacheEntry> {
     let mut all: Vec<CacheEntry> = Vec::new();
     for dir in search_dirs(view, arch) {
         // soname → (file name, flags); the highest file name wins inside a directory.
@@ -176,7 +136,7 @@ pub fn entries(view: &ImageView, arch: &str) -> Vec<CacheEntry> {
                 continue;
             }
             let soname = elf.soname.clone().unwrap_or_else(|| name.clone());
-            let flags = flags_for(elf.machine, elf.is_64);
+            let flags = Arch::ldcache_flags(elf.machine, elf.is_64);
             match libs.get(&soname) {
                 Some((old, _)) if libcmp(old, &name) != std::cmp::Ordering::Less => {}
                 _ => {

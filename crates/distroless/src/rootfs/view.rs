@@ -43,6 +43,15 @@ fn starts_under(set: &BTreeSet<String>, prefix: &str) -> bool {
 }
 
 impl ImageView {
+    /// Whether the image has glibc (and so wants an `ld.so.cache`).
+    pub fn has_glibc(&self) -> bool {
+        self.index.elfs.values().any(|e| {
+            e.soname
+                .as_deref()
+                .is_some_and(|s| s.starts_with("libc.so."))
+        })
+    }
+
     /// Adds a layer on top.
     pub fn push(&mut self, layer: &LayerIndex) {
         let i = &mut self.index;

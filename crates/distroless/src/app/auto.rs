@@ -15,16 +15,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use debian::deb::{self, Kind};
-use debian::fetch::Cache;
 use debian::index::Package;
-use debian::resolve::{BUILTIN_EXCLUDES, Universe, resolve};
+use debian::resolve::{Universe, resolve};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::build::fetch_debs;
-use crate::plan::Source;
+use crate::cache::{Cache, Record};
+use crate::model::Arch;
+use crate::plan::{Source, builtin_excludes};
 use crate::rootfs::elf::{self, ElfInfo};
-use crate::rootfs::ldcache::default_lib_dirs;
 use crate::rootfs::tree::usrmerge;
 
 /// One program to analyse: where it will be in the image, and where it is now.
@@ -65,7 +64,7 @@ fn file_list(
     merged: bool,
 ) -> anyhow::Result<FileList> {
     let key = format!("{}-{merged}", pkg.sha256);
-    if let Some(l) = cache.read_record("files", &key) {
+    if let Some(l) = cache.read(Record::FileList, &key) {
         return Ok(l);
     }
     let mut files = BTreeMap::new();
@@ -84,7 +83,7 @@ fn file_list(
         Ok(())
     })?;
     let list = FileList { files };
-    cache.write_record("files", &key, &list)?;
+    cache.write(Record::FileList, &key, &list)?;
     Ok(list)
 }
 
@@ -101,11 +100,11 @@ fn library_facts(
         pkg.sha256,
         hex::encode(sha2::Sha256::digest(original.as_bytes()))
     );
-    if let Some(facts) = cache.read_record::<Option<ElfInfo>>("elf", &key) {
+    if let Some(facts) = cache.read::<Option<ElfInfo>>(Record::ElfFacts, &key) {
         return Ok(facts);
     }
     let facts = elf::parse(&read_member(deb_path, &pkg.name, original)?);
-    cache.write_record("elf", &key, &facts)?;
+    cache.write(Record::ElfFacts, &key, &facts)?;
     Ok(facts)
 }
 
@@ -164,16 +163,14 @@ struct Pool<'a> {
 impl Pool<'_> {
     /// Adds packages (with their dependency closure) to the pool and indexes their files.
     fn add(&mut self, roots: &[String]) -> anyhow::Result<()> {
-        let excludes: BTreeSet<String> =
-            BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect();
-        let resolution = resolve(self.universe, "auto", roots, &excludes)?;
+        let resolution = resolve(self.universe, "auto", roots, &builtin_excludes())?;
         let new: Vec<Package> = resolution
             .packages
             .into_iter()
             .filter(|p| !self.packages.contains_key(&p.name))
             .collect();
         let refs: Vec<&Package> = new.iter().collect();
-        let debs = fetch_debs(self.source, &refs)?;
+        let debs = self.source.archive.fetch(&refs)?;
         for p in new {
             let path = debs[&p.sha256].clone();
             let list = file_list(&self.source.cache, &path, &p, self.merged)?;
@@ -242,7 +239,7 @@ pub fn analyse(
     source: &Source<'_>,
     universe: &Universe,
     programs: &[Program],
-    arch: &str,
+    arch: Arch,
     merged: bool,
     extra_roots: &[String],
 ) -> anyhow::Result<Needs> {
@@ -269,7 +266,7 @@ pub fn analyse(
     roots.extend(extra_roots.iter().cloned());
     pool.add(&roots)?;
 
-    let defaults = default_lib_dirs(arch);
+    let defaults = arch.default_lib_dirs();
     let mut needs = Needs::default();
     // (needer image path, its ELF facts)
     let mut queue: Vec<(String, ElfInfo)> = Vec::new();

@@ -13,14 +13,11 @@ use debian::index::Package;
 use debian::sources::Mirrors;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::ImageRef;
+use super::{Arch, ImageRef};
 use crate::plan::{Plan, Tier};
 
 /// Lock file format version.
 pub const LOCK_VERSION: u32 = 1;
-
-/// Default lock file name.
-pub const DEFAULT_LOCKFILE: &str = "distroless.lock";
 
 /// One pinned package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +46,7 @@ pub struct LockedTier {
 pub struct LockedImage {
     pub name: String,
     pub debian: u32,
-    pub arch: String,
+    pub arch: Arch,
     pub debian_version: String,
     /// `Date` of the main suite's `InRelease` the resolution used.
     pub release_date: String,
@@ -111,7 +108,7 @@ impl LockedImage {
         LockedImage {
             name: name.to_string(),
             debian: plan.release,
-            arch: plan.arch.clone(),
+            arch: plan.arch,
             debian_version: plan.debian_version.clone(),
             release_date: plan.release_date.clone(),
             tiers: plan
@@ -141,7 +138,7 @@ impl LockedImage {
         Plan {
             image: image.canonical(),
             release: self.debian,
-            arch: self.arch.clone(),
+            arch: self.arch,
             debian_version: self.debian_version.clone(),
             release_date: self.release_date.clone(),
             tiers: self
@@ -207,18 +204,19 @@ impl Lock {
     /// Writes the lock file atomically, entries sorted.
     pub fn write(&mut self, path: &Path) -> anyhow::Result<()> {
         self.version = LOCK_VERSION;
-        self.images
-            .sort_by(|a, b| (&a.name, a.debian, &a.arch).cmp(&(&b.name, b.debian, &b.arch)));
+        self.images.sort_by(|a, b| {
+            (&a.name, a.debian, a.arch.debian()).cmp(&(&b.name, b.debian, b.arch.debian()))
+        });
         let body = toml::to_string(self)?;
         let text = format!(
             "# distroless.lock: exact Debian packages per image. Written by `distroless lock`;\n# `distroless build --locked` builds exactly these.\n{body}"
         );
-        debian::fetch::write_atomic(path, text.as_bytes())?;
+        crate::atomic::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
 
     /// The entry for an image, release and architecture.
-    pub fn find(&self, name: &str, debian: u32, arch: &str) -> Option<&LockedImage> {
+    pub fn find(&self, name: &str, debian: u32, arch: Arch) -> Option<&LockedImage> {
         self.images
             .iter()
             .find(|i| i.name == name && i.debian == debian && i.arch == arch)
@@ -227,7 +225,7 @@ impl Lock {
     /// Inserts or replaces an entry; returns the version changes (`name: old → new`).
     pub fn put(&mut self, entry: LockedImage) -> Vec<String> {
         let old = self
-            .find(&entry.name, entry.debian, &entry.arch)
+            .find(&entry.name, entry.debian, entry.arch)
             .map(LockedImage::versions);
         self.images.retain(|i| {
             !(i.name == entry.name && i.debian == entry.debian && i.arch == entry.arch)

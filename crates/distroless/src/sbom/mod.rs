@@ -8,14 +8,16 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+pub mod license;
+
 use debian::deb::{self, Kind};
-use debian::fetch::Cache;
 use debian::index::Package;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::license;
+use crate::cache::{Cache, Record};
+use crate::debs::Debs;
 use crate::plan::Plan;
 
 /// Which SBOM formats to write.
@@ -37,12 +39,8 @@ pub struct PackageFacts {
 }
 
 /// Reads (or takes from the cache) the facts of one package.
-pub fn facts(
-    cache: &Cache,
-    debs: &crate::build::Debs<'_>,
-    pkg: &Package,
-) -> anyhow::Result<PackageFacts> {
-    if let Some(f) = cache.read_record("facts", &pkg.sha256) {
+pub fn facts(cache: &Cache, debs: &Debs<'_>, pkg: &Package) -> anyhow::Result<PackageFacts> {
+    if let Some(f) = cache.read(Record::PackageFacts, &pkg.sha256) {
         return Ok(f);
     }
     let deb_path = &debs.path(pkg)?;
@@ -66,7 +64,7 @@ pub fn facts(
         maintainer,
         licenses,
     };
-    cache.write_record("facts", &pkg.sha256, &f)?;
+    cache.write(Record::PackageFacts, &pkg.sha256, &f)?;
     Ok(f)
 }
 
@@ -311,7 +309,7 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
 pub fn entries<'a>(
     plan: &'a Plan,
     cache: &Cache,
-    debs: &crate::build::Debs<'_>,
+    debs: &Debs<'_>,
     busybox: bool,
 ) -> anyhow::Result<Vec<Entry<'a>>> {
     let mut out = Vec::new();
@@ -339,5 +337,52 @@ pub fn entries<'a>(
         });
     }
     out.sort_by(|a, b| a.package.name.cmp(&b.package.name));
+    Ok(out)
+}
+
+/// One SBOM document to write next to the output.
+pub struct Sbom {
+    /// File name suffix: `spdx.json` or `cdx.json`.
+    pub kind: &'static str,
+    pub arch: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The SBOM documents of one architecture's image.
+pub fn documents(
+    formats: SbomFormats,
+    plan: &Plan,
+    cache: &Cache,
+    debs: &Debs<'_>,
+    debug: bool,
+    manifest_digest: &str,
+    epoch: u64,
+) -> anyhow::Result<Vec<Sbom>> {
+    if formats == SbomFormats::None {
+        return Ok(Vec::new());
+    }
+    let subject = Subject {
+        image: &plan.image,
+        arch: plan.arch.debian(),
+        release: plan.release,
+        manifest_digest,
+        created: oci::image::rfc3339(epoch),
+        entries: entries(plan, cache, debs, debug)?,
+    };
+    let mut out = Vec::new();
+    if matches!(formats, SbomFormats::Spdx | SbomFormats::Both) {
+        out.push(Sbom {
+            kind: "spdx.json",
+            arch: plan.arch.to_string(),
+            bytes: serde_json::to_vec_pretty(&spdx(&subject))?,
+        });
+    }
+    if matches!(formats, SbomFormats::CycloneDx | SbomFormats::Both) {
+        out.push(Sbom {
+            kind: "cdx.json",
+            arch: plan.arch.to_string(),
+            bytes: serde_json::to_vec_pretty(&cyclonedx(&subject))?,
+        });
+    }
     Ok(out)
 }

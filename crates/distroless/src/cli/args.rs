@@ -1,4 +1,5 @@
-//! Command-line definitions (clap). Behaviour lives in the library; this is only the surface.
+//! Command-line definitions (clap): only the surface. Each subcommand module turns these into
+//! the library's typed request.
 
 use std::path::PathBuf;
 
@@ -10,13 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Debian archive, unpacked without running maintainer scripts, and written as OCI images.
 #[derive(Debug, Parser)]
 #[command(name = "distroless", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Build a catalog image, or an application image from a recipe (-f distroless.toml).
     ///
     /// Catalog: static, base-nossl, base, cc, python3, java17, java21, nodejs.
@@ -57,19 +58,19 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum CompressionArg {
+pub(crate) enum CompressionArg {
     Gzip,
     Zstd,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum FormatArg {
+pub(crate) enum FormatArg {
     Oci,
     Docker,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum SbomArg {
+pub(crate) enum SbomArg {
     /// SPDX 2.3 JSON.
     Spdx,
     /// CycloneDX 1.6 JSON.
@@ -79,7 +80,7 @@ pub enum SbomArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum LayeringArg {
+pub(crate) enum LayeringArg {
     /// One layer per tier (static, then what base adds, then what cc adds).
     Tier,
     /// One layer per package.
@@ -87,128 +88,128 @@ pub enum LayeringArg {
 }
 
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Image reference: NAME[-debian12|-debian13][:latest|nonroot|debug|debug-nonroot].
     /// Without a -debianN suffix, Debian 13 is used. Not needed with -f.
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
 
     /// Build the application image described by a recipe file (distroless.toml).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<std::path::PathBuf>,
+    pub(crate) file: Option<std::path::PathBuf>,
 
     #[command(flatten)]
-    pub app: AppArgs,
+    pub(crate) app: AppArgs,
 
     /// Output: a directory (OCI image layout) or a file ending in .tar (oci-archive).
     /// Defaults to ./NAME.
     #[arg(short, long)]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 
     /// Debian architecture to build (repeat for a multi-arch index). Defaults to the host's.
     #[arg(long = "arch", value_name = "ARCH")]
-    pub arches: Vec<String>,
+    pub(crate) arches: Vec<String>,
 
     /// Layer compression.
     #[arg(long, value_enum, default_value = "gzip")]
-    pub compression: CompressionArg,
+    pub(crate) compression: CompressionArg,
 
     /// How packages are grouped into layers.
     #[arg(long, value_enum, default_value = "tier")]
-    pub layering: LayeringArg,
+    pub(crate) layering: LayeringArg,
 
     /// Build every architecture the Debian suite offers (amd64, arm64, armhf, s390x, ppc64el,
     /// riscv64 where present) into one index.
     #[arg(long, conflicts_with = "arches")]
-    pub all_arches: bool,
+    pub(crate) all_arches: bool,
 
     /// Build exactly the packages pinned in the lock file (see `distroless lock`).
     #[arg(long)]
-    pub locked: bool,
+    pub(crate) locked: bool,
 
     /// The lock file used by --locked.
     #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
-    pub lockfile: std::path::PathBuf,
+    pub(crate) lockfile: std::path::PathBuf,
 
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 
     /// Output format: oci (a layout directory, or an oci-archive when -o ends in .tar) or
     /// docker (a docker-archive file for `docker load` / `podman load`).
     #[arg(long, value_enum, default_value = "oci")]
-    pub format: FormatArg,
+    pub(crate) format: FormatArg,
 
     /// SBOMs written next to the output (OUT.spdx.json, OUT.cdx.json).
     #[arg(long, value_enum, default_value = "both")]
-    pub sbom: SbomArg,
+    pub(crate) sbom: SbomArg,
 
     /// With `from = "auto"`: print why every library file is in the image.
     #[arg(long)]
-    pub explain: bool,
+    pub(crate) explain: bool,
 
     /// Build even when an ELF file needs a library that is not in the image (warn instead).
     #[arg(long)]
-    pub allow_missing: bool,
+    pub(crate) allow_missing: bool,
 
     /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub(crate) source: SourceArgs,
 }
 
 /// Recipe keys as flags, for one-off application images (they override the recipe file).
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Application image (recipe keys as flags)")]
-pub struct AppArgs {
+pub(crate) struct AppArgs {
     /// Base: a catalog image (cc-debian13:nonroot) or "auto".
     #[arg(long, value_name = "IMAGE")]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Copy a local file or directory into the image: SRC:DEST (repeatable, one layer each).
     #[arg(long, value_name = "SRC:DEST")]
-    pub copy: Vec<String>,
+    pub(crate) copy: Vec<String>,
     /// Extra Debian package (repeatable).
     #[arg(long = "package", value_name = "NAME")]
-    pub packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
     /// Entrypoint word (repeat for arguments: --entrypoint /app --entrypoint --serve).
     #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
-    pub entrypoint: Vec<String>,
+    pub(crate) entrypoint: Vec<String>,
     /// Cmd word (repeatable).
     #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
-    pub cmd: Vec<String>,
+    pub(crate) cmd: Vec<String>,
     /// Environment variable KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
-    pub env: Vec<String>,
+    pub(crate) env: Vec<String>,
     /// Working directory.
     #[arg(long, value_name = "DIR")]
-    pub workdir: Option<String>,
+    pub(crate) workdir: Option<String>,
     /// User name or uid (a name must exist in the image's passwd).
     #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Label KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
-    pub label: Vec<String>,
+    pub(crate) label: Vec<String>,
     /// Manifest annotation KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
-    pub annotation: Vec<String>,
+    pub(crate) annotation: Vec<String>,
     /// Exposed port, e.g. 8080 or 53/udp (repeatable).
     #[arg(long, value_name = "PORT")]
-    pub expose: Vec<String>,
+    pub(crate) expose: Vec<String>,
     /// Volume path (repeatable).
     #[arg(long, value_name = "PATH")]
-    pub volume: Vec<String>,
+    pub(crate) volume: Vec<String>,
     /// Stop signal, e.g. SIGTERM.
     #[arg(long, value_name = "SIGNAL")]
-    pub stop_signal: Option<String>,
+    pub(crate) stop_signal: Option<String>,
     /// Tag of the result in the layout (repeatable; default: the variant, e.g. latest).
     #[arg(long, value_name = "TAG")]
-    pub tag: Vec<String>,
+    pub(crate) tag: Vec<String>,
 }
 
 impl AppArgs {
     /// Whether any application flag was given.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.from.is_some()
             || !self.copy.is_empty()
             || !self.packages.is_empty()
@@ -227,92 +228,92 @@ impl AppArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DebugArgs {
+pub(crate) struct DebugArgs {
     /// An OCI layout directory (DIR or DIR:TAG), an oci-archive or a docker-archive.
-    pub image: String,
+    pub(crate) image: String,
     /// Output: a directory (OCI layout) or a .tar file (oci-archive).
     #[arg(short, long)]
-    pub output: std::path::PathBuf,
+    pub(crate) output: std::path::PathBuf,
     /// Debian release whose busybox-static is used.
     #[arg(long, default_value = "13")]
-    pub debian: u32,
+    pub(crate) debian: u32,
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub(crate) source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct NeedsArgs {
+pub(crate) struct NeedsArgs {
     /// ELF programs to analyse.
     #[arg(required = true)]
-    pub binaries: Vec<std::path::PathBuf>,
+    pub(crate) binaries: Vec<std::path::PathBuf>,
     /// Debian release to find the libraries in.
     #[arg(long, default_value = "13")]
-    pub debian: u32,
+    pub(crate) debian: u32,
     /// Debian architecture. Defaults to the host's.
     #[arg(long)]
-    pub arch: Option<String>,
+    pub(crate) arch: Option<String>,
     /// Extra packages to look in (repeatable).
     #[arg(long = "package", value_name = "NAME")]
-    pub packages: Vec<String>,
+    pub(crate) packages: Vec<String>,
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub(crate) source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct LockArgs {
+pub(crate) struct LockArgs {
     /// Images to lock (the tag does not matter: every variant uses the same packages).
-    pub images: Vec<String>,
+    pub(crate) images: Vec<String>,
 
     /// Debian architectures to lock (repeatable). Defaults to the host's.
     #[arg(long = "arch", value_name = "ARCH")]
-    pub arches: Vec<String>,
+    pub(crate) arches: Vec<String>,
 
     /// Re-resolve (all images of the lock file when none are named) and print the version
     /// changes, old → new.
     #[arg(long)]
-    pub update: bool,
+    pub(crate) update: bool,
 
     /// The lock file.
     #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
-    pub lockfile: std::path::PathBuf,
+    pub(crate) lockfile: std::path::PathBuf,
 
     #[command(flatten)]
-    pub source: SourceArgs,
+    pub(crate) source: SourceArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct SourceArgs {
+pub(crate) struct SourceArgs {
     /// Debian mirror URL (http://, https:// or file://). Default: the host's apt sources.
     #[arg(long, env = "DISTROLESS_MIRROR", value_name = "URL")]
-    pub mirror: Option<String>,
+    pub(crate) mirror: Option<String>,
 
     /// Debian security mirror URL. Default: the host's apt sources, or derived from --mirror.
     #[arg(long, env = "DISTROLESS_SECURITY_MIRROR", value_name = "URL")]
-    pub security_mirror: Option<String>,
+    pub(crate) security_mirror: Option<String>,
 
     /// Extra OpenPGP key file (binary or armored) trusted to sign InRelease files.
     #[arg(long, value_name = "FILE")]
-    pub keyring: Vec<PathBuf>,
+    pub(crate) keyring: Vec<PathBuf>,
 
     /// Trust only the --keyring files, not Debian's embedded archive keys.
     #[arg(long)]
-    pub no_default_keyring: bool,
+    pub(crate) no_default_keyring: bool,
 
     /// Accept releases past their Valid-Until date (for snapshot mirrors).
     #[arg(long)]
-    pub allow_expired_release: bool,
+    pub(crate) allow_expired_release: bool,
 
     /// Cache directory. Default: $XDG_CACHE_HOME/distroless or ~/.cache/distroless.
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
 
     /// Build from the cache alone; fail with the list of what is missing.
     #[arg(long)]
-    pub offline: bool,
+    pub(crate) offline: bool,
 
     /// No progress bars.
     #[arg(short, long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// Timestamp (seconds since the epoch) for every file and the image config.
     #[arg(
@@ -321,5 +322,5 @@ pub struct SourceArgs {
         default_value = "0",
         value_name = "SECONDS"
     )]
-    pub source_date_epoch: u64,
+    pub(crate) source_date_epoch: u64,
 }

@@ -1,78 +1,44 @@
-//! The built-in images, embedded from `images/*.toml`, and image references.
+//! The built-in images, embedded from `images/*.toml`, and references to them.
 //!
 //! References use the names people know from Google's registry:
 //! `NAME[-debian12|-debian13][:latest|nonroot|debug|debug-nonroot]`; no suffix means Debian 13.
 
 use anyhow::{Context, bail};
 
-use crate::recipe::Recipe;
+use super::recipe::Recipe;
+use super::release::{DebianRelease, RELEASES};
 
 const EMBEDDED: &[(&str, &str)] = &[
     (
         "images/static.toml",
-        include_str!("../../../images/static.toml"),
+        include_str!("../../../../images/static.toml"),
     ),
     (
         "images/base-nossl.toml",
-        include_str!("../../../images/base-nossl.toml"),
+        include_str!("../../../../images/base-nossl.toml"),
     ),
     (
         "images/base.toml",
-        include_str!("../../../images/base.toml"),
+        include_str!("../../../../images/base.toml"),
     ),
-    ("images/cc.toml", include_str!("../../../images/cc.toml")),
+    ("images/cc.toml", include_str!("../../../../images/cc.toml")),
     (
         "images/python3.toml",
-        include_str!("../../../images/python3.toml"),
+        include_str!("../../../../images/python3.toml"),
     ),
     (
         "images/java17.toml",
-        include_str!("../../../images/java17.toml"),
+        include_str!("../../../../images/java17.toml"),
     ),
     (
         "images/java21.toml",
-        include_str!("../../../images/java21.toml"),
+        include_str!("../../../../images/java21.toml"),
     ),
     (
         "images/nodejs.toml",
-        include_str!("../../../images/nodejs.toml"),
+        include_str!("../../../../images/nodejs.toml"),
     ),
 ];
-
-/// Debian releases the catalog supports.
-pub const RELEASES: &[DebianRelease] = &[
-    DebianRelease {
-        number: 12,
-        codename: "bookworm",
-    },
-    DebianRelease {
-        number: 13,
-        codename: "trixie",
-    },
-];
-
-/// A Debian release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DebianRelease {
-    pub number: u32,
-    pub codename: &'static str,
-}
-
-impl DebianRelease {
-    /// The release for a number (12, 13).
-    pub fn from_number(n: u32) -> anyhow::Result<Self> {
-        RELEASES
-            .iter()
-            .copied()
-            .find(|r| r.number == n)
-            .with_context(|| format!("Debian {n} is not supported (use 12 or 13)"))
-    }
-
-    /// Whether the release is merged-/usr (every package path under /bin, /lib… moves to /usr).
-    pub fn merged_usr(self) -> bool {
-        self.number >= 13
-    }
-}
 
 /// Image variant: the tag part of a reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -4,13 +4,13 @@ use debian::fetch::Reporter;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Draws a byte progress bar on stderr when it is a terminal and not quiet.
-pub struct BarReporter {
+pub(crate) struct BarReporter {
     bar: ProgressBar,
 }
 
 impl BarReporter {
     /// A reporter that draws only when `enabled`.
-    pub fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         let bar = ProgressBar::hidden();
         if enabled {
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -41,3 +41,5 @@ impl Reporter for BarReporter {
         self.bar.suspend(|| eprintln!("warning: {message}"));
     }
 }
+
+impl distroless::report::Reporter for BarReporter {}

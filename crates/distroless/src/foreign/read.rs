@@ -1,12 +1,10 @@
-//! Images on disk that we did not build: OCI layout directories, oci-archives and
-//! docker-archives. Reading their manifests and configs, copying their layers unchanged, and
-//! appending a layer of ours to a manifest and config read as JSON (so fields we do not model
-//! survive). Used by `distroless debug` and by recipes that start from such an image.
+//! Reading images on disk that we did not build: OCI layout directories, oci-archives and
+//! docker-archives. Their manifests and configs are read as JSON, their layers copied
+//! unchanged into the layout we write.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use oci::layer::LayerBlob;
 use oci::layout::LayoutWriter;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -65,31 +63,6 @@ pub fn import_layers(layout: &LayoutWriter, root: &Path, manifest: &Value) -> an
         let d = l["digest"].as_str().context("layer without digest")?;
         layout.import_blob(d.trim_start_matches("sha256:"), &blob_path(root, d))?;
     }
-    Ok(())
-}
-
-/// Appends one of our layers to a foreign config (diff_id, history) and manifest.
-pub fn append_layer(
-    config: &mut Value,
-    manifest: &mut Value,
-    blob: &LayerBlob,
-    created_by: &str,
-    epoch: u64,
-) -> anyhow::Result<()> {
-    config["rootfs"]["diff_ids"]
-        .as_array_mut()
-        .context("config has no diff_ids")?
-        .push(json!(blob.diff_id));
-    let entry = json!({"created": oci::image::rfc3339(epoch), "created_by": created_by});
-    match config["history"].as_array_mut() {
-        Some(h) => h.push(entry),
-        None => config["history"] = json!([entry]),
-    }
-    manifest["layers"]
-        .as_array_mut()
-        .context("manifest has no layers")?
-        .push(json!({"mediaType": blob.media_type, "digest": blob.digest, "size": blob.size}));
-    manifest["mediaType"] = json!("application/vnd.oci.image.manifest.v1+json");
     Ok(())
 }
 

@@ -1,0 +1,313 @@
+//! The archive client: mirrors + keyring + policy + fetcher → verified indexes, a merged
+//! package universe, and `.deb` files in the content-addressed cache.
+//!
+//! A release is read from three suites (`<codename>`, `-updates`, `-security`); a missing
+//! `-updates` or `-security` suite is reported as a warning, a missing main suite is an error.
+//! Every `InRelease` is verified before its hashes are trusted, every `Packages` file and
+//! every `.deb` is checked against those hashes. This module never decides which packages an
+//! image holds: callers resolve on the [`Universe`] it returns.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::fetch::{Cache, Expected, Fetcher, Reporter, write_atomic};
+use crate::index::{Package, for_each_package};
+use crate::release::{Keyring, Release, ReleasePolicy, verify_inrelease};
+use crate::resolve::Universe;
+use crate::sources::Mirrors;
+
+/// Largest `InRelease` we read (Debian's are ~200 KB).
+const INRELEASE_LIMIT: u64 = 32 << 20;
+
+/// Where and how a Debian archive is read.
+pub struct Archive<'a> {
+    pub mirrors: Mirrors,
+    pub keyring: Keyring,
+    pub policy: ReleasePolicy,
+    /// Read only what the cache holds; never touch the network.
+    pub offline: bool,
+    pub cache: Cache,
+    pub fetcher: Fetcher,
+    pub reporter: &'a dyn Reporter,
+}
+
+/// One suite's verified `Release` and the `Packages` file it names for an architecture.
+pub struct SuiteIndex {
+    pub mirror: Url,
+    pub suite: String,
+    pub release: Release,
+    packages_url: Url,
+    /// The full URL as text, for errors and the universe's records.
+    packages_name: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// The verified indexes of a release for one architecture: the main suite first, then
+/// `-updates` and `-security` (absent when the archive does not carry them).
+pub struct Indexes {
+    pub suites: Vec<(Url, String, Option<SuiteIndex>)>,
+}
+
+impl Indexes {
+    /// The main suite's `Release` (its `Version` and `Date` describe the whole release).
+    pub fn main(&self) -> Result<&Release> {
+        self.suites
+            .first()
+            .and_then(|(_, _, i)| i.as_ref())
+            .map(|i| &i.release)
+            .ok_or_else(|| Error::Resolve("the main suite is missing".into()))
+    }
+
+    /// One line per suite naming the verified `Packages` hash: a key that changes exactly when
+    /// the archive's content for this architecture does.
+    pub fn fingerprint(&self) -> String {
+        self.suites
+            .iter()
+            .map(|(mirror, _, idx)| match idx {
+                Some(i) => format!("{mirror} {} {}\n", i.suite, i.sha256),
+                None => format!("{mirror} -\n"),
+            })
+            .collect()
+    }
+}
+
+impl Archive<'_> {
+    /// The verified `InRelease` of a suite; `None` for a missing `-updates`/`-security` suite.
+    /// Each verified file is kept in the cache so an offline run can read it again.
+    pub fn inrelease(&self, mirror: &Url, suite: &str) -> Result<Option<Release>> {
+        let url = join(mirror, &format!("dists/{suite}/InRelease"))?;
+        let cached = self
+            .cache
+            .root()
+            .join("releases")
+            .join(hex::encode(Sha256::digest(url.as_str())));
+        let optional = suite.contains('-');
+        let bytes = if self.offline {
+            match fs_err::read(&cached) {
+                Ok(b) => b,
+                Err(_) if optional => return Ok(None),
+                Err(_) => return Err(Error::Offline(format!("{url} is not in the cache"))),
+            }
+        } else {
+            match self.fetcher.get(&url, INRELEASE_LIMIT) {
+                Ok(b) => b,
+                Err(Error::NotFound { .. }) if optional => {
+                    self.reporter
+                        .warn(&format!("{url}: not found; building without {suite}"));
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let release = verify_inrelease(url.as_str(), &bytes, &self.keyring, self.policy)?;
+        if !self.offline {
+            write_atomic(&cached, &bytes)?;
+        }
+        Ok(Some(release))
+    }
+
+    /// The architectures the main suite of a release offers.
+    pub fn architectures(&self, codename: &str) -> Result<Vec<String>> {
+        let release = self
+            .inrelease(&self.mirrors.debian, codename)?
+            .ok_or_else(|| Error::Resolve("the main suite is missing".into()))?;
+        Ok(release.architectures)
+    }
+
+    fn suite_index(&self, mirror: &Url, suite: &str, arch: &str) -> Result<Option<SuiteIndex>> {
+        let Some(release) = self.inrelease(mirror, suite)? else {
+            return Ok(None);
+        };
+        for ext in ["xz", "gz"] {
+            let name = format!("main/binary-{arch}/Packages.{ext}");
+            if let Some((sha256, size)) = release.sha256.get(&name).cloned() {
+                return Ok(Some(SuiteIndex {
+                    mirror: mirror.clone(),
+                    suite: suite.to_string(),
+                    packages_url: join(mirror, &format!("dists/{suite}/{name}"))?,
+                    packages_name: format!("{mirror}dists/{suite}/{name}"),
+                    release,
+                    sha256,
+                    size,
+                }));
+            }
+        }
+        let file = format!("{mirror}dists/{suite}/InRelease");
+        if release.architectures.iter().any(|a| a == arch) || suite.contains('-') {
+            return Err(Error::Release {
+                file,
+                reason: format!("lists no main/binary-{arch}/Packages.xz or .gz"),
+            });
+        }
+        Err(Error::Release {
+            file,
+            reason: format!(
+                "Debian suite {suite} has no architecture {arch} (it has: {})",
+                release.architectures.join(", ")
+            ),
+        })
+    }
+
+    /// The verified indexes of a release (`codename`, `-updates`, `-security`) for `arch`.
+    pub fn indexes(&self, codename: &str, arch: &str) -> Result<Indexes> {
+        let suites = [
+            (self.mirrors.debian.clone(), codename.to_string()),
+            (self.mirrors.debian.clone(), format!("{codename}-updates")),
+            (
+                self.mirrors.security.clone(),
+                format!("{codename}-security"),
+            ),
+        ];
+        let suites = suites
+            .into_par_iter()
+            .map(|(m, s)| {
+                let idx = self.suite_index(&m, &s, arch)?;
+                Ok((m, s, idx))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Indexes { suites })
+    }
+
+    /// Every package of the indexes merged into one universe (the highest version wins).
+    pub fn universe(&self, indexes: &Indexes) -> Result<Universe> {
+        // Sequential on purpose: parsing suites in parallel doubles peak memory for little time.
+        let mut universe = Universe::default();
+        for (mirror, _, idx) in &indexes.suites {
+            if let Some(i) = idx {
+                self.load_packages(i, mirror, &mut universe)?;
+            }
+        }
+        universe.finish();
+        Ok(universe)
+    }
+
+    fn load_packages(&self, idx: &SuiteIndex, mirror: &Url, universe: &mut Universe) -> Result<()> {
+        let path = match self.cache.verified(&idx.sha256, idx.size)? {
+            Some(p) => p,
+            None if self.offline => {
+                return Err(Error::Offline(format!(
+                    "{} is not in the cache",
+                    idx.packages_name
+                )));
+            }
+            None => self.fetch_index(idx)?,
+        };
+        let file = fs_err::File::open(&path)?;
+        let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
+            Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(file)))
+        } else {
+            Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
+        };
+        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
+        for_each_package(
+            &idx.packages_name,
+            reader,
+            &idx.suite,
+            mirror.as_str(),
+            |p| universe.add(p),
+        )
+    }
+
+    /// Fetches an index, through `by-hash/` first when the archive offers it: a mirror caught
+    /// between two syncs serves the old `Packages.xz` under its plain name, but the by-hash
+    /// file always matches the `InRelease` we verified.
+    fn fetch_index(&self, idx: &SuiteIndex) -> Result<PathBuf> {
+        let want = Expected {
+            url: idx.packages_url.clone(),
+            name: &idx.packages_name,
+            size: idx.size,
+            sha256: &idx.sha256,
+        };
+        if idx.release.acquire_by_hash {
+            let dir = idx
+                .packages_url
+                .as_str()
+                .rsplit_once('/')
+                .map_or("", |(d, _)| d);
+            let by_hash = Url::parse(&format!("{dir}/by-hash/SHA256/{}", idx.sha256))
+                .map_err(|e| bad_url(dir, e))?;
+            let attempt = Expected {
+                url: by_hash,
+                ..want.clone()
+            };
+            match self.cache.ensure(&self.fetcher, &attempt, self.reporter) {
+                Ok(p) => return Ok(p),
+                // Many mirrors and proxies do not carry by-hash files: fall back quietly.
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => self.reporter.warn(&format!("{e}; trying {}", want.url)),
+            }
+        }
+        self.cache.ensure(&self.fetcher, &want, self.reporter)
+    }
+
+    /// Makes sure every package's `.deb` is in the cache (hash-checked), downloading what is
+    /// missing in parallel; returns the cached path of each, by SHA256.
+    pub fn fetch(&self, packages: &[&Package]) -> Result<BTreeMap<String, PathBuf>> {
+        // One verifying read of what the cache has, then downloads of the rest only.
+        let present: Vec<Option<PathBuf>> = packages
+            .par_iter()
+            .map(|p| self.cache.verified(&p.sha256, p.size))
+            .collect::<Result<_>>()?;
+        let mut found = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (p, path) in packages.iter().zip(present) {
+            match path {
+                Some(path) => {
+                    found.insert(p.sha256.clone(), path);
+                }
+                None => missing.push(*p),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        if self.offline {
+            let names: Vec<String> = missing
+                .iter()
+                .map(|p| format!("{} {}", p.name, p.version))
+                .collect();
+            return Err(Error::Offline(format!(
+                "not in the cache: {}",
+                names.join(", ")
+            )));
+        }
+        self.reporter
+            .start("fetching packages", missing.iter().map(|p| p.size).sum());
+        let result: Result<Vec<(String, PathBuf)>> = missing
+            .par_iter()
+            .with_max_len(1)
+            .map(|p| {
+                let base = Url::parse(&p.mirror).map_err(|e| bad_url(&p.mirror, e))?;
+                let want = Expected {
+                    url: join(&base, &p.filename)?,
+                    name: &p.filename,
+                    size: p.size,
+                    sha256: &p.sha256,
+                };
+                let path = self.cache.download(&self.fetcher, &want, self.reporter)?;
+                Ok((p.sha256.clone(), path))
+            })
+            .collect();
+        self.reporter.finish();
+        found.extend(result?);
+        Ok(found)
+    }
+}
+
+fn join(base: &Url, path: &str) -> Result<Url> {
+    base.join(path).map_err(|e| bad_url(base.as_str(), e))
+}
+
+fn bad_url(url: &str, e: url::ParseError) -> Error {
+    Error::Http {
+        url: url.to_string(),
+        message: format!("not a valid URL: {e}"),
+    }
+}

@@ -1,0 +1,105 @@
+//! The product's cache: the Debian archive client's content-addressed blob store
+//! (`<root>/sha256/<hex>`: packages, indexes, layer blobs), plus records of what the product
+//! derived from those blobs (resolutions, layer facts, package facts, file lists, ELF facts).
+//!
+//! Each record kind has one home here with its directory and format version: bump the version
+//! when what a kind holds, or the bytes it describes, change for the same key. Records are
+//! written atomically and read leniently: a missing, damaged or old record is `None`, and the
+//! caller rebuilds it. A record never stands in for a verified blob; blobs are re-hashed on read.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::atomic::write_atomic;
+
+/// What a record holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// A resolved [`crate::plan::Plan`], keyed by the recipe chain and the index hashes.
+    Plan,
+    /// A built layer's blob descriptor and file index, keyed by everything that shapes its bytes.
+    Layer,
+    /// Maintainer and licenses of a package, keyed by its `.deb` hash.
+    PackageFacts,
+    /// A package's file list (placed paths), keyed by its `.deb` hash and merged-/usr.
+    FileList,
+    /// The ELF facts of one file of a package.
+    ElfFacts,
+}
+
+impl Record {
+    /// The directory under the cache root, with the format version in its name.
+    fn dir(self) -> &'static str {
+        match self {
+            Record::Plan => "plans-v3",
+            Record::Layer => "layers-v5",
+            Record::PackageFacts => "facts-v1",
+            Record::FileList => "files-v1",
+            Record::ElfFacts => "elf-v1",
+        }
+    }
+}
+
+/// The cache directory: blobs and records.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    blobs: debian::fetch::Cache,
+}
+
+impl Cache {
+    /// Opens (and creates) a cache directory.
+    pub fn open(root: &Path) -> anyhow::Result<Self> {
+        let blobs = debian::fetch::Cache::open(root)
+            .with_context(|| format!("cache directory {}", root.display()))?;
+        Ok(Cache { blobs })
+    }
+
+    /// The content-addressed blob store the archive client fills.
+    pub fn blobs(&self) -> &debian::fetch::Cache {
+        &self.blobs
+    }
+
+    /// A record; `None` when absent or unreadable, so a damaged record is simply rebuilt.
+    pub fn read<T: serde::de::DeserializeOwned>(&self, kind: Record, key: &str) -> Option<T> {
+        let bytes = fs_err::read(self.record_path(kind, key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stores a record atomically.
+    pub fn write<T: serde::Serialize>(
+        &self,
+        kind: Record,
+        key: &str,
+        value: &T,
+    ) -> anyhow::Result<()> {
+        let bytes = serde_json::to_vec(value)?;
+        write_atomic(&self.record_path(kind, key), &bytes)
+    }
+
+    fn record_path(&self, kind: Record, key: &str) -> PathBuf {
+        self.blobs
+            .root()
+            .join(kind.dir())
+            .join(format!("{key}.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_damage_reads_as_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        cache.write(Record::Plan, "k", &vec![1, 2, 3]).unwrap();
+        assert_eq!(
+            cache.read::<Vec<u32>>(Record::Plan, "k"),
+            Some(vec![1, 2, 3])
+        );
+        assert_eq!(cache.read::<Vec<u32>>(Record::Layer, "k"), None);
+        fs_err::write(cache.record_path(Record::Plan, "k"), b"{broken").unwrap();
+        assert_eq!(cache.read::<Vec<u32>>(Record::Plan, "k"), None);
+    }
+}

@@ -1,0 +1,285 @@
+//! `distroless build`: flags and recipe merged once into a `BuildRequest`, then the library
+//! builds (or, with `--dry-run`, plans) and this module prints.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use distroless::app::{self, AppSpec};
+use distroless::build;
+use distroless::layers::Layering;
+use distroless::model::lock::Lock;
+use distroless::model::recipe::{CopySpec, Recipe};
+use distroless::model::{Arch, Base, Catalog, Destination, ImageRef};
+use distroless::output::BuildSummary;
+use distroless::plan::{Plan, Source};
+use distroless::request::{Arches, BuildRequest};
+use distroless::sbom::SbomFormats;
+use oci::layer::Compression;
+
+use super::args::{AppArgs, BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
+use super::source;
+
+/// Runs `distroless build`.
+pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let req = request(args, &catalog)?;
+    if let Base::Disk(base) = &req.base {
+        let summary = build::build_on_disk(&req)?;
+        return print_disk_summary(args, &summary, &base.shown);
+    }
+    let reporter = source::reporter(&args.source, args.json);
+    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+    if args.dry_run {
+        let plans = build::plans(&source, &catalog, &req)?;
+        return print_plans(&plans, args.json);
+    }
+    let summary = build::build(&source, &catalog, &req)?;
+    print_summary(args, &summary)
+}
+
+/// The typed request: the recipe file (if any) with the flags over it, validated.
+fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> {
+    let app = app_spec(args)?;
+    let base = match (&app, &args.image) {
+        (Some(_), Some(i)) => {
+            anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})")
+        }
+        (Some(spec), None) => spec.base(catalog)?,
+        (None, Some(i)) => Base::Catalog(ImageRef::parse(i, catalog)?),
+        (None, None) => {
+            anyhow::bail!("name an IMAGE (see `distroless list`) or a recipe with -f FILE")
+        }
+    };
+    let recipe_arches = app
+        .as_ref()
+        .map(|a| a.recipe.arches.clone())
+        .unwrap_or_default();
+    let arches = if args.all_arches {
+        Arches::AllOffered
+    } else if args.arches.is_empty() && !recipe_arches.is_empty() {
+        Arches::Listed(parse_arches(&recipe_arches)?)
+    } else {
+        Arches::Listed(parse_arches(&args.arches)?)
+    };
+    let lock = if args.locked {
+        Some(Lock::read(&args.lockfile)?)
+    } else {
+        None
+    };
+    let default_name = match (&app, &base) {
+        (Some(a), _) => a.recipe.name.clone(),
+        (None, Base::Catalog(r)) => r.name.clone(),
+        (None, _) => "image".to_string(),
+    };
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(default_name));
+    Ok(BuildRequest {
+        base,
+        app,
+        arches,
+        destination: Destination::from_path(output, args.format == FormatArg::Docker),
+        compression: compression(args.compression),
+        layering: match args.layering {
+            LayeringArg::Tier => Layering::Tier,
+            LayeringArg::Package => Layering::Package,
+        },
+        epoch: args.source.source_date_epoch,
+        allow_missing: args.allow_missing,
+        sbom: match args.sbom {
+            SbomArg::Spdx => SbomFormats::Spdx,
+            SbomArg::Cyclonedx => SbomFormats::CycloneDx,
+            SbomArg::Both => SbomFormats::Both,
+            SbomArg::None => SbomFormats::None,
+        },
+        lock,
+    })
+}
+
+/// Debian architecture names (or the host's when none are given).
+pub(crate) fn parse_arches(names: &[String]) -> anyhow::Result<Vec<Arch>> {
+    if names.is_empty() {
+        return Ok(vec![Arch::host()]);
+    }
+    names
+        .iter()
+        .map(|a| a.parse::<Arch>().map_err(Into::into))
+        .collect()
+}
+
+/// The layer compression a flag names.
+pub(crate) fn compression(arg: CompressionArg) -> Compression {
+    match arg {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+    }
+}
+
+/// The recipe file with the application flags merged over it (or the flags alone).
+fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
+    let mut spec = match &args.file {
+        Some(f) => app::load(f)?,
+        None if args.app.any() => AppSpec {
+            recipe: Recipe::parse("command line", "")?,
+            file: "command line".into(),
+            text: String::new(),
+            dir: PathBuf::from("."),
+        },
+        None => return Ok(None),
+    };
+    merge_flags(&args.app, &mut spec.recipe)?;
+    Ok(Some(spec))
+}
+
+/// Flags override the recipe's values (lists are extended).
+fn merge_flags(a: &AppArgs, r: &mut Recipe) -> anyhow::Result<()> {
+    if let Some(f) = &a.from {
+        r.from = Some(f.clone());
+    }
+    for c in &a.copy {
+        let (src, dest) = c
+            .rsplit_once(':')
+            .with_context(|| format!("--copy {c:?}: expected SRC:DEST"))?;
+        r.copy.push(CopySpec {
+            src: src.into(),
+            dest: dest.into(),
+            ..Default::default()
+        });
+    }
+    r.packages.extend(a.packages.iter().cloned());
+    if !a.entrypoint.is_empty() {
+        r.entrypoint = Some(a.entrypoint.clone());
+    }
+    if !a.cmd.is_empty() {
+        r.cmd = Some(a.cmd.clone());
+    }
+    r.env.extend(pairs(&a.env, "env")?);
+    r.labels.extend(pairs(&a.label, "label")?);
+    r.annotations.extend(pairs(&a.annotation, "annotation")?);
+    if a.workdir.is_some() {
+        r.workdir.clone_from(&a.workdir);
+    }
+    if a.user.is_some() {
+        r.user.clone_from(&a.user);
+    }
+    r.exposed_ports.extend(a.expose.iter().cloned());
+    r.volumes.extend(a.volume.iter().cloned());
+    if a.stop_signal.is_some() {
+        r.stop_signal.clone_from(&a.stop_signal);
+    }
+    if !a.tag.is_empty() {
+        r.tags.clone_from(&a.tag);
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE` flags as pairs.
+fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|i| {
+            i.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("--{what} {i:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn print_disk_summary(args: &BuildArgs, summary: &BuildSummary, from: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, summary)?;
+        writeln!(out)?;
+    } else if !args.source.quiet {
+        writeln!(
+            out,
+            "built {} on {from} → {} ({})",
+            summary.image,
+            summary.output.display(),
+            summary.format
+        )?;
+    }
+    Ok(())
+}
+
+fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, summary)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if args.source.quiet {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "built {} → {} ({})",
+        summary.image,
+        summary.output.display(),
+        summary.format
+    )?;
+    for m in &summary.manifests {
+        writeln!(
+            out,
+            "  {:8} {} packages, {} layers, {:.2} MB compressed, manifest {}",
+            m.arch,
+            m.packages,
+            m.layers,
+            m.compressed_size as f64 / 1e6,
+            m.digest
+        )?;
+    }
+    writeln!(out, "  index {}", summary.index_digest)?;
+    for s in &summary.sboms {
+        writeln!(out, "  sbom  {}", s.display())?;
+    }
+    if args.explain {
+        for line in &summary.explain {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn print_plans(plans: &[Plan], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, plans)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for p in plans {
+        writeln!(
+            out,
+            "{} for {} (Debian {}, released {})",
+            p.image, p.arch, p.debian_version, p.release_date
+        )?;
+        for tier in &p.tiers {
+            writeln!(out, "  tier {}:", tier.name)?;
+            for pkg in &tier.packages {
+                writeln!(
+                    out,
+                    "    {:32} {:32} {:>8} KiB  {}",
+                    pkg.name,
+                    pkg.version,
+                    pkg.size.div_ceil(1024),
+                    pkg.suite
+                )?;
+            }
+        }
+        let broken: Vec<_> = p.tiers.iter().flat_map(|t| &t.broken).collect();
+        if !broken.is_empty() {
+            writeln!(out, "  dependencies cut by exclusions:")?;
+            let mut seen = std::collections::BTreeSet::new();
+            for b in broken {
+                if seen.insert((&b.package, &b.dependency)) {
+                    writeln!(out, "    {} → {}", b.package, b.dependency)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

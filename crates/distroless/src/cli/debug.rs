@@ -1,0 +1,31 @@
+//! `distroless debug`: any image's debug variant.
+
+use distroless::model::{DebianRelease, Destination, DiskImage};
+use distroless::plan::Source;
+
+use super::args::DebugArgs;
+use super::source;
+
+/// Runs `distroless debug`.
+pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<()> {
+    let reporter = source::reporter(&args.source, false);
+    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+    let release = DebianRelease::from_number(args.debian)?;
+    let input = DiskImage::parse(&args.image, std::path::Path::new(""));
+    let destination = Destination::from_path(args.output.clone(), false);
+    let tag = distroless::foreign::debug::build(
+        &source,
+        &input,
+        &destination,
+        release,
+        args.source.source_date_epoch,
+    )?;
+    if !args.source.quiet {
+        println!(
+            "built {} → {} (tag {tag})",
+            args.image,
+            args.output.display()
+        );
+    }
+    Ok(())
+}

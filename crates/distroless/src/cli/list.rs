@@ -1,0 +1,54 @@
+//! `distroless list`: the catalog.
+
+use std::io::Write;
+
+use distroless::model::{Arch, Catalog, RELEASES};
+
+/// Runs `distroless list`.
+pub(crate) fn run(json: bool) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let mut out = std::io::stdout().lock();
+    let arches: Vec<&str> = Arch::published().map(Arch::debian).collect();
+    if json {
+        let items: Vec<serde_json::Value> = catalog
+            .recipes()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "from": r.from,
+                    "description": r.description,
+                    "debian": RELEASES.iter().map(|d| serde_json::json!({
+                        "release": d.number,
+                        "codename": d.codename,
+                        "packages": r.packages_for(d.number),
+                    })).collect::<Vec<_>>(),
+                    "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
+                    "arches": arches,
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &items)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:12} {:12} {:10} DESCRIPTION",
+        "IMAGE", "FROM", "DEBIAN"
+    )?;
+    for r in catalog.recipes() {
+        let debs: Vec<String> = RELEASES.iter().map(|d| d.number.to_string()).collect();
+        writeln!(
+            out,
+            "{:12} {:12} {:10} {}",
+            r.name,
+            r.from.as_deref().unwrap_or("-"),
+            debs.join(","),
+            r.description
+        )?;
+    }
+    writeln!(out, "\ntags: latest, nonroot, debug, debug-nonroot")?;
+    writeln!(out, "architectures: {}", arches.join(", "))?;
+    Ok(())
+}

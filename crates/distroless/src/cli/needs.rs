@@ -1,0 +1,72 @@
+//! `distroless needs`: what programs need, and from which Debian packages.
+
+use std::io::Write;
+
+use distroless::app::auto::{self, Program};
+use distroless::model::{Arch, DebianRelease};
+use distroless::plan::{Source, load_universe};
+
+use super::args::NeedsArgs;
+use super::source;
+
+/// Runs `distroless needs`.
+pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
+    let reporter = source::reporter(&args.source, false);
+    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+    let release = DebianRelease::from_number(args.debian)?;
+    let arch = match &args.arch {
+        Some(a) => a.parse::<Arch>()?,
+        None => Arch::host(),
+    };
+    let programs = programs(args)?;
+    let universe = load_universe(&source, release, arch)?;
+    let needs = auto::analyse(
+        &source,
+        &universe,
+        &programs,
+        arch,
+        release.merged_usr(),
+        &args.packages,
+    )?;
+    let mut out = std::io::stdout().lock();
+    for s in &needs.static_programs {
+        writeln!(
+            out,
+            "{s}: statically linked: needs nothing, lands on static"
+        )?;
+    }
+    if !needs.files.is_empty() {
+        writeln!(out, "packages (Debian {}, {arch}):", release.number)?;
+        for (name, (pkg, files)) in &needs.files {
+            let files: Vec<String> = files.iter().map(|f| format!("/{f}")).collect();
+            writeln!(out, "  {name} {}: {}", pkg.version, files.join(" "))?;
+        }
+        writeln!(out, "why:")?;
+        for line in &needs.explain {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The programs named, each placed at `/NAME`; every one must be an ELF file.
+fn programs(args: &NeedsArgs) -> anyhow::Result<Vec<Program>> {
+    args.binaries
+        .iter()
+        .map(|b| {
+            anyhow::ensure!(
+                auto::program_info(b)?.is_some(),
+                "{}: not an ELF program",
+                b.display()
+            );
+            let name = b
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            Ok(Program {
+                image_path: format!("/{name}"),
+                host_path: b.clone(),
+            })
+        })
+        .collect()
+}

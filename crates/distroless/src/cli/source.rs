@@ -1,0 +1,31 @@
+//! `SourceArgs` (the flags every command that reads the archive shares) → the library's
+//! `SourceSettings`, and the reporter that draws progress.
+
+use std::io::IsTerminal;
+
+use distroless::request::{SourceSettings, default_cache_dir};
+
+use super::args::SourceArgs;
+use super::progress::BarReporter;
+
+/// The settings the flags and environment give.
+pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
+    anyhow::ensure!(
+        !(args.no_default_keyring && args.keyring.is_empty()),
+        "no trusted keys: --no-default-keyring needs --keyring FILE"
+    );
+    Ok(SourceSettings {
+        mirror: args.mirror.clone(),
+        security_mirror: args.security_mirror.clone(),
+        keyrings: args.keyring.clone(),
+        no_default_keyring: args.no_default_keyring,
+        allow_expired_release: args.allow_expired_release,
+        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        offline: args.offline,
+    })
+}
+
+/// Progress bars on a terminal unless quiet (or the output is JSON).
+pub(crate) fn reporter(args: &SourceArgs, json: bool) -> BarReporter {
+    BarReporter::new(!args.quiet && !json && std::io::stderr().is_terminal())
+}

@@ -1,0 +1,118 @@
+//! Application images on top of an image that is not ours: an OCI layout directory, an
+//! oci-archive or a docker-archive (`from = "./base"`).
+//!
+//! The base's layers are copied as they are (same digests); its config is the starting point.
+//! Its file system is indexed by reading the layer tars once (paths, symlinks, `/etc/passwd`,
+//! `/etc/group`, the CA bundle), so owners, the user and the entrypoint are checked against
+//! what the base really holds. Debian packages cannot be added to a foreign base: nothing says
+//! which release its libraries come from.
+
+use oci::layer::Compression;
+use oci::layout::LayoutWriter;
+use serde_json::{Value, json};
+
+use super::Edit;
+use crate::app::{Accounts, AppSpec, app_units, prepare_app_with, settings};
+use crate::image::{index_digest, tagged_index};
+use crate::model::{Destination, DiskImage};
+use crate::output::{self, BuildSummary, ManifestSummary};
+
+/// Builds an application image on a foreign base.
+pub fn build(
+    spec: &AppSpec,
+    base: &DiskImage,
+    destination: &Destination,
+    compression: Compression,
+    epoch: u64,
+) -> anyhow::Result<BuildSummary> {
+    if !spec.recipe.packages.is_empty() {
+        return Err(spec.error(
+            None,
+            "packages",
+            "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+        ));
+    }
+    let image =
+        super::open(&base.path, base.tag.as_deref()).map_err(|e| spec.error(None, "from", e))?;
+    destination.check()?;
+    let layout = LayoutWriter::new(destination.path())?;
+    let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
+        add_app(edit, &image.root, spec, base, &layout, compression, epoch)
+    })?;
+    let summaries = rewritten
+        .iter()
+        .map(|r| ManifestSummary {
+            arch: r.platform.architecture.clone(),
+            digest: r.descriptor.digest().to_string(),
+            layers: r.layers,
+            compressed_size: r.size,
+            packages: 0,
+        })
+        .collect();
+    let tags = if spec.recipe.tags.is_empty() {
+        vec!["latest".to_string()]
+    } else {
+        spec.recipe.tags.clone()
+    };
+    let manifests = rewritten
+        .into_iter()
+        .map(|r| (r.descriptor, Some(r.platform)))
+        .collect();
+    let top = tagged_index(&layout, manifests, &tags)?;
+    let index_digest = index_digest(&top)?;
+    output::finish(layout, &top, destination, None)?;
+    Ok(BuildSummary {
+        image: spec.recipe.name.clone(),
+        output: destination.path().to_path_buf(),
+        format: destination.format(),
+        index_digest,
+        manifests: summaries,
+        sboms: Vec::new(),
+        explain: Vec::new(),
+    })
+}
+
+/// Adds the recipe's layers and settings to one manifest of the base.
+fn add_app(
+    edit: &mut Edit<'_>,
+    root: &std::path::Path,
+    spec: &AppSpec,
+    base: &DiskImage,
+    layout: &LayoutWriter,
+    compression: Compression,
+    epoch: u64,
+) -> anyhow::Result<()> {
+    let (mut view, files) = super::index_layers(root, &edit.source.manifest)?;
+    // Accounts: the base's, plus the recipe's.
+    let accounts = Accounts {
+        passwd: files.passwd.clone().unwrap_or_default(),
+        group: files.group.clone().unwrap_or_default(),
+    };
+    let prepared = prepare_app_with(spec, spec.accounts_on(&accounts)?)?;
+    let base_bundle = files.bundle.clone().unwrap_or_default().into_bytes();
+    let base_certs = || Ok(vec![("base bundle".to_string(), base_bundle.clone())]);
+    for unit in app_units(&prepared, &base_certs, false, epoch)? {
+        let (blob, index) =
+            crate::layers::build_generated(&unit, &view, layout, compression, epoch)?;
+        view.push(&index);
+        edit.append(&blob, &unit.label)?;
+    }
+    settings::apply_settings(&prepared, &mut edit.config, &view)?;
+    let mut annotations = edit.manifest["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    annotations.insert(
+        "org.opencontainers.image.base.name".into(),
+        json!(base.shown),
+    );
+    annotations.insert(
+        "org.opencontainers.image.title".into(),
+        json!(spec.recipe.name),
+    );
+    for (k, v) in &spec.recipe.annotations {
+        annotations.insert(k.clone(), json!(v));
+    }
+    edit.manifest["annotations"] = Value::Object(annotations);
+    Ok(())
+}

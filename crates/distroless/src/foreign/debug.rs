@@ -1,0 +1,105 @@
+//! `distroless debug IMAGE -o OUT`: any image's debug variant.
+//!
+//! The image (an OCI layout directory, an oci-archive or a docker-archive) is read as it is;
+//! a busybox layer (Debian's `busybox-static` for the image's architecture, one symlink per
+//! applet under `/busybox`) is added on top, `PATH` gains `:/busybox`, and an image without an
+//! entrypoint gets `/busybox/sh`. Every other layer keeps its bytes and digest.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use oci::layer::{Compression, LayerBlob, LayerWriter};
+use oci::layout::LayoutWriter;
+use serde_json::json;
+
+use super::Edit;
+use crate::image::{PATH, tagged_index};
+use crate::model::{Arch, DebianRelease, Destination, DiskImage};
+use crate::output;
+use crate::plan::{Source, load_universe};
+use crate::rootfs::{self, Tree};
+
+/// Builds the debug variant of `input` into `destination`; returns the tag written.
+pub fn build(
+    source: &Source<'_>,
+    input: &DiskImage,
+    destination: &Destination,
+    release: DebianRelease,
+    epoch: u64,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        input.path.exists(),
+        "{}: no such OCI layout, oci-archive or docker-archive",
+        input.shown
+    );
+    let image = super::open(&input.path, input.tag.as_deref())?;
+    let layout = LayoutWriter::new(destination.path())?;
+    let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
+        add_busybox(edit, source, release, &layout, epoch)
+    })?;
+    let manifests = rewritten
+        .into_iter()
+        .map(|r| (r.descriptor, Some(r.platform)))
+        .collect();
+    let tag = input.tag.clone().unwrap_or_else(|| "debug".to_string());
+    let top = tagged_index(&layout, manifests, std::slice::from_ref(&tag))?;
+    output::finish(layout, &top, destination, None)?;
+    Ok(tag)
+}
+
+/// Adds the busybox layer of the image's architecture and the settings that find it.
+fn add_busybox(
+    edit: &mut Edit<'_>,
+    source: &Source<'_>,
+    release: DebianRelease,
+    layout: &LayoutWriter,
+    epoch: u64,
+) -> anyhow::Result<()> {
+    let platform = edit.platform()?;
+    let arch = Arch::from_platform(&platform.architecture, platform.variant.as_deref())
+        .context("no Debian busybox for this image")?;
+    let blob = busybox_layer(source, release, arch, layout, epoch)?;
+    edit.append(&blob, "distroless debug: busybox")?;
+    let c = &mut edit.config["config"];
+    let mut env: Vec<String> = c["Env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    match env.iter_mut().find(|e| e.starts_with("PATH=")) {
+        Some(p) => p.push_str(":/busybox"),
+        None => env.push(format!("PATH={PATH}:/busybox")),
+    }
+    c["Env"] = json!(env);
+    if c["Entrypoint"].is_null() {
+        c["Entrypoint"] = json!(["/busybox/sh"]);
+    }
+    Ok(())
+}
+
+/// The layer of Debian's `busybox-static` for an architecture.
+fn busybox_layer(
+    source: &Source<'_>,
+    release: DebianRelease,
+    arch: Arch,
+    layout: &LayoutWriter,
+    epoch: u64,
+) -> anyhow::Result<LayerBlob> {
+    let universe = load_universe(source, release, arch)?;
+    let bb = universe
+        .get("busybox-static")
+        .context("the suites have no busybox-static package")?;
+    drop(universe);
+    let debs = source.archive.fetch(&[&bb])?;
+    let deb = debs
+        .get(&bb.sha256)
+        .context("busybox-static was not fetched")?;
+    let mut tree = Tree::new(false, BTreeSet::default())?;
+    rootfs::busybox::add_package(&mut tree, deb, &bb.name)?;
+    let mut writer = LayerWriter::new(&layout.blobs(), Compression::Gzip, epoch)?;
+    tree.write_layer(&mut writer)?;
+    Ok(writer.finish()?)
+}

@@ -1,0 +1,205 @@
+//! The JSON around the layers: a catalog image's runtime config, manifest annotations, and
+//! the tagged top index. Everything here is a pure function of typed values; writing the
+//! blobs is the layout's job.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use oci::image::{Platform, RuntimeConfig};
+use oci::layout::LayoutWriter;
+use oci_spec::image::{Descriptor, ImageIndex, MediaType};
+use sha2::{Digest, Sha256};
+
+use crate::model::recipe::Recipe;
+use crate::model::{Catalog, ImageRef};
+
+/// Default `PATH` of every image.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The runtime config of a catalog image variant: `PATH` and `SSL_CERT_FILE`, the chain's
+/// env, entrypoint and cmd, and the variant's user and working directory.
+pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> RuntimeConfig {
+    let mut path = PATH.to_string();
+    let mut entrypoint = chain.iter().rev().find_map(|r| r.entrypoint.clone());
+    let cmd = chain.iter().rev().find_map(|r| r.cmd.clone());
+    if image.variant.debug {
+        path.push_str(":/busybox");
+        if entrypoint.is_none() {
+            entrypoint = Some(vec!["/busybox/sh".to_string()]);
+        }
+    }
+    let mut env = vec![
+        format!("PATH={path}"),
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt".to_string(),
+    ];
+    for r in chain {
+        for (k, v) in &r.env {
+            env.retain(|e| !e.starts_with(&format!("{k}=")));
+            env.push(format!("{k}={v}"));
+        }
+    }
+    let (user, working_dir) = if image.variant.nonroot {
+        ("65532", "/home/nonroot")
+    } else {
+        ("0", "/")
+    };
+    RuntimeConfig {
+        env,
+        user: Some(user.to_string()),
+        working_dir: Some(working_dir.to_string()),
+        entrypoint,
+        cmd,
+        ..RuntimeConfig::default()
+    }
+}
+
+/// What names an image in its manifest annotations.
+pub struct Naming<'a> {
+    pub image: &'a ImageRef,
+    /// An application image's recipe (named after it, based on the catalog image).
+    pub app: Option<&'a Recipe>,
+    pub debian_version: &'a str,
+    pub release_date: &'a str,
+    pub epoch: u64,
+}
+
+/// The manifest annotations of an image we build from the catalog.
+pub fn annotations(
+    naming: &Naming<'_>,
+    catalog: &Catalog,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let image = naming.image;
+    let recipe = catalog
+        .get(&image.name)
+        .context("image vanished from the catalog")?;
+    let mut a = BTreeMap::new();
+    let mut put = |k: &str, v: String| a.insert(format!("org.opencontainers.image.{k}"), v);
+    put("version", naming.debian_version.to_string());
+    put("created", oci::image::rfc3339(naming.epoch));
+    match naming.app {
+        Some(app) => {
+            put("title", app.name.clone());
+            put("base.name", image.canonical());
+            if !app.description.is_empty() {
+                put("description", app.description.clone());
+            }
+        }
+        None => {
+            put("title", image.canonical());
+            if !recipe.description.is_empty() {
+                put("description", recipe.description.clone());
+            }
+            if let Some(parent) = &recipe.from {
+                let n = image.release.number;
+                put(
+                    "base.name",
+                    format!("{parent}-debian{n}:{}", image.variant.tag()),
+                );
+            }
+        }
+    }
+    a.insert(
+        "org.debian.release.date".into(),
+        naming.release_date.to_string(),
+    );
+    if let Some(app) = naming.app {
+        a.extend(app.annotations.clone());
+    }
+    Ok(a)
+}
+
+/// The top `index.json`: one entry per tag, all pointing at the one manifest, or at an image
+/// index over the per-architecture manifests (written into the layout).
+pub fn tagged_index(
+    layout: &LayoutWriter,
+    mut manifests: Vec<(Descriptor, Option<Platform>)>,
+    tags: &[String],
+) -> anyhow::Result<ImageIndex> {
+    let (desc, platform) = if manifests.len() == 1 {
+        manifests.remove(0)
+    } else {
+        let inner = oci::image::index(manifests, &BTreeMap::new())?;
+        (layout.json_blob(MediaType::ImageIndex, &inner)?, None)
+    };
+    let entries = tags
+        .iter()
+        .map(|tag| {
+            let mut d = desc.clone();
+            let ref_name = [("org.opencontainers.image.ref.name".to_string(), tag.clone())];
+            d.set_annotations(Some(ref_name.into_iter().collect()));
+            (d, platform.clone())
+        })
+        .collect();
+    Ok(oci::image::index(entries, &BTreeMap::new())?)
+}
+
+/// `sha256:…` of an index as written.
+pub fn index_digest(index: &ImageIndex) -> anyhow::Result<String> {
+    Ok(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(oci::image::canonical_json(index)?))
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cc(text: &str) -> (Catalog, ImageRef) {
+        let c = Catalog::embedded().unwrap();
+        let r = ImageRef::parse(text, &c).unwrap();
+        (c, r)
+    }
+
+    #[test]
+    fn variants_set_user_path_and_entrypoint() {
+        let (c, r) = cc("cc-debian12:debug-nonroot");
+        let chain = c.chain(&r.name).unwrap();
+        let rc = runtime_config(&r, &chain);
+        assert_eq!(rc.user.as_deref(), Some("65532"));
+        assert_eq!(rc.working_dir.as_deref(), Some("/home/nonroot"));
+        assert_eq!(rc.entrypoint, Some(vec!["/busybox/sh".to_string()]));
+        assert!(rc.env[0].ends_with(":/bin:/busybox"), "{:?}", rc.env);
+        let (c, r) = cc("python3");
+        let rc = runtime_config(&r, &c.chain(&r.name).unwrap());
+        assert_eq!(rc.user.as_deref(), Some("0"));
+        assert!(rc.entrypoint.is_some_and(|e| e[0] == "/usr/bin/python3"));
+    }
+
+    #[test]
+    fn annotations_name_the_parent_or_the_app() {
+        let (c, r) = cc("cc-debian13:nonroot");
+        let n = Naming {
+            image: &r,
+            app: None,
+            debian_version: "13.1",
+            release_date: "Sat, 06 Sep 2025 10:00:00 UTC",
+            epoch: 0,
+        };
+        let a = annotations(&n, &c).unwrap();
+        assert_eq!(a["org.opencontainers.image.title"], "cc-debian13:nonroot");
+        assert_eq!(
+            a["org.opencontainers.image.base.name"],
+            "base-debian13:nonroot"
+        );
+        assert_eq!(
+            a["org.opencontainers.image.created"],
+            "1970-01-01T00:00:00Z"
+        );
+        let app = Recipe::parse("r", "name = \"shop\"\n[annotations]\nx = \"y\"\n").unwrap();
+        let a = annotations(
+            &Naming {
+                app: Some(&app),
+                ..n
+            },
+            &c,
+        )
+        .unwrap();
+        assert_eq!(a["org.opencontainers.image.title"], "shop");
+        assert_eq!(
+            a["org.opencontainers.image.base.name"],
+            "cc-debian13:nonroot"
+        );
+        assert_eq!(a["x"], "y");
+    }
+}

@@ -1,0 +1,142 @@
+//! Where a built image goes: an OCI layout directory, an oci-archive or a docker-archive (and,
+//! next, a registry).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+/// The output of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A directory holding an OCI image layout.
+    Layout(PathBuf),
+    /// A tar file of an OCI image layout.
+    OciArchive(PathBuf),
+    /// A tar file `docker load` and `podman load` read (one architecture).
+    DockerArchive(PathBuf),
+}
+
+impl Destination {
+    /// The destination a path names: `*.tar` is an oci-archive, anything else a layout; with
+    /// `docker`, a docker-archive.
+    pub fn from_path(path: PathBuf, docker: bool) -> Self {
+        if docker {
+            Destination::DockerArchive(path)
+        } else if path.extension().is_some_and(|e| e == "tar") {
+            Destination::OciArchive(path)
+        } else {
+            Destination::Layout(path)
+        }
+    }
+
+    /// The path written.
+    pub fn path(&self) -> &Path {
+        match self {
+            Destination::Layout(p) | Destination::OciArchive(p) | Destination::DockerArchive(p) => {
+                p
+            }
+        }
+    }
+
+    /// The format's name as the summary shows it.
+    pub fn format(&self) -> &'static str {
+        match self {
+            Destination::Layout(_) => "oci",
+            Destination::OciArchive(_) => "oci-archive",
+            Destination::DockerArchive(_) => "docker-archive",
+        }
+    }
+
+    /// Refuses early, before any download, an output that could not be replaced safely.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let out = self.path();
+        let Ok(meta) = fs_err::symlink_metadata(out) else {
+            return Ok(());
+        };
+        match self {
+            Destination::OciArchive(_) | Destination::DockerArchive(_) => {
+                if meta.is_dir() {
+                    bail!(
+                        "{}: is a directory; an oci-archive output must be a file",
+                        out.display()
+                    );
+                }
+            }
+            Destination::Layout(_) => {
+                if !meta.is_dir() {
+                    bail!(
+                        "{}: exists and is not a directory (an OCI layout output is a directory; end the name in .tar for an oci-archive)",
+                        out.display()
+                    );
+                }
+                if !out.join("oci-layout").exists() && fs_err::read_dir(out)?.next().is_some() {
+                    bail!(
+                        "{}: exists, is not empty and is not an OCI layout; refusing to replace it",
+                        out.display()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where an SBOM of this output lands: `OUT.spdx.json`, or `OUT.ARCH.spdx.json` when the
+    /// image has several architectures.
+    pub fn sbom_path(&self, arch: &str, kind: &str, multi: bool) -> PathBuf {
+        let base = self.path().to_string_lossy();
+        let base = base
+            .strip_suffix(".tar")
+            .unwrap_or(&base)
+            .trim_end_matches('/');
+        if multi {
+            PathBuf::from(format!("{base}.{arch}.{kind}"))
+        } else {
+            PathBuf::from(format!("{base}.{kind}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_sbom_paths() {
+        let d = Destination::from_path("out/cc.tar".into(), false);
+        assert_eq!(d.format(), "oci-archive");
+        assert_eq!(
+            d.sbom_path("amd64", "spdx.json", false),
+            Path::new("out/cc.spdx.json")
+        );
+        let d = Destination::from_path("cc/".into(), false);
+        assert_eq!(d.format(), "oci");
+        assert_eq!(
+            d.sbom_path("arm64", "cdx.json", true),
+            Path::new("cc.arm64.cdx.json")
+        );
+        assert_eq!(
+            Destination::from_path("x".into(), true).format(),
+            "docker-archive"
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        fs_err::write(&file, b"x").unwrap();
+        assert!(Destination::Layout(file).check().is_err());
+        fs_err::write(dir.path().join("mine"), b"x").unwrap();
+        assert!(
+            Destination::Layout(dir.path().to_path_buf())
+                .check()
+                .is_err()
+        );
+        assert!(
+            Destination::OciArchive(dir.path().to_path_buf())
+                .check()
+                .is_err()
+        );
+        assert!(Destination::Layout(dir.path().join("new")).check().is_ok());
+    }
+}

@@ -1,0 +1,17 @@
+//! The product's domain values, each with one home: architectures, Debian releases, recipes,
+//! the catalog and references to it, what an image starts from, where it goes, and the lock.
+//! Plain data and parsing only: nothing here fetches, builds or prints.
+
+pub mod arch;
+pub mod base;
+pub mod catalog;
+pub mod destination;
+pub mod lock;
+pub mod recipe;
+pub mod release;
+
+pub use arch::Arch;
+pub use base::{Base, DiskImage};
+pub use catalog::{Catalog, ImageRef, Variant};
+pub use destination::Destination;
+pub use release::{DebianRelease, RELEASES};
