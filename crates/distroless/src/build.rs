@@ -342,3 +342,121 @@ fn finish(
         explain,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::model::Destination;
+    use crate::plan::SourceSettings;
+
+    /// Records what the pipeline reports.
+    #[derive(Default)]
+    struct Recorder {
+        layers: Mutex<Vec<(String, bool)>>,
+    }
+
+    impl debian::fetch::Reporter for Recorder {
+        fn warn(&self, _message: &str) {}
+    }
+
+    impl crate::report::Reporter for Recorder {
+        fn layer(&self, label: &str, cached: bool) {
+            self.layers
+                .lock()
+                .unwrap()
+                .push((label.to_string(), cached));
+        }
+    }
+
+    fn request(catalog: &Catalog, image: &str, out: std::path::PathBuf) -> BuildRequest {
+        BuildRequest {
+            base: Base::Catalog(ImageRef::parse(image, catalog).unwrap()),
+            app: None,
+            arches: Arches::Listed(vec![Arch::Amd64]),
+            destination: Destination::from_path(out, false),
+            compression: oci::layer::Compression::Gzip,
+            layering: crate::layers::Layering::Tier,
+            epoch: 0,
+            allow_missing: false,
+            sbom: crate::sbom::SbomFormats::Both,
+            lock: None,
+        }
+    }
+
+    #[test]
+    fn pipeline_builds_reuses_layers_and_is_reproducible() {
+        let repo = testkit::fixtures::catalog_repo();
+        let tmp = tempfile::tempdir().unwrap();
+        let settings = SourceSettings {
+            mirror: Some(repo.file_url()),
+            keyrings: vec![testkit::SignKey::shared().public.clone()],
+            no_default_keyring: true,
+            cache_dir: tmp.path().join("cache"),
+            ..SourceSettings::default()
+        };
+        let catalog = Catalog::embedded().unwrap();
+        let cold = Recorder::default();
+        let source = Source::open(&settings, &cold).unwrap();
+        let first = build(
+            &source,
+            &catalog,
+            &request(&catalog, "base-debian13", tmp.path().join("a")),
+        )
+        .unwrap();
+        assert_eq!(first.format, "oci");
+        assert_eq!(first.manifests.len(), 1);
+        assert_eq!(first.sboms.len(), 2);
+        assert!(tmp.path().join("a/index.json").exists());
+        let labels = cold.layers.lock().unwrap().clone();
+        assert_eq!(
+            labels.len(),
+            3,
+            "static, base-nossl and base tiers: {labels:?}"
+        );
+        assert!(labels.iter().all(|(_, cached)| !cached));
+
+        let warm = Recorder::default();
+        let source = Source::open(&settings, &warm).unwrap();
+        let second = build(
+            &source,
+            &catalog,
+            &request(&catalog, "base-debian13", tmp.path().join("b")),
+        )
+        .unwrap();
+        assert_eq!(first.index_digest, second.index_digest);
+        assert!(
+            warm.layers
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|(_, cached)| *cached)
+        );
+
+        let plans = plans(
+            &source,
+            &catalog,
+            &request(&catalog, "base-debian13", tmp.path().join("c")),
+        )
+        .unwrap();
+        assert_eq!(plans[0].tiers.len(), 3);
+        assert!(!tmp.path().join("c").exists(), "planning writes no output");
+    }
+
+    #[test]
+    fn an_application_is_the_last_tier_of_the_chain() {
+        let catalog = Catalog::embedded().unwrap();
+        let app = AppSpec {
+            recipe: Recipe::parse("r", "name = \"shop\"\npackages = [\"libpq5\"]\n").unwrap(),
+            file: "r".into(),
+            text: String::new(),
+            dir: ".".into(),
+        };
+        let chain = chain_with_app(&catalog, "cc", Some(&app)).unwrap();
+        let names: Vec<&str> = chain.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["static", "base-nossl", "base", "cc", "app"]);
+        assert_eq!(chain[4].from.as_deref(), Some("cc"));
+        assert_eq!(chain[4].packages, ["libpq5"]);
+    }
+}

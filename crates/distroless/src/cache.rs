@@ -16,7 +16,7 @@ use crate::atomic::write_atomic;
 /// What a record holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record {
-    /// A resolved [`crate::plan::Plan`], keyed by the recipe chain and the index hashes.
+    /// A resolved plan, keyed by the recipe chain and the index hashes.
     Plan,
     /// A built layer's blob descriptor and file index, keyed by everything that shapes its bytes.
     Layer,
@@ -53,6 +53,15 @@ impl Cache {
         let blobs = debian::fetch::Cache::open(root)
             .with_context(|| format!("cache directory {}", root.display()))?;
         Ok(Cache { blobs })
+    }
+
+    /// The default cache directory: `$XDG_CACHE_HOME/distroless` or `~/.cache/distroless`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("distroless");
+        }
+        let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+        home.join(".cache/distroless")
     }
 
     /// The content-addressed blob store the archive client fills.

@@ -390,3 +390,87 @@ fn store(
     cache.write(Record::Layer, key, &entry)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Catalog;
+    use crate::plan::testing;
+
+    fn chain() -> (Catalog, crate::plan::Plan) {
+        let plan = testing::plan(&[
+            ("static", &["base-files", "tzdata"]),
+            ("base-nossl", &["libc6"]),
+        ]);
+        (Catalog::embedded().unwrap(), plan)
+    }
+
+    #[test]
+    fn one_layer_per_tier_with_the_skeleton_first_and_busybox_last() {
+        let (catalog, plan) = chain();
+        let recipes = catalog.chain("base-nossl").unwrap();
+        let u = units(&plan, &recipes, Layering::Tier, true);
+        let labels: Vec<&str> = u.iter().map(|u| u.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "distroless static tier: base-files tzdata",
+                "distroless base-nossl tier: libc6",
+                "distroless debug: busybox"
+            ]
+        );
+        assert!(u[0].skeleton && !u[1].skeleton && u[2].busybox);
+        assert!(u[0].ldcache && u[1].ldcache && !u[2].ldcache);
+    }
+
+    #[test]
+    fn one_layer_per_package_plus_generated_files() {
+        let (catalog, plan) = chain();
+        let recipes = catalog.chain("base-nossl").unwrap();
+        let u = units(&plan, &recipes, Layering::Package, false);
+        let labels: Vec<&str> = u.iter().map(|u| u.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "distroless skeleton: accounts, os-release, CA bundle",
+                "distroless package: base-files 1.0-1",
+                "distroless package: tzdata 1.0-1",
+                "distroless static generated files",
+                "distroless package: libc6 1.0-1",
+                "distroless base-nossl generated files",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_layer_key_sees_every_input() {
+        let (catalog, plan) = chain();
+        let recipes = catalog.chain("base-nossl").unwrap();
+        let u = units(&plan, &recipes, Layering::Tier, false);
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::plan::SourceSettings {
+            mirror: Some("file:///nowhere/".into()),
+            cache_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let source = crate::plan::Source::open(&settings, &testing::Quiet).unwrap();
+        let debs = Debs::new(&source, Vec::new(), None);
+        let inputs = |compression, epoch| LayerInputs {
+            plan: &plan,
+            debs: &debs,
+            merged_usr: true,
+            release: (13, "trixie"),
+            compression,
+            epoch,
+        };
+        let base = layer_key(&inputs(Compression::Gzip, 0), &u[0], &[]);
+        assert_eq!(base, layer_key(&inputs(Compression::Gzip, 0), &u[0], &[]));
+        assert_ne!(base, layer_key(&inputs(Compression::Zstd, 0), &u[0], &[]));
+        assert_ne!(base, layer_key(&inputs(Compression::Gzip, 1), &u[0], &[]));
+        assert_ne!(base, layer_key(&inputs(Compression::Gzip, 0), &u[1], &[]));
+        assert_ne!(
+            base,
+            layer_key(&inputs(Compression::Gzip, 0), &u[0], &["sha256:x".into()])
+        );
+    }
+}

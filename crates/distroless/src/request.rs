@@ -1,8 +1,6 @@
 //! The typed request every command receives. The binary turns flags and recipe into one of
 //! these once (merged and validated); nothing below it sees a command-line type.
 
-use std::path::PathBuf;
-
 use oci::layer::Compression;
 
 use crate::app::AppSpec;
@@ -10,22 +8,6 @@ use crate::layers::Layering;
 use crate::model::lock::Lock;
 use crate::model::{Arch, Base, Catalog, Destination, ImageRef};
 use crate::sbom::SbomFormats;
-
-/// Where packages come from and how they are trusted.
-#[derive(Debug, Clone, Default)]
-pub struct SourceSettings {
-    /// The Debian mirror; `None` reads the host's apt sources.
-    pub mirror: Option<String>,
-    /// The security mirror; `None` reads the host's apt sources or derives it from `mirror`.
-    pub security_mirror: Option<String>,
-    /// Extra OpenPGP key files trusted to sign `InRelease`.
-    pub keyrings: Vec<PathBuf>,
-    /// Trust only `keyrings`, not the embedded Debian archive keys.
-    pub no_default_keyring: bool,
-    pub allow_expired_release: bool,
-    pub cache_dir: PathBuf,
-    pub offline: bool,
-}
 
 /// Which architectures to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,13 +49,4 @@ impl BuildRequest {
             Base::Disk(_) => None,
         })
     }
-}
-
-/// The default cache directory: `$XDG_CACHE_HOME/distroless` or `~/.cache/distroless`.
-pub fn default_cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
-        return PathBuf::from(x).join("distroless");
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
-    home.join(".cache/distroless")
 }

@@ -2,7 +2,7 @@
 //! and docker-archive loading into podman. Programs are built by the tests with the host's
 //! toolchains and run under runc.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

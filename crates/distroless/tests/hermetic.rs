@@ -1,5 +1,5 @@
 //! End-to-end tests against a signed Debian repository the tests build themselves.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

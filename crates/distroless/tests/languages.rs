@@ -1,7 +1,7 @@
 //! Live tests of the language images (python3, java17/java21, nodejs) on Debian 12 and 13:
 //! each variant is built from the host mirror and its runtime is run under runc.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

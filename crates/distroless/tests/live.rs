@@ -1,7 +1,7 @@
 //! Live tests against the host's real Debian mirror (from its apt sources): each catalog image
 //! is built, inspected with skopeo, unpacked with umoci, run with runc and scanned with syft.
 //! They need network access to the mirror and the tools; in CI (`CI` set) a missing tool fails.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

@@ -1,7 +1,7 @@
 //! End-to-end tests of application recipes against the signed test repository: every recipe
 //! key, every error message, the flag equivalents, docker-archive output and `distroless debug`.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

@@ -365,27 +365,7 @@ fn locate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use debian::index::parse_relations;
-
-    fn pkg(name: &str) -> Package {
-        Package {
-            name: name.into(),
-            version: "1".into(),
-            architecture: "amd64".into(),
-            multi_arch: None,
-            depends: String::new(),
-            pre_depends: String::new(),
-            provides: parse_relations("").into_iter().flatten().collect(),
-            filename: String::new(),
-            size: 1,
-            sha256: "0".repeat(64),
-            installed_size: 0,
-            source: None,
-            essential: false,
-            suite: String::new(),
-            mirror: String::new(),
-        }
-    }
+    use crate::plan::testing::package as pkg;
 
     #[test]
     fn library_name_guesses() {

@@ -3,7 +3,8 @@
 
 use std::io::IsTerminal;
 
-use distroless::request::{SourceSettings, default_cache_dir};
+use distroless::cache::Cache;
+use distroless::plan::SourceSettings;
 
 use super::args::SourceArgs;
 use super::progress::BarReporter;
@@ -20,7 +21,7 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
         keyrings: args.keyring.clone(),
         no_default_keyring: args.no_default_keyring,
         allow_expired_release: args.allow_expired_release,
-        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        cache_dir: args.cache_dir.clone().unwrap_or_else(Cache::default_dir),
         offline: args.offline,
     })
 }

@@ -53,7 +53,6 @@ impl Arch {
         Self::ALL.into_iter().filter(|a| *a != Arch::I386)
     }
 
-    #[allow(clippy::too_many_lines)]
     fn facts(self) -> Facts {
         match self {
             Arch::Amd64 => Facts {

@@ -9,12 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::bail;
-use debian::index::Package;
-use debian::sources::Mirrors;
 use serde::{Deserialize, Serialize};
 
-use super::{Arch, ImageRef};
-use crate::plan::{Plan, Tier};
+use super::Arch;
 
 /// Lock file format version.
 pub const LOCK_VERSION: u32 = 1;
@@ -64,107 +61,7 @@ pub struct Lock {
     pub images: Vec<LockedImage>,
 }
 
-fn locked(p: &Package, only: Option<Vec<String>>) -> LockedPackage {
-    LockedPackage {
-        name: p.name.clone(),
-        version: p.version.clone(),
-        architecture: p.architecture.clone(),
-        suite: p.suite.clone(),
-        filename: p.filename.clone(),
-        size: p.size,
-        sha256: p.sha256.clone(),
-        only,
-    }
-}
-
-fn unlocked(p: &LockedPackage, mirrors: &Mirrors) -> Package {
-    let mirror = if p.suite.ends_with("-security") {
-        &mirrors.security
-    } else {
-        &mirrors.debian
-    };
-    Package {
-        name: p.name.clone(),
-        version: p.version.clone(),
-        architecture: p.architecture.clone(),
-        multi_arch: None,
-        depends: String::new(),
-        pre_depends: String::new(),
-        provides: Vec::new(),
-        filename: p.filename.clone(),
-        size: p.size,
-        sha256: p.sha256.clone(),
-        installed_size: 0,
-        source: None,
-        essential: false,
-        suite: p.suite.clone(),
-        mirror: mirror.to_string(),
-    }
-}
-
 impl LockedImage {
-    /// Records a resolved plan.
-    pub fn from_plan(name: &str, plan: &Plan) -> Self {
-        LockedImage {
-            name: name.to_string(),
-            debian: plan.release,
-            arch: plan.arch,
-            debian_version: plan.debian_version.clone(),
-            release_date: plan.release_date.clone(),
-            tiers: plan
-                .tiers
-                .iter()
-                .map(|t| LockedTier {
-                    name: t.name.clone(),
-                    packages: t
-                        .packages
-                        .iter()
-                        .map(|p| locked(p, None))
-                        .chain(
-                            t.partial
-                                .iter()
-                                .map(|(p, only)| locked(p, Some(only.clone()))),
-                        )
-                        .collect(),
-                })
-                .collect(),
-            ca_certificates: locked(&plan.ca_certificates, None),
-            busybox: plan.busybox.as_ref().map(|b| locked(b, None)),
-        }
-    }
-
-    /// The plan this entry pins, fetching from the given mirrors.
-    pub fn to_plan(&self, image: &ImageRef, mirrors: &Mirrors) -> Plan {
-        Plan {
-            image: image.canonical(),
-            release: self.debian,
-            arch: self.arch,
-            debian_version: self.debian_version.clone(),
-            release_date: self.release_date.clone(),
-            tiers: self
-                .tiers
-                .iter()
-                .map(|t| Tier {
-                    name: t.name.clone(),
-                    packages: t
-                        .packages
-                        .iter()
-                        .filter(|p| p.only.is_none())
-                        .map(|p| unlocked(p, mirrors))
-                        .collect(),
-                    broken: Vec::new(),
-                    partial: t
-                        .packages
-                        .iter()
-                        .filter_map(|p| p.only.clone().map(|only| (unlocked(p, mirrors), only)))
-                        .collect(),
-                })
-                .collect(),
-            ca_certificates: unlocked(&self.ca_certificates, mirrors),
-            busybox: self.busybox.as_ref().map(|b| unlocked(b, mirrors)),
-        }
-    }
-
     fn versions(&self) -> BTreeMap<String, String> {
         self.tiers
             .iter()
@@ -249,5 +146,63 @@ impl Lock {
             }
         }
         changes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Catalog, ImageRef};
+    use crate::plan::testing;
+
+    #[test]
+    fn a_plan_survives_the_lock_file_and_changes_are_listed() {
+        let mut plan =
+            testing::plan(&[("static", &["base-files", "tzdata"]), ("base", &["libc6"])]);
+        plan.tiers[1]
+            .partial
+            .push((testing::package("libc-bin"), vec!["sbin/ldconfig".into()]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("distroless.lock");
+        let mut lock = Lock::default();
+        assert!(lock.put(LockedImage::from_plan("base", &plan)).is_empty());
+        lock.write(&path).unwrap();
+        let read = Lock::read(&path).unwrap();
+        let entry = read.find("base", 13, Arch::Amd64).unwrap();
+        let catalog = Catalog::embedded().unwrap();
+        let image = ImageRef::parse("base-debian13", &catalog).unwrap();
+        let mirrors = debian::sources::Mirrors::from_urls("file:///m/", None).unwrap();
+        let back = entry.to_plan(&image, &mirrors);
+        assert_eq!(
+            back.tiers[0].packages[1].sha256,
+            plan.tiers[0].packages[1].sha256
+        );
+        assert_eq!(back.tiers[1].partial[0].1, ["sbin/ldconfig"]);
+        assert_eq!(back.tiers[1].packages[0].mirror, "file:///m/");
+
+        let mut newer = plan.clone();
+        newer.tiers[0].packages[1].version = "2.0-1".into();
+        let mut lock = read;
+        let changes = lock.put(LockedImage::from_plan("base", &newer));
+        assert_eq!(changes, ["tzdata: 1.0-1 → 2.0-1"]);
+    }
+
+    #[test]
+    fn a_lock_of_another_format_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l");
+        fs_err::write(&path, "version = 9\n").unwrap();
+        assert!(
+            Lock::read(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("version 9")
+        );
+        assert!(
+            Lock::read(&dir.path().join("absent"))
+                .unwrap()
+                .images
+                .is_empty()
+        );
     }
 }

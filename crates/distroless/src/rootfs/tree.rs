@@ -87,17 +87,6 @@ impl Tree {
         })
     }
 
-    /// Every symlink of this tier and the ones below it.
-    pub fn all_symlinks(&self) -> BTreeSet<String> {
-        let mut out = self.outer_symlinks.clone();
-        for (p, n) in &self.nodes {
-            if matches!(n.kind, NodeKind::Symlink(_)) {
-                out.insert(p.clone());
-            }
-        }
-        out
-    }
-
     /// Whether a path exists in this tier.
     pub fn contains(&self, path: &str) -> bool {
         self.nodes.contains_key(path)
@@ -468,27 +457,6 @@ impl Tree {
             }
         }
         Ok(())
-    }
-
-    /// Regular files under a directory prefix, with their bytes (for small generated inputs).
-    pub fn read_file(&mut self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        let Some(Node {
-            kind: NodeKind::File(c),
-            ..
-        }) = self.nodes.get(path).cloned()
-        else {
-            return Ok(None);
-        };
-        Ok(Some(match c {
-            Content::Inline(b) => b,
-            Content::Host { path, .. } => fs_err::read(path)?,
-            Content::Spool { offset, len } => {
-                self.spool.seek(SeekFrom::Start(offset))?;
-                let mut out = Vec::new();
-                (&self.spool).take(len).read_to_end(&mut out)?;
-                out
-            }
-        }))
     }
 }
 

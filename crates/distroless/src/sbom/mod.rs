@@ -386,3 +386,71 @@ pub fn documents(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::testing;
+
+    fn subject(packages: &[Package]) -> Subject<'_> {
+        Subject {
+            image: "cc-debian13:latest",
+            arch: "arm64",
+            release: 13,
+            manifest_digest: "sha256:abc",
+            created: oci::image::rfc3339(0),
+            entries: packages
+                .iter()
+                .map(|p| Entry {
+                    package: p,
+                    facts: PackageFacts {
+                        maintainer: Some("GNU Libc Maintainers <x@example.invalid>".into()),
+                        licenses: Some(vec!["GPL-2+".into(), "Odd-License".into()]),
+                    },
+                    partial: (p.name == "libc-bin").then(|| vec!["sbin/ldconfig".into()]),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn purls_encode_and_name_the_distro() {
+        let mut p = testing::package("libstdc++6");
+        p.version = "14.2.0-19".into();
+        assert_eq!(
+            purl(&p, "arm64", 13),
+            "pkg:deb/debian/libstdc%2B%2B6@14.2.0-19?arch=arm64&distro=debian-13"
+        );
+        p.architecture = "all".into();
+        assert!(purl(&p, "arm64", 13).contains("arch=all"));
+    }
+
+    #[test]
+    fn documents_are_reproducible_and_mark_partial_packages() {
+        let pkgs = [testing::package("libc6"), testing::package("libc-bin")];
+        let s = subject(&pkgs);
+        assert_eq!(spdx(&s), spdx(&subject(&pkgs)));
+        let doc = spdx(&s);
+        assert_eq!(doc["packages"].as_array().unwrap().len(), 3);
+        assert!(
+            doc["packages"][2]["comment"]
+                .as_str()
+                .unwrap()
+                .contains("sbin/ldconfig")
+        );
+        assert_eq!(
+            doc["hasExtractedLicensingInfos"][0]["licenseId"],
+            "LicenseRef-Odd-License"
+        );
+        let cdx = cyclonedx(&s);
+        assert_eq!(
+            cdx["serialNumber"],
+            cyclonedx(&subject(&pkgs))["serialNumber"]
+        );
+        assert_eq!(
+            cdx["components"][1]["properties"][0]["value"],
+            "sbin/ldconfig"
+        );
+        assert_eq!(cdx["metadata"]["component"]["version"], "latest");
+    }
+}

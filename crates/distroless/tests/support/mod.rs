@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// A `distroless` command with an isolated cache and no host configuration.
-pub fn distroless(cache: &Path) -> assert_cmd::Command {
+pub(crate) fn distroless(cache: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("distroless").expect("binary");
     cmd.env_remove("DISTROLESS_MIRROR")
         .env_remove("DISTROLESS_SECURITY_MIRROR")
@@ -19,7 +19,7 @@ pub fn distroless(cache: &Path) -> assert_cmd::Command {
 }
 
 /// Whether an external tool is available; in CI its absence fails the test instead.
-pub fn have_tool(name: &str) -> bool {
+pub(crate) fn have_tool(name: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {name}")])
         .output()
@@ -35,14 +35,14 @@ fn read_json(path: &Path) -> Value {
 }
 
 /// Path of a blob in a layout.
-pub fn blob(layout: &Path, digest: &str) -> PathBuf {
+pub(crate) fn blob(layout: &Path, digest: &str) -> PathBuf {
     layout
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
 
 /// The manifests of a single- or multi-arch layout: (platform arch, manifest JSON).
-pub fn manifests(layout: &Path) -> Vec<(String, Value)> {
+pub(crate) fn manifests(layout: &Path) -> Vec<(String, Value)> {
     let index = read_json(&layout.join("index.json"));
     let top = &index["manifests"][0];
     let mut out = Vec::new();
@@ -68,7 +68,7 @@ pub fn manifests(layout: &Path) -> Vec<(String, Value)> {
 }
 
 /// The config of a manifest.
-pub fn config(layout: &Path, manifest: &Value) -> Value {
+pub(crate) fn config(layout: &Path, manifest: &Value) -> Value {
     read_json(&blob(
         layout,
         manifest["config"]["digest"].as_str().unwrap(),
@@ -77,7 +77,7 @@ pub fn config(layout: &Path, manifest: &Value) -> Value {
 
 /// One file system entry as read back from a layer.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     pub kind: tar::EntryType,
     pub mode: u32,
     pub uid: u64,
@@ -88,7 +88,7 @@ pub struct Found {
 }
 
 /// Every entry of every layer of a manifest, later layers overriding earlier ones.
-pub fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
+pub(crate) fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
     let mut out = BTreeMap::new();
     for l in manifest["layers"].as_array().unwrap() {
         let path = blob(layout, l["digest"].as_str().unwrap());
@@ -132,11 +132,11 @@ pub fn files(layout: &Path, manifest: &Value) -> BTreeMap<String, Found> {
 
 // ---- live helpers: building from the host mirror and running under runc ----
 
-pub fn shared_cache() -> PathBuf {
+pub(crate) fn shared_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-cache")
 }
 
-pub fn build(image: &str, arch: &str, out: &Path) {
+pub(crate) fn build(image: &str, arch: &str, out: &Path) {
     distroless(&shared_cache())
         .args(["build", image, "-q", "--arch", arch, "-o"])
         .arg(out)
@@ -144,13 +144,13 @@ pub fn build(image: &str, arch: &str, out: &Path) {
         .success();
 }
 
-pub fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     ["skopeo", "umoci", "runc", "gcc", "g++"]
         .iter()
         .all(|t| have_tool(t))
 }
 
-pub fn run(cmd: &mut Command) -> String {
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn");
     assert!(
         out.status.success(),
@@ -161,14 +161,19 @@ pub fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-pub fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
+pub(crate) fn skopeo_inspect(layout: &Path, tag: &str) -> serde_json::Value {
     let text =
         run(Command::new("skopeo").args(["inspect", &format!("oci:{}:{tag}", layout.display())]));
     serde_json::from_str(&text).expect("skopeo json")
 }
 
 /// Unpacks with umoci, drops `program` in as /test, and runs `args` under runc.
-pub fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&str]) -> String {
+pub(crate) fn run_in_image(
+    layout: &Path,
+    tag: &str,
+    program: Option<&Path>,
+    args: &[&str],
+) -> String {
     run_with_files(
         layout,
         tag,
@@ -178,7 +183,12 @@ pub fn run_in_image(layout: &Path, tag: &str, program: Option<&Path>, args: &[&s
 }
 
 /// Unpacks with umoci, copies `files` to `/NAME`, and runs `args` under runc.
-pub fn run_with_files(layout: &Path, tag: &str, files: &[(&Path, &str)], args: &[&str]) -> String {
+pub(crate) fn run_with_files(
+    layout: &Path,
+    tag: &str,
+    files: &[(&Path, &str)],
+    args: &[&str],
+) -> String {
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle");
     run(Command::new("umoci")
@@ -197,7 +207,7 @@ pub fn run_with_files(layout: &Path, tag: &str, files: &[(&Path, &str)], args: &
 }
 
 /// Runs an unpacked bundle under runc with a private state directory; returns stdout.
-pub fn runc_run(work: &Path, bundle: &Path) -> String {
+pub(crate) fn runc_run(work: &Path, bundle: &Path) -> String {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let root = work.join("runc-root");
@@ -226,7 +236,7 @@ pub fn runc_run(work: &Path, bundle: &Path) -> String {
 }
 
 /// The Debian packages (name, version) syft finds in an OCI layout, sorted.
-pub fn syft_packages(layout: &Path) -> Vec<(String, String)> {
+pub(crate) fn syft_packages(layout: &Path) -> Vec<(String, String)> {
     let text = run(Command::new("syft").args([
         "scan",
         &format!("oci-dir:{}", layout.display()),
@@ -252,7 +262,7 @@ pub fn syft_packages(layout: &Path) -> Vec<(String, String)> {
     found
 }
 
-pub fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> PathBuf {
+pub(crate) fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) -> PathBuf {
     let src = dir.join(format!("{name}.{}", if cxx { "cc" } else { "c" }));
     fs_err::write(&src, source).unwrap();
     let bin = dir.join(name);
@@ -265,7 +275,7 @@ pub fn compile(dir: &Path, name: &str, source: &str, cxx: bool, extra: &[&str]) 
 }
 
 /// Validates an SBOM file against the shipped published schema (`kind`: `spdx` or `cdx`).
-pub fn validate_sbom(kind: &str, file: &Path) {
+pub(crate) fn validate_sbom(kind: &str, file: &Path) {
     let python_ok = Command::new("python3")
         .args(["-c", "import jsonschema, referencing"])
         .output()
@@ -294,7 +304,7 @@ pub fn validate_sbom(kind: &str, file: &Path) {
 }
 
 /// Unpacks with umoci and runs the image's own entrypoint and cmd under runc.
-pub fn run_image(layout: &Path, tag: &str) -> String {
+pub(crate) fn run_image(layout: &Path, tag: &str) -> String {
     let work = tempfile::tempdir().unwrap();
     let bundle = work.path().join("bundle");
     run(Command::new("umoci")
@@ -309,7 +319,7 @@ pub fn run_image(layout: &Path, tag: &str) -> String {
 }
 
 /// Copies a directory tree (for building examples in a scratch directory).
-pub fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     for e in walkdir::WalkDir::new(from) {
         let e = e.unwrap();
         let rel = e.path().strip_prefix(from).unwrap();
@@ -323,7 +333,7 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// `distroless ARGS…` against a test repository, trusting only the test archive key.
-pub fn trusting(cache: &Path, repo_url: &str, args: &[&str]) -> assert_cmd::Command {
+pub(crate) fn trusting(cache: &Path, repo_url: &str, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = distroless(cache);
     cmd.args(args)
         .args(["--no-default-keyring", "--keyring"])

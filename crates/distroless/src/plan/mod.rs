@@ -6,7 +6,12 @@
 //! three small `InRelease` downloads and one JSON read. This module decides which packages an
 //! image holds; it never fetches a `.deb` or builds a layer.
 
+pub mod locked;
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use debian::archive::{Archive, Indexes};
@@ -21,7 +26,6 @@ use sha2::{Digest, Sha256};
 use crate::cache::{Cache, Record};
 use crate::model::{Arch, DebianRelease, ImageRef, recipe::Recipe};
 use crate::report::Reporter;
-use crate::request::SourceSettings;
 
 /// Packages that only serve maintainer scripts or interactive systems: never put in an image,
 /// even when a package declares a dependency on them (a recipe's root package still wins).
@@ -60,6 +64,22 @@ pub const BUILTIN_EXCLUDES: &[&str] = &[
 /// The built-in exclusions as a set.
 pub fn builtin_excludes() -> BTreeSet<String> {
     BUILTIN_EXCLUDES.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Where packages come from and how they are trusted.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSettings {
+    /// The Debian mirror; `None` reads the host's apt sources.
+    pub mirror: Option<String>,
+    /// The security mirror; `None` reads the host's apt sources or derives it from `mirror`.
+    pub security_mirror: Option<String>,
+    /// Extra OpenPGP key files trusted to sign `InRelease`.
+    pub keyrings: Vec<PathBuf>,
+    /// Trust only `keyrings`, not the embedded Debian archive keys.
+    pub no_default_keyring: bool,
+    pub allow_expired_release: bool,
+    pub cache_dir: PathBuf,
+    pub offline: bool,
 }
 
 /// Where packages come from and where derived facts are kept: the archive client, the

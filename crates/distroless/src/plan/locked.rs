@@ -1,0 +1,111 @@
+//! Plans pinned in a lock file: a resolved plan recorded as a lock entry, and a lock entry
+//! turned back into the plan it pins (fetching from the current mirrors).
+
+use debian::index::Package;
+use debian::sources::Mirrors;
+
+use super::{Plan, Tier};
+use crate::model::ImageRef;
+use crate::model::lock::{LockedImage, LockedPackage, LockedTier};
+
+fn locked(p: &Package, only: Option<Vec<String>>) -> LockedPackage {
+    LockedPackage {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        architecture: p.architecture.clone(),
+        suite: p.suite.clone(),
+        filename: p.filename.clone(),
+        size: p.size,
+        sha256: p.sha256.clone(),
+        only,
+    }
+}
+
+fn unlocked(p: &LockedPackage, mirrors: &Mirrors) -> Package {
+    let mirror = if p.suite.ends_with("-security") {
+        &mirrors.security
+    } else {
+        &mirrors.debian
+    };
+    Package {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        architecture: p.architecture.clone(),
+        multi_arch: None,
+        depends: String::new(),
+        pre_depends: String::new(),
+        provides: Vec::new(),
+        filename: p.filename.clone(),
+        size: p.size,
+        sha256: p.sha256.clone(),
+        installed_size: 0,
+        source: None,
+        essential: false,
+        suite: p.suite.clone(),
+        mirror: mirror.to_string(),
+    }
+}
+
+impl LockedImage {
+    /// Records a resolved plan.
+    pub fn from_plan(name: &str, plan: &Plan) -> Self {
+        LockedImage {
+            name: name.to_string(),
+            debian: plan.release,
+            arch: plan.arch,
+            debian_version: plan.debian_version.clone(),
+            release_date: plan.release_date.clone(),
+            tiers: plan
+                .tiers
+                .iter()
+                .map(|t| LockedTier {
+                    name: t.name.clone(),
+                    packages: t
+                        .packages
+                        .iter()
+                        .map(|p| locked(p, None))
+                        .chain(
+                            t.partial
+                                .iter()
+                                .map(|(p, only)| locked(p, Some(only.clone()))),
+                        )
+                        .collect(),
+                })
+                .collect(),
+            ca_certificates: locked(&plan.ca_certificates, None),
+            busybox: plan.busybox.as_ref().map(|b| locked(b, None)),
+        }
+    }
+
+    /// The plan this entry pins, fetching from the given mirrors.
+    pub fn to_plan(&self, image: &ImageRef, mirrors: &Mirrors) -> Plan {
+        Plan {
+            image: image.canonical(),
+            release: self.debian,
+            arch: self.arch,
+            debian_version: self.debian_version.clone(),
+            release_date: self.release_date.clone(),
+            tiers: self
+                .tiers
+                .iter()
+                .map(|t| Tier {
+                    name: t.name.clone(),
+                    packages: t
+                        .packages
+                        .iter()
+                        .filter(|p| p.only.is_none())
+                        .map(|p| unlocked(p, mirrors))
+                        .collect(),
+                    broken: Vec::new(),
+                    partial: t
+                        .packages
+                        .iter()
+                        .filter_map(|p| p.only.clone().map(|only| (unlocked(p, mirrors), only)))
+                        .collect(),
+                })
+                .collect(),
+            ca_certificates: unlocked(&self.ca_certificates, mirrors),
+            busybox: self.busybox.as_ref().map(|b| unlocked(b, mirrors)),
+        }
+    }
+}
