@@ -11,7 +11,7 @@ for path in glob.glob(os.path.join(src, "**/*.rs"), recursive=True):
         continue
     top = rel.split("/")[0].removesuffix(".rs")
     text = open(path).read()
-    text = text.split("#[cfg(test)]")[0]  # unit tests may reach anywhere
+    text = re.split(r"#\[cfg\(test\)\]\s*mod tests", text)[0]  # unit tests may reach anywhere
     used = set(re.findall(r"crate::(\w+)", text))
     used |= {m for m in re.findall(r"use crate::\{([^}]*)\}", text) for m in re.findall(r"(\w+)", m)}
     edges.setdefault(top, set()).update(u for u in used if u != top)

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{Accounts, AppPrepared, AppSpec};
-use crate::image::PATH;
+use crate::model::PATH;
 use crate::rootfs::view::{ImageView, Resolved};
 
 /// Checks the health check's durations and test, and the exposed ports.

@@ -1,7 +1,7 @@
 //! Errors of the libraries say what went wrong; the flag that changes it is the binary's
 //! business. This adds it at the end of the one error line.
 
-use distroless::build::MissingLibraries;
+use distroless::image::assemble::MissingLibraries;
 
 /// The flag (or variable) that would change the outcome of an error, if any.
 pub(crate) fn hint(e: &anyhow::Error) -> Option<&'static str> {

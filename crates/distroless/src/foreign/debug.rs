@@ -13,7 +13,8 @@ use oci::layout::LayoutWriter;
 use serde_json::json;
 
 use super::Edit;
-use crate::image::{PATH, tagged_index};
+use crate::image::tagged_index;
+use crate::model::PATH;
 use crate::model::{Arch, DebianRelease, Destination, DiskImage};
 use crate::output;
 use crate::plan::{Source, load_universe};

@@ -15,3 +15,6 @@ pub use base::{Base, DiskImage};
 pub use catalog::{Catalog, ImageRef, Variant};
 pub use destination::Destination;
 pub use release::{DebianRelease, RELEASES};
+
+/// Default `PATH` of every image.
+pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -1,6 +1,8 @@
-//! The JSON around the layers: a catalog image's runtime config, manifest annotations, and
-//! the tagged top index. Everything here is a pure function of typed values; writing the
-//! blobs is the layout's job.
+//! The JSON around the layers: a catalog image's runtime config, manifest annotations and
+//! the tagged top index (pure functions of typed values), and [`assemble`], which puts one
+//! architecture's image together.
+
+pub mod assemble;
 
 use std::collections::BTreeMap;
 
@@ -11,10 +13,7 @@ use oci_spec::image::{Descriptor, ImageIndex, MediaType};
 use sha2::{Digest, Sha256};
 
 use crate::model::recipe::Recipe;
-use crate::model::{Catalog, ImageRef};
-
-/// Default `PATH` of every image.
-pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::model::{Catalog, ImageRef, PATH};
 
 /// The runtime config of a catalog image variant: `PATH` and `SSL_CERT_FILE`, the chain's
 /// env, entrypoint and cmd, and the variant's user and working directory.

@@ -1,0 +1,177 @@
+//! One architecture's image, assembled: its layers (built or taken from the cache) in order,
+//! the closure check over them, the config and manifest, and the SBOMs. The pipeline calls
+//! this once per architecture; it never writes the index or the output.
+
+use anyhow::Context;
+use oci::image::{HistoryLayer, Platform};
+use oci::layout::LayoutWriter;
+use oci_spec::image::{Descriptor, MediaType};
+
+use super::{Naming, annotations, runtime_config};
+use crate::app::{AppPrepared, app_units, settings};
+use crate::debs::Debs;
+use crate::layers::{LayerInputs, build_layer, units};
+use crate::model::recipe::Recipe;
+use crate::model::{Arch, Catalog, ImageRef};
+use crate::output::{DockerImage, ManifestSummary};
+use crate::plan::{Plan, Source};
+use crate::request::BuildRequest;
+use crate::rootfs::{self, view::ImageView};
+use crate::sbom::{self, Sbom};
+
+/// The closure check failed: ELF files need libraries the image does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("closure check: {0}")]
+pub struct MissingLibraries(pub String);
+
+/// What one architecture's build produced.
+pub struct ArchImage {
+    pub manifest: Descriptor,
+    pub platform: Platform,
+    pub summary: ManifestSummary,
+    pub sboms: Vec<Sbom>,
+    pub docker: DockerImage,
+}
+
+/// Everything one architecture's image is built from, besides its plan.
+pub struct ArchStep<'a> {
+    pub source: &'a Source<'a>,
+    pub catalog: &'a Catalog,
+    pub req: &'a BuildRequest,
+    pub image: &'a ImageRef,
+    pub chain: &'a [&'a Recipe],
+    pub app: Option<&'a AppPrepared>,
+    pub layout: &'a LayoutWriter,
+}
+
+impl ArchStep<'_> {
+    /// Layers, closure check, config, manifest and SBOMs of one architecture.
+    pub fn build(&self, plan: &Plan) -> anyhow::Result<ArchImage> {
+        let debug = self.image.variant.debug;
+        let hint = self.req.lock.as_ref().map(|_| {
+            format!(
+                "a locked version is no longer on the mirror; build from a snapshot mirror of the \
+                 Debian archive as of {}",
+                plan.release_date
+            )
+        });
+        let debs = Debs::new(self.source, plan.wanted(debug)?, hint);
+        let (layers, view) = self.layers(plan, &debs)?;
+        self.check_closure(&view, plan.arch)?;
+        let platform = plan.arch.platform();
+        let runtime = runtime_config(self.image, self.chain);
+        let config = oci::image::config(&platform, &runtime, &layers, self.req.epoch)?;
+        let mut config = serde_json::to_value(&config)?;
+        if let Some(app) = self.app {
+            settings::apply_settings(app, &mut config, &view)?;
+        }
+        let config_desc = self.layout.json_blob(MediaType::ImageConfig, &config)?;
+        let naming = Naming {
+            image: self.image,
+            app: self.app.map(|a| &a.spec.recipe),
+            debian_version: &plan.debian_version,
+            release_date: &plan.release_date,
+            epoch: self.req.epoch,
+        };
+        let annotations = annotations(&naming, self.catalog)?;
+        let docker = DockerImage {
+            config: config_desc.digest().to_string(),
+            layers: layers.iter().map(|l| l.blob.digest.clone()).collect(),
+            repo_tags: Vec::new(),
+        };
+        let manifest = oci::image::manifest(config_desc, &layers, &annotations)?;
+        let desc = self.layout.json_blob(MediaType::ImageManifest, &manifest)?;
+        let summary = ManifestSummary {
+            arch: plan.arch.to_string(),
+            digest: desc.digest().to_string(),
+            layers: layers.len(),
+            compressed_size: layers.iter().map(|l| l.blob.size).sum(),
+            packages: plan.package_count(),
+        };
+        let sboms = sbom::documents(
+            self.req.sbom,
+            plan,
+            &self.source.cache,
+            &debs,
+            debug,
+            &summary.digest,
+            self.req.epoch,
+        )?;
+        Ok(ArchImage {
+            manifest: desc,
+            platform,
+            summary,
+            sboms,
+            docker,
+        })
+    }
+
+    /// Builds (or takes from the cache) every layer, in order, each on top of the ones below.
+    fn layers(
+        &self,
+        plan: &Plan,
+        debs: &Debs<'_>,
+    ) -> anyhow::Result<(Vec<HistoryLayer>, ImageView)> {
+        let release = self.image.release;
+        let inputs = LayerInputs {
+            plan,
+            debs,
+            merged_usr: release.merged_usr(),
+            release: (release.number, release.codename),
+            compression: self.req.compression,
+            epoch: self.req.epoch,
+        };
+        let mut all = units(
+            plan,
+            self.chain,
+            self.req.layering,
+            self.image.variant.debug,
+        );
+        if let Some(app) = self.app {
+            let base_certs = || rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?);
+            let java = self.chain.iter().any(|c| c.java_trust_store);
+            all.extend(app_units(app, &base_certs, java, self.req.epoch)?);
+        }
+        let mut view = ImageView::default();
+        let mut below: Vec<String> = Vec::new();
+        let mut layers = Vec::new();
+        for unit in all {
+            let built = build_layer(
+                &inputs,
+                &self.source.cache,
+                self.layout,
+                &unit,
+                &view,
+                &below,
+            )
+            .with_context(|| format!("building layer `{}`", unit.label))?;
+            let Some(built) = built else {
+                continue;
+            };
+            self.source.reporter.layer(&unit.label, built.cached);
+            view.push(&built.index);
+            below.push(built.blob.diff_id.clone());
+            layers.push(HistoryLayer {
+                blob: built.blob,
+                created_by: unit.label,
+            });
+        }
+        Ok((layers, view))
+    }
+
+    /// Fails (or, when allowed, warns) when an ELF file needs a library the image lacks.
+    fn check_closure(&self, view: &ImageView, arch: Arch) -> anyhow::Result<()> {
+        let missing = rootfs::closure::check_image(view, arch);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        if self.req.allow_missing {
+            for m in &list {
+                self.source.reporter.warn(m);
+            }
+            return Ok(());
+        }
+        Err(MissingLibraries(list.join("; ")).into())
+    }
+}
