@@ -49,6 +49,9 @@ pub enum Error {
     Deb { file: String, reason: String },
     #[error("{0}")]
     Sources(String),
+    /// The host's apt configuration names no Debian mirror.
+    #[error("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d")]
+    NoMirror,
     /// Something an offline run needed is not in the cache.
     #[error("offline: {0}")]
     Offline(String),

@@ -14,7 +14,7 @@ pub(crate) fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 Some("use --allow-expired-release for snapshot mirrors")
             }
             debian::Error::Offline(_) => Some("run once without --offline"),
-            debian::Error::Sources(_) => {
+            debian::Error::NoMirror => {
                 Some("pass a mirror with --mirror URL or DISTROLESS_MIRROR=URL")
             }
             _ => None,
