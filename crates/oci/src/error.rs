@@ -22,6 +22,15 @@ pub enum Error {
     Spec(String),
     #[error("{path}: {reason}")]
     Layout { path: PathBuf, reason: String },
+    /// A digest that is not a registered algorithm and its hex.
+    #[error("digest {digest}: {reason}")]
+    Digest { digest: String, reason: String },
+    /// A blob of an image we did not build failed a check.
+    #[error("{what}: {reason}")]
+    Blob { what: String, reason: String },
+    /// An image we did not build is malformed or unsafe.
+    #[error("{image}: {reason}")]
+    Foreign { image: String, reason: String },
 }
 
 impl Error {

@@ -65,6 +65,38 @@ impl LayoutWriter {
         Ok(())
     }
 
+    /// Where a blob lives in the layout being written.
+    pub fn blob_path(&self, digest: &crate::digest::Digest) -> PathBuf {
+        digest.blob_path(self.tmp.path())
+    }
+
+    /// Copies a blob of an image we did not build into the layout, hashing it on the way: it
+    /// lands under its digest only when size and digest match, so nothing unverified is ever
+    /// in the layout. `what` names the blob in errors.
+    pub fn import_verified(
+        &self,
+        digest: &crate::digest::Digest,
+        size: u64,
+        from: &mut dyn std::io::Read,
+        what: &str,
+    ) -> Result<()> {
+        let dest = self.blob_path(digest);
+        if dest.exists() {
+            return Ok(());
+        }
+        let dir = dest.parent().unwrap_or(self.tmp.path());
+        fs_err::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let mut check = crate::digest::Verifier::new(from, digest, size);
+        std::io::copy(&mut check, &mut tmp).map_err(|e| Error::Blob {
+            what: what.to_string(),
+            reason: format!("read failed: {e}"),
+        })?;
+        check.finish(what)?;
+        tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+        Ok(())
+    }
+
     fn write_top(&self, index: &ImageIndex) -> Result<()> {
         fs_err::write(
             self.tmp.path().join("oci-layout"),

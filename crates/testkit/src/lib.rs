@@ -13,6 +13,7 @@
 
 pub mod deb;
 pub mod fixtures;
+pub mod image;
 pub mod repo;
 pub mod server;
 

@@ -9,6 +9,7 @@
 
 use oci::layer::Compression;
 use oci::layout::LayoutWriter;
+use oci::read::ForeignImage;
 use serde_json::{Value, json};
 
 use super::Edit;
@@ -32,12 +33,12 @@ pub fn build(
             "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
         ));
     }
-    let image =
-        super::open(&base.path, base.tag.as_deref()).map_err(|e| spec.error(None, "from", e))?;
+    let image = ForeignImage::open(&base.path, base.tag.as_deref())
+        .map_err(|e| spec.error(None, "from", e))?;
     destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
-        add_app(edit, &image.root, spec, base, &layout, compression, epoch)
+        add_app(edit, spec, base, &layout, compression, epoch)
     })?;
     let summaries = rewritten
         .iter()
@@ -75,14 +76,13 @@ pub fn build(
 /// Adds the recipe's layers and settings to one manifest of the base.
 fn add_app(
     edit: &mut Edit<'_>,
-    root: &std::path::Path,
     spec: &AppSpec,
     base: &DiskImage,
     layout: &LayoutWriter,
     compression: Compression,
     epoch: u64,
 ) -> anyhow::Result<()> {
-    let (mut view, files) = super::index_layers(root, &edit.source.manifest)?;
+    let (mut view, files) = super::index_layers(layout, edit.source)?;
     // Accounts: the base's, plus the recipe's.
     let accounts = Accounts {
         passwd: files.passwd.clone().unwrap_or_default(),

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use oci::layer::{Compression, LayerBlob, LayerWriter};
 use oci::layout::LayoutWriter;
+use oci::read::ForeignImage;
 use serde_json::json;
 
 use super::Edit;
@@ -28,12 +29,7 @@ pub fn build(
     release: DebianRelease,
     epoch: u64,
 ) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        input.path.exists(),
-        "{}: no such OCI layout, oci-archive or docker-archive",
-        input.shown
-    );
-    let image = super::open(&input.path, input.tag.as_deref())?;
+    let image = ForeignImage::open(&input.path, input.tag.as_deref())?;
     let layout = LayoutWriter::new(destination.path())?;
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
         add_busybox(edit, source, release, &layout, epoch)

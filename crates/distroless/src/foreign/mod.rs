@@ -4,30 +4,31 @@
 //! `distroless debug` ([`debug`]): each says what to add to every manifest through [`Edit`],
 //! [`rewrite`] does the rest.
 //!
-//! The source image's JSON is handled as `serde_json::Value`, so fields we do not model
-//! survive the round trip.
+//! The source image is read by `oci::read`, which checks every digest, path and size; its
+//! layers are copied into our layout verified, and only those copies are read. Its JSON is
+//! handled as `serde_json::Value`, so fields we do not model survive the round trip.
 
 pub mod app;
 pub mod debug;
-pub mod read;
 
 use std::io::Read;
-use std::path::Path;
 
 use anyhow::Context;
 use oci::image::Platform;
 use oci::layer::LayerBlob;
 use oci::layout::LayoutWriter;
+use oci::read::{ForeignImage, ForeignManifest, LayerCompression};
 use oci_spec::image::{Descriptor, MediaType};
 use serde_json::{Value, json};
 
-pub use read::{Opened, SourceManifest, open};
-
 use crate::rootfs::view::{ImageView, LayerIndex};
+
+/// The most we read of a base's `/etc/passwd`, `/etc/group` or CA bundle.
+const MAX_BASE_FILE: u64 = 8 << 20;
 
 /// One manifest of the source image being extended.
 pub struct Edit<'a> {
-    pub source: &'a SourceManifest,
+    pub source: &'a ForeignManifest,
     pub config: Value,
     pub manifest: Value,
     epoch: u64,
@@ -80,17 +81,18 @@ pub struct Rewritten {
     pub size: u64,
 }
 
-/// Copies every manifest's layers of `image` into `layout` unchanged, lets `change` add to a
-/// copy of its config and manifest, and writes the new config and manifest.
+/// Copies every manifest's layers of `image` into `layout` unchanged (each verified against
+/// its descriptor on the way), lets `change` add to a copy of its config and manifest, and
+/// writes the new config and manifest.
 pub fn rewrite(
-    image: &Opened,
+    image: &ForeignImage,
     layout: &LayoutWriter,
     epoch: u64,
     mut change: impl FnMut(&mut Edit<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<Rewritten>> {
     let mut out = Vec::new();
     for sm in &image.manifests {
-        read::import_layers(layout, &image.root, &sm.manifest)?;
+        import_layers(image, sm, layout)?;
         let mut edit = Edit {
             source: sm,
             config: sm.config.clone(),
@@ -126,58 +128,97 @@ pub struct BaseFiles {
     pub bundle: Option<String>,
 }
 
-/// Reads a base's file system facts from its layer tars.
-pub fn index_layers(root: &Path, manifest: &Value) -> anyhow::Result<(ImageView, BaseFiles)> {
+/// Copies the layers of one manifest into the layout, each checked against its descriptor
+/// while it streams.
+fn import_layers(
+    image: &ForeignImage,
+    sm: &ForeignManifest,
+    layout: &LayoutWriter,
+) -> anyhow::Result<()> {
+    for blob in &sm.layers {
+        let mut from = image.open_blob(blob)?;
+        layout.import_verified(
+            &blob.digest,
+            blob.size,
+            &mut from,
+            &format!("layer {}", blob.digest),
+        )?;
+    }
+    Ok(())
+}
+
+/// Reads a base's file system facts from its layer tars, as copied (and verified) into the
+/// layout being written.
+pub fn index_layers(
+    layout: &LayoutWriter,
+    sm: &ForeignManifest,
+) -> anyhow::Result<(ImageView, BaseFiles)> {
     let mut view = ImageView::default();
     let mut files = BaseFiles::default();
-    for l in manifest["layers"]
-        .as_array()
-        .context("manifest has no layers")?
-    {
-        let digest = l["digest"].as_str().context("layer without digest")?;
-        let f = fs_err::File::open(read::blob_path(root, digest))?;
-        let media = l["mediaType"].as_str().unwrap_or("");
-        let reader: Box<dyn Read> = if media.ends_with("gzip") {
-            Box::new(flate2::read::GzDecoder::new(f))
-        } else if media.ends_with("zstd") {
-            Box::new(zstd::stream::read::Decoder::new(f)?)
-        } else {
-            Box::new(f)
+    for blob in &sm.layers {
+        let f = fs_err::File::open(layout.blob_path(&blob.digest))?;
+        let reader: Box<dyn Read> = match blob.layer_compression()? {
+            LayerCompression::Gzip => Box::new(flate2::read::GzDecoder::new(f)),
+            LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(f)?),
+            LayerCompression::None => Box::new(f),
         };
-        let mut index = LayerIndex::default();
-        let mut tar = tar::Archive::new(reader);
-        for e in tar.entries()? {
-            let mut e = e?;
-            let path = debian::deb::normalise(digest, &e.path()?.to_string_lossy())?;
-            match e.header().entry_type() {
-                tar::EntryType::Directory => {
-                    index.dirs.insert(path);
-                }
-                tar::EntryType::Symlink => {
-                    let t = e
-                        .link_name()?
-                        .map(|l| l.to_string_lossy().to_string())
-                        .unwrap_or_default();
-                    index.symlinks.insert(path, t);
-                }
-                _ => {
-                    let mut keep = |slot: &mut Option<String>| -> anyhow::Result<()> {
-                        let mut s = String::new();
-                        e.read_to_string(&mut s).ok();
-                        *slot = Some(s);
-                        Ok(())
-                    };
-                    match path.as_str() {
-                        "etc/passwd" => keep(&mut files.passwd)?,
-                        "etc/group" => keep(&mut files.group)?,
-                        crate::rootfs::cacerts::BUNDLE => keep(&mut files.bundle)?,
-                        _ => {}
-                    }
-                    index.files.insert(path);
-                }
-            }
-        }
+        let what = format!("layer {}", blob.digest);
+        let index = index_layer(reader, &mut files).with_context(|| what.clone())?;
         view.push(&index);
     }
     Ok((view, files))
+}
+
+/// The paths, symlinks and the few base files of one layer tar.
+fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
+    let mut index = LayerIndex::default();
+    let mut tar = tar::Archive::new(reader);
+    for e in tar.entries().context("not a tar stream")? {
+        let mut e = e.context("not a tar stream")?;
+        let raw = String::from_utf8_lossy(&e.path_bytes()).to_string();
+        let path = entry_path(&raw)?;
+        match e.header().entry_type() {
+            tar::EntryType::Directory => {
+                index.dirs.insert(path);
+            }
+            tar::EntryType::Symlink => {
+                let t = e
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).to_string())
+                    .unwrap_or_default();
+                index.symlinks.insert(path, t);
+            }
+            _ => {
+                let slot = match path.as_str() {
+                    "etc/passwd" => Some(&mut files.passwd),
+                    "etc/group" => Some(&mut files.group),
+                    crate::rootfs::cacerts::BUNDLE => Some(&mut files.bundle),
+                    _ => None,
+                };
+                if let Some(slot) = slot {
+                    let mut bytes = Vec::new();
+                    (&mut e).take(MAX_BASE_FILE + 1).read_to_end(&mut bytes)?;
+                    anyhow::ensure!(
+                        bytes.len() as u64 <= MAX_BASE_FILE,
+                        "/{path} is larger than {MAX_BASE_FILE} bytes"
+                    );
+                    *slot = Some(String::from_utf8_lossy(&bytes).to_string());
+                }
+                index.files.insert(path);
+            }
+        }
+    }
+    Ok(index)
+}
+
+/// A layer entry's path without `./` or a leading `/`; `..` is refused.
+fn entry_path(raw: &str) -> anyhow::Result<String> {
+    let trimmed = raw.trim_start_matches("./").trim_start_matches('/');
+    let path = trimmed.trim_end_matches('/');
+    anyhow::ensure!(
+        !path.split('/').any(|c| c == ".."),
+        "entry {} contains `..`",
+        oci::digest::shown(raw)
+    );
+    Ok(path.to_string())
 }
