@@ -107,6 +107,17 @@ impl Archive<'_> {
             }
         };
         let release = verify_inrelease(url.as_str(), &bytes, &self.keyring, self.policy)?;
+        // apt's "Conflicting distribution": a validly signed release of another suite (say
+        // trixie-updates served as trixie-security) must not stand in for the one asked for.
+        if release.codename != suite && release.suite != suite {
+            return Err(Error::Release {
+                file: url.to_string(),
+                reason: format!(
+                    "is the release of {:?} (Codename) / {:?} (Suite), not of {suite}",
+                    release.codename, release.suite
+                ),
+            });
+        }
         if !self.offline {
             write_atomic(&cached, &bytes)?;
         }

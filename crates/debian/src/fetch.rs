@@ -26,91 +26,192 @@ pub trait Reporter: Sync {
     fn warn(&self, message: &str);
 }
 
+/// How long the network may take before an attempt is given up.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// Waiting for the next byte (headers or body): a mirror that accepts and then stalls
+    /// fails after this long instead of hanging the build.
+    pub idle: Duration,
+    /// Attempts per download (the whole download, body included, is retried).
+    pub attempts: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            idle: Duration::from_secs(30),
+            attempts: 5,
+        }
+    }
+}
+
 /// Fetches URLs over HTTP(S) or from `file://` paths.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::blocking::Client,
-    retries: u32,
+    timeouts: Timeouts,
+}
+
+/// Why one attempt failed, and whether another may succeed.
+enum Attempt {
+    /// Worth another try (5xx, 408, 429, connection errors, broken or short bodies); the
+    /// server may ask for a delay (`Retry-After`).
+    Retry(String, Option<Duration>),
+    Fatal(Error),
 }
 
 impl Fetcher {
-    /// A fetcher with sane timeouts and three attempts per request.
+    /// A fetcher with the default timeouts.
     pub fn new() -> Result<Self> {
+        Self::with_timeouts(Timeouts::default())
+    }
+
+    /// A fetcher with these timeouts. The blocking client applies its timeout to every read,
+    /// which makes it an idle timeout: a large download is never cut for being slow, only
+    /// for stalling.
+    pub fn with_timeouts(timeouts: Timeouts) -> Result<Self> {
         let client = reqwest::blocking::Client::builder()
-            .connect_timeout(Duration::from_secs(20))
-            .timeout(Duration::from_mins(10))
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.idle)
             .user_agent(concat!("distroless/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Http {
                 url: String::new(),
                 message: format!("cannot create HTTP client: {e}"),
             })?;
-        Ok(Fetcher { client, retries: 3 })
+        Ok(Fetcher { client, timeouts })
     }
 
-    /// Opens a URL as a stream. A missing file is `Error::NotFound`.
+    /// Opens a URL as a stream (one attempt for HTTP; callers retry the whole read). A missing
+    /// file is `Error::NotFound`.
     pub fn open(&self, url: &Url) -> Result<Box<dyn Read + Send>> {
-        if url.scheme() == "file" {
-            let path = url.to_file_path().map_err(|()| Error::Http {
+        match self.open_once(url) {
+            Ok(r) => Ok(r),
+            Err(Attempt::Fatal(e)) => Err(e),
+            Err(Attempt::Retry(m, _)) => Err(Error::Http {
                 url: url.to_string(),
-                message: "not a local path".into(),
+                message: m,
+            }),
+        }
+    }
+
+    fn open_once(&self, url: &Url) -> std::result::Result<Box<dyn Read + Send>, Attempt> {
+        if url.scheme() == "file" {
+            let path = url.to_file_path().map_err(|()| {
+                Attempt::Fatal(Error::Http {
+                    url: url.to_string(),
+                    message: "not a local path".into(),
+                })
             })?;
             return match fs_err::File::open(&path) {
                 Ok(f) => Ok(Box::new(f)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound {
-                    url: url.to_string(),
-                }),
-                Err(e) => Err(Error::IoPlain(e)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(Attempt::Fatal(Error::NotFound {
+                        url: url.to_string(),
+                    }))
+                }
+                Err(e) => Err(Attempt::Fatal(Error::IoPlain(e))),
             };
         }
+        let resp = self
+            .client
+            .get(url.clone())
+            .send()
+            .map_err(|e| Attempt::Retry(error_chain(&e), None))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(Box::new(resp));
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(Attempt::Fatal(Error::NotFound {
+                url: url.to_string(),
+            }));
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(60)));
+        let retryable = status.is_server_error()
+            || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+        if retryable {
+            Err(Attempt::Retry(format!("HTTP {status}"), retry_after))
+        } else {
+            Err(Attempt::Fatal(Error::Http {
+                url: url.to_string(),
+                message: format!("HTTP {status}"),
+            }))
+        }
+    }
+
+    /// Runs `read` on a fresh stream of `url` until it succeeds, retrying the whole transfer
+    /// with exponential backoff and jitter when an attempt fails in a way another may not.
+    fn with_retries<T>(
+        &self,
+        url: &Url,
+        mut read: impl FnMut(Box<dyn Read + Send>) -> std::result::Result<T, Attempt>,
+    ) -> Result<T> {
         let mut last = String::new();
-        for attempt in 0..self.retries {
-            if attempt > 0 {
-                std::thread::sleep(Duration::from_millis(300 << attempt));
-            }
-            match self.client.get(url.clone()).send() {
-                Ok(resp) if resp.status().is_success() => return Ok(Box::new(resp)),
-                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => {
-                    return Err(Error::NotFound {
-                        url: url.to_string(),
-                    });
+        let attempts = if url.scheme() == "file" {
+            1
+        } else {
+            self.timeouts.attempts.max(1)
+        };
+        for attempt in 0..attempts {
+            let outcome = self.open_once(url).and_then(&mut read);
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err(Attempt::Fatal(e)) => return Err(e),
+                Err(Attempt::Retry(m, after)) => {
+                    last = m;
+                    if attempt + 1 < attempts {
+                        std::thread::sleep(after.unwrap_or_else(|| backoff(attempt)));
+                    }
                 }
-                Ok(resp) if resp.status().is_server_error() => {
-                    last = format!("HTTP {}", resp.status());
-                }
-                Ok(resp) => {
-                    return Err(Error::Http {
-                        url: url.to_string(),
-                        message: format!("HTTP {}", resp.status()),
-                    });
-                }
-                Err(e) => last = error_chain(&e),
             }
         }
         Err(Error::Http {
             url: url.to_string(),
-            message: format!("{last} (after {} attempts)", self.retries),
+            message: format!("{last} (after {attempts} attempts)"),
         })
     }
 
     /// Reads a whole (small) resource into memory, capped at `limit` bytes.
     pub fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.open(url)?
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| Error::Http {
-                url: url.to_string(),
-                message: e.to_string(),
-            })?;
-        if out.len() as u64 > limit {
-            return Err(Error::Http {
-                url: url.to_string(),
-                message: format!("larger than the {limit} byte limit"),
-            });
-        }
-        Ok(out)
+        self.with_retries(url, |stream| {
+            let mut out = Vec::new();
+            let read = stream.take(limit + 1).read_to_end(&mut out);
+            if let Err(e) = read {
+                return Err(Attempt::Retry(
+                    format!("body broken after {} bytes: {}", out.len(), error_chain(&e)),
+                    None,
+                ));
+            }
+            if out.len() as u64 > limit {
+                return Err(Attempt::Fatal(Error::Http {
+                    url: url.to_string(),
+                    message: format!("larger than the {limit} byte limit"),
+                }));
+            }
+            Ok(out)
+        })
     }
+}
+
+/// 0.3 s, 0.6 s, 1.2 s, … (at most 10 s), plus up to as much again of jitter, so that parallel
+/// downloads that failed together do not retry together.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(300u64 << attempt.min(5)).min(Duration::from_secs(10));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = base.mul_f64(f64::from(nanos % 1000) / 1000.0);
+    base + jitter
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -214,58 +315,91 @@ impl Cache {
         self.download(fetcher, want, reporter)
     }
 
-    /// Downloads a blob that is known not to be in the cache, checking size and hash.
+    /// Downloads a blob that is known not to be in the cache, checking size and hash. A
+    /// broken, short or stalled body is fetched again from the start (with backoff); a body
+    /// that is too long or hashes wrong is refused at once.
     pub fn download(
         &self,
         fetcher: &Fetcher,
         want: &Expected<'_>,
         reporter: &dyn Reporter,
     ) -> Result<PathBuf> {
-        let mut reader = fetcher.open(&want.url)?;
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.path_of(want.sha256);
+        let tmp = fetcher.with_retries(&want.url, |stream| self.receive(stream, want, reporter))?;
+        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        Ok(path)
+    }
+
+    /// One attempt: streams the body into a temporary file, hashing as it goes.
+    fn receive(
+        &self,
+        mut reader: Box<dyn Read + Send>,
+        want: &Expected<'_>,
+        reporter: &dyn Reporter,
+    ) -> std::result::Result<tempfile::NamedTempFile, Attempt> {
+        let fatal = Attempt::Fatal;
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.root)
+            .map_err(|e| fatal(Error::io(&self.root, e)))?;
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = reader.read(&mut buf).map_err(|e| Error::Http {
-                url: want.url.to_string(),
-                message: e.to_string(),
-            })?;
+            let n = match reader.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(Attempt::Retry(
+                        format!(
+                            "{}: body broken after {total} of {} bytes: {}",
+                            want.name,
+                            want.size,
+                            error_chain(&e)
+                        ),
+                        None,
+                    ));
+                }
+            };
             if n == 0 {
                 break;
             }
             total += n as u64;
             if total > want.size {
-                return Err(Error::SizeMismatch {
+                return Err(fatal(Error::SizeMismatch {
                     file: want.name.to_string(),
                     expected: want.size,
                     actual: total,
-                });
+                }));
             }
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n])
-                .map_err(|e| Error::io(tmp.path(), e))?;
+                .map_err(|e| fatal(Error::io(tmp.path(), e)))?;
             reporter.advance(n as u64);
         }
-        if total != want.size {
-            return Err(Error::SizeMismatch {
+        if total != want.size && want.url.scheme() == "file" {
+            // A local file does not grow by reading it again.
+            return Err(fatal(Error::SizeMismatch {
                 file: want.name.to_string(),
                 expected: want.size,
                 actual: total,
-            });
+            }));
+        }
+        if total != want.size {
+            return Err(Attempt::Retry(
+                format!(
+                    "{}: body ended after {total} of {} bytes",
+                    want.name, want.size
+                ),
+                None,
+            ));
         }
         let actual = hex::encode(hasher.finalize());
         if actual != want.sha256 {
-            return Err(Error::HashMismatch {
+            return Err(fatal(Error::HashMismatch {
                 file: want.name.to_string(),
                 expected: want.sha256.to_string(),
                 actual,
-            });
+            }));
         }
-        let path = self.path_of(want.sha256);
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-        Ok(path)
+        Ok(tmp)
     }
 }
 

@@ -290,6 +290,18 @@ fn key_expiry(key: &SignedPublicKey) -> Option<u32> {
 }
 
 fn check_validity(file: &str, release: &Release, policy: ReleasePolicy) -> Result<()> {
+    // apt's "not valid yet": a release dated in the future is a replay of a forged clock or a
+    // broken mirror (apt allows 10 s of clock skew, and so do we).
+    let date = parse_date(&release.date).ok_or_else(|| Error::Release {
+        file: file.to_string(),
+        reason: format!("unreadable Date {:?}", release.date),
+    })?;
+    if date > policy.now + chrono::Duration::seconds(10) {
+        return Err(Error::Release {
+            file: file.to_string(),
+            reason: format!("Date {} lies in the future (not valid yet)", release.date),
+        });
+    }
     let Some(valid_until) = &release.valid_until else {
         return Ok(());
     };

@@ -834,3 +834,47 @@ fn all_arches_builds_what_the_suite_offers() {
             .contains("Architecture: armhf")
     );
 }
+
+#[test]
+fn a_signed_release_of_another_suite_is_refused() {
+    let repo = catalog_repo();
+    let dists = repo.root().join("dists");
+    fs_err::copy(
+        dists.join("trixie-updates/InRelease"),
+        dists.join("trixie-security/InRelease"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("c"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains(
+        "dists/trixie-security/InRelease: is the release of \"trixie-updates\"",
+    ));
+}
+
+#[test]
+fn a_release_dated_in_the_future_is_refused() {
+    let repo = catalog_repo();
+    let dist = repo.root().join("dists/trixie");
+    let text = fs_err::read_to_string(dist.join("Release"))
+        .unwrap()
+        .replace(
+            "Date: Sat, 10 May 2025 09:00:00 UTC",
+            "Date: Sat, 01 Jan 2050 00:00:00 UTC",
+        );
+    fs_err::write(dist.join("InRelease"), SignKey::shared().clearsign(&text)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("c"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains("lies in the future (not valid yet)"));
+}

@@ -12,11 +12,13 @@
 )]
 
 pub mod deb;
+pub mod faults;
 pub mod fixtures;
 pub mod image;
 pub mod repo;
 pub mod server;
 
 pub use deb::{DebBuilder, DebEntry};
+pub use faults::{Fault, FaultyServer};
 pub use repo::{Repo, SignKey};
 pub use server::Server;

@@ -307,6 +307,16 @@ pub(crate) struct SourceArgs {
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
 
+    /// Give up on a download attempt when the mirror sends nothing for this long (each
+    /// download is tried 5 times, with backoff).
+    #[arg(
+        long,
+        env = "DISTROLESS_HTTP_TIMEOUT",
+        default_value = "30",
+        value_name = "SECONDS"
+    )]
+    pub(crate) http_timeout: u64,
+
     /// Build from the cache alone; fail with the list of what is missing.
     #[arg(long)]
     pub(crate) offline: bool,

@@ -2,6 +2,9 @@
 //! `SourceSettings`, and the reporter that draws progress.
 
 use std::io::IsTerminal;
+use std::time::Duration;
+
+use debian::fetch::Timeouts;
 
 use distroless::cache::Cache;
 use distroless::plan::SourceSettings;
@@ -23,6 +26,10 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
         allow_expired_release: args.allow_expired_release,
         cache_dir: args.cache_dir.clone().unwrap_or_else(Cache::default_dir),
         offline: args.offline,
+        timeouts: Timeouts {
+            idle: Duration::from_secs(args.http_timeout.max(1)),
+            ..Timeouts::default()
+        },
     })
 }
 

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use debian::archive::{Archive, Indexes};
-use debian::fetch::Fetcher;
+use debian::fetch::{Fetcher, Timeouts};
 use debian::index::Package;
 use debian::release::{Keyring, ReleasePolicy};
 use debian::resolve::{Broken, Universe, resolve};
@@ -80,6 +80,8 @@ pub struct SourceSettings {
     pub allow_expired_release: bool,
     pub cache_dir: PathBuf,
     pub offline: bool,
+    /// Connect and idle timeouts and attempts of every download.
+    pub timeouts: Timeouts,
 }
 
 /// Where packages come from and where derived facts are kept: the archive client, the
@@ -116,7 +118,7 @@ impl<'a> Source<'a> {
             },
             offline: settings.offline,
             cache: cache.blobs().clone(),
-            fetcher: Fetcher::new()?,
+            fetcher: Fetcher::with_timeouts(settings.timeouts)?,
             reporter,
         };
         Ok(Source {

@@ -1,0 +1,81 @@
+//! Downloads through a mirror that misbehaves on purpose (a seeded fault-injecting server on
+//! 127.0.0.1): builds must complete with the right digests, and a stalled mirror must fail
+//! within the idle timeout with the cause in one line.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use testkit::fixtures::catalog_repo;
+use testkit::{Fault, FaultyServer};
+
+fn index_digest(out: &Path) -> String {
+    let index = fs_err::read(out.join("index.json")).unwrap();
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&index))
+}
+
+fn build(mirror: &str, cache: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    let mut args = vec!["build", "cc", "-q", "--arch", "amd64"];
+    args.extend_from_slice(extra);
+    support::trusting(cache, mirror, &args)
+        .arg("-o")
+        .arg(out)
+        .assert()
+}
+
+#[test]
+fn builds_complete_through_a_mirror_that_fails_a_third_of_requests() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("ref");
+    build(&repo.file_url(), &tmp.path().join("c0"), &reference, &[]).success();
+    let faults = vec![
+        Fault::ServerError,
+        Fault::Truncate,
+        Fault::Reset,
+        Fault::TooMany,
+    ];
+    for seed in [1, 2] {
+        let server = FaultyServer::start(repo.root(), 33, faults.clone(), seed);
+        let out = tmp.path().join(format!("o{seed}"));
+        build(&server.url, &tmp.path().join(format!("c{seed}")), &out, &[]).success();
+        assert_eq!(index_digest(&out), index_digest(&reference));
+        assert!(
+            server.stats.faults.load(Ordering::SeqCst) > 0,
+            "faults were injected"
+        );
+    }
+}
+
+#[test]
+fn a_stalled_mirror_fails_within_the_idle_timeout() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = FaultyServer::start(
+        repo.root(),
+        100,
+        vec![Fault::Stall(Duration::from_secs(30))],
+        3,
+    );
+    let started = Instant::now();
+    let a = build(
+        &server.url,
+        &tmp.path().join("c"),
+        &tmp.path().join("o"),
+        &["--http-timeout", "1"],
+    )
+    .failure();
+    let took = started.elapsed();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("InRelease") && err.contains("after 5 attempts"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(25), "gave up after {took:?}");
+    assert!(!tmp.path().join("o").exists());
+}
