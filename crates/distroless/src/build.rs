@@ -291,6 +291,7 @@ mod tests {
             file: "r".into(),
             text: String::new(),
             dir: ".".into(),
+            context: "/".into(),
         };
         let chain = chain_with_app(&catalog, "cc", Some(&app)).unwrap();
         let names: Vec<&str> = chain.iter().map(|r| r.name.as_str()).collect();

@@ -119,3 +119,90 @@ fn a_recipe_on_a_hostile_base_fails_at_its_from_key() {
     assert!(!tmp.path().join("out").exists());
     assert!(staging_left(tmp.path()).is_empty());
 }
+
+/// Builds the recipe `text` (written as `dir/r.toml`) against an unreachable mirror: every
+/// check here must fail before anything is downloaded. Returns stderr.
+fn recipe_fails(dir: &Path, text: &str, extra: &[&str]) -> String {
+    fs_err::write(dir.join("r.toml"), text).unwrap();
+    let a = support::distroless(&dir.join("cache"))
+        .current_dir(dir)
+        .args([
+            "build",
+            "-q",
+            "-f",
+            "r.toml",
+            "--mirror",
+            "file:///nonexistent/",
+        ])
+        .args(extra)
+        .assert()
+        .failure();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn recipes_cannot_reach_outside_their_build_context() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = tmp.path().join("repo");
+    fs_err::create_dir_all(&ctx).unwrap();
+    fs_err::write(tmp.path().join("secret"), b"s3cret").unwrap();
+    std::os::unix::fs::symlink(tmp.path(), ctx.join("up")).unwrap();
+    fs_err::write(ctx.join("app"), b"x").unwrap();
+    let copy = |src: &str| format!("from = \"static\"\n[[copy]]\nsrc = \"{src}\"\ndest = \"/x\"\n");
+    for src in ["/etc/shadow", "../secret", "up/secret"] {
+        let e = recipe_fails(&ctx, &copy(src), &[]);
+        assert!(
+            e.contains("r.toml:3: copy[0].src:") && e.contains("outside the build context"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"));
+    }
+    // A wider context, chosen explicitly, lets the same recipe reach the file.
+    let e = recipe_fails(
+        &ctx,
+        &copy("../secret"),
+        &["--context", tmp.path().to_str().unwrap()],
+    );
+    assert!(!e.contains("outside the build context"), "{e}");
+
+    let e = recipe_fails(
+        &ctx,
+        "from = \"static\"\nca_certificates = [\"/dev/zero\"]\n",
+        &[],
+    );
+    assert!(
+        e.contains("ca_certificates") && e.contains("outside the build context"),
+        "{e}"
+    );
+    std::os::unix::fs::symlink("/dev/zero", ctx.join("zero.pem")).unwrap();
+    let e = recipe_fails(
+        &ctx,
+        "from = \"static\"\nca_certificates = [\"zero.pem\"]\n",
+        &["--context", "/"],
+    );
+    assert!(e.contains("not a regular file"), "{e}");
+
+    for name in ["../../escaped", "/tmp/abs", ""] {
+        let e = recipe_fails(&ctx, &format!("name = {name:?}\nfrom = \"static\"\n"), &[]);
+        assert!(
+            e.contains("name:") && e.contains("is not an image name"),
+            "{e}"
+        );
+    }
+    assert!(!tmp.path().join("escaped").exists());
+    assert!(staging_left(&ctx).is_empty() && staging_left(tmp.path()).is_empty());
+
+    let a = support::distroless(&tmp.path().join("cache"))
+        .args([
+            "build",
+            "-f",
+            "/dev/zero",
+            "--mirror",
+            "file:///nonexistent/",
+        ])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a regular file"));
+}

@@ -154,6 +154,7 @@ mod tests {
             file: "r".into(),
             text: String::new(),
             dir: PathBuf::from("."),
+            context: PathBuf::from("/"),
         };
         let a = spec.accounts().unwrap();
         assert_eq!(a.owner("app").unwrap(), (1000, 1000));

@@ -35,7 +35,10 @@ pub fn copy_entries(
     accounts: &Accounts,
 ) -> anyhow::Result<Vec<GenEntry>> {
     let at = Some(("copy", i));
-    let src = spec.dir.join(&c.src);
+    if c.src.is_empty() {
+        return Err(spec.error(at, "src", "is empty"));
+    }
+    let src = spec.source(at, "src", &c.src)?;
     let meta = fs_err::symlink_metadata(&src)
         .map_err(|_| spec.error(at, "src", format!("{} does not exist", src.display())))?;
     if !c.dest.starts_with('/') {
@@ -157,18 +160,16 @@ fn entry(
     }
 }
 
+/// The largest extra certificate file we read.
+const MAX_CERTIFICATES: u64 = 16 << 20;
+
 /// The extra CA certificates of a recipe: (file name, PEM bytes), each checked.
 pub fn extra_certificates(spec: &AppSpec) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     for path in &spec.recipe.ca_certificates {
-        let full = spec.dir.join(path);
-        let bytes = fs_err::read(&full).map_err(|_| {
-            spec.error(
-                None,
-                "ca_certificates",
-                format!("{} does not exist", full.display()),
-            )
-        })?;
+        let full = spec.source(None, "ca_certificates", path)?;
+        let bytes = super::read_regular(&full, MAX_CERTIFICATES)
+            .map_err(|e| spec.error(None, "ca_certificates", e))?;
         let ders = crate::rootfs::javacerts::pem_to_der(&String::from_utf8_lossy(&bytes))
             .map_err(|e| spec.error(None, "ca_certificates", format!("{}: {e}", full.display())))?;
         if ders.is_empty() {

@@ -31,7 +31,13 @@ pub struct AppSpec {
     pub text: String,
     /// Relative `src` and certificate paths start here.
     pub dir: PathBuf,
+    /// The build context: every file the recipe names must resolve inside it (the recipe's
+    /// directory unless chosen otherwise), as `docker build` confines a Dockerfile.
+    pub context: PathBuf,
 }
+
+/// The largest recipe file we read.
+const MAX_RECIPE: u64 = 1 << 20;
 
 impl AppSpec {
     /// An error located at `key` (inside the `nth` `[[table]]` if given).
@@ -70,25 +76,141 @@ impl AppSpec {
     }
 }
 
-/// Reads a recipe file.
-pub fn load(path: &Path) -> anyhow::Result<AppSpec> {
-    let text = fs_err::read_to_string(path)?;
+/// Reads a recipe file; its build context is `context`, or the recipe's directory.
+pub fn load(path: &Path, context: Option<&Path>) -> anyhow::Result<AppSpec> {
+    let bytes = read_regular(path, MAX_RECIPE)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
     let file = path.display().to_string();
     let recipe = Recipe::parse(&file, &text)?;
-    let dir = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dir = if dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        dir
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     };
+    let context = context.unwrap_or(&dir);
     Ok(AppSpec {
         recipe,
         file,
         text,
+        context: canonical_context(context)?,
         dir,
     })
+}
+
+/// A recipe given as flags only: paths are relative to the current directory, which is its
+/// build context unless chosen otherwise.
+pub fn inline(context: Option<&Path>) -> anyhow::Result<AppSpec> {
+    Ok(AppSpec {
+        recipe: Recipe::parse("command line", "")?,
+        file: "command line".into(),
+        text: String::new(),
+        dir: PathBuf::from("."),
+        context: canonical_context(context.unwrap_or(Path::new(".")))?,
+    })
+}
+
+fn canonical_context(dir: &Path) -> anyhow::Result<PathBuf> {
+    fs_err::canonicalize(dir)
+        .map_err(|_| anyhow::anyhow!("build context {}: no such directory", dir.display()))
+}
+
+/// Reads a regular file of at most `limit` bytes (not a FIFO, a device or a directory).
+pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = fs_err::metadata(path)?;
+    anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
+    anyhow::ensure!(
+        meta.len() <= limit,
+        "{}: larger than the {limit}-byte limit",
+        path.display()
+    );
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= limit,
+        "{}: larger than the {limit}-byte limit",
+        path.display()
+    );
+    Ok(bytes)
+}
+
+impl AppSpec {
+    /// Checks that `name` is a name (an image repository name: lowercase letters, digits and
+    /// `.`, `_`, `-` between them, components separated by `/`), never a path to write to.
+    pub fn check_name(&self) -> anyhow::Result<()> {
+        let name = &self.recipe.name;
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        };
+        if name.len() > 128 || !name.split('/').all(component_ok) {
+            return Err(self.error(
+                None,
+                "name",
+                format!(
+                    "{} is not an image name (lowercase letters, digits, `.`, `_`, `-`; components separated by `/`)",
+                    oci::digest::shown(name)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The default output of the image: the last component of its name, in the current
+    /// directory.
+    pub fn output_name(&self) -> &str {
+        self.recipe.name.rsplit('/').next().unwrap_or("image")
+    }
+
+    /// A path the recipe names (at `table`/`key` for errors), resolved against the recipe's
+    /// directory and checked to stay inside the build context: every directory on the way is
+    /// followed and must end inside; a final symlink must point inside too. Returns the path
+    /// as named (its last component not followed).
+    pub fn source(
+        &self,
+        table: Option<(&str, usize)>,
+        key: &str,
+        rel: &str,
+    ) -> anyhow::Result<PathBuf> {
+        let named = self.dir.join(rel);
+        let missing = || self.error(table, key, format!("{} does not exist", named.display()));
+        let meta = fs_err::symlink_metadata(&named).map_err(|_| missing())?;
+        let outside = |p: &Path| {
+            self.error(
+                table,
+                key,
+                format!(
+                    "{} is outside the build context {} (choose another with --context)",
+                    p.display(),
+                    self.context.display()
+                ),
+            )
+        };
+        // Where the name really leads: its directories followed, and a final symlink too.
+        let target = match named.file_name() {
+            Some(name) if !meta.file_type().is_symlink() => {
+                let parent = named
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                fs_err::canonicalize(parent)
+                    .map_err(|_| missing())?
+                    .join(name)
+            }
+            _ => fs_err::canonicalize(&named).map_err(|_| {
+                self.error(table, key, format!("{} leads nowhere", named.display()))
+            })?,
+        };
+        if !target.starts_with(&self.context) {
+            return Err(outside(&named));
+        }
+        Ok(named)
+    }
 }
 
 /// Fails when an application recipe uses catalog-only keys.
@@ -114,12 +236,81 @@ mod tests {
             file: "r.toml".into(),
             text: String::new(),
             dir: PathBuf::from("."),
+            context: PathBuf::from("/"),
         };
         assert!(
             check_keys(&spec)
                 .unwrap_err()
                 .to_string()
                 .contains("catalog recipes only")
+        );
+    }
+
+    #[test]
+    fn names_are_names_not_paths() {
+        let spec = |name: &str| AppSpec {
+            recipe: Recipe::parse("r", &format!("name = {name:?}\n")).unwrap(),
+            file: "r.toml".into(),
+            text: String::new(),
+            dir: PathBuf::from("."),
+            context: PathBuf::from("/"),
+        };
+        for good in ["shop", "team/shop", "a.b_c-d", "x9"] {
+            spec(good).check_name().unwrap();
+        }
+        for bad in [
+            "../x",
+            "/abs",
+            "",
+            "Shop",
+            "a//b",
+            "a b",
+            "-x",
+            "x\nerror: y",
+            "a/..",
+        ] {
+            assert!(spec(bad).check_name().is_err(), "{bad:?}");
+        }
+        assert_eq!(spec("team/shop").output_name(), "shop");
+    }
+
+    #[test]
+    fn sources_stay_inside_the_build_context() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ctx = tmp.path().join("ctx");
+        fs_err::create_dir_all(ctx.join("sub")).unwrap();
+        fs_err::write(ctx.join("sub/app"), b"x").unwrap();
+        fs_err::write(tmp.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(tmp.path(), ctx.join("up")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret"), ctx.join("link")).unwrap();
+        std::os::unix::fs::symlink("sub/app", ctx.join("inside")).unwrap();
+        let spec = AppSpec {
+            recipe: Recipe::parse("r", "").unwrap(),
+            file: "r.toml".into(),
+            text: String::new(),
+            dir: ctx.clone(),
+            context: fs_err::canonicalize(&ctx).unwrap(),
+        };
+        assert!(spec.source(None, "src", "sub/app").is_ok());
+        assert!(spec.source(None, "src", "sub").is_ok());
+        assert!(spec.source(None, "src", ".").is_ok());
+        assert!(spec.source(None, "src", "inside").is_ok());
+        for bad in [
+            "../secret",
+            "/etc/passwd",
+            "up/secret",
+            "link",
+            "sub/../../secret",
+            "..",
+        ] {
+            let e = spec.source(None, "src", bad).unwrap_err().to_string();
+            assert!(e.contains("outside the build context"), "{bad}: {e}");
+        }
+        assert!(
+            spec.source(None, "src", "nope")
+                .unwrap_err()
+                .to_string()
+                .contains("does not exist")
         );
     }
 
@@ -131,6 +322,7 @@ mod tests {
             file: "r.toml".into(),
             text: text.into(),
             dir: PathBuf::from("."),
+            context: PathBuf::from("/"),
         };
         let e = spec.error(Some(("copy", 0)), "src", "missing");
         assert_eq!(e.to_string(), "r.toml:3: copy[0].src: missing");

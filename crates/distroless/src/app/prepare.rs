@@ -161,6 +161,7 @@ mod tests {
             file: "r.toml".into(),
             text: text.into(),
             dir: dir.to_path_buf(),
+            context: fs_err::canonicalize(dir).unwrap(),
         }
     }
 

@@ -100,6 +100,11 @@ pub(crate) struct BuildArgs {
     #[command(flatten)]
     pub(crate) app: AppArgs,
 
+    /// Build context: files a recipe copies must be inside it (default: the recipe's
+    /// directory, or the current directory without -f).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) context: Option<PathBuf>,
+
     /// Output: a directory (OCI image layout) or a file ending in .tar (oci-archive).
     /// Defaults to ./NAME.
     #[arg(short, long)]

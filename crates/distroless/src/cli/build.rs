@@ -68,7 +68,7 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         None
     };
     let default_name = match (&app, &base) {
-        (Some(a), _) => a.recipe.name.clone(),
+        (Some(a), _) => a.output_name().to_string(),
         (None, Base::Catalog(r)) => r.name.clone(),
         (None, _) => "image".to_string(),
     };
@@ -119,17 +119,14 @@ pub(crate) fn compression(arg: CompressionArg) -> Compression {
 
 /// The recipe file with the application flags merged over it (or the flags alone).
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
+    let context = args.context.as_deref();
     let mut spec = match &args.file {
-        Some(f) => app::load(f)?,
-        None if args.app.any() => AppSpec {
-            recipe: Recipe::parse("command line", "")?,
-            file: "command line".into(),
-            text: String::new(),
-            dir: PathBuf::from("."),
-        },
+        Some(f) => app::load(f, context)?,
+        None if args.app.any() => app::inline(context)?,
         None => return Ok(None),
     };
     merge_flags(&args.app, &mut spec.recipe)?;
+    spec.check_name()?;
     Ok(Some(spec))
 }
 
