@@ -43,7 +43,7 @@ impl Default for Timeouts {
         Timeouts {
             connect: Duration::from_secs(15),
             idle: Duration::from_secs(30),
-            attempts: 5,
+            attempts: 6,
         }
     }
 }
@@ -203,14 +203,14 @@ impl Fetcher {
     }
 }
 
-/// 0.3 s, 0.6 s, 1.2 s, … (at most 10 s), plus up to as much again of jitter, so that parallel
-/// downloads that failed together do not retry together.
+/// 0.25 s, 0.5 s, 1 s, … (at most 4 s), plus up to half as much again of jitter, so that
+/// parallel downloads that failed together do not retry together.
 fn backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(300u64 << attempt.min(5)).min(Duration::from_secs(10));
+    let base = Duration::from_millis(250u64 << attempt.min(4)).min(Duration::from_secs(4));
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 1000.0);
+    let jitter = base.mul_f64(f64::from(nanos % 1000) / 2000.0);
     base + jitter
 }
 
@@ -245,9 +245,36 @@ impl Cache {
     /// Opens (and creates) a cache directory.
     pub fn open(root: &Path) -> Result<Self> {
         fs_err::create_dir_all(root.join("sha256"))?;
+        sweep_partials(root);
         Ok(Cache {
             root: root.to_path_buf(),
         })
+    }
+
+    /// A temporary file in the cache directory, named after this process so that a later run
+    /// can tell it from the partial files of processes still running.
+    pub fn partial(&self) -> Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(&partial_prefix(std::process::id()))
+            .tempfile_in(&self.root)
+            .map_err(|e| Error::io(&self.root, e))
+    }
+
+    /// Puts a file we wrote (a layer blob) into the store under its hash, atomically: linked
+    /// (or copied) to a partial name first, then renamed into place.
+    pub fn adopt(&self, sha256: &str, from: &Path) -> Result<PathBuf> {
+        let path = self.path_of(sha256);
+        if path.exists() {
+            return Ok(path);
+        }
+        let tmp = self.partial()?.into_temp_path();
+        let tmp_path = tmp.to_path_buf();
+        fs_err::remove_file(&tmp_path)?;
+        if fs_err::hard_link(from, &tmp_path).is_err() {
+            fs_err::copy(from, &tmp_path)?;
+        }
+        fs_err::rename(&tmp_path, &path)?;
+        Ok(path)
     }
 
     /// The directory of the cache.
@@ -286,19 +313,26 @@ impl Cache {
 
     /// Returns the blob's path if it is present and still hashes right. A corrupt entry is
     /// removed so the next fetch replaces it.
+    ///
+    /// A corrupt entry is left where it is: the download that follows replaces it by an atomic
+    /// rename, so processes sharing the cache never remove each other's fresh entries (and a
+    /// file that vanishes while it is checked is simply absent).
     pub fn verified(&self, sha256: &str, size: u64) -> Result<Option<PathBuf>> {
         let path = self.path_of(sha256);
         let Ok(meta) = fs_err::metadata(&path) else {
             return Ok(None);
         };
-        if meta.len() == size {
-            let actual = hash_file(&path)?;
-            if actual == sha256 {
-                return Ok(Some(path));
-            }
+        if meta.len() != size {
+            return Ok(None);
         }
-        fs_err::remove_file(&path)?;
-        Ok(None)
+        match hash_file(&path) {
+            Ok(actual) if actual == sha256 => Ok(Some(path)),
+            Ok(_) => Ok(None),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Makes sure the expected blob is in the cache, downloading it if needed.
@@ -338,8 +372,7 @@ impl Cache {
         reporter: &dyn Reporter,
     ) -> std::result::Result<tempfile::NamedTempFile, Attempt> {
         let fatal = Attempt::Fatal;
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.root)
-            .map_err(|e| fatal(Error::io(&self.root, e)))?;
+        let mut tmp = self.partial().map_err(fatal)?;
         let mut hasher = Sha256::new();
         let mut total = 0u64;
         let mut buf = vec![0u8; 256 * 1024];
@@ -417,6 +450,30 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+fn partial_prefix(pid: u32) -> String {
+    format!(".partial-{pid}-")
+}
+
+/// Removes the partial files of processes that no longer run (killed downloads).
+fn sweep_partials(root: &Path) {
+    let Ok(entries) = fs_err::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix(".partial-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs_err::remove_file(e.path());
+        }
+    }
+}
+
 /// SHA256 of a file, streamed.
 pub fn hash_file(path: &Path) -> Result<String> {
     let mut f = fs_err::File::open(path)?;
@@ -453,7 +510,23 @@ mod tests {
         assert_eq!(fs_err::read(&path).unwrap(), b"hello");
         fs_err::write(&path, b"hellO").unwrap();
         assert!(cache.verified(&sha, 5).unwrap().is_none());
-        assert!(!path.exists());
+        let again = cache.ensure(&fetcher, &want, &QuietReporter).unwrap();
+        assert_eq!(fs_err::read(&again).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn partial_files_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        fs_err::create_dir_all(&root).unwrap();
+        // u32::MAX is no running process; our own pid is.
+        let dead = root.join(format!("{}x", partial_prefix(u32::MAX)));
+        let alive = root.join(format!("{}x", partial_prefix(std::process::id())));
+        fs_err::write(&dead, b"half").unwrap();
+        fs_err::write(&alive, b"half").unwrap();
+        Cache::open(&root).unwrap();
+        assert!(!dead.exists());
+        assert!(alive.exists());
     }
 
     #[test]

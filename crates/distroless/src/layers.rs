@@ -376,13 +376,7 @@ fn store(
     index: &LayerIndex,
 ) -> anyhow::Result<()> {
     let hex = blob.digest.trim_start_matches("sha256:");
-    let cached_blob = cache.blobs().path_of(hex);
-    if !cached_blob.exists() {
-        let from = layout.blobs().join(hex);
-        if fs_err::hard_link(&from, &cached_blob).is_err() {
-            fs_err::copy(&from, &cached_blob)?;
-        }
-    }
+    cache.blobs().adopt(hex, &layout.blobs().join(hex))?;
     let entry = CachedLayer {
         blob: blob.clone(),
         index: index.clone(),

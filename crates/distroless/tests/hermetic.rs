@@ -878,3 +878,65 @@ fn a_release_dated_in_the_future_is_refused() {
     .failure()
     .stderr(contains("lies in the future (not valid yet)"));
 }
+
+#[test]
+fn concurrent_builds_repair_a_shared_corrupt_cache() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    build(&repo.file_url(), &cache, "base", &tmp.path().join("first")).success();
+    // Corrupt every cached package and forget every derived record, so all builds must
+    // re-verify (and repair) the same entries at the same time.
+    for e in fs_err::read_dir(cache.join("sha256")).unwrap() {
+        let p = e.unwrap().path();
+        let mut bytes = fs_err::read(&p).unwrap();
+        bytes[0] ^= 0xff;
+        fs_err::write(&p, bytes).unwrap();
+    }
+    for e in fs_err::read_dir(&cache).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("layers-") || name.starts_with("facts-") || name.starts_with("plans-") {
+            fs_err::remove_dir_all(&p).unwrap();
+        }
+    }
+    let bin = assert_cmd::cargo::cargo_bin("distroless");
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let (bin, cache, url, out) = (
+                bin.clone(),
+                cache.clone(),
+                repo.file_url(),
+                tmp.path().join(format!("par{i}")),
+            );
+            std::thread::spawn(move || {
+                std::process::Command::new(bin)
+                    .env("DISTROLESS_CACHE_DIR", cache)
+                    .args([
+                        "build",
+                        "base",
+                        "-q",
+                        "--arch",
+                        "amd64",
+                        "--no-default-keyring",
+                        "--keyring",
+                    ])
+                    .arg(&SignKey::shared().public)
+                    .args(["--mirror", &url, "-o"])
+                    .arg(out)
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let first = index_digest(&tmp.path().join("first"));
+    for (i, h) in handles.into_iter().enumerate() {
+        let out = h.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(index_digest(&tmp.path().join(format!("par{i}"))), first);
+    }
+}

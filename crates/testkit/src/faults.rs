@@ -6,11 +6,12 @@
 //! a well-behaved server library will not (a `Content-Length` it then does not honour, a
 //! socket closed mid-body).
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -38,7 +39,17 @@ pub struct Stats {
     pub bytes_ok: AtomicU64,
 }
 
-/// Serves `root` on 127.0.0.1 until dropped, failing `percent` of requests.
+/// Which requests fail.
+#[derive(Debug, Clone, Copy)]
+pub enum Schedule {
+    /// About `percent` of all requests, chosen by a generator seeded with `seed`.
+    Random { percent: u64, seed: u64 },
+    /// The first `n` requests of every path: every download must retry, and every retry is
+    /// finally answered (deterministic, whatever the order of parallel requests).
+    FirstOfEachPath(u32),
+}
+
+/// Serves `root` on 127.0.0.1 until dropped, failing the requests the schedule picks.
 pub struct FaultyServer {
     pub url: String,
     pub stats: Arc<Stats>,
@@ -50,31 +61,32 @@ pub struct FaultyServer {
 impl FaultyServer {
     /// Starts the server; `faults` are used in turn for the requests chosen to fail.
     pub fn start(root: &Path, percent: u64, faults: Vec<Fault>, seed: u64) -> Self {
+        Self::with_schedule(root, Schedule::Random { percent, seed }, faults)
+    }
+
+    /// Starts the server with any schedule.
+    pub fn with_schedule(root: &Path, schedule: Schedule, faults: Vec<Fault>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("address").port();
         let stats = Arc::new(Stats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let root = root.to_path_buf();
         let (s, st) = (Arc::clone(&stats), Arc::clone(&stop));
+        let picker = Arc::new(Mutex::new(Picker {
+            schedule,
+            faults,
+            rng: 0,
+            turn: 0,
+            seen: HashMap::new(),
+        }));
         let handle = std::thread::spawn(move || {
-            let mut rng = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let mut turn = 0usize;
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                rng = rng
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let fault = if !faults.is_empty() && (rng >> 33) % 100 < percent {
-                    turn += 1;
-                    Some(faults[(turn - 1) % faults.len()])
-                } else {
-                    None
-                };
-                let (root, stats) = (root.clone(), Arc::clone(&s));
-                std::thread::spawn(move || serve(conn, &root, fault, &stats));
+                let (root, stats, picker) = (root.clone(), Arc::clone(&s), Arc::clone(&picker));
+                std::thread::spawn(move || serve(conn, &root, &picker, &stats));
             }
         });
         FaultyServer {
@@ -97,11 +109,51 @@ impl Drop for FaultyServer {
     }
 }
 
-fn serve(mut conn: TcpStream, root: &Path, fault: Option<Fault>, stats: &Stats) {
+/// Decides which request fails, and how.
+struct Picker {
+    schedule: Schedule,
+    faults: Vec<Fault>,
+    rng: u64,
+    turn: usize,
+    seen: HashMap<PathBuf, u32>,
+}
+
+impl Picker {
+    fn pick(&mut self, path: &Path) -> Option<Fault> {
+        if self.faults.is_empty() {
+            return None;
+        }
+        let fail = match self.schedule {
+            Schedule::Random { percent, seed } => {
+                self.rng = self
+                    .rng
+                    .wrapping_add(seed)
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                (self.rng >> 33) % 100 < percent
+            }
+            Schedule::FirstOfEachPath(n) => {
+                let count = self.seen.entry(path.to_path_buf()).or_default();
+                *count += 1;
+                *count <= n
+            }
+        };
+        fail.then(|| {
+            self.turn += 1;
+            self.faults[(self.turn - 1) % self.faults.len()]
+        })
+    }
+}
+
+fn serve(mut conn: TcpStream, root: &Path, picker: &Mutex<Picker>, stats: &Stats) {
     let Ok(path) = request_path(&conn, root) else {
         return;
     };
     stats.requests.fetch_add(1, Ordering::SeqCst);
+    let fault = match &path {
+        Some(p) => picker.lock().map_or(None, |mut pk| pk.pick(p)),
+        None => None,
+    };
     let body = path
         .filter(|p| p.is_file())
         .and_then(|p| fs_err::read(p).ok());

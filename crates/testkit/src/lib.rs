@@ -19,6 +19,6 @@ pub mod repo;
 pub mod server;
 
 pub use deb::{DebBuilder, DebEntry};
-pub use faults::{Fault, FaultyServer};
+pub use faults::{Fault, FaultyServer, Schedule};
 pub use repo::{Repo, SignKey};
 pub use server::Server;

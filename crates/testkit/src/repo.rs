@@ -43,6 +43,7 @@ impl SignKey {
         let public = home.path().join("public.gpg");
         let bytes = gpg(&["--export", uid]);
         fs_err::write(&public, bytes).expect("write public key");
+        stop_agent(home.path());
         SignKey { home, public }
     }
 
@@ -61,9 +62,25 @@ impl SignKey {
             .write_all(text.as_bytes())
             .expect("write");
         let out = child.wait_with_output().expect("gpg clearsign");
+        stop_agent(self.home.path());
         assert!(out.status.success());
         out.stdout
     }
+}
+
+impl Drop for SignKey {
+    fn drop(&mut self) {
+        stop_agent(self.home.path());
+    }
+}
+
+/// gpg starts an agent per home on first use and leaves it running: stop it, so the tests
+/// leave no process behind (it starts again on the next use).
+fn stop_agent(home: &Path) {
+    let _ = Command::new("gpgconf")
+        .env("GNUPGHOME", home)
+        .args(["--kill", "gpg-agent"])
+        .output();
 }
 
 /// `gpg` in batch mode with an empty passphrase, in a private home.
