@@ -261,6 +261,9 @@ impl Archive<'_> {
     /// Makes sure every package's `.deb` is in the cache (hash-checked), downloading what is
     /// missing in parallel; returns the cached path of each, by SHA256.
     pub fn fetch(&self, packages: &[&Package]) -> Result<BTreeMap<String, PathBuf>> {
+        for p in packages {
+            check_pool_entry(p)?;
+        }
         // One verifying read of what the cache has, then downloads of the rest only.
         let present: Vec<Option<PathBuf>> = packages
             .par_iter()
@@ -312,6 +315,33 @@ impl Archive<'_> {
     }
 }
 
+/// A package's `Filename` is a path inside the mirror's pool and its hash is 64 hex digits,
+/// whoever signed the index (or wrote the lock file): no `..`, no absolute path, no URL that
+/// would send the request to another host.
+fn check_pool_entry(p: &Package) -> Result<()> {
+    let bad = |reason: &str| Error::Index {
+        file: p.name.clone(),
+        reason: reason.to_string(),
+    };
+    let f = &p.filename;
+    if f.is_empty()
+        || f.starts_with('/')
+        || f.contains("://")
+        || f.contains('\\')
+        || f.contains('?')
+        || f.contains('#')
+        || f.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(bad(&format!(
+            "Filename {f:?} is not a path inside the pool"
+        )));
+    }
+    if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad("SHA256 is not 64 hex digits"));
+    }
+    Ok(())
+}
+
 fn join(base: &Url, path: &str) -> Result<Url> {
     base.join(path).map_err(|e| bad_url(base.as_str(), e))
 }
@@ -320,5 +350,41 @@ fn bad_url(url: &str, e: url::ParseError) -> Error {
     Error::Http {
         url: url.to_string(),
         message: format!("not a valid URL: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::parse_packages;
+
+    fn pkg(filename: &str) -> Package {
+        let text = format!(
+            "Package: p\nVersion: 1\nArchitecture: all\nFilename: {filename}\nSize: 1\nSHA256: {}\n",
+            "a".repeat(64)
+        );
+        parse_packages("P", &text, "s", "file:///m/")
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn pool_paths_stay_in_the_pool() {
+        assert!(check_pool_entry(&pkg("pool/main/p/p_1_all.deb")).is_ok());
+        for bad in [
+            "../../etc/passwd",
+            "pool/../../../etc/passwd",
+            "/etc/passwd",
+            "http://127.0.0.1:1/p.deb",
+            "//evil.invalid/p.deb",
+            "pool//p.deb",
+            "pool/p.deb?x",
+        ] {
+            let e = check_pool_entry(&pkg(bad)).unwrap_err().to_string();
+            assert!(e.contains("not a path inside the pool"), "{bad}: {e}");
+        }
+        let mut p = pkg("pool/p.deb");
+        p.sha256 = "../x".into();
+        assert!(check_pool_entry(&p).is_err());
     }
 }

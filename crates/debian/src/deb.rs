@@ -12,8 +12,16 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Cap on the decompressed size of one member, against decompression bombs.
+/// Cap on the decompressed size of `data.tar`, against decompression bombs.
 pub const MAX_MEMBER_SIZE: u64 = 8 << 30;
+/// Cap on the decompressed size of `control.tar` (Debian's largest are a few hundred KiB).
+pub const MAX_CONTROL_MEMBER: u64 = 64 << 20;
+/// Cap on the `control` file (dpkg's own records are a few KiB).
+pub const MAX_CONTROL_FILE: u64 = 1 << 20;
+/// Cap on `md5sums` (one line per file; the largest packages have a few MiB).
+pub const MAX_MD5SUMS: u64 = 32 << 20;
+/// The longest path component the file systems under an image accept.
+const MAX_COMPONENT: usize = 255;
 
 /// The control part of a package.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,7 +57,7 @@ pub struct Entry {
 pub fn read_control(path: &Path, name: &str) -> Result<Control> {
     let mut control = Control::default();
     let mut found = false;
-    with_member(path, name, "control.tar", |reader| {
+    with_member(path, name, "control.tar", MAX_CONTROL_MEMBER, |reader| {
         found = true;
         let mut archive = tar::Archive::new(reader);
         for entry in archive
@@ -62,12 +70,19 @@ pub fn read_control(path: &Path, name: &str) -> Result<Control> {
                 .map_err(|e| Error::deb(name, e.to_string()))?
                 .to_string_lossy()
                 .to_string();
-            let target = match p.trim_start_matches("./") {
-                "control" => &mut control.control,
-                "md5sums" => control.md5sums.get_or_insert_with(String::new),
+            let (target, limit) = match p.trim_start_matches("./") {
+                "control" => (&mut control.control, MAX_CONTROL_FILE),
+                "md5sums" => (control.md5sums.get_or_insert_with(String::new), MAX_MD5SUMS),
                 _ => continue,
             };
-            entry
+            if entry.size() > limit {
+                return Err(Error::deb(
+                    name,
+                    format!("control.tar/{p} exceeds the {limit}-byte limit"),
+                ));
+            }
+            (&mut entry)
+                .take(limit)
                 .read_to_string(target)
                 .map_err(|e| Error::deb(name, format!("control.tar/{p}: {e}")))?;
         }
@@ -85,7 +100,7 @@ where
     F: FnMut(&Entry, &mut dyn Read) -> Result<()>,
 {
     let mut found = false;
-    with_member(path, name, "data.tar", |reader| {
+    with_member(path, name, "data.tar", MAX_MEMBER_SIZE, |reader| {
         found = true;
         let mut checker = PathChecker::default();
         let mut archive = tar::Archive::new(reader);
@@ -108,7 +123,13 @@ where
 }
 
 /// Finds the `ar` member whose name starts with `prefix` and hands its decompressed stream on.
-fn with_member<F>(path: &Path, name: &str, prefix: &str, mut use_member: F) -> Result<()>
+fn with_member<F>(
+    path: &Path,
+    name: &str,
+    prefix: &str,
+    limit: u64,
+    mut use_member: F,
+) -> Result<()>
 where
     F: FnMut(&mut dyn Read) -> Result<()>,
 {
@@ -144,13 +165,39 @@ where
                 ));
             }
         };
-        let mut capped = (&mut reader).take(MAX_MEMBER_SIZE);
+        let mut capped = Capped {
+            inner: &mut reader,
+            left: limit,
+            what: format!("{prefix}{ext}"),
+        };
         return use_member(&mut capped);
     }
     if first {
         return Err(Error::deb(name, "empty or truncated .deb"));
     }
     Ok(())
+}
+
+/// A decompressed stream that fails (rather than ending early) past its limit, so a bomb is
+/// reported as one, not as a truncated archive.
+struct Capped<'a> {
+    inner: &'a mut dyn Read,
+    left: u64,
+    what: String,
+}
+
+impl Read for Capped<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "{} exceeds the limit on decompressed size",
+                self.what
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 /// Normalises a tar path: strips `./` and trailing `/`; rejects absolute paths and `..`.
@@ -182,6 +229,23 @@ pub fn normalise(name: &str, raw: &str) -> Result<String> {
 struct PathChecker {
     symlinks: HashSet<String>,
     files: HashSet<String>,
+    /// Every path so far, and whether it was a directory.
+    seen: std::collections::HashMap<String, bool>,
+}
+
+/// Whether an entry is a sparse file: GNU's own type, or the PAX form, which tar readers that
+/// do not expand it show as `…/GNUSparseFile.N/name`.
+fn is_sparse(path: &str, kind: tar::EntryType) -> bool {
+    kind == tar::EntryType::GNUSparse || path.split('/').any(|c| c.starts_with("GNUSparseFile."))
+}
+
+/// A long path, cut for an error message.
+fn shorten(path: &str) -> String {
+    if path.len() > 120 {
+        format!("{}…", &path[..path.floor_char_boundary(120)])
+    } else {
+        path.to_string()
+    }
 }
 
 impl PathChecker {
@@ -192,6 +256,21 @@ impl PathChecker {
         let path = normalise(name, &raw)?;
         if path.is_empty() {
             return Ok(None);
+        }
+        if path.split('/').any(|c| c.len() > MAX_COMPONENT) {
+            return Err(Error::deb(
+                name,
+                format!(
+                    "entry {:?} has a path component over {MAX_COMPONENT} bytes",
+                    shorten(&path)
+                ),
+            ));
+        }
+        if is_sparse(&path, entry.header().entry_type()) {
+            return Err(Error::deb(
+                name,
+                format!("entry {path:?} is a sparse file (unsupported)"),
+            ));
         }
         let mut ancestor = path.as_str();
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
@@ -233,6 +312,14 @@ impl PathChecker {
                 ));
             }
         };
+        // A path may appear twice only as a directory both times: a file replaced by a
+        // directory (or the reverse) is as ambiguous as dpkg finds it.
+        let is_dir = kind == Kind::Dir;
+        if let Some(was_dir) = self.seen.insert(path.clone(), is_dir)
+            && !(was_dir && is_dir)
+        {
+            return Err(Error::deb(name, format!("entry {path:?} appears twice")));
+        }
         match &kind {
             Kind::Symlink(_) => {
                 self.symlinks.insert(path.clone());

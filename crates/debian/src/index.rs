@@ -5,7 +5,7 @@
 //! by `Packages` is trivial (one `Field: value` per line, continuation lines start with a
 //! space) and a generic deb822 crate would allocate a map per stanza for fields we discard.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use serde::{Deserialize, Serialize};
 
@@ -143,8 +143,12 @@ pub fn parse_packages_from(
     Ok(out)
 }
 
+/// The largest package record (stanza) we read; Debian's largest are tens of KiB.
+pub const MAX_STANZA: usize = 8 << 20;
+
 /// Parses a `Packages` stream line by line, handing each package on; the whole text is never
-/// held in memory.
+/// held in memory, and a record over [`MAX_STANZA`] is an error, so a hostile index cannot
+/// make us hold a gigabyte line.
 pub fn for_each_package(
     file: &str,
     mut reader: impl BufRead,
@@ -156,19 +160,33 @@ pub fn for_each_package(
     let mut last: Option<&'static str> = None;
     let mut line = String::new();
     let mut lineno = 0usize;
+    let mut stanza = 0usize;
     loop {
         line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| Error::Index {
-            file: file.to_string(),
-            reason: format!("line {}: {e}", lineno + 1),
-        })?;
+        let n = (&mut reader)
+            .take(MAX_STANZA as u64 + 1)
+            .read_line(&mut line)
+            .map_err(|e| Error::Index {
+                file: file.to_string(),
+                reason: format!("line {}: {e}", lineno + 1),
+            })?;
         lineno += 1;
+        stanza += n;
+        if stanza > MAX_STANZA {
+            return Err(Error::Index {
+                file: file.to_string(),
+                reason: format!(
+                    "line {lineno}: a package record exceeds the {MAX_STANZA}-byte limit"
+                ),
+            });
+        }
         let l = line.trim_end_matches(['\n', '\r']);
         if n == 0 || l.is_empty() {
             if fields.any {
                 each(std::mem::take(&mut fields).finish(file, lineno, suite, mirror)?);
             }
             last = None;
+            stanza = 0;
             if n == 0 {
                 break;
             }
@@ -326,5 +344,22 @@ mod tests {
         let text = "Package: a\nVersion: 1\nArchitecture: all\nFilename: f\nSize: 1\n";
         let err = parse_packages("main/Packages", text, "s", "m").unwrap_err();
         assert!(err.to_string().contains("main/Packages"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_record_is_refused_without_reading_it_whole() {
+        let mut text = String::from("Package: p\nDescription: x\n");
+        text.push(' ');
+        text.push_str(&"y".repeat(MAX_STANZA + 10));
+        text.push('\n');
+        let e = parse_packages("P", &text, "s", "file:///m/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exceeds the 8388608-byte limit"), "{e}");
     }
 }

@@ -363,6 +363,16 @@ fn malicious_debs_are_rejected() {
             DebEntry::Hardlink("etc/link".into(), "etc/shadow".into()),
             "not an earlier file",
         ),
+        // `etc/services` is a file of the package: the same path again as a directory.
+        (DebEntry::Dir("etc/services".into(), 0o755), "appears twice"),
+        (
+            DebEntry::RawFile(format!("etc/{}", "n".repeat(300)), b"x".to_vec()),
+            "path component over 255 bytes",
+        ),
+        (
+            DebEntry::RawFile("usr/GNUSparseFile.0/big".into(), b"x".to_vec()),
+            "sparse file",
+        ),
     ];
     for (entry, message) in cases {
         let through = matches!(&entry, DebEntry::Symlink(..));
@@ -371,7 +381,7 @@ fn malicious_debs_are_rejected() {
                 let i = pkgs.iter().position(|p| p.name == "netbase").unwrap();
                 pkgs[i] = DebBuilder::new("netbase", "6.5", "all")
                     .entry(DebEntry::Symlink("etc/escape".into(), "/tmp".into()))
-                    .file("etc/escape/evil", b"x");
+                    .entry(DebEntry::RawFile("etc/escape/evil".into(), b"x".to_vec()));
             })
         } else {
             hostile(entry)
@@ -393,6 +403,27 @@ fn malicious_debs_are_rejected() {
         .stderr(contains(message));
         assert_no_output(tmp.path());
     }
+}
+
+#[test]
+fn an_oversized_control_file_is_refused_before_it_is_read() {
+    let repo = catalog_repo_with(|pkgs| {
+        let i = pkgs.iter().position(|p| p.name == "netbase").unwrap();
+        pkgs[i] = pkgs[i].clone().field("X-Padding", &"x".repeat(2 << 20));
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    build(
+        &repo.file_url(),
+        &tmp.path().join("cache"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure()
+    .stderr(contains("netbase"))
+    .stderr(contains(
+        "control.tar/control exceeds the 1048576-byte limit",
+    ));
+    assert_no_output(tmp.path());
 }
 
 #[test]

@@ -133,6 +133,15 @@ impl DebBuilder {
                     b.append_link(&mut h, format!("./{p}"), format!("./{t}"))
                         .unwrap();
                 }
+                DebEntry::RawFile(p, data) if p.len() >= 100 => {
+                    // Too long for a raw header: a GNU long-name entry (the tar crate checks
+                    // only for `..` and absolute paths, which long names need not have).
+                    let mut h = tar::Header::new_gnu();
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_mode(0o644);
+                    h.set_size(data.len() as u64);
+                    b.append_data(&mut h, p, data.as_slice()).unwrap();
+                }
                 DebEntry::RawFile(p, data) => {
                     let mut h = tar::Header::new_old();
                     h.set_entry_type(tar::EntryType::Regular);
