@@ -164,12 +164,21 @@ fn finish(
         }),
         _ => None,
     };
-    output::finish(layout, &top, &req.destination, docker.as_ref())?;
+    // SBOMs first, then the image: if moving the image into place fails, the SBOMs go too,
+    // so a failed build leaves nothing behind.
     let mut sboms = Vec::new();
     for doc in built.iter().flat_map(|b| &b.sboms) {
         let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
-        crate::atomic::write_atomic(&path, &doc.bytes)?;
+        let written = crate::atomic::write_atomic(&path, &doc.bytes);
+        if let Err(e) = written {
+            remove_all(&sboms);
+            return Err(e);
+        }
         sboms.push(path);
+    }
+    if let Err(e) = output::finish(layout, &top, &req.destination, docker.as_ref()) {
+        remove_all(&sboms);
+        return Err(e);
     }
     Ok(BuildSummary {
         image: image.canonical(),
@@ -180,6 +189,12 @@ fn finish(
         sboms,
         explain,
     })
+}
+
+fn remove_all(paths: &[std::path::PathBuf]) {
+    for p in paths {
+        let _ = fs_err::remove_file(p);
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,13 @@ fn run() -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Ctrl-C or SIGTERM: remove the staging directory of an output being written (a killed
+    // download's partial cache file is swept by the next run).
+    let _ = ctrlc::set_handler(|| {
+        oci::layout::remove_staging();
+        eprintln!("interrupted");
+        std::process::exit(130);
+    });
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

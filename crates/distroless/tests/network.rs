@@ -81,3 +81,92 @@ fn a_stalled_mirror_fails_within_the_idle_timeout() {
     assert!(took < Duration::from_secs(25), "gave up after {took:?}");
     assert!(!tmp.path().join("o").exists());
 }
+
+/// `.distroless-*` staging directories in `dir`.
+fn staging(dir: &Path) -> Vec<String> {
+    fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".distroless-"))
+        .collect()
+}
+
+/// Starts a build whose package downloads stall, and waits until its staging directory exists.
+fn stalled_build(mirror: &str, cache: &Path, out: &Path) -> std::process::Child {
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("distroless"))
+        .env("DISTROLESS_CACHE_DIR", cache)
+        .args([
+            "build",
+            "cc",
+            "-q",
+            "--arch",
+            "amd64",
+            "--http-timeout",
+            "60",
+        ])
+        .args(["--no-default-keyring", "--keyring"])
+        .arg(&testkit::SignKey::shared().public)
+        .args(["--mirror", mirror, "-o"])
+        .arg(out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let parent = out.parent().unwrap();
+    let started = Instant::now();
+    while staging(parent).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no staging directory appeared"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let outs = tmp.path().join("outs");
+    fs_err::create_dir_all(&outs).unwrap();
+    let server = FaultyServer::with_schedule(
+        repo.root(),
+        Schedule::PathsContaining("pool/"),
+        vec![Fault::Stall(Duration::from_secs(120))],
+    );
+    for sig in ["-INT", "-TERM"] {
+        let mut child = stalled_build(&server.url, &tmp.path().join("c"), &outs.join("o"));
+        signal(&child, sig);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(staging(&outs).is_empty(), "{sig} left {:?}", staging(&outs));
+        assert!(!outs.join("o").exists());
+    }
+    // SIGKILL cannot be caught: the next run in the same directory sweeps what it left.
+    let mut child = stalled_build(&server.url, &tmp.path().join("c"), &outs.join("o"));
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    assert_eq!(staging(&outs).len(), 1);
+    build(
+        &repo.file_url(),
+        &tmp.path().join("c"),
+        &outs.join("fine"),
+        &[],
+    )
+    .success();
+    assert!(staging(&outs).is_empty(), "{:?}", staging(&outs));
+    let partials: Vec<_> = fs_err::read_dir(tmp.path().join("c"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".partial-"))
+        .collect();
+    assert!(partials.is_empty(), "{partials:?}");
+}

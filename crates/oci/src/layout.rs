@@ -16,6 +16,56 @@ use crate::image::{canonical_json, descriptor};
 /// An OCI layout being written.
 pub struct LayoutWriter {
     tmp: tempfile::TempDir,
+    _registered: Registered,
+}
+
+/// Keeps a staging directory in [`STAGING`] while its writer lives.
+struct Registered(PathBuf);
+
+/// Staging directories of this process that are being written, so a signal handler can
+/// remove them before the process exits (their `TempDir` destructors would not run).
+static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes every staging directory this process is writing (for a signal handler).
+pub fn remove_staging() {
+    if let Ok(dirs) = STAGING.lock() {
+        for d in dirs.iter() {
+            let _ = fs_err::remove_dir_all(d);
+        }
+    }
+}
+
+fn staging_prefix(pid: u32) -> String {
+    format!(".distroless-{pid}-")
+}
+
+/// Removes staging directories beside an output that belong to processes no longer running
+/// (a build killed with SIGKILL leaves its staging directory behind).
+fn sweep_staging(parent: &Path) {
+    let Ok(entries) = fs_err::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix(".distroless-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs_err::remove_dir_all(e.path());
+        }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut dirs) = STAGING.lock() {
+            dirs.retain(|d| d != &self.0);
+        }
+    }
 }
 
 impl LayoutWriter {
@@ -26,12 +76,20 @@ impl LayoutWriter {
             _ => PathBuf::from("."),
         };
         fs_err::create_dir_all(&parent)?;
+        sweep_staging(&parent);
         let tmp = tempfile::Builder::new()
-            .prefix(".distroless-")
+            .prefix(&staging_prefix(std::process::id()))
             .tempdir_in(&parent)
             .map_err(|e| Error::io(&parent, e))?;
+        if let Ok(mut dirs) = STAGING.lock() {
+            dirs.push(tmp.path().to_path_buf());
+        }
+        let registered = Registered(tmp.path().to_path_buf());
         fs_err::create_dir_all(tmp.path().join("blobs/sha256"))?;
-        Ok(LayoutWriter { tmp })
+        Ok(LayoutWriter {
+            tmp,
+            _registered: registered,
+        })
     }
 
     /// The `blobs/sha256` directory layers are written into.
@@ -231,5 +289,25 @@ impl LayoutWriter {
             .map_err(|e| Error::io(dest, e.into_error()))?;
         file.persist(dest).map_err(|e| Error::io(dest, e.error))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod staging_tests {
+    use super::*;
+
+    #[test]
+    fn staging_of_dead_processes_is_swept_and_ours_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(format!("{}abc", staging_prefix(u32::MAX)));
+        fs_err::create_dir_all(dead.join("blobs")).unwrap();
+        let w = LayoutWriter::new(&dir.path().join("out")).unwrap();
+        assert!(!dead.exists());
+        assert!(w.tmp.path().exists());
+        assert!(STAGING.lock().unwrap().iter().any(|d| d == w.tmp.path()));
+        let path = w.tmp.path().to_path_buf();
+        drop(w);
+        assert!(!path.exists());
+        assert!(!STAGING.lock().unwrap().contains(&path));
     }
 }

@@ -47,6 +47,8 @@ pub enum Schedule {
     /// The first `n` requests of every path: every download must retry, and every retry is
     /// finally answered (deterministic, whatever the order of parallel requests).
     FirstOfEachPath(u32),
+    /// Every request whose path contains this text (`"pool/"`: every package download).
+    PathsContaining(&'static str),
 }
 
 /// Serves `root` on 127.0.0.1 until dropped, failing the requests the schedule picks.
@@ -132,6 +134,7 @@ impl Picker {
                     .wrapping_add(1_442_695_040_888_963_407);
                 (self.rng >> 33) % 100 < percent
             }
+            Schedule::PathsContaining(text) => path.to_string_lossy().contains(text),
             Schedule::FirstOfEachPath(n) => {
                 let count = self.seen.entry(path.to_path_buf()).or_default();
                 *count += 1;

@@ -30,6 +30,7 @@ pub fn build(
     epoch: u64,
 ) -> anyhow::Result<String> {
     let image = ForeignImage::open(&input.path, input.tag.as_deref())?;
+    destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
         add_busybox(edit, source, release, &layout, epoch)

@@ -57,7 +57,14 @@ impl Destination {
             Destination::OciArchive(_) | Destination::DockerArchive(_) => {
                 if meta.is_dir() {
                     bail!(
-                        "{}: is a directory; an oci-archive output must be a file",
+                        "{}: is a directory; an {} output must be a file",
+                        out.display(),
+                        self.format()
+                    );
+                }
+                if meta.len() > 0 && !is_tar(out)? {
+                    bail!(
+                        "{}: exists and is not a tar archive; refusing to overwrite it",
                         out.display()
                     );
                 }
@@ -72,6 +79,17 @@ impl Destination {
                 if !out.join("oci-layout").exists() && fs_err::read_dir(out)?.next().is_some() {
                     bail!(
                         "{}: exists, is not empty and is not an OCI layout; refusing to replace it",
+                        out.display()
+                    );
+                }
+                let foreign: Vec<String> = fs_err::read_dir(out)?
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| !matches!(n.as_str(), "oci-layout" | "index.json" | "blobs"))
+                    .collect();
+                if let Some(first) = foreign.first() {
+                    bail!(
+                        "{}: holds {first:?} besides the OCI layout; refusing to replace it",
                         out.display()
                     );
                 }
@@ -94,6 +112,14 @@ impl Destination {
             PathBuf::from(format!("{base}.{kind}"))
         }
     }
+}
+
+/// Whether a file starts like a tar archive (`ustar` magic in its first header).
+fn is_tar(path: &Path) -> anyhow::Result<bool> {
+    use std::io::Read as _;
+    let mut head = [0u8; 512];
+    let n = fs_err::File::open(path)?.read(&mut head)?;
+    Ok(n == 512 && &head[257..262] == b"ustar")
 }
 
 #[cfg(test)]
@@ -138,5 +164,17 @@ mod tests {
                 .is_err()
         );
         assert!(Destination::Layout(dir.path().join("new")).check().is_ok());
+        // A layout that holds the user's own files is not replaced.
+        let l = dir.path().join("l");
+        fs_err::create_dir_all(l.join("blobs")).unwrap();
+        fs_err::write(l.join("oci-layout"), b"{}").unwrap();
+        assert!(Destination::Layout(l.clone()).check().is_ok());
+        fs_err::write(l.join("notes.txt"), b"mine").unwrap();
+        let e = Destination::Layout(l).check().unwrap_err().to_string();
+        assert!(e.contains("\"notes.txt\" besides the OCI layout"), "{e}");
+        // A .tar that is not a tar archive is not overwritten.
+        let t = dir.path().join("x.tar");
+        fs_err::write(&t, b"precious").unwrap();
+        assert!(Destination::OciArchive(t).check().is_err());
     }
 }
