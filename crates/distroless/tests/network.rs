@@ -140,7 +140,7 @@ fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
     let server = FaultyServer::with_schedule(
         repo.root(),
         Schedule::PathsContaining("pool/"),
-        vec![Fault::Stall(Duration::from_secs(120))],
+        vec![Fault::Stall(Duration::from_mins(2))],
     );
     for sig in ["-INT", "-TERM"] {
         let mut child = stalled_build(&server.url, &tmp.path().join("c"), &outs.join("o"));
