@@ -239,6 +239,17 @@ fn is_sparse(path: &str, kind: tar::EntryType) -> bool {
     kind == tar::EntryType::GNUSparse || path.split('/').any(|c| c.starts_with("GNUSparseFile."))
 }
 
+/// What a tar entry type is, in words.
+fn kind_name(kind: tar::EntryType) -> String {
+    match kind {
+        tar::EntryType::Char => "character device".into(),
+        tar::EntryType::Block => "block device".into(),
+        tar::EntryType::Fifo => "FIFO".into(),
+        tar::EntryType::GNUSparse => "sparse file".into(),
+        other => format!("tar entry of type {:?}", char::from(other.as_byte())),
+    }
+}
+
 /// A long path, cut for an error message.
 fn shorten(path: &str) -> String {
     if path.len() > 120 {
@@ -308,7 +319,10 @@ impl PathChecker {
             other => {
                 return Err(Error::deb(
                     name,
-                    format!("entry {path:?} has unsupported type {other:?}"),
+                    format!(
+                        "entry {path:?} is a {}, which images do not hold",
+                        kind_name(other)
+                    ),
                 ));
             }
         };

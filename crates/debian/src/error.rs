@@ -21,7 +21,7 @@ pub enum Error {
     IoPlain(#[from] std::io::Error),
     #[error("{url}: {message}")]
     Http { url: String, message: String },
-    #[error("{url}: not found (HTTP 404)")]
+    #[error("{url}: not found")]
     NotFound { url: String },
     #[error("{file}: signature verification failed: {reason}")]
     Signature { file: String, reason: String },

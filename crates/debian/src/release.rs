@@ -160,8 +160,11 @@ pub fn verify_inrelease(
         reason,
     };
     let text = std::str::from_utf8(bytes).map_err(|_| sig_err("not UTF-8 text".into()))?;
-    let (msg, _) = CleartextSignedMessage::from_string(text)
-        .map_err(|e| sig_err(format!("not an OpenPGP clear-signed message: {e}")))?;
+    let (msg, _) = CleartextSignedMessage::from_string(text).map_err(|e| {
+        // The parser's message may quote the input (in decimal bytes): keep one short line.
+        let why: String = e.to_string().chars().take(160).collect();
+        sig_err(format!("not an OpenPGP clear-signed message: {why}"))
+    })?;
     let mut reasons = Vec::new();
     let mut verified = false;
     for sig in msg.signatures() {
@@ -188,7 +191,12 @@ fn check_signature(
 ) -> std::result::Result<(), String> {
     let hash = sig.hash_alg();
     if matches!(hash, Some(HashAlgorithm::Sha1 | HashAlgorithm::Md5) | None) {
-        return Err(format!("signature uses weak hash {hash:?}"));
+        let name = match hash {
+            Some(HashAlgorithm::Sha1) => "SHA-1",
+            Some(HashAlgorithm::Md5) => "MD5",
+            _ => "none",
+        };
+        return Err(format!("signature uses the weak hash algorithm {name}"));
     }
     let created = sig
         .created()
@@ -240,7 +248,11 @@ fn check_signature(
     let who: Vec<String> = fingerprints
         .iter()
         .map(ToString::to_string)
-        .chain(key_ids.iter().map(|k| format!("{k:?}")))
+        .chain(
+            key_ids
+                .iter()
+                .map(|k| format!("key id {}", hex::encode_upper(k.as_ref()))),
+        )
         .collect();
     Err(format!("signed by unknown key {}", who.join(", ")))
 }

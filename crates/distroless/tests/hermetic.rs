@@ -971,3 +971,24 @@ fn concurrent_builds_repair_a_shared_corrupt_cache() {
         assert_eq!(index_digest(&tmp.path().join(format!("par{i}"))), first);
     }
 }
+
+#[test]
+fn data_after_the_signature_gives_one_short_line() {
+    let repo = catalog_repo();
+    let path = repo.root().join("dists/trixie/InRelease");
+    let mut bytes = fs_err::read(&path).unwrap();
+    bytes.extend(std::iter::repeat_n(b'A', 1 << 20));
+    fs_err::write(&path, bytes).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = build(
+        &repo.file_url(),
+        &tmp.path().join("c"),
+        "static",
+        &tmp.path().join("o"),
+    )
+    .failure();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{}", &err[..err.len().min(500)]);
+    assert!(err.len() < 600, "{} bytes: {}", err.len(), &err[..500]);
+    assert!(err.contains("dists/trixie/InRelease"), "{err}");
+}

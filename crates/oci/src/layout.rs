@@ -80,7 +80,10 @@ impl LayoutWriter {
         let tmp = tempfile::Builder::new()
             .prefix(&staging_prefix(std::process::id()))
             .tempdir_in(&parent)
-            .map_err(|e| Error::io(&parent, e))?;
+            .map_err(|e| Error::Layout {
+                path: parent.clone(),
+                reason: format!("cannot create a staging directory here: {}", e.kind()),
+            })?;
         if let Ok(mut dirs) = STAGING.lock() {
             dirs.push(tmp.path().to_path_buf());
         }

@@ -193,20 +193,31 @@ impl Tree {
                 Kind::Hardlink(t) => NodeKind::Hardlink(self.place(t, false)),
                 Kind::File => {
                     let offset = self.spool_len;
-                    let n = std::io::copy(reader, &mut SpoolWriter(&mut self.spool))
-                        .map_err(|e| debian::Error::deb(package, format!("reading /{}: {e}", entry.path)))?;
+                    let n =
+                        std::io::copy(reader, &mut SpoolWriter(&mut self.spool)).map_err(|e| {
+                            debian::Error::deb(package, format!("reading /{}: {e}", entry.path))
+                        })?;
                     if n != entry.size {
-                        return Err(debian::Error::deb(package, format!("/{} is truncated", entry.path)));
+                        return Err(debian::Error::deb(
+                            package,
+                            format!("/{} is truncated", entry.path),
+                        ));
                     }
                     self.spool_len += n;
                     NodeKind::File(Content::Spool { offset, len: n })
                 }
             };
             placed_paths.insert(entry.path.clone(), path.clone());
-            self.insert(path, Node { kind, meta, owner: package.to_string() })
-                .map_err(|e| debian::Error::deb(package, format!("{e:#}")))
-        })
-        .with_context(|| format!("unpacking {package}"))?;
+            self.insert(
+                path,
+                Node {
+                    kind,
+                    meta,
+                    owner: package.to_string(),
+                },
+            )
+            .map_err(|e| debian::Error::deb(package, format!("{e:#}")))
+        })?;
         Ok(placed_paths)
     }
 
