@@ -134,11 +134,14 @@ where
     F: FnMut(&mut dyn Read) -> Result<()>,
 {
     let file = fs_err::File::open(path)?;
-    let mut ar = ar::Archive::new(BufReader::new(file));
+    let mut ar = crate::ar::Reader::new(BufReader::new(file));
     let mut first = true;
-    while let Some(member) = ar.next_entry() {
-        let member = member.map_err(|e| Error::deb(name, format!("not a valid .deb (ar): {e}")))?;
-        let id = String::from_utf8_lossy(member.header().identifier()).to_string();
+    loop {
+        let member = ar
+            .next_member()
+            .map_err(|e| Error::deb(name, format!("not a valid .deb (ar): {e}")))?;
+        let Some(member) = member else { break };
+        let id = member.name.clone();
         if first && id != "debian-binary" {
             return Err(Error::deb(
                 name,
@@ -149,7 +152,7 @@ where
         let Some(ext) = id.strip_prefix(prefix) else {
             continue;
         };
-        let limited = member.take(MAX_MEMBER_SIZE);
+        let limited = ar.member_data(&member).take(MAX_MEMBER_SIZE);
         let mut reader: Box<dyn Read> = match ext {
             ".gz" => Box::new(flate2::read::GzDecoder::new(limited)),
             ".xz" => Box::new(liblzma::read::XzDecoder::new(limited)),

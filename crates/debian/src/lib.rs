@@ -5,6 +5,7 @@
 //! fetching `.deb` files into a content-addressed cache and reading them as streams.
 //! It never knows about container images: the `oci` crate and the product sit above it.
 
+pub mod ar;
 pub mod archive;
 pub mod deb;
 pub mod error;

@@ -15,8 +15,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         _ => PathBuf::from("."),
     };
     fs_err::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: cannot create a temporary file here: {}",
+            dir.display(),
+            e.kind()
+        )
+    })?;
     tmp.write_all(bytes)
         .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.persist(path)

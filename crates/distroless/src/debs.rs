@@ -10,6 +10,12 @@ use debian::index::Package;
 
 use crate::plan::Source;
 
+/// Fetching the image's packages failed. Kept apart from the layer being built when it
+/// happened: the first layer to need a package fetches them all, so its name would mislead.
+#[derive(Debug, thiserror::Error)]
+#[error("fetching the image's packages: {0:#}")]
+pub struct FetchFailed(anyhow::Error);
+
 /// The packages one image may read, fetched together on first use.
 pub struct Debs<'a> {
     source: &'a Source<'a>,
@@ -39,10 +45,11 @@ impl<'a> Debs<'a> {
         if self.fetched.get().is_none() {
             let map = self.source.archive.fetch(&self.wanted).map_err(|e| {
                 let vanished = matches!(e, debian::Error::NotFound { .. });
-                match &self.vanished_hint {
+                let e = match &self.vanished_hint {
                     Some(hint) if vanished => anyhow::Error::new(e).context(hint.clone()),
                     _ => anyhow::Error::new(e),
-                }
+                };
+                FetchFailed(e)
             })?;
             let _ = self.fetched.set(map);
         }

@@ -2,7 +2,6 @@
 //! the closure check over them, the config and manifest, and the SBOMs. The pipeline calls
 //! this once per architecture; it never writes the index or the output.
 
-use anyhow::Context;
 use oci::image::{HistoryLayer, Platform};
 use oci::layout::LayoutWriter;
 use oci_spec::image::{Descriptor, MediaType};
@@ -144,7 +143,14 @@ impl ArchStep<'_> {
                 &view,
                 &below,
             )
-            .with_context(|| format!("building layer `{}`", unit.label))?;
+            .map_err(|e| {
+                // A fetch failure belongs to the image, not to the layer that asked first.
+                if e.is::<crate::debs::FetchFailed>() {
+                    e
+                } else {
+                    e.context(format!("building layer `{}`", unit.label))
+                }
+            })?;
             let Some(built) = built else {
                 continue;
             };
