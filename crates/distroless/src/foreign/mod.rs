@@ -170,7 +170,7 @@ pub fn index_layers(
 }
 
 /// The paths, symlinks and the few base files of one layer tar.
-fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
+pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     let mut tar = tar::Archive::new(reader);
     for e in tar.entries().context("not a tar stream")? {
