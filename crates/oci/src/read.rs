@@ -392,11 +392,13 @@ fn unpack(archive: &Path, name: &str) -> Result<tempfile::TempDir> {
     };
     let dir = tempfile::tempdir()?;
     let mut tar = tar::Archive::new(fs_err::File::open(archive)?);
+    // The tar reader's own messages may quote header bytes: say what is wrong in our words.
     let entries = tar
         .entries()
-        .map_err(|e| bad(format!("not a tar archive ({e})")))?;
+        .map_err(|_| bad("not a tar archive".to_string()))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("not a tar archive ({e})")))?;
+        let mut entry =
+            entry.map_err(|_| bad("not a tar archive (or a damaged one)".to_string()))?;
         let raw = entry.path_bytes();
         let text = String::from_utf8_lossy(&raw).to_string();
         let kind = entry.header().entry_type();

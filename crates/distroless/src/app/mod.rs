@@ -110,8 +110,14 @@ pub fn inline(context: Option<&Path>) -> anyhow::Result<AppSpec> {
 }
 
 fn canonical_context(dir: &Path) -> anyhow::Result<PathBuf> {
-    fs_err::canonicalize(dir)
-        .map_err(|_| anyhow::anyhow!("build context {}: no such directory", dir.display()))
+    let real = fs_err::canonicalize(dir)
+        .map_err(|_| anyhow::anyhow!("build context {}: no such directory", dir.display()))?;
+    anyhow::ensure!(
+        real.is_dir(),
+        "build context {}: not a directory",
+        dir.display()
+    );
+    Ok(real)
 }
 
 /// Reads a regular file of at most `limit` bytes (not a FIFO, a device or a directory).

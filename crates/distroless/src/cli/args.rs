@@ -313,7 +313,7 @@ pub(crate) struct SourceArgs {
     pub(crate) cache_dir: Option<PathBuf>,
 
     /// Give up on a download attempt when the mirror sends nothing for this long (each
-    /// download is tried 5 times, with backoff).
+    /// download is tried 6 times, with backoff).
     #[arg(
         long,
         env = "DISTROLESS_HTTP_TIMEOUT",
