@@ -324,7 +324,9 @@ fn check_pool_entry(p: &Package) -> Result<()> {
         reason: reason.to_string(),
     };
     let f = &p.filename;
-    if f.is_empty()
+    if !f.starts_with("pool/")
+        || !f.bytes().all(|b| b.is_ascii_graphic())
+        || f.contains('%')
         || f.starts_with('/')
         || f.contains("://")
         || f.contains('\\')
@@ -379,6 +381,9 @@ mod tests {
             "//evil.invalid/p.deb",
             "pool//p.deb",
             "pool/p.deb?x",
+            "pool/%2e%2e/%2e%2e/x.deb",
+            "other/x.deb",
+            "pool/a\u{1b}[31m.deb",
         ] {
             let e = check_pool_entry(&pkg(bad)).unwrap_err().to_string();
             assert!(e.contains("not a path inside the pool"), "{bad}: {e}");

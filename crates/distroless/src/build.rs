@@ -164,21 +164,25 @@ fn finish(
         }),
         _ => None,
     };
-    // SBOMs first, then the image: if moving the image into place fails, the SBOMs go too,
-    // so a failed build leaves nothing behind.
-    let mut sboms = Vec::new();
+    // SBOMs are written under temporary names first and renamed beside the image only once
+    // the image is in place: a failed or interrupted build leaves neither.
+    let mut staged = Vec::new();
     for doc in built.iter().flat_map(|b| &b.sboms) {
         let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
-        let written = crate::atomic::write_atomic(&path, &doc.bytes);
-        if let Err(e) = written {
-            remove_all(&sboms);
-            return Err(e);
-        }
-        sboms.push(path);
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let mut tmp = oci::layout::partial_file(&parent)?;
+        std::io::Write::write_all(&mut tmp, &doc.bytes)?;
+        staged.push((tmp, path));
     }
-    if let Err(e) = output::finish(layout, &top, &req.destination, docker.as_ref()) {
-        remove_all(&sboms);
-        return Err(e);
+    output::finish(layout, &top, &req.destination, docker.as_ref())?;
+    let mut sboms = Vec::new();
+    for (tmp, path) in staged {
+        tmp.persist(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
+        sboms.push(path);
     }
     Ok(BuildSummary {
         image: image.canonical(),
@@ -189,12 +193,6 @@ fn finish(
         sboms,
         explain,
     })
-}
-
-fn remove_all(paths: &[std::path::PathBuf]) {
-    for p in paths {
-        let _ = fs_err::remove_file(p);
-    }
 }
 
 #[cfg(test)]

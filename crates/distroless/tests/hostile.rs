@@ -184,6 +184,16 @@ fn recipes_cannot_reach_outside_their_build_context() {
     );
     assert!(e.contains("not a regular file"), "{e}");
 
+    // An image on disk is a file the recipe reads too.
+    Layout::write(&tmp.path().join("elsewhere"));
+    for from in ["../elsewhere", "/etc"] {
+        let e = recipe_fails(&ctx, &format!("from = \"{from}\"\n"), &[]);
+        assert!(
+            e.contains("from:") && e.contains("outside the build context"),
+            "{e}"
+        );
+    }
+
     for name in ["../../escaped", "/tmp/abs", ""] {
         let e = recipe_fails(&ctx, &format!("name = {name:?}\nfrom = \"static\"\n"), &[]);
         assert!(

@@ -186,7 +186,7 @@ impl<R> Verifier<R> {
 impl<R: Read> Read for Verifier<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // Never read (or hash) past the declared size: a blob longer than its descriptor fails.
-        let room = (self.size + 1).saturating_sub(self.seen);
+        let room = self.size.saturating_add(1).saturating_sub(self.seen);
         let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         self.update(&buf[..n]);

@@ -26,14 +26,43 @@ struct Registered(PathBuf);
 /// remove them before the process exits (their `TempDir` destructors would not run).
 static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
 
-/// Removes every staging directory this process is writing (for a signal handler).
+/// Removes every staging directory and temporary file this process is writing (for a
+/// signal handler).
 pub fn remove_staging() {
-    if let Ok(dirs) = STAGING.lock() {
-        for d in dirs.iter() {
-            let _ = fs_err::remove_dir_all(d);
+    if let Ok(paths) = STAGING.lock() {
+        for p in paths.iter() {
+            if fs_err::remove_dir_all(p).is_err() {
+                let _ = fs_err::remove_file(p);
+            }
         }
     }
 }
+
+/// Adds a path to what a signal handler removes (a staging directory, a temporary archive, an
+/// unpacked foreign image); paths that are gone by then are skipped.
+pub fn register(path: &Path) {
+    if let Ok(mut paths) = STAGING.lock() {
+        paths.push(path.to_path_buf());
+    }
+}
+
+/// A temporary file beside an output (an archive, an SBOM) that becomes it by a rename: named
+/// after this process so a killed run's file is swept, and removed by the signal handler.
+pub fn partial_file(parent: &Path) -> Result<tempfile::NamedTempFile> {
+    let file = tempfile::Builder::new()
+        .prefix(&format!("{}partial-", staging_prefix(std::process::id())))
+        .tempfile_in(parent)
+        .map_err(|e| Error::Layout {
+            path: parent.to_path_buf(),
+            reason: format!("cannot create a temporary file here: {}", e.kind()),
+        })?;
+    register(file.path());
+    Ok(file)
+}
+
+/// The file every staging directory holds, so a sweep never removes a directory of the
+/// user's that merely has a similar name.
+const MARKER: &str = ".distroless-staging";
 
 fn staging_prefix(pid: u32) -> String {
     format!(".distroless-{pid}-")
@@ -54,8 +83,18 @@ fn sweep_staging(parent: &Path) {
         else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = fs_err::remove_dir_all(e.path());
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let path = e.path();
+        match fs_err::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() && path.join(MARKER).is_file() => {
+                let _ = fs_err::remove_dir_all(&path);
+            }
+            Ok(m) if m.is_file() && name.contains("-partial-") => {
+                let _ = fs_err::remove_file(&path);
+            }
+            _ => {}
         }
     }
 }
@@ -84,11 +123,10 @@ impl LayoutWriter {
                 path: parent.clone(),
                 reason: format!("cannot create a staging directory here: {}", e.kind()),
             })?;
-        if let Ok(mut dirs) = STAGING.lock() {
-            dirs.push(tmp.path().to_path_buf());
-        }
+        register(tmp.path());
         let registered = Registered(tmp.path().to_path_buf());
         fs_err::create_dir_all(tmp.path().join("blobs/sha256"))?;
+        fs_err::write(tmp.path().join(MARKER), b"")?;
         Ok(LayoutWriter {
             tmp,
             _registered: registered,
@@ -141,6 +179,12 @@ impl LayoutWriter {
         from: &mut dyn std::io::Read,
         what: &str,
     ) -> Result<()> {
+        if digest.algorithm() != crate::digest::Algorithm::Sha256 {
+            return Err(Error::Blob {
+                what: what.to_string(),
+                reason: "only sha256 blobs can be copied into an image we write".into(),
+            });
+        }
         let dest = self.blob_path(digest);
         if dest.exists() {
             return Ok(());
@@ -170,6 +214,7 @@ impl LayoutWriter {
     /// Finishes as a layout directory at `dest`, replacing what was there.
     pub fn finish_dir(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
+        fs_err::remove_file(self.tmp.path().join(MARKER))?;
         if dest.exists() {
             if !dest.join("oci-layout").exists() && fs_err::read_dir(dest)?.next().is_some() {
                 return Err(Error::Layout {
@@ -246,7 +291,9 @@ impl LayoutWriter {
             .parent()
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let out = tempfile::NamedTempFile::new_in(&parent).map_err(|e| Error::io(&parent, e))?;
+        // Written under a name of this process beside the output, so a killed run's partial
+        // archive is swept like its staging directory, and Ctrl-C removes it.
+        let out = partial_file(&parent)?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let root = self.tmp.path();
         let mut names = if oci {
@@ -304,8 +351,17 @@ mod staging_tests {
         let dir = tempfile::tempdir().unwrap();
         let dead = dir.path().join(format!("{}abc", staging_prefix(u32::MAX)));
         fs_err::create_dir_all(dead.join("blobs")).unwrap();
+        fs_err::write(dead.join(MARKER), b"").unwrap();
+        let users = dir
+            .path()
+            .join(format!("{}mydata", staging_prefix(u32::MAX)));
+        fs_err::create_dir_all(&users).unwrap();
         let w = LayoutWriter::new(&dir.path().join("out")).unwrap();
         assert!(!dead.exists());
+        assert!(
+            users.exists(),
+            "a directory without the marker is the user's"
+        );
         assert!(w.tmp.path().exists());
         assert!(STAGING.lock().unwrap().iter().any(|d| d == w.tmp.path()));
         let path = w.tmp.path().to_path_buf();

@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 pub const MAX_MANIFEST: u64 = 4 << 20;
 /// The largest image config we read.
 pub const MAX_CONFIG: u64 = 16 << 20;
+/// The most platforms one image may have.
+pub const MAX_MANIFESTS: usize = 64;
 
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -93,6 +95,11 @@ impl ForeignImage {
         })?;
         let (unpacked, root) = if meta.is_dir() {
             (None, path.to_path_buf())
+        } else if !meta.is_file() {
+            return Err(Error::Foreign {
+                image: name,
+                reason: "not a directory or a regular file".into(),
+            });
         } else {
             let t = unpack(path, &name)?;
             let r = t.path().to_path_buf();
@@ -390,7 +397,12 @@ fn unpack(archive: &Path, name: &str) -> Result<tempfile::TempDir> {
         image: name.to_string(),
         reason,
     };
-    let dir = tempfile::tempdir()?;
+    // Private (0700) and removed by the signal handler if the run is interrupted.
+    let dir = tempfile::Builder::new()
+        .prefix(".distroless-unpacked-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()?;
+    crate::layout::register(dir.path());
     let mut tar = tar::Archive::new(fs_err::File::open(archive)?);
     // The tar reader's own messages may quote header bytes: say what is wrong in our words.
     let entries = tar

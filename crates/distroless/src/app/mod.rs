@@ -62,7 +62,14 @@ impl AppSpec {
     pub fn base(&self, catalog: &Catalog) -> anyhow::Result<Base> {
         let from = self.recipe.from.as_deref().unwrap_or("static");
         if DiskImage::is_named_by(from, &self.dir, catalog) {
-            return Ok(Base::Disk(DiskImage::parse(from, &self.dir)));
+            let disk = DiskImage::parse(from, &self.dir);
+            // An image on disk is a file the recipe reads: it must be inside the build context.
+            let rel = match &disk.tag {
+                Some(t) => from.strip_suffix(&format!(":{t}")).unwrap_or(from),
+                None => from,
+            };
+            self.source(None, "from", rel)?;
+            return Ok(Base::Disk(disk));
         }
         if from == "auto" {
             let n = self.recipe.debian.unwrap_or(13);

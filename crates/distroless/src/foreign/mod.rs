@@ -169,46 +169,127 @@ pub fn index_layers(
     Ok((view, files))
 }
 
-/// The paths, symlinks and the few base files of one layer tar.
+/// The longest GNU long name or PAX header we read: the tar crate would otherwise hold
+/// whatever size such a header claims (a 135 KB zstd layer can claim 4 GiB).
+const MAX_TAR_HEADER: u64 = 64 << 10;
+
+/// The paths, symlinks and the few base files of one layer tar. Long names and PAX headers
+/// are read here, capped, rather than by the tar crate.
 pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     let mut tar = tar::Archive::new(reader);
-    for e in tar.entries().context("not a tar stream")? {
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut long_link: Option<Vec<u8>> = None;
+    for e in tar.entries().context("not a tar stream")?.raw(true) {
         let mut e = e.context("not a tar stream")?;
-        let raw = String::from_utf8_lossy(&e.path_bytes()).to_string();
-        let path = entry_path(&raw)?;
-        match e.header().entry_type() {
+        let kind = e.header().entry_type();
+        match kind {
+            tar::EntryType::GNULongName | tar::EntryType::GNULongLink | tar::EntryType::XHeader => {
+                let body = capped_header(&mut e)?;
+                match kind {
+                    tar::EntryType::GNULongName => long_name = Some(trim_nul(body)),
+                    tar::EntryType::GNULongLink => long_link = Some(trim_nul(body)),
+                    _ => {
+                        for (key, value) in pax_records(&body) {
+                            match key {
+                                b"path" => long_name = Some(value.to_vec()),
+                                b"linkpath" => long_link = Some(value.to_vec()),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            tar::EntryType::XGlobalHeader => {
+                capped_header(&mut e)?;
+                continue;
+            }
+            _ => {}
+        }
+        let raw = long_name.take().unwrap_or_else(|| e.path_bytes().to_vec());
+        let path = entry_path(&String::from_utf8_lossy(&raw))?;
+        let link = long_link
+            .take()
+            .or_else(|| e.link_name_bytes().map(|l| l.to_vec()));
+        match kind {
             tar::EntryType::Directory => {
                 index.dirs.insert(path);
             }
             tar::EntryType::Symlink => {
-                let t = e
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).to_string())
-                    .unwrap_or_default();
-                index.symlinks.insert(path, t);
+                let t = link.map(|l| String::from_utf8_lossy(&l).to_string());
+                index.symlinks.insert(path, t.unwrap_or_default());
             }
             _ => {
-                let slot = match path.as_str() {
-                    "etc/passwd" => Some(&mut files.passwd),
-                    "etc/group" => Some(&mut files.group),
-                    crate::rootfs::cacerts::BUNDLE => Some(&mut files.bundle),
-                    _ => None,
-                };
-                if let Some(slot) = slot {
-                    let mut bytes = Vec::new();
-                    (&mut e).take(MAX_BASE_FILE + 1).read_to_end(&mut bytes)?;
-                    anyhow::ensure!(
-                        bytes.len() as u64 <= MAX_BASE_FILE,
-                        "/{path} is larger than {MAX_BASE_FILE} bytes"
-                    );
-                    *slot = Some(String::from_utf8_lossy(&bytes).to_string());
-                }
+                keep_base_file(&path, &mut e, files)?;
                 index.files.insert(path);
             }
         }
     }
     Ok(index)
+}
+
+/// Reads a header entry's body, refusing one over [`MAX_TAR_HEADER`].
+fn capped_header(e: &mut impl Read) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    e.take(MAX_TAR_HEADER + 1).read_to_end(&mut body)?;
+    anyhow::ensure!(
+        body.len() as u64 <= MAX_TAR_HEADER,
+        "a long-name or PAX header exceeds the {MAX_TAR_HEADER}-byte limit"
+    );
+    Ok(body)
+}
+
+fn trim_nul(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    bytes
+}
+
+/// PAX records: `LENGTH KEY=VALUE\n` each (malformed ones end the list).
+fn pax_records(body: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let Some(space) = rest.iter().position(|&b| b == b' ') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&rest[..space])
+            .ok()
+            .and_then(|l| l.parse::<usize>().ok())
+        else {
+            break;
+        };
+        if len <= space + 1 || len > rest.len() {
+            break;
+        }
+        let record = &rest[space + 1..len];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        if let Some(eq) = record.iter().position(|&b| b == b'=') {
+            out.push((&record[..eq], &record[eq + 1..]));
+        }
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// Keeps `/etc/passwd`, `/etc/group` and the CA bundle of a base (capped).
+fn keep_base_file(path: &str, e: &mut impl Read, files: &mut BaseFiles) -> anyhow::Result<()> {
+    let slot = match path {
+        "etc/passwd" => &mut files.passwd,
+        "etc/group" => &mut files.group,
+        crate::rootfs::cacerts::BUNDLE => &mut files.bundle,
+        _ => return Ok(()),
+    };
+    let mut bytes = Vec::new();
+    e.take(MAX_BASE_FILE + 1).read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_BASE_FILE,
+        "/{path} is larger than {MAX_BASE_FILE} bytes"
+    );
+    *slot = Some(String::from_utf8_lossy(&bytes).to_string());
+    Ok(())
 }
 
 /// A layer entry's path without `./` or a leading `/`; `..` is refused.
@@ -221,4 +302,57 @@ fn entry_path(raw: &str) -> anyhow::Result<String> {
         oci::digest::shown(raw)
     );
     Ok(path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, name, body) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+            h.set_entry_type(*kind);
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(body);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.extend_from_slice(&[0; 1024]);
+        out
+    }
+
+    #[test]
+    fn long_names_and_pax_paths_are_read_and_capped() {
+        let long = format!("{}/passwd", "d".repeat(150));
+        let pax = b"19 path=etc/passwd\n";
+        let t = tar_with(&[
+            (
+                tar::EntryType::GNULongName,
+                b"././@LongLink",
+                long.as_bytes(),
+            ),
+            (tar::EntryType::Regular, b"short", b"x"),
+            (tar::EntryType::XHeader, b"pax", &pax[..]),
+            (
+                tar::EntryType::Regular,
+                b"other",
+                b"root:x:0:0::/:/sbin/nologin\n",
+            ),
+        ]);
+        let mut files = BaseFiles::default();
+        let index = index_layer(t.as_slice(), &mut files).unwrap();
+        assert!(index.files.contains(&long));
+        assert!(files.passwd.unwrap().starts_with("root:x:0:0"));
+        let huge = vec![b'a'; (64 << 10) + 10];
+        let t = tar_with(&[
+            (tar::EntryType::GNULongName, b"././@LongLink", &huge),
+            (tar::EntryType::Regular, b"x", b""),
+        ]);
+        let e = index_layer(t.as_slice(), &mut BaseFiles::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("exceeds"), "{e:#}");
+    }
 }

@@ -160,10 +160,11 @@ impl Arch {
                     && (f.oci != "arm" || variant.is_none() || f.variant == variant)
             })
             .ok_or_else(|| {
-                UnknownArch(format!(
-                    "platform {architecture}{}",
+                let shown = format!(
+                    "{architecture}{}",
                     variant.map(|v| format!("/{v}")).unwrap_or_default()
-                ))
+                );
+                UnknownArch(format!("platform {}", oci::digest::shown(&shown)))
             })
     }
 

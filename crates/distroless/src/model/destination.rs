@@ -62,6 +62,12 @@ impl Destination {
                         self.format()
                     );
                 }
+                if !meta.is_file() {
+                    bail!(
+                        "{}: exists and is not a regular file; refusing to replace it",
+                        out.display()
+                    );
+                }
                 if meta.len() > 0 && !is_tar(out)? {
                     bail!(
                         "{}: exists and is not a tar archive; refusing to overwrite it",
@@ -87,7 +93,7 @@ impl Destination {
                     .map(|e| e.file_name().to_string_lossy().to_string())
                     .filter(|n| !matches!(n.as_str(), "oci-layout" | "index.json" | "blobs"))
                     .collect();
-                if let Some(first) = foreign.first() {
+                if let Some(first) = foreign.first().cloned().or_else(|| stray_blob(out)) {
                     bail!(
                         "{}: holds {first:?} besides the OCI layout; refusing to replace it",
                         out.display()
@@ -112,6 +118,31 @@ impl Destination {
             PathBuf::from(format!("{base}.{kind}"))
         }
     }
+}
+
+/// The first thing under `blobs/` that a layout does not hold: anything but `<algorithm>/<hex>`
+/// regular files.
+fn stray_blob(layout: &Path) -> Option<String> {
+    let blobs = layout.join("blobs");
+    for alg in fs_err::read_dir(&blobs).ok()?.filter_map(Result::ok) {
+        let name = alg.file_name().to_string_lossy().to_string();
+        let len = match name.as_str() {
+            "sha256" => 64,
+            "sha512" => 128,
+            _ => return Some(format!("blobs/{name}")),
+        };
+        if !alg.path().is_dir() {
+            return Some(format!("blobs/{name}"));
+        }
+        for b in fs_err::read_dir(alg.path()).ok()?.filter_map(Result::ok) {
+            let file = b.file_name().to_string_lossy().to_string();
+            let hex = file.len() == len && file.bytes().all(|c| c.is_ascii_hexdigit());
+            if !hex || !b.file_type().is_ok_and(|t| t.is_file()) {
+                return Some(format!("blobs/{name}/{file}"));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a file starts like a tar archive (`ustar` magic in its first header).
@@ -172,6 +203,14 @@ mod tests {
         fs_err::write(l.join("notes.txt"), b"mine").unwrap();
         let e = Destination::Layout(l).check().unwrap_err().to_string();
         assert!(e.contains("\"notes.txt\" besides the OCI layout"), "{e}");
+        fs_err::remove_file(dir.path().join("l/notes.txt")).unwrap();
+        fs_err::create_dir_all(dir.path().join("l/blobs/sha256")).unwrap();
+        fs_err::write(dir.path().join("l/blobs/sha256/mynotes"), b"mine").unwrap();
+        let e = Destination::Layout(dir.path().join("l"))
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("blobs/sha256/mynotes"), "{e}");
         // A .tar that is not a tar archive is not overwritten.
         let t = dir.path().join("x.tar");
         fs_err::write(&t, b"precious").unwrap();
