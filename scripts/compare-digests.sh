@@ -65,11 +65,11 @@ digests() {
             | python3 -c "import json,sys; print('recipe:$ex', json.load(sys.stdin)['index_digest'])"
     done
     # A recipe on a foreign base (the layout built above), and debug variants of foreign images.
-    mkdir -p "$out/foreign"
-    cp "$apps/cpp/server" "$out/foreign/server"
-    printf 'from = "../cc-13-latest"\nname = "onbase"\nentrypoint = ["/server"]\n[[copy]]\nsrc = "server"\ndest = "/server"\n' \
-        >"$out/foreign/distroless.toml"
-    (cd "$out/foreign" && "$bin" build -f distroless.toml -q --json -o "$out/app-foreign") \
+    # The recipe sits beside the base layout, inside its build context.
+    cp "$apps/cpp/server" "$out/server"
+    printf 'from = "./cc-13-latest"\nname = "onbase"\nentrypoint = ["/server"]\n[[copy]]\nsrc = "server"\ndest = "/server"\n' \
+        >"$out/foreign.toml"
+    (cd "$out" && "$bin" build -f foreign.toml -q --json -o "$out/app-foreign") \
         | python3 -c "import json,sys; print('recipe:foreign', json.load(sys.stdin)['index_digest'])"
     "$bin" build -f "$apps/cpp/distroless.toml" -q --format docker --arch amd64 -o "$out/cpp-docker.tar"
     echo "docker-archive $(sha256sum <"$out/cpp-docker.tar" | cut -d' ' -f1)"

@@ -191,15 +191,21 @@ impl AppSpec {
         rel: &str,
     ) -> anyhow::Result<PathBuf> {
         let named = self.dir.join(rel);
-        let missing = || self.error(table, key, format!("{} does not exist", named.display()));
+        // Shown as written when the recipe's directory is the current one (not `./../x`).
+        let shown = if self.dir == Path::new(".") {
+            PathBuf::from(rel)
+        } else {
+            named.clone()
+        };
+        let missing = || self.error(table, key, format!("{} does not exist", shown.display()));
         let meta = fs_err::symlink_metadata(&named).map_err(|_| missing())?;
-        let outside = |p: &Path| {
+        let outside = || {
             self.error(
                 table,
                 key,
                 format!(
                     "{} is outside the build context {} (choose another with --context)",
-                    p.display(),
+                    shown.display(),
                     self.context.display()
                 ),
             )
@@ -216,11 +222,11 @@ impl AppSpec {
                     .join(name)
             }
             _ => fs_err::canonicalize(&named).map_err(|_| {
-                self.error(table, key, format!("{} leads nowhere", named.display()))
+                self.error(table, key, format!("{} leads nowhere", shown.display()))
             })?,
         };
         if !target.starts_with(&self.context) {
-            return Err(outside(&named));
+            return Err(outside());
         }
         Ok(named)
     }
