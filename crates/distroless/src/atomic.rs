@@ -15,13 +15,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         _ => PathBuf::from("."),
     };
     fs_err::create_dir_all(&dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: cannot create a temporary file here: {}",
-            dir.display(),
-            e.kind()
-        )
-    })?;
+    // 0666 less the umask, like any tool's output (tempfile's default is 0600).
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(&dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot create a temporary file here: {}",
+                dir.display(),
+                e.kind()
+            )
+        })?;
     tmp.write_all(bytes)
         .with_context(|| format!("{}: write failed", path.display()))?;
     tmp.persist(path)

@@ -623,11 +623,41 @@ fn bad_arguments_give_one_line_errors() {
         .assert()
         .failure()
         .stderr(contains("not supported"));
-    distroless(&tmp.path().join("cache"))
+    let a = distroless(&tmp.path().join("cache"))
         .args(["list"])
         .assert()
-        .success()
-        .stdout(contains("base-nossl"));
+        .success();
+    let text = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(row("base-nossl").contains(" 12,13 "), "{text}");
+    assert!(
+        row("java17").contains(" 12 ") && !row("java17").contains("13"),
+        "{text}"
+    );
+    assert!(
+        row("java21").contains(" 13 ") && !row("java21").contains("12,"),
+        "{text}"
+    );
+    // A reader that stops early is no error.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} list --json | head -c 10 >/dev/null",
+            assert_cmd::cargo::cargo_bin("distroless").display()
+        ))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -991,4 +1021,36 @@ fn data_after_the_signature_gives_one_short_line() {
     assert_eq!(err.lines().count(), 1, "{}", &err[..err.len().min(500)]);
     assert!(err.len() < 600, "{} bytes: {}", err.len(), &err[..500]);
     assert!(err.contains("dists/trixie/InRelease"), "{err}");
+}
+
+#[test]
+fn outputs_honour_the_umask_like_any_tool() {
+    use std::os::unix::fs::PermissionsExt;
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("distroless");
+    for out in ["img", "img.tar"] {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 022; exec '{}' build static -q --arch amd64 --no-default-keyring --keyring '{}' --mirror '{}' -o '{}'",
+                bin.display(),
+                SignKey::shared().public.display(),
+                repo.file_url(),
+                tmp.path().join(out).display()
+            ))
+            .env("DISTROLESS_CACHE_DIR", tmp.path().join("cache"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mode = |p: &Path| fs_err::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&tmp.path().join("img")), 0o755);
+    assert_eq!(mode(&tmp.path().join("img/index.json")), 0o644);
+    for blob in fs_err::read_dir(tmp.path().join("img/blobs/sha256")).unwrap() {
+        assert_eq!(mode(&blob.unwrap().path()), 0o644);
+    }
+    for f in ["img.tar", "img.spdx.json", "img.cdx.json"] {
+        assert_eq!(mode(&tmp.path().join(f)), 0o644, "{f}");
+    }
 }

@@ -4,6 +4,7 @@
 //! image is renamed into place, so a failed build leaves no half-written output behind.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
@@ -51,6 +52,7 @@ pub fn register(path: &Path) {
 pub fn partial_file(parent: &Path) -> Result<tempfile::NamedTempFile> {
     let file = tempfile::Builder::new()
         .prefix(&format!("{}partial-", staging_prefix(std::process::id())))
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(parent)
         .map_err(|e| Error::Layout {
             path: parent.to_path_buf(),
@@ -58,6 +60,17 @@ pub fn partial_file(parent: &Path) -> Result<tempfile::NamedTempFile> {
         })?;
     register(file.path());
     Ok(file)
+}
+
+/// A temporary file created 0666 less the umask, as an output file should be.
+pub fn public_tempfile(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| Error::Layout {
+            path: dir.to_path_buf(),
+            reason: format!("cannot create a temporary file here: {}", e.kind()),
+        })
 }
 
 /// The file every staging directory holds, so a sweep never removes a directory of the
@@ -116,8 +129,11 @@ impl LayoutWriter {
         };
         fs_err::create_dir_all(&parent)?;
         sweep_staging(&parent);
+        // Outputs are made like any tool's: 0777/0666 less the umask (tempfile's 0700/0600
+        // would make a layout or archive unreadable to a push job of another user).
         let tmp = tempfile::Builder::new()
             .prefix(&staging_prefix(std::process::id()))
+            .permissions(std::fs::Permissions::from_mode(0o777))
             .tempdir_in(&parent)
             .map_err(|e| Error::Layout {
                 path: parent.clone(),
@@ -191,7 +207,7 @@ impl LayoutWriter {
         }
         let dir = dest.parent().unwrap_or(self.tmp.path());
         fs_err::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tmp = public_tempfile(dir)?;
         let mut check = crate::digest::Verifier::new(from, digest, size);
         std::io::copy(&mut check, &mut tmp).map_err(|e| Error::Blob {
             what: what.to_string(),

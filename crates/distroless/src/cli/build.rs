@@ -221,10 +221,11 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     for m in &summary.manifests {
         writeln!(
             out,
-            "  {:8} {} packages, {} layers, {:.2} MB compressed, manifest {}",
+            "  {:8} {} packages, {} layer{}, {:.2} MB compressed, manifest {}",
             m.arch,
             m.packages,
             m.layers,
+            if m.layers == 1 { "" } else { "s" },
             m.compressed_size as f64 / 1e6,
             m.digest
         )?;

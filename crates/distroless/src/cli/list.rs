@@ -18,7 +18,7 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
                     "name": r.name,
                     "from": r.from,
                     "description": r.description,
-                    "debian": RELEASES.iter().map(|d| serde_json::json!({
+                    "debian": RELEASES.iter().filter(|d| r.supports(d.number)).map(|d| serde_json::json!({
                         "release": d.number,
                         "codename": d.codename,
                         "packages": r.packages_for(d.number),
@@ -38,7 +38,11 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
         "IMAGE", "FROM", "DEBIAN"
     )?;
     for r in catalog.recipes() {
-        let debs: Vec<String> = RELEASES.iter().map(|d| d.number.to_string()).collect();
+        let debs: Vec<String> = RELEASES
+            .iter()
+            .filter(|d| r.supports(d.number))
+            .map(|d| d.number.to_string())
+            .collect();
         writeln!(
             out,
             "{:12} {:12} {:10} {}",
@@ -49,6 +53,10 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
         )?;
     }
     writeln!(out, "\ntags: latest, nonroot, debug, debug-nonroot")?;
+    writeln!(
+        out,
+        "without -debianN: Debian 13, or the only release an image exists for (java17: 12)"
+    )?;
     writeln!(out, "architectures: {}", arches.join(", "))?;
     Ok(())
 }
