@@ -961,33 +961,15 @@ fn concurrent_builds_repair_a_shared_corrupt_cache() {
             fs_err::remove_dir_all(&p).unwrap();
         }
     }
-    let bin = assert_cmd::cargo::cargo_bin("distroless");
     let handles: Vec<_> = (0..4)
         .map(|i| {
-            let (bin, cache, url, out) = (
-                bin.clone(),
-                cache.clone(),
-                repo.file_url(),
-                tmp.path().join(format!("par{i}")),
+            let mut cmd = support::trusting_process(
+                &cache,
+                &repo.file_url(),
+                &["build", "base", "-q", "--arch", "amd64"],
             );
-            std::thread::spawn(move || {
-                std::process::Command::new(bin)
-                    .env("DISTROLESS_CACHE_DIR", cache)
-                    .args([
-                        "build",
-                        "base",
-                        "-q",
-                        "--arch",
-                        "amd64",
-                        "--no-default-keyring",
-                        "--keyring",
-                    ])
-                    .arg(&SignKey::shared().public)
-                    .args(["--mirror", &url, "-o"])
-                    .arg(out)
-                    .output()
-                    .unwrap()
-            })
+            cmd.arg("-o").arg(tmp.path().join(format!("par{i}")));
+            std::thread::spawn(move || cmd.output().unwrap())
         })
         .collect();
     let first = index_digest(&tmp.path().join("first"));

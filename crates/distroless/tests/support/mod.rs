@@ -341,3 +341,22 @@ pub(crate) fn trusting(cache: &Path, repo_url: &str, args: &[&str]) -> assert_cm
         .args(["--mirror", repo_url]);
     cmd
 }
+
+/// Like [`trusting`], as a plain process to spawn (for parallel runs and signals).
+#[allow(dead_code)]
+pub(crate) fn trusting_process(
+    cache: &Path,
+    repo_url: &str,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("distroless"));
+    cmd.env_remove("DISTROLESS_MIRROR")
+        .env_remove("DISTROLESS_SECURITY_MIRROR")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("DISTROLESS_CACHE_DIR", cache)
+        .args(args)
+        .args(["--no-default-keyring", "--keyring"])
+        .arg(&testkit::SignKey::shared().public)
+        .args(["--mirror", repo_url]);
+    cmd
+}
