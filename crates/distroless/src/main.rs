@@ -43,11 +43,43 @@ fn main() -> ExitCode {
             if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;
             }
+            let text = one_line(&format!("{e:#}"));
             match cli::hints::hint(&e) {
-                Some(hint) => eprintln!("error: {e:#} ({hint})"),
-                None => eprintln!("error: {e:#}"),
+                Some(hint) => eprintln!("error: {text} ({hint})"),
+                None => eprintln!("error: {text}"),
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error is one line, whatever text from outside it quotes (a program's interpreter path,
+/// a package name from a flag): control characters are escaped, so nothing can forge another
+/// line or drive the terminal, and a runaway message is cut.
+fn one_line(text: &str) -> String {
+    const MAX: usize = 4000;
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() >= MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn errors_cannot_forge_lines_or_escape_sequences() {
+        assert_eq!(one_line("a\nerror: b\u{1b}[31m"), "a\\nerror: b\\u{1b}[31m");
+        assert!(one_line(&"x".repeat(10_000)).chars().count() <= 4001);
     }
 }

@@ -216,3 +216,27 @@ fn recipes_cannot_reach_outside_their_build_context() {
         .failure();
     assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a regular file"));
 }
+
+#[test]
+fn text_from_outside_cannot_forge_error_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = support::distroless(&tmp.path().join("cache"))
+        .args([
+            "build",
+            "--from",
+            "static",
+            "--copy",
+            "nofile\nerror: injected\u{1b}[31m:/x",
+        ])
+        .args(["--mirror", "file:///nonexistent/", "-o"])
+        .arg(tmp.path().join("o"))
+        .assert()
+        .failure();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(
+        err.contains("nofile\\nerror: injected\\u{1b}[31m"),
+        "{err:?}"
+    );
+}
