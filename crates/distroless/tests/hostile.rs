@@ -240,3 +240,34 @@ fn text_from_outside_cannot_forge_error_lines() {
         "{err:?}"
     );
 }
+
+#[test]
+fn bad_tags_outputs_and_lock_files_are_named_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let a = support::distroless(&tmp.path().join("cache"))
+            .current_dir(tmp.path())
+            .args(args)
+            .args(["--mirror", "file:///nonexistent/"])
+            .assert()
+            .failure();
+        let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    for tag in ["Bad Tag", "../../x", "", ".hidden", "a:b"] {
+        let e = run(&["build", "--from", "static", "--tag", tag]);
+        assert!(
+            e.contains("tags:") && e.contains("is not a tag"),
+            "{tag:?}: {e}"
+        );
+    }
+    let e = run(&["build", "static", "-o", "x.tar.gz"]);
+    assert!(
+        e.contains("x.tar.gz: compressed archives are not written"),
+        "{e}"
+    );
+    let e = run(&["build", "static", "--locked", "--lockfile", "missing.lock"]);
+    assert!(e.contains("missing.lock: no such lock file"), "{e}");
+    assert!(!tmp.path().join("x.tar.gz").exists());
+}

@@ -174,6 +174,31 @@ impl AppSpec {
         Ok(())
     }
 
+    /// Checks that every tag is a tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, the distribution
+    /// spec's rule), so it can become a ref name and a `RepoTags` entry as it is.
+    pub fn check_tags(&self) -> anyhow::Result<()> {
+        for t in &self.recipe.tags {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                return Err(self.error(
+                    None,
+                    "tags",
+                    format!(
+                        "{} is not a tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)",
+                        oci::digest::shown(t)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The default output of the image: the last component of its name, in the current
     /// directory.
     pub fn output_name(&self) -> &str {

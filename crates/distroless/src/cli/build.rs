@@ -63,6 +63,11 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         Arches::Listed(parse_arches(&args.arches)?)
     };
     let lock = if args.locked {
+        anyhow::ensure!(
+            args.lockfile.is_file(),
+            "{}: no such lock file (write one with `distroless lock IMAGE…`)",
+            args.lockfile.display()
+        );
         Some(Lock::read(&args.lockfile)?)
     } else {
         None
@@ -76,6 +81,15 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_name));
+    let shown = output.to_string_lossy();
+    if [".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".gz"]
+        .iter()
+        .any(|ext| shown.ends_with(ext))
+    {
+        anyhow::bail!(
+            "{shown}: compressed archives are not written (layers are compressed already); end the name in .tar"
+        );
+    }
     Ok(BuildRequest {
         base,
         app,
@@ -103,10 +117,15 @@ pub(crate) fn parse_arches(names: &[String]) -> anyhow::Result<Vec<Arch>> {
     if names.is_empty() {
         return Ok(vec![Arch::host()]);
     }
-    names
-        .iter()
-        .map(|a| a.parse::<Arch>().map_err(Into::into))
-        .collect()
+    let mut out: Vec<Arch> = Vec::new();
+    for name in names {
+        let a: Arch = name.parse()?;
+        // `--arch amd64 --arch amd64` is one architecture, not the same manifest twice.
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
 }
 
 /// The layer compression a flag names.
@@ -127,6 +146,7 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     };
     merge_flags(&args.app, &mut spec.recipe)?;
     spec.check_name()?;
+    spec.check_tags()?;
     Ok(Some(spec))
 }
 
