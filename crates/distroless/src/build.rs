@@ -173,15 +173,14 @@ fn finish(
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        let mut tmp = oci::layout::partial_file(&parent)?;
+        let mut tmp = oci::staging::Partial::new(&parent)?;
         std::io::Write::write_all(&mut tmp, &doc.bytes)?;
         staged.push((tmp, path));
     }
     output::finish(layout, &top, &req.destination, docker.as_ref())?;
     let mut sboms = Vec::new();
     for (tmp, path) in staged {
-        tmp.persist(&path)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.error))?;
+        tmp.persist(&path)?;
         sboms.push(path);
     }
     Ok(BuildSummary {

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     // Ctrl-C or SIGTERM: remove the staging directory of an output being written (a killed
     // download's partial cache file is swept by the next run).
     let _ = ctrlc::set_handler(|| {
-        oci::layout::remove_staging();
+        oci::staging::remove_all();
         eprintln!("interrupted");
         std::process::exit(130);
     });

@@ -145,7 +145,7 @@ pub struct LayerWriter {
 impl LayerWriter {
     /// Starts a layer whose blob will land in `blobs` (an OCI `blobs/sha256` directory).
     pub fn new(blobs: &Path, compression: Compression, mtime: u64) -> Result<Self> {
-        let tmp = crate::layout::public_tempfile(blobs)?;
+        let tmp = crate::staging::public_tempfile(blobs)?;
         let file = Hashing::new(io::BufWriter::with_capacity(1 << 20, tmp));
         let enc = Encoder::new(file, compression).map_err(|e| Error::io(blobs, e))?;
         let mut tar = tar::Builder::new(Hashing::new(enc));

@@ -4,7 +4,6 @@
 //! image is renamed into place, so a failed build leaves no half-written output behind.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, MediaType};
@@ -17,107 +16,7 @@ use crate::image::{canonical_json, descriptor};
 /// An OCI layout being written.
 pub struct LayoutWriter {
     tmp: tempfile::TempDir,
-    _registered: Registered,
-}
-
-/// Keeps a staging directory in [`STAGING`] while its writer lives.
-struct Registered(PathBuf);
-
-/// Staging directories of this process that are being written, so a signal handler can
-/// remove them before the process exits (their `TempDir` destructors would not run).
-static STAGING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-
-/// Removes every staging directory and temporary file this process is writing (for a
-/// signal handler).
-pub fn remove_staging() {
-    if let Ok(paths) = STAGING.lock() {
-        for p in paths.iter() {
-            if fs_err::remove_dir_all(p).is_err() {
-                let _ = fs_err::remove_file(p);
-            }
-        }
-    }
-}
-
-/// Adds a path to what a signal handler removes (a staging directory, a temporary archive, an
-/// unpacked foreign image); paths that are gone by then are skipped.
-pub fn register(path: &Path) {
-    if let Ok(mut paths) = STAGING.lock() {
-        paths.push(path.to_path_buf());
-    }
-}
-
-/// A temporary file beside an output (an archive, an SBOM) that becomes it by a rename: named
-/// after this process so a killed run's file is swept, and removed by the signal handler.
-pub fn partial_file(parent: &Path) -> Result<tempfile::NamedTempFile> {
-    let file = tempfile::Builder::new()
-        .prefix(&format!("{}partial-", staging_prefix(std::process::id())))
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(parent)
-        .map_err(|e| Error::Layout {
-            path: parent.to_path_buf(),
-            reason: format!("cannot create a temporary file here: {}", e.kind()),
-        })?;
-    register(file.path());
-    Ok(file)
-}
-
-/// A temporary file created 0666 less the umask, as an output file should be.
-pub fn public_tempfile(dir: &Path) -> Result<tempfile::NamedTempFile> {
-    tempfile::Builder::new()
-        .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)
-        .map_err(|e| Error::Layout {
-            path: dir.to_path_buf(),
-            reason: format!("cannot create a temporary file here: {}", e.kind()),
-        })
-}
-
-/// The file every staging directory holds, so a sweep never removes a directory of the
-/// user's that merely has a similar name.
-const MARKER: &str = ".distroless-staging";
-
-fn staging_prefix(pid: u32) -> String {
-    format!(".distroless-{pid}-")
-}
-
-/// Removes staging directories beside an output that belong to processes no longer running
-/// (a build killed with SIGKILL leaves its staging directory behind).
-fn sweep_staging(parent: &Path) {
-    let Ok(entries) = fs_err::read_dir(parent) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let Some(pid) = name
-            .strip_prefix(".distroless-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        let path = e.path();
-        match fs_err::symlink_metadata(&path) {
-            Ok(m) if m.is_dir() && path.join(MARKER).is_file() => {
-                let _ = fs_err::remove_dir_all(&path);
-            }
-            Ok(m) if m.is_file() && name.contains("-partial-") => {
-                let _ = fs_err::remove_file(&path);
-            }
-            _ => {}
-        }
-    }
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        if let Ok(mut dirs) = STAGING.lock() {
-            dirs.retain(|d| d != &self.0);
-        }
-    }
+    _registered: crate::staging::Registered,
 }
 
 impl LayoutWriter {
@@ -128,21 +27,8 @@ impl LayoutWriter {
             _ => PathBuf::from("."),
         };
         fs_err::create_dir_all(&parent)?;
-        sweep_staging(&parent);
-        // Outputs are made like any tool's: 0777/0666 less the umask (tempfile's 0700/0600
-        // would make a layout or archive unreadable to a push job of another user).
-        let tmp = tempfile::Builder::new()
-            .prefix(&staging_prefix(std::process::id()))
-            .permissions(std::fs::Permissions::from_mode(0o777))
-            .tempdir_in(&parent)
-            .map_err(|e| Error::Layout {
-                path: parent.clone(),
-                reason: format!("cannot create a staging directory here: {}", e.kind()),
-            })?;
-        register(tmp.path());
-        let registered = Registered(tmp.path().to_path_buf());
+        let (tmp, registered) = crate::staging::directory(&parent)?;
         fs_err::create_dir_all(tmp.path().join("blobs/sha256"))?;
-        fs_err::write(tmp.path().join(MARKER), b"")?;
         Ok(LayoutWriter {
             tmp,
             _registered: registered,
@@ -207,7 +93,7 @@ impl LayoutWriter {
         }
         let dir = dest.parent().unwrap_or(self.tmp.path());
         fs_err::create_dir_all(dir)?;
-        let mut tmp = public_tempfile(dir)?;
+        let mut tmp = crate::staging::public_tempfile(dir)?;
         let mut check = crate::digest::Verifier::new(from, digest, size);
         std::io::copy(&mut check, &mut tmp).map_err(|e| Error::Blob {
             what: what.to_string(),
@@ -230,7 +116,7 @@ impl LayoutWriter {
     /// Finishes as a layout directory at `dest`, replacing what was there.
     pub fn finish_dir(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
-        fs_err::remove_file(self.tmp.path().join(MARKER))?;
+        crate::staging::unmark(self.tmp.path())?;
         if dest.exists() {
             if !dest.join("oci-layout").exists() && fs_err::read_dir(dest)?.next().is_some() {
                 return Err(Error::Layout {
@@ -307,9 +193,7 @@ impl LayoutWriter {
             .parent()
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        // Written under a name of this process beside the output, so a killed run's partial
-        // archive is swept like its staging directory, and Ctrl-C removes it.
-        let out = partial_file(&parent)?;
+        let out = crate::staging::Partial::new(&parent)?;
         let mut tar = tar::Builder::new(std::io::BufWriter::new(out));
         let root = self.tmp.path();
         let mut names = if oci {
@@ -353,36 +237,6 @@ impl LayoutWriter {
         let file = w
             .into_inner()
             .map_err(|e| Error::io(dest, e.into_error()))?;
-        file.persist(dest).map_err(|e| Error::io(dest, e.error))?;
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod staging_tests {
-    use super::*;
-
-    #[test]
-    fn staging_of_dead_processes_is_swept_and_ours_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let dead = dir.path().join(format!("{}abc", staging_prefix(u32::MAX)));
-        fs_err::create_dir_all(dead.join("blobs")).unwrap();
-        fs_err::write(dead.join(MARKER), b"").unwrap();
-        let users = dir
-            .path()
-            .join(format!("{}mydata", staging_prefix(u32::MAX)));
-        fs_err::create_dir_all(&users).unwrap();
-        let w = LayoutWriter::new(&dir.path().join("out")).unwrap();
-        assert!(!dead.exists());
-        assert!(
-            users.exists(),
-            "a directory without the marker is the user's"
-        );
-        assert!(w.tmp.path().exists());
-        assert!(STAGING.lock().unwrap().iter().any(|d| d == w.tmp.path()));
-        let path = w.tmp.path().to_path_buf();
-        drop(w);
-        assert!(!path.exists());
-        assert!(!STAGING.lock().unwrap().contains(&path));
+        file.persist(dest)
     }
 }

@@ -11,5 +11,6 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod read;
+pub mod staging;
 
 pub use error::{Error, Result};

@@ -77,7 +77,7 @@ pub struct ForeignManifest {
 
 /// An image opened from disk (archives are unpacked into a private temporary directory).
 pub struct ForeignImage {
-    _unpacked: Option<tempfile::TempDir>,
+    _unpacked: Option<(tempfile::TempDir, crate::staging::Registered)>,
     root: PathBuf,
     /// How the user named it, for errors.
     name: String,
@@ -102,7 +102,7 @@ impl ForeignImage {
             });
         } else {
             let t = unpack(path, &name)?;
-            let r = t.path().to_path_buf();
+            let r = t.0.path().to_path_buf();
             (Some(t), r)
         };
         let mut image = ForeignImage {
@@ -392,7 +392,7 @@ fn check_diff_ids(config: &Value, layers: usize) -> std::result::Result<(), Stri
 
 /// Unpacks an archive into a private temporary directory: directories and regular files only,
 /// every path checked to stay inside.
-fn unpack(archive: &Path, name: &str) -> Result<tempfile::TempDir> {
+fn unpack(archive: &Path, name: &str) -> Result<(tempfile::TempDir, crate::staging::Registered)> {
     let bad = |reason: String| Error::Foreign {
         image: name.to_string(),
         reason,
@@ -402,7 +402,7 @@ fn unpack(archive: &Path, name: &str) -> Result<tempfile::TempDir> {
         .prefix(".distroless-unpacked-")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()?;
-    crate::layout::register(dir.path());
+    let registered = crate::staging::register(dir.path());
     let mut tar = tar::Archive::new(fs_err::File::open(archive)?);
     // The tar reader's own messages may quote header bytes: say what is wrong in our words.
     let entries = tar
@@ -439,7 +439,7 @@ fn unpack(archive: &Path, name: &str) -> Result<tempfile::TempDir> {
         std::io::copy(&mut entry, &mut f)
             .map_err(|e| bad(format!("archive entry {}: {e}", shown(&text))))?;
     }
-    Ok(dir)
+    Ok((dir, registered))
 }
 
 #[cfg(test)]
