@@ -85,19 +85,8 @@ impl Fetcher {
         Ok(Fetcher { client, timeouts })
     }
 
-    /// Opens a URL as a stream (one attempt for HTTP; callers retry the whole read). A missing
+    /// Opens a URL as a stream, one attempt (callers retry the whole transfer). A missing
     /// file is `Error::NotFound`.
-    pub fn open(&self, url: &Url) -> Result<Box<dyn Read + Send>> {
-        match self.open_once(url) {
-            Ok(r) => Ok(r),
-            Err(Attempt::Fatal(e)) => Err(e),
-            Err(Attempt::Retry(m, _)) => Err(Error::Http {
-                url: url.to_string(),
-                message: m,
-            }),
-        }
-    }
-
     fn open_once(&self, url: &Url) -> std::result::Result<Box<dyn Read + Send>, Attempt> {
         if url.scheme() == "file" {
             let path = url.to_file_path().map_err(|()| {

@@ -18,7 +18,8 @@ use crate::atomic::write_atomic;
 pub enum Record {
     /// A resolved plan, keyed by the recipe chain and the index hashes.
     Plan,
-    /// A built layer's blob descriptor and file index, keyed by everything that shapes its bytes.
+    /// A built layer's blob descriptor and file index, keyed by everything that shapes its bytes
+    /// (bump its version when the bytes change for the same inputs).
     Layer,
     /// Maintainer and licenses of a package, keyed by its `.deb` hash.
     PackageFacts,

@@ -23,9 +23,6 @@ use crate::plan::Plan;
 use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
 
-/// Bump when the bytes a layer is made of change for the same inputs.
-const LAYER_VERSION: u32 = 4;
-
 /// How packages are grouped into layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layering {
@@ -167,7 +164,7 @@ fn names(packages: &[Package]) -> String {
 fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String {
     let mut h = Sha256::new();
     h.update(format!(
-        "v{LAYER_VERSION} {:?} {} {} {:?} {}\n",
+        "{:?} {} {} {:?} {}\n",
         inputs.compression, inputs.epoch, inputs.merged_usr, inputs.release, inputs.plan.arch
     ));
     for d in below {
