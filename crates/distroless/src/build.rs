@@ -298,13 +298,10 @@ mod tests {
     #[test]
     fn an_application_is_the_last_tier_of_the_chain() {
         let catalog = Catalog::embedded().unwrap();
-        let app = AppSpec {
-            recipe: Recipe::parse("r", "name = \"shop\"\npackages = [\"libpq5\"]\n").unwrap(),
-            file: "r".into(),
-            text: String::new(),
-            dir: ".".into(),
-            context: "/".into(),
-        };
+        let app = AppSpec::for_test(
+            "name = \"shop\"\npackages = [\"libpq5\"]\n",
+            std::path::Path::new("."),
+        );
         let chain = chain_with_app(&catalog, "cc", Some(&app)).unwrap();
         let names: Vec<&str> = chain.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["static", "base-nossl", "base", "cc", "app"]);

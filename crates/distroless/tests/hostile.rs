@@ -25,15 +25,6 @@ fn debug_fails(cache: &Path, repo: &str, image: &Path, out: &Path) -> String {
     err
 }
 
-/// Files and directories left in `dir` whose name starts with `.distroless-`.
-fn staging_left(dir: &Path) -> Vec<String> {
-    fs_err::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with(".distroless-"))
-        .collect()
-}
-
 #[test]
 fn debug_refuses_hostile_layouts_and_archives() {
     let repo = catalog_repo();
@@ -90,7 +81,7 @@ fn debug_refuses_hostile_layouts_and_archives() {
     docker_archive(&tar, &dm);
     assert!(debug_fails(&cache, &repo.file_url(), &tar, &out).contains("leaves the archive"));
 
-    assert!(staging_left(&tmp.path().join("o")).is_empty());
+    assert!(support::names_starting(".distroless-", &tmp.path().join("o")).is_empty());
 }
 
 #[test]
@@ -117,7 +108,7 @@ fn a_recipe_on_a_hostile_base_fails_at_its_from_key() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("mismatch"), "{err}");
     assert!(!tmp.path().join("out").exists());
-    assert!(staging_left(tmp.path()).is_empty());
+    assert!(support::names_starting(".distroless-", tmp.path()).is_empty());
 }
 
 /// Builds the recipe `text` (written as `dir/r.toml`) against an unreachable mirror: every
@@ -202,7 +193,10 @@ fn recipes_cannot_reach_outside_their_build_context() {
         );
     }
     assert!(!tmp.path().join("escaped").exists());
-    assert!(staging_left(&ctx).is_empty() && staging_left(tmp.path()).is_empty());
+    assert!(
+        support::names_starting(".distroless-", &ctx).is_empty()
+            && support::names_starting(".distroless-", tmp.path()).is_empty()
+    );
 
     let a = support::distroless(&tmp.path().join("cache"))
         .args([

@@ -82,15 +82,6 @@ fn a_stalled_mirror_fails_within_the_idle_timeout() {
     assert!(!tmp.path().join("o").exists());
 }
 
-/// `.distroless-*` staging directories in `dir`.
-fn staging(dir: &Path) -> Vec<String> {
-    fs_err::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with(".distroless-"))
-        .collect()
-}
-
 /// Starts a build whose package downloads stall, and waits until its staging directory exists.
 fn stalled_build(mirror: &str, cache: &Path, out: &Path) -> std::process::Child {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("distroless"))
@@ -113,7 +104,7 @@ fn stalled_build(mirror: &str, cache: &Path, out: &Path) -> std::process::Child 
         .unwrap();
     let parent = out.parent().unwrap();
     let started = Instant::now();
-    while staging(parent).is_empty() {
+    while support::names_starting(".distroless-", parent).is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "no staging directory appeared"
@@ -147,14 +138,18 @@ fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
         signal(&child, sig);
         let status = child.wait().unwrap();
         assert!(!status.success());
-        assert!(staging(&outs).is_empty(), "{sig} left {:?}", staging(&outs));
+        assert!(
+            support::names_starting(".distroless-", &outs).is_empty(),
+            "{sig} left {:?}",
+            support::names_starting(".distroless-", &outs)
+        );
         assert!(!outs.join("o").exists());
     }
     // SIGKILL cannot be caught: the next run in the same directory sweeps what it left.
     let mut child = stalled_build(&server.url, &tmp.path().join("c"), &outs.join("o"));
     signal(&child, "-KILL");
     child.wait().unwrap();
-    assert_eq!(staging(&outs).len(), 1);
+    assert_eq!(support::names_starting(".distroless-", &outs).len(), 1);
     build(
         &repo.file_url(),
         &tmp.path().join("c"),
@@ -162,11 +157,11 @@ fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
         &[],
     )
     .success();
-    assert!(staging(&outs).is_empty(), "{:?}", staging(&outs));
-    let partials: Vec<_> = fs_err::read_dir(tmp.path().join("c"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with(".partial-"))
-        .collect();
+    assert!(
+        support::names_starting(".distroless-", &outs).is_empty(),
+        "{:?}",
+        support::names_starting(".distroless-", &outs)
+    );
+    let partials = support::names_starting(".partial-", &tmp.path().join("c"));
     assert!(partials.is_empty(), "{partials:?}");
 }

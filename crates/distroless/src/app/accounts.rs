@@ -142,20 +142,15 @@ pub fn home_dirs(spec: &AppSpec) -> Vec<GenEntry> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
-    use crate::model::recipe::Recipe;
 
     #[test]
     fn owners_resolve_names() {
-        let spec = AppSpec {
-            recipe: Recipe::parse("r", "[[users]]\nname = \"app\"\nuid = 1000\n").unwrap(),
-            file: "r".into(),
-            text: String::new(),
-            dir: PathBuf::from("."),
-            context: PathBuf::from("/"),
-        };
+        let spec = AppSpec::for_test(
+            "[[users]]\nname = \"app\"\nuid = 1000\n",
+            std::path::Path::new("."),
+        );
         let a = spec.accounts().unwrap();
         assert_eq!(a.owner("app").unwrap(), (1000, 1000));
         assert_eq!(a.owner("nonroot:staff").unwrap(), (65532, 50));

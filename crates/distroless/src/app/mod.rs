@@ -36,6 +36,20 @@ pub struct AppSpec {
     pub context: PathBuf,
 }
 
+#[cfg(test)]
+impl AppSpec {
+    /// A recipe from text, as if read from `dir/r.toml`, with `dir` as its build context.
+    pub(crate) fn for_test(text: &str, dir: &Path) -> AppSpec {
+        AppSpec {
+            recipe: Recipe::parse("r.toml", text).expect("test recipe"),
+            file: "r.toml".into(),
+            text: text.into(),
+            dir: dir.to_path_buf(),
+            context: fs_err::canonicalize(dir).expect("test directory"),
+        }
+    }
+}
+
 /// The largest recipe file we read.
 const MAX_RECIPE: u64 = 1 << 20;
 
@@ -275,13 +289,7 @@ mod tests {
 
     #[test]
     fn catalog_only_keys_are_refused() {
-        let spec = AppSpec {
-            recipe: Recipe::parse("r", "java_trust_store = true\n").unwrap(),
-            file: "r.toml".into(),
-            text: String::new(),
-            dir: PathBuf::from("."),
-            context: PathBuf::from("/"),
-        };
+        let spec = AppSpec::for_test("java_trust_store = true\n", Path::new("."));
         assert!(
             check_keys(&spec)
                 .unwrap_err()
@@ -292,13 +300,7 @@ mod tests {
 
     #[test]
     fn names_are_names_not_paths() {
-        let spec = |name: &str| AppSpec {
-            recipe: Recipe::parse("r", &format!("name = {name:?}\n")).unwrap(),
-            file: "r.toml".into(),
-            text: String::new(),
-            dir: PathBuf::from("."),
-            context: PathBuf::from("/"),
-        };
+        let spec = |name: &str| AppSpec::for_test(&format!("name = {name:?}\n"), Path::new("."));
         for good in ["shop", "team/shop", "a.b_c-d", "x9"] {
             spec(good).check_name().unwrap();
         }
@@ -328,13 +330,7 @@ mod tests {
         std::os::unix::fs::symlink(tmp.path(), ctx.join("up")).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("secret"), ctx.join("link")).unwrap();
         std::os::unix::fs::symlink("sub/app", ctx.join("inside")).unwrap();
-        let spec = AppSpec {
-            recipe: Recipe::parse("r", "").unwrap(),
-            file: "r.toml".into(),
-            text: String::new(),
-            dir: ctx.clone(),
-            context: fs_err::canonicalize(&ctx).unwrap(),
-        };
+        let spec = AppSpec::for_test("", &ctx);
         assert!(spec.source(None, "src", "sub/app").is_ok());
         assert!(spec.source(None, "src", "sub").is_ok());
         assert!(spec.source(None, "src", ".").is_ok());
@@ -361,13 +357,7 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_key() {
         let text = "name = \"a\"\n[[copy]]\nsrc = \"x\"\ndest = \"/x\"\n";
-        let spec = AppSpec {
-            recipe: Recipe::parse("r", text).unwrap(),
-            file: "r.toml".into(),
-            text: text.into(),
-            dir: PathBuf::from("."),
-            context: PathBuf::from("/"),
-        };
+        let spec = AppSpec::for_test(text, Path::new("."));
         let e = spec.error(Some(("copy", 0)), "src", "missing");
         assert_eq!(e.to_string(), "r.toml:3: copy[0].src: missing");
     }

@@ -153,17 +153,6 @@ pub fn auto_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::recipe::Recipe;
-
-    fn spec(dir: &std::path::Path, text: &str) -> AppSpec {
-        AppSpec {
-            recipe: Recipe::parse("r.toml", text).unwrap(),
-            file: "r.toml".into(),
-            text: text.into(),
-            dir: dir.to_path_buf(),
-            context: fs_err::canonicalize(dir).unwrap(),
-        }
-    }
 
     #[test]
     fn units_are_accounts_then_one_per_copy() {
@@ -173,7 +162,7 @@ mod tests {
         let text = "[[users]]\nname = \"app\"\nuid = 1000\n\
                     [[copy]]\nsrc = \"app\"\ndest = \"/app\"\nowner = \"app\"\n\
                     [[copy]]\nsrc = \"cfg\"\ndest = \"/etc/\"\n";
-        let prepared = prepare_app(&spec(dir.path(), text)).unwrap();
+        let prepared = prepare_app(&AppSpec::for_test(text, dir.path())).unwrap();
         let none = || -> anyhow::Result<Vec<(String, Vec<u8>)>> { unreachable!() };
         let units = app_units(&prepared, &none, false, 0).unwrap();
         let labels: Vec<&str> = units.iter().map(|u| u.label.as_str()).collect();
@@ -198,7 +187,7 @@ mod tests {
     fn a_missing_source_is_refused_before_any_download() {
         let dir = tempfile::tempdir().unwrap();
         let text = "[[copy]]\nsrc = \"nope\"\ndest = \"/x\"\n";
-        let err = prepare_app(&spec(dir.path(), text))
+        let err = prepare_app(&AppSpec::for_test(text, dir.path()))
             .err()
             .unwrap()
             .to_string();

@@ -360,3 +360,13 @@ pub(crate) fn trusting_process(
         .args(["--mirror", repo_url]);
     cmd
 }
+
+/// Names in `dir` that start with `prefix` (staging directories and partial files left).
+#[allow(dead_code)]
+pub(crate) fn names_starting(prefix: &str, dir: &Path) -> Vec<String> {
+    fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
