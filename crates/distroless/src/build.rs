@@ -29,10 +29,7 @@ pub fn build(
     catalog: &Catalog,
     req: &BuildRequest,
 ) -> anyhow::Result<BuildSummary> {
-    let image = req
-        .image(catalog)?
-        .context("an image on disk is built without the Debian archive")?;
-    let owned = chain_with_app(catalog, &image.name, req.app.as_ref())?;
+    let (image, owned) = target(catalog, req)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
     let app = req.app.as_ref().map(prepare_app).transpose()?;
     let arches = arches(source, &image, &req.arches)?;
@@ -62,21 +59,28 @@ pub fn build(
     finish(layout, req, &image, built, explain)
 }
 
-/// The plans a build would use, one per architecture (for `--dry-run`).
+/// The plans a build would use, one per architecture (for `--dry-run`; from the lock with
+/// `--locked`, as the build would).
 pub fn plans(
     source: &Source<'_>,
     catalog: &Catalog,
     req: &BuildRequest,
 ) -> anyhow::Result<Vec<Plan>> {
-    let image = req
-        .image(catalog)?
-        .context("an image on disk has no Debian plan")?;
-    let owned = chain_with_app(catalog, &image.name, req.app.as_ref())?;
+    let (image, owned) = target(catalog, req)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
     arches(source, &image, &req.arches)?
         .into_iter()
-        .map(|arch| plan(source, &chain, &image, arch))
+        .map(|arch| plan_for(source, req, &image, &chain, arch))
         .collect()
+}
+
+/// The catalog image a request stands on, and its recipe chain with the application last.
+fn target(catalog: &Catalog, req: &BuildRequest) -> anyhow::Result<(ImageRef, Vec<Recipe>)> {
+    let image = req
+        .image(catalog)?
+        .context("an image on disk is built without the Debian archive")?;
+    let chain = chain_with_app(catalog, &image.name, req.app.as_ref())?;
+    Ok((image, chain))
 }
 
 /// The architectures to build: as listed, or every published one the suite offers.

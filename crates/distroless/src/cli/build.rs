@@ -81,15 +81,6 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_name));
-    let shown = output.to_string_lossy();
-    if [".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".gz"]
-        .iter()
-        .any(|ext| shown.ends_with(ext))
-    {
-        anyhow::bail!(
-            "{shown}: compressed archives are not written (layers are compressed already); end the name in .tar"
-        );
-    }
     Ok(BuildRequest {
         base,
         app,

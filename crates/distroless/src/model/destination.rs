@@ -50,6 +50,15 @@ impl Destination {
     /// Refuses early, before any download, an output that could not be replaced safely.
     pub fn check(&self) -> anyhow::Result<()> {
         let out = self.path();
+        let shown = out.to_string_lossy();
+        if [".tar.gz", ".tgz", ".tar.zst", ".tar.xz", ".gz"]
+            .iter()
+            .any(|ext| shown.ends_with(ext))
+        {
+            bail!(
+                "{shown}: compressed archives are not written (layers are compressed already); end the name in .tar"
+            );
+        }
         let Ok(meta) = fs_err::symlink_metadata(out) else {
             return Ok(());
         };
@@ -195,6 +204,12 @@ mod tests {
                 .is_err()
         );
         assert!(Destination::Layout(dir.path().join("new")).check().is_ok());
+        let e = Destination::from_path(dir.path().join("x.tar.gz"), false).check();
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("compressed archives are not written")
+        );
         // A layout that holds the user's own files is not replaced.
         let l = dir.path().join("l");
         fs_err::create_dir_all(l.join("blobs")).unwrap();
