@@ -5,18 +5,19 @@
 use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
 
-use crate::app::{AppSpec, prepare::auto_plan, prepare_app};
+use crate::app::{AppPrepared, AppSpec, prepare::auto_plan, prepare_app};
 use crate::image::assemble::{ArchImage, ArchStep};
 use crate::image::{index_digest, tagged_index};
+use crate::model::lock::Lock;
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Base, Catalog, ImageRef};
 use crate::output::{self, BuildSummary, DockerImage};
 use crate::plan::{Plan, Source, plan};
-use crate::request::{Arches, BuildRequest};
+use crate::request::{Arches, BuildRequest, Target};
 
 /// Builds an application image on an image on disk (no Debian archive is read).
 pub fn build_on_disk(req: &BuildRequest) -> anyhow::Result<BuildSummary> {
-    let (Base::Disk(base), Some(app)) = (&req.base, &req.app) else {
+    let (Base::Disk(base), Some(app)) = (&req.target.base, &req.target.app) else {
         bail!("an image on disk is a base for application recipes only");
     };
     crate::foreign::app::build(app, base, &req.destination, req.compression, req.epoch)
@@ -29,22 +30,19 @@ pub fn build(
     catalog: &Catalog,
     req: &BuildRequest,
 ) -> anyhow::Result<BuildSummary> {
-    let (image, owned) = target(catalog, req)?;
+    let target = &req.target;
+    let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
-    let app = req.app.as_ref().map(prepare_app).transpose()?;
-    let arches = arches(source, &image, &req.arches)?;
+    let app = target.app.as_ref().map(prepare_app).transpose()?;
+    let arches = arches(source, &image, &target.arches)?;
     req.destination.check()?;
     let layout = LayoutWriter::new(req.destination.path())?;
     let mut built = Vec::new();
     let mut explain = Vec::new();
     for &arch in &arches {
         let what = || format!("{} for {arch}", image.canonical());
-        let mut p = plan_for(source, req, &image, &chain, arch)?;
-        if let (Base::Auto(release), Some(app)) = (&req.base, &app) {
-            let lines;
-            (p, lines) = auto_plan(source, *release, p, app, arch)?;
-            explain.extend(lines);
-        }
+        let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
+        explain.extend(lines);
         let step = ArchStep {
             source,
             catalog,
@@ -59,27 +57,29 @@ pub fn build(
     finish(layout, req, &image, built, explain)
 }
 
-/// The plans a build would use, one per architecture (for `--dry-run`; from the lock with
-/// `--locked`, as the build would).
+/// The plans a build would use, one per architecture, with their `--explain` lines (for
+/// `--dry-run` and `lock`; from the lock with `--locked`, as the build would). The
+/// application's recipe is checked as the build checks it.
 pub fn plans(
     source: &Source<'_>,
     catalog: &Catalog,
-    req: &BuildRequest,
-) -> anyhow::Result<Vec<Plan>> {
-    let (image, owned) = target(catalog, req)?;
+    target: &Target,
+) -> anyhow::Result<Vec<(Plan, Vec<String>)>> {
+    let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
-    arches(source, &image, &req.arches)?
+    let app = target.app.as_ref().map(prepare_app).transpose()?;
+    arches(source, &image, &target.arches)?
         .into_iter()
-        .map(|arch| plan_for(source, req, &image, &chain, arch))
+        .map(|arch| resolve(source, target, &image, &chain, app.as_ref(), arch))
         .collect()
 }
 
 /// The catalog image a request stands on, and its recipe chain with the application last.
-fn target(catalog: &Catalog, req: &BuildRequest) -> anyhow::Result<(ImageRef, Vec<Recipe>)> {
-    let image = req
+pub fn stands_on(catalog: &Catalog, target: &Target) -> anyhow::Result<(ImageRef, Vec<Recipe>)> {
+    let image = target
         .image(catalog)?
         .context("an image on disk is built without the Debian archive")?;
-    let chain = chain_with_app(catalog, &image.name, req.app.as_ref())?;
+    let chain = chain_with_app(catalog, &image.name, target.app.as_ref())?;
     Ok((image, chain))
 }
 
@@ -113,27 +113,74 @@ pub fn chain_with_app(
     Ok(chain)
 }
 
-/// The plan of one architecture: from the lock, or resolved.
-fn plan_for(
+/// The plan of one architecture as the build uses it, with its `--explain` lines: from the
+/// lock, or resolved (and, on `auto`, with the library files the programs need).
+fn resolve(
     source: &Source<'_>,
-    req: &BuildRequest,
+    target: &Target,
     image: &ImageRef,
     chain: &[&Recipe],
+    app: Option<&AppPrepared>,
+    arch: Arch,
+) -> anyhow::Result<(Plan, Vec<String>)> {
+    if let Some(lock) = &target.lock {
+        return Ok((locked_plan(source, target, lock, image, arch)?, Vec::new()));
+    }
+    let p = plan(source, chain, image, arch)
+        .with_context(|| format!("{} for {arch}", image.canonical()))?;
+    match (&target.base, app) {
+        (Base::Auto(release), Some(app)) => auto_plan(source, *release, p, app, arch),
+        _ => Ok((p, Vec::new())),
+    }
+}
+
+/// The plan the lock pins for one architecture; refused when the lock has no entry or the
+/// recipe asks for other packages than it did when it was locked.
+fn locked_plan(
+    source: &Source<'_>,
+    target: &Target,
+    lock: &Lock,
+    image: &ImageRef,
     arch: Arch,
 ) -> anyhow::Result<Plan> {
-    let Some(lock) = &req.lock else {
-        return plan(source, chain, image, arch)
-            .with_context(|| format!("{} for {arch}", image.canonical()));
-    };
     let n = image.release.number;
-    let entry = lock.find(&image.name, n, arch).with_context(|| {
-        format!(
-            "{} for {arch} is not in the lock file; run `distroless lock {}-debian{n} --arch {arch}`",
-            image.canonical(),
-            image.name,
-        )
+    let name = target.lock_name(image);
+    let relock = match &target.app {
+        Some(a) => format!("distroless lock -f {} --arch {arch}", a.file),
+        None => format!("distroless lock {}-debian{n} --arch {arch}", image.name),
+    };
+    let entry = lock.find(&name, n, arch).with_context(|| {
+        format!("{name} (Debian {n}, {arch}) is not in the lock file; run `{relock}`")
     })?;
+    let asked = requested(target);
+    if entry.requested != asked {
+        bail!(
+            "the recipe's packages ({}) are not those locked for {name} ({}); run `{relock}`",
+            shown_list(&asked),
+            shown_list(&entry.requested)
+        );
+    }
     Ok(entry.to_plan(image, &source.archive.mirrors))
+}
+
+/// The packages an application recipe names, sorted (what a lock entry records).
+pub fn requested(target: &Target) -> Vec<String> {
+    let mut names: Vec<String> = target
+        .app
+        .iter()
+        .flat_map(|a| a.recipe.packages.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn shown_list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Writes the index, the output and the SBOMs of every architecture.
@@ -144,7 +191,7 @@ fn finish(
     built: Vec<ArchImage>,
     explain: Vec<String>,
 ) -> anyhow::Result<BuildSummary> {
-    let tags: Vec<String> = match req.app.as_ref().map(|a| a.recipe.tags.clone()) {
+    let tags: Vec<String> = match req.target.app.as_ref().map(|a| a.recipe.tags.clone()) {
         Some(t) if !t.is_empty() => t,
         // An application image is `latest` whatever variant it starts from.
         Some(_) => vec!["latest".to_string()],
@@ -157,7 +204,7 @@ fn finish(
         .collect();
     let top = tagged_index(&layout, manifests, &tags)?;
     let index_digest = index_digest(&top)?;
-    let name = req.app.as_ref().map_or_else(
+    let name = req.target.app.as_ref().map_or_else(
         || format!("distroless/{}-debian{}", image.name, image.release.number),
         |a| a.recipe.name.clone(),
     );
@@ -227,16 +274,18 @@ mod tests {
 
     fn request(catalog: &Catalog, image: &str, out: std::path::PathBuf) -> BuildRequest {
         BuildRequest {
-            base: Base::Catalog(ImageRef::parse(image, catalog).unwrap()),
-            app: None,
-            arches: Arches::Listed(vec![Arch::Amd64]),
+            target: Target {
+                base: Base::Catalog(ImageRef::parse(image, catalog).unwrap()),
+                app: None,
+                arches: Arches::Listed(vec![Arch::Amd64]),
+                lock: None,
+            },
             destination: Destination::from_path(out, false),
             compression: oci::layer::Compression::Gzip,
             layering: crate::layers::Layering::Tier,
             epoch: 0,
             allow_missing: false,
             sbom: crate::sbom::SbomFormats::Both,
-            lock: None,
         }
     }
 
@@ -292,10 +341,10 @@ mod tests {
         let plans = plans(
             &source,
             &catalog,
-            &request(&catalog, "base-debian13", tmp.path().join("c")),
+            &request(&catalog, "base-debian13", tmp.path().join("c")).target,
         )
         .unwrap();
-        assert_eq!(plans[0].tiers.len(), 3);
+        assert_eq!(plans[0].0.tiers.len(), 3);
         assert!(!tmp.path().join("c").exists(), "planning writes no output");
     }
 

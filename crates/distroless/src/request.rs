@@ -17,13 +17,22 @@ pub enum Arches {
     AllOffered,
 }
 
-/// Everything `distroless build` needs.
+/// What to plan: the base, the application on it, the architectures, and the lock to take
+/// the packages from (what `build`, `build --dry-run` and `lock` share).
 #[derive(Debug, Clone)]
-pub struct BuildRequest {
+pub struct Target {
     pub base: Base,
     /// The application recipe (file and flags merged), if any.
     pub app: Option<AppSpec>,
     pub arches: Arches,
+    /// Build exactly the packages of this lock instead of resolving.
+    pub lock: Option<Lock>,
+}
+
+/// Everything `distroless build` needs.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub target: Target,
     pub destination: Destination,
     pub compression: Compression,
     pub layering: Layering,
@@ -32,11 +41,9 @@ pub struct BuildRequest {
     /// Warn instead of failing when an ELF file needs a missing library.
     pub allow_missing: bool,
     pub sbom: SbomFormats,
-    /// Build exactly the packages of this lock instead of resolving.
-    pub lock: Option<Lock>,
 }
 
-impl BuildRequest {
+impl Target {
     /// The catalog image the build stands on: the base itself, or `static` of the release
     /// for `auto`. `None` for an image on disk.
     pub fn image(&self, catalog: &Catalog) -> anyhow::Result<Option<ImageRef>> {
@@ -48,5 +55,15 @@ impl BuildRequest {
             )?),
             Base::Disk(_) => None,
         })
+    }
+
+    /// The name the plan is locked under: the catalog image's, or for an application
+    /// `NAME on BASE` (an application's packages differ from its base's).
+    pub fn lock_name(&self, image: &ImageRef) -> String {
+        match (&self.app, &self.base) {
+            (None, _) => image.name.clone(),
+            (Some(a), Base::Auto(_)) => format!("{} on auto", a.recipe.name),
+            (Some(a), _) => format!("{} on {}", a.recipe.name, image.name),
+        }
     }
 }

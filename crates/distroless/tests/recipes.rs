@@ -472,3 +472,57 @@ fn recipes_start_from_layouts_and_archives() {
         .failure()
         .stderr(contains("2: packages: Debian packages need a catalog base"));
 }
+
+#[test]
+fn an_application_recipe_is_locked_with_its_own_packages() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let p = dir.path();
+    let cache = p.join("cache");
+    let recipe = "name = \"shop\"\nfrom = \"cc\"\npackages = [\"libpq5\"]\n[[copy]]\nsrc = \"server\"\ndest = \"/srv/server\"\n";
+    fs_err::write(p.join("distroless.toml"), recipe).unwrap();
+    let in_dir = |args: &[&str]| {
+        let mut cmd = support::trusting(&cache, &repo.file_url(), args);
+        cmd.current_dir(p);
+        cmd
+    };
+    // `lock` and `build` read ./distroless.toml when given nothing else.
+    let out = in_dir(&["lock", "--arch", "amd64"]).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with("shop on cc (Debian 13) amd64: "),
+        "{stdout}"
+    );
+    let lock = fs_err::read_to_string(p.join("distroless.lock")).unwrap();
+    assert!(lock.contains("name = \"shop on cc\""), "{lock}");
+    assert!(lock.contains("requested = [\"libpq5\"]"), "{lock}");
+    assert!(lock.contains("name = \"libpq5\""), "{lock}");
+
+    in_dir(&["build", "-q", "--arch", "amd64", "--locked", "-o", "img"])
+        .assert()
+        .success();
+    let (_, m) = &manifests(&p.join("img"))[0];
+    let listing = files(&p.join("img"), m);
+    assert!(
+        listing.keys().any(|f| f.contains("libpq.so.5")),
+        "the locked image has the recipe's packages"
+    );
+
+    // A recipe that asks for other packages than were locked is refused, not half-built.
+    fs_err::write(
+        p.join("distroless.toml"),
+        recipe.replace("libpq5", "zlib1g"),
+    )
+    .unwrap();
+    in_dir(&["build", "-q", "--arch", "amd64", "--locked", "-o", "img2"])
+        .assert()
+        .failure()
+        .stderr(contains(
+            "the recipe's packages (zlib1g) are not those locked for shop on cc (libpq5); run `distroless lock -f distroless.toml --arch amd64`",
+        ));
+    assert!(!p.join("img2").exists());
+    // `--update` re-resolves catalog entries and says which application entries it cannot.
+    let out = in_dir(&["lock", "--update"]).assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("shop on cc: skipped"), "{stdout}");
+}

@@ -34,6 +34,7 @@ pub(crate) enum Command {
     ///
     /// Examples:
     ///   distroless lock cc-debian12 python3 --arch amd64 --arch arm64
+    ///   distroless lock -f distroless.toml           # an application recipe (base + its packages)
     ///   distroless lock --update                     # re-resolve everything in the lock
     ///   distroless build cc-debian12 --locked        # build exactly the locked set
     #[command(verbatim_doc_comment)]
@@ -269,7 +270,21 @@ pub(crate) struct LockArgs {
     /// Images to lock (the tag does not matter: every variant uses the same packages).
     pub(crate) images: Vec<String>,
 
-    /// Debian architectures to lock (repeatable). Defaults to the host's.
+    /// Lock an application recipe's packages (its base's and its own; with `from = "auto"`,
+    /// the library files its programs need). Default: ./distroless.toml when no image is named.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "RECIPE",
+        conflicts_with = "images"
+    )]
+    pub(crate) file: Option<PathBuf>,
+
+    /// Build context of the recipe (see `build --context`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) context: Option<PathBuf>,
+
+    /// Debian architectures to lock (repeatable). Defaults to the recipe's, or the host's.
     #[arg(long = "arch", value_name = "ARCH")]
     pub(crate) arches: Vec<String>,
 

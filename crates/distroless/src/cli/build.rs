@@ -13,26 +13,30 @@ use distroless::model::recipe::{CopySpec, Recipe};
 use distroless::model::{Arch, Base, Catalog, Destination, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
-use distroless::request::{Arches, BuildRequest};
+use distroless::request::{Arches, BuildRequest, Target};
 use distroless::sbom::SbomFormats;
 use oci::layer::Compression;
 
 use super::args::{AppArgs, BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
 use super::source;
 
+/// The recipe `build` and `lock` read when given neither an image nor `-f` (as `docker build`
+/// reads ./Dockerfile).
+pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
+
 /// Runs `distroless build`.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let req = request(args, &catalog)?;
-    if let Base::Disk(base) = &req.base {
+    if let Base::Disk(base) = &req.target.base {
         let summary = build::build_on_disk(&req)?;
         return print_disk_summary(args, &summary, &base.shown);
     }
     let reporter = source::reporter(&args.source, args.json);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     if args.dry_run {
-        let plans = build::plans(&source, &catalog, &req)?;
-        return print_plans(&plans, args.json);
+        let plans = build::plans(&source, &catalog, &req.target)?;
+        return print_plans(&plans, args.json, args.explain);
     }
     let summary = build::build(&source, &catalog, &req)?;
     print_summary(args, &summary)
@@ -48,7 +52,9 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         (Some(spec), None) => spec.base(catalog)?,
         (None, Some(i)) => Base::Catalog(ImageRef::parse(i, catalog)?),
         (None, None) => {
-            anyhow::bail!("name an IMAGE (see `distroless list`) or a recipe with -f FILE")
+            anyhow::bail!(
+                "name an IMAGE (see `distroless list`) or a recipe with -f FILE (none in ./{DEFAULT_RECIPE})"
+            )
         }
     };
     let recipe_arches = app
@@ -65,8 +71,13 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
     let lock = if args.locked {
         anyhow::ensure!(
             args.lockfile.is_file(),
-            "{}: no such lock file (write one with `distroless lock IMAGE…`)",
-            args.lockfile.display()
+            "{}: no such lock file (write one with `distroless lock {}`)",
+            args.lockfile.display(),
+            if app.is_some() {
+                "-f RECIPE"
+            } else {
+                "IMAGE…"
+            }
         );
         Some(Lock::read(&args.lockfile)?)
     } else {
@@ -82,9 +93,12 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_name));
     Ok(BuildRequest {
-        base,
-        app,
-        arches,
+        target: Target {
+            base,
+            app,
+            arches,
+            lock,
+        },
         destination: Destination::from_path(output, args.format == FormatArg::Docker),
         compression: compression(args.compression),
         layering: match args.layering {
@@ -99,7 +113,6 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
             SbomArg::Both => SbomFormats::Both,
             SbomArg::None => SbomFormats::None,
         },
-        lock,
     })
 }
 
@@ -130,9 +143,11 @@ pub(crate) fn compression(arg: CompressionArg) -> Compression {
 /// The recipe file with the application flags merged over it (or the flags alone).
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     let context = args.context.as_deref();
+    let default = std::path::Path::new(DEFAULT_RECIPE);
     let mut spec = match &args.file {
         Some(f) => app::load(f, context)?,
         None if args.app.any() => app::inline(context)?,
+        None if args.image.is_none() && default.is_file() => app::load(default, context)?,
         None => return Ok(None),
     };
     merge_flags(&args.app, &mut spec.recipe)?;
@@ -253,14 +268,15 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     Ok(())
 }
 
-fn print_plans(plans: &[Plan], json: bool) -> anyhow::Result<()> {
+fn print_plans(plans: &[(Plan, Vec<String>)], json: bool, explain: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, plans)?;
+        let plans: Vec<&Plan> = plans.iter().map(|(p, _)| p).collect();
+        serde_json::to_writer_pretty(&mut out, &plans)?;
         writeln!(out)?;
         return Ok(());
     }
-    for p in plans {
+    for (p, lines) in plans {
         writeln!(
             out,
             "{} for {} (Debian {}, released {})",
@@ -277,6 +293,23 @@ fn print_plans(plans: &[Plan], json: bool) -> anyhow::Result<()> {
                     pkg.size.div_ceil(1024),
                     pkg.suite
                 )?;
+            }
+            for (pkg, only) in &tier.partial {
+                let n = only.len();
+                writeln!(
+                    out,
+                    "    {:32} {:32} {:>8} KiB  {} ({n} file{} of it)",
+                    pkg.name,
+                    pkg.version,
+                    pkg.size.div_ceil(1024),
+                    pkg.suite,
+                    if n == 1 { "" } else { "s" }
+                )?;
+            }
+        }
+        if explain {
+            for line in lines {
+                writeln!(out, "  {line}")?;
             }
         }
         let broken: Vec<_> = p.tiers.iter().flat_map(|t| &t.broken).collect();

@@ -1,75 +1,145 @@
-//! `distroless lock`: resolve images and pin their packages in the lock file.
+//! `distroless lock`: resolve images (catalog images, or an application recipe) and pin their
+//! packages in the lock file.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
+use distroless::app;
+use distroless::build;
 use distroless::model::lock::{Lock, LockedImage};
-use distroless::model::{Arch, Catalog, ImageRef};
-use distroless::plan::{Source, plan};
+use distroless::model::{Base, Catalog, ImageRef};
+use distroless::plan::Source;
+use distroless::request::{Arches, Target};
 
 use super::args::LockArgs;
-use super::build::parse_arches;
+use super::build::{DEFAULT_RECIPE, parse_arches};
 use super::source;
 
 /// Runs `distroless lock`.
 pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
+    let mut lock = Lock::read(&args.lockfile)?;
+    let (targets, skipped) = targets(args, &lock, &catalog)?;
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
-    let mut lock = Lock::read(&args.lockfile)?;
-    let targets = targets(args, &lock, &catalog)?;
     let mut out = std::io::stdout().lock();
-    for (image, arch) in targets {
-        let chain = catalog.chain(&image.name)?;
-        let p = plan(&source, &chain, &image, arch)?;
-        let label = format!("{}-debian{} {arch}", image.name, image.release.number);
-        let changes = lock.put(LockedImage::from_plan(&image.name, &p));
-        if args.update {
-            if changes.is_empty() {
-                writeln!(out, "{label}: unchanged")?;
+    for name in skipped {
+        writeln!(
+            out,
+            "{name}: skipped (an application: re-lock it with -f RECIPE)"
+        )?;
+    }
+    for target in targets {
+        let (image, _) = build::stands_on(&catalog, &target)?;
+        let name = target.lock_name(&image);
+        for (p, _) in build::plans(&source, &catalog, &target)? {
+            let n = image.release.number;
+            let label = match target.app {
+                Some(_) => format!("{name} (Debian {n}) {}", p.arch),
+                None => format!("{name}-debian{n} {}", p.arch),
+            };
+            let entry = LockedImage::from_plan(&name, &p, build::requested(&target));
+            let changes = lock.put(entry);
+            if args.update {
+                if changes.is_empty() {
+                    writeln!(out, "{label}: unchanged")?;
+                }
+                for c in changes {
+                    writeln!(out, "{label}: {c}")?;
+                }
+            } else if !args.source.quiet {
+                let n: usize = p
+                    .tiers
+                    .iter()
+                    .map(|t| t.packages.len() + t.partial.len())
+                    .sum();
+                writeln!(
+                    out,
+                    "{label}: {n} packages (Debian {}, {})",
+                    p.debian_version, p.release_date
+                )?;
             }
-            for c in changes {
-                writeln!(out, "{label}: {c}")?;
-            }
-        } else if !args.source.quiet {
-            let n: usize = p
-                .tiers
-                .iter()
-                .map(|t| t.packages.len() + t.partial.len())
-                .sum();
-            writeln!(
-                out,
-                "{label}: {n} packages (Debian {}, {})",
-                p.debian_version, p.release_date
-            )?;
         }
     }
     lock.write(&args.lockfile)?;
     Ok(())
 }
 
-/// The (image, architecture) pairs to resolve: those named, or every entry of the lock.
+/// What to resolve: the recipe, the images named, or (with `--update`) every catalog entry of
+/// the lock; also the application entries `--update` cannot re-resolve without their recipe.
 fn targets(
     args: &LockArgs,
     lock: &Lock,
     catalog: &Catalog,
-) -> anyhow::Result<Vec<(ImageRef, Arch)>> {
-    let mut targets = Vec::new();
-    if args.images.is_empty() {
-        anyhow::ensure!(
-            args.update,
-            "name the images to lock, or use --update to re-resolve the lock file"
-        );
-        for i in &lock.images {
-            let r = ImageRef::parse(&format!("{}-debian{}", i.name, i.debian), catalog)?;
-            targets.push((r, i.arch));
-        }
-    } else {
-        for text in &args.images {
-            let r = ImageRef::parse(text, catalog)?;
-            for arch in parse_arches(&args.arches)? {
-                targets.push((r.clone(), arch));
-            }
-        }
+) -> anyhow::Result<(Vec<Target>, Vec<String>)> {
+    let catalog_target = |image: ImageRef, arches: Arches| Target {
+        base: Base::Catalog(image),
+        app: None,
+        arches,
+        lock: None,
+    };
+    if let Some(file) = recipe_file(args) {
+        return Ok((vec![recipe_target(args, &file, catalog)?], Vec::new()));
     }
-    Ok(targets)
+    if !args.images.is_empty() {
+        let arches = Arches::Listed(parse_arches(&args.arches)?);
+        let targets = args
+            .images
+            .iter()
+            .map(|text| {
+                Ok(catalog_target(
+                    ImageRef::parse(text, catalog)?,
+                    arches.clone(),
+                ))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        return Ok((targets, Vec::new()));
+    }
+    anyhow::ensure!(
+        args.update,
+        "name the images to lock, a recipe with -f FILE, or use --update to re-resolve the lock file"
+    );
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for i in &lock.images {
+        if catalog.chain(&i.name).is_err() {
+            skipped.push(i.name.clone());
+            continue;
+        }
+        let r = ImageRef::parse(&format!("{}-debian{}", i.name, i.debian), catalog)?;
+        targets.push(catalog_target(r, Arches::Listed(vec![i.arch])));
+    }
+    skipped.dedup();
+    Ok((targets, skipped))
+}
+
+/// The recipe to lock: `-f FILE`, or `./distroless.toml` when nothing else is named.
+fn recipe_file(args: &LockArgs) -> Option<PathBuf> {
+    args.file.clone().or_else(|| {
+        (args.images.is_empty() && !args.update && Path::new(DEFAULT_RECIPE).is_file())
+            .then(|| PathBuf::from(DEFAULT_RECIPE))
+    })
+}
+
+/// An application recipe as a plan target (its architectures unless `--arch` names others).
+fn recipe_target(args: &LockArgs, file: &Path, catalog: &Catalog) -> anyhow::Result<Target> {
+    let spec = app::load(file, args.context.as_deref())?;
+    spec.check_name()?;
+    let base = spec.base(catalog)?;
+    anyhow::ensure!(
+        !matches!(base, Base::Disk(_)),
+        "{}: an image on disk is not built from Debian packages; there is nothing to lock",
+        spec.file
+    );
+    let arches = if args.arches.is_empty() {
+        parse_arches(&spec.recipe.arches)?
+    } else {
+        parse_arches(&args.arches)?
+    };
+    Ok(Target {
+        base,
+        app: Some(spec),
+        arches: Arches::Listed(arches),
+        lock: None,
+    })
 }

@@ -47,7 +47,7 @@ impl ArchStep<'_> {
     /// Layers, closure check, config, manifest and SBOMs of one architecture.
     pub fn build(&self, plan: &Plan) -> anyhow::Result<ArchImage> {
         let debug = self.image.variant.debug;
-        let hint = self.req.lock.as_ref().map(|_| {
+        let hint = self.req.target.lock.as_ref().map(|_| {
             format!(
                 "a locked version is no longer on the mirror; build from a snapshot mirror of the \
                  Debian archive as of {}",

@@ -47,6 +47,10 @@ pub struct LockedImage {
     pub debian_version: String,
     /// `Date` of the main suite's `InRelease` the resolution used.
     pub release_date: String,
+    /// The packages an application recipe named when it was locked (a changed recipe must
+    /// be locked again before `--locked` builds it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested: Vec<String>,
     pub tiers: Vec<LockedTier>,
     pub ca_certificates: LockedPackage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,7 +169,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("distroless.lock");
         let mut lock = Lock::default();
-        assert!(lock.put(LockedImage::from_plan("base", &plan)).is_empty());
+        assert!(
+            lock.put(LockedImage::from_plan("base", &plan, Vec::new()))
+                .is_empty()
+        );
         lock.write(&path).unwrap();
         let read = Lock::read(&path).unwrap();
         let entry = read.find("base", 13, Arch::Amd64).unwrap();
@@ -183,7 +190,7 @@ mod tests {
         let mut newer = plan.clone();
         newer.tiers[0].packages[1].version = "2.0-1".into();
         let mut lock = read;
-        let changes = lock.put(LockedImage::from_plan("base", &newer));
+        let changes = lock.put(LockedImage::from_plan("base", &newer, Vec::new()));
         assert_eq!(changes, ["tzdata: 1.0-1 → 2.0-1"]);
     }
 

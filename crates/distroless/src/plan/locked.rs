@@ -47,10 +47,11 @@ fn unlocked(p: &LockedPackage, mirrors: &Mirrors) -> Package {
 }
 
 impl LockedImage {
-    /// Records a resolved plan.
-    pub fn from_plan(name: &str, plan: &Plan) -> Self {
+    /// Records a resolved plan, with the packages an application recipe asked for.
+    pub fn from_plan(name: &str, plan: &Plan, requested: Vec<String>) -> Self {
         LockedImage {
             name: name.to_string(),
+            requested,
             debian: plan.release,
             arch: plan.arch,
             debian_version: plan.debian_version.clone(),
