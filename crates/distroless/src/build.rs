@@ -13,14 +13,22 @@ use crate::model::recipe::Recipe;
 use crate::model::{Arch, Base, Catalog, ImageRef};
 use crate::output::{self, BuildSummary, DockerImage};
 use crate::plan::{Plan, Source, plan};
+use crate::report::Reporter;
 use crate::request::{Arches, BuildRequest, Target};
 
 /// Builds an application image on an image on disk (no Debian archive is read).
-pub fn build_on_disk(req: &BuildRequest) -> anyhow::Result<BuildSummary> {
+pub fn build_on_disk(req: &BuildRequest, reporter: &dyn Reporter) -> anyhow::Result<BuildSummary> {
     let (Base::Disk(base), Some(app)) = (&req.target.base, &req.target.app) else {
         bail!("an image on disk is a base for application recipes only");
     };
-    crate::foreign::app::build(app, base, &req.destination, req.compression, req.epoch)
+    crate::foreign::app::build(
+        app,
+        base,
+        &req.destination,
+        req.compression,
+        req.epoch,
+        reporter,
+    )
 }
 
 /// Builds a catalog image (or an application on one, or on `auto`) for every requested
@@ -33,13 +41,13 @@ pub fn build(
     let target = &req.target;
     let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
-    let app = target.app.as_ref().map(prepare_app).transpose()?;
     let arches = arches(source, &image, &target.arches)?;
+    let apps = prepare(target, &arches)?;
     req.destination.check()?;
     let layout = LayoutWriter::new(req.destination.path())?;
     let mut built = Vec::new();
     let mut explain = Vec::new();
-    for &arch in &arches {
+    for (&arch, app) in arches.iter().zip(&apps) {
         let what = || format!("{} for {arch}", image.canonical());
         let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
         explain.extend(lines);
@@ -67,10 +75,27 @@ pub fn plans(
 ) -> anyhow::Result<Vec<(Plan, Vec<String>)>> {
     let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
-    let app = target.app.as_ref().map(prepare_app).transpose()?;
-    arches(source, &image, &target.arches)?
+    let arches = arches(source, &image, &target.arches)?;
+    let apps = prepare(target, &arches)?;
+    arches
         .into_iter()
-        .map(|arch| resolve(source, target, &image, &chain, app.as_ref(), arch))
+        .zip(&apps)
+        .map(|(arch, app)| resolve(source, target, &image, &chain, app.as_ref(), arch))
+        .collect()
+}
+
+/// The application prepared (and checked) for every architecture, before anything is
+/// downloaded.
+fn prepare(target: &Target, arches: &[Arch]) -> anyhow::Result<Vec<Option<AppPrepared>>> {
+    arches
+        .iter()
+        .map(|&arch| {
+            target
+                .app
+                .as_ref()
+                .map(|spec| prepare_app(spec, arch))
+                .transpose()
+        })
         .collect()
 }
 

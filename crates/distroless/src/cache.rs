@@ -34,10 +34,10 @@ impl Record {
     fn dir(self) -> &'static str {
         match self {
             Record::Plan => "plans-v3",
-            Record::Layer => "layers-v5",
+            Record::Layer => "layers-v6",
             Record::PackageFacts => "facts-v1",
             Record::FileList => "files-v1",
-            Record::ElfFacts => "elf-v1",
+            Record::ElfFacts => "elf-v2",
         }
     }
 }

@@ -247,3 +247,111 @@ fn docker_archive_loads_into_podman() {
         .args(["rmi", "-f", "localhost/distroless-podman-test:latest"])
         .output();
 }
+
+/// A C program that needs what glibc loads with `dlopen`: `libgcc_s.so.1` to cancel a thread,
+/// gconv modules to convert to CP1252.
+const DLOPENED_BY_GLIBC: &str = r#"
+#include <iconv.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void *sleeper(void *arg) { (void)arg; for (;;) pause(); return NULL; }
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, sleeper, NULL);
+    pthread_cancel(t);
+    pthread_join(t, NULL);
+    iconv_t cd = iconv_open("CP1252", "UTF-8");
+    if (cd == (iconv_t)-1) { perror("iconv_open"); return 1; }
+    char in[] = "caf\xc3\xa9", out[16] = {0};
+    char *ip = in, *op = out; size_t il = strlen(in), ol = sizeof out;
+    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) { perror("iconv"); return 1; }
+    printf("cancelled, converted to %02x\n", (unsigned char)out[3]);
+    return 0;
+}
+"#;
+
+#[test]
+fn auto_takes_what_glibc_loads_with_dlopen() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::compile(dir, "app", DLOPENED_BY_GLIBC, false, &["-pthread"]);
+    fs_err::write(
+        dir.join("distroless.toml"),
+        "from = \"auto\"\ndebian = 12\nentrypoint = [\"/app\"]\n[[copy]]\nsrc = \"app\"\ndest = \"/app\"\n",
+    )
+    .unwrap();
+    let out = dir.join("img");
+    let text = build_recipe(dir, &out, &["--explain"]);
+    assert!(
+        text.contains("libgcc_s.so.1 ← libgcc-s1 ← needed by /app (glibc loads libgcc_s.so.1"),
+        "{text}"
+    );
+    assert!(text.contains("/gconv/ ("), "{text}");
+    assert!(
+        text.contains("iconv_open in /app loads them with dlopen"),
+        "{text}"
+    );
+    assert_eq!(
+        run_image(&out, "latest").trim(),
+        "cancelled, converted to e9"
+    );
+}
+
+#[test]
+fn a_program_for_a_newer_glibc_is_refused() {
+    if !tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bin = support::compile(
+        dir,
+        "app",
+        "#include <stdio.h>\nint main(void){puts(\"x\");return 0;}\n",
+        false,
+        &[],
+    );
+    // The host's glibc is Debian 12's (2.36): every program it links needs GLIBC_2.34
+    // (`__libc_start_main`). Renaming that need stands in for a program linked on a newer
+    // system (GLIBC_2.99); the loader would refuse it just the same.
+    let bytes = fs_err::read(&bin).unwrap();
+    let at = bytes
+        .windows(10)
+        .position(|w| w == b"GLIBC_2.34")
+        .expect("a GLIBC_2.34 need");
+    let mut patched = bytes.clone();
+    patched[at..at + 10].copy_from_slice(b"GLIBC_2.99");
+    fs_err::write(&bin, patched).unwrap();
+    for (from, what) in [
+        (
+            "from = \"cc-debian12\"",
+            "closure check: /app needs GLIBC_2.99 from libc.so.6, which the image's libc.so.6 does not define, whose newest is GLIBC_2.36",
+        ),
+        (
+            "from = \"auto\"\ndebian = 12",
+            "/app needs GLIBC_2.99 from libc.so.6, which the image's libc.so.6 does not define, whose newest is GLIBC_2.36",
+        ),
+    ] {
+        let recipe =
+            format!("{from}\nentrypoint = [\"/app\"]\n[[copy]]\nsrc = \"app\"\ndest = \"/app\"\n");
+        fs_err::write(dir.join("distroless.toml"), recipe).unwrap();
+        distroless(&shared_cache())
+            .current_dir(dir)
+            .args(["build", "-q", "--arch", "amd64", "-o", "img"])
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(what));
+        assert!(!dir.join("img").exists());
+    }
+    distroless(&shared_cache())
+        .args(["needs", "--debian", "12", "--arch", "amd64"])
+        .arg(&bin)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("needs GLIBC_2.99 from libc.so.6"));
+}

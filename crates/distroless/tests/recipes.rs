@@ -526,3 +526,56 @@ fn an_application_recipe_is_locked_with_its_own_packages() {
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(stdout.contains("shop on cc: skipped"), "{stdout}");
 }
+
+#[test]
+fn programs_of_another_machine_are_refused_and_arch_picks_each_build() {
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let dir = project();
+    let p = dir.path();
+    for (arch, machine) in [("amd64", 62), ("arm64", 183)] {
+        fs_err::create_dir_all(p.join(format!("bin/{arch}"))).unwrap();
+        let program = testkit::elf::static_program(machine);
+        fs_err::write(p.join(format!("bin/{arch}/server")), program).unwrap();
+    }
+    fs_err::create_dir_all(p.join("lib")).unwrap();
+    let mut library = testkit::elf::static_program(62);
+    library[16] = 3; // ET_DYN
+    library[24..32].copy_from_slice(&0u64.to_le_bytes()); // no entry point: a library
+    fs_err::write(p.join("lib/ext.so"), library).unwrap();
+    let build = |recipe: &str| {
+        let file = p.join("r.toml");
+        fs_err::write(&file, recipe).unwrap();
+        support::trusting(&p.join("cache"), &repo.file_url(), &["build"])
+            .arg("-f")
+            .arg(&file)
+            .arg("-o")
+            .arg(p.join("out"))
+            .assert()
+    };
+    let head = "from = \"static\"\narches = [\"amd64\", \"arm64\"]\nentrypoint = [\"/server\"]\n";
+    build(&format!(
+        "{head}[[copy]]\nsrc = \"bin/amd64/server\"\ndest = \"/server\"\n"
+    ))
+    .failure()
+    .stderr(contains(
+        "/server: x86-64 program in an arm64 image (copy: bin/amd64/server → /server)",
+    ));
+    assert!(!p.join("out").exists());
+
+    // `{arch}` takes each architecture's build; a library of another machine is a warning.
+    let out = build(&format!(
+        "{head}[[copy]]\nsrc = \"bin/{{arch}}/server\"\ndest = \"/server\"\n[[copy]]\nsrc = \"lib\"\ndest = \"/opt/lib\"\n"
+    ))
+    .success();
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("/opt/lib/ext.so: x86-64 library in an arm64 image"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("in an amd64 image"), "{stderr}");
+    for (arch, m) in manifests(&p.join("out")) {
+        let server = files(&p.join("out"), &m)["server"].data.clone();
+        let machine = if arch == "amd64" { 62u16 } else { 183 };
+        assert_eq!(server[18..20], machine.to_le_bytes(), "{arch}");
+    }
+}

@@ -12,6 +12,7 @@
 )]
 
 pub mod deb;
+pub mod elf;
 pub mod faults;
 pub mod fixtures;
 pub mod image;

@@ -272,6 +272,8 @@ pub fn analyse(
     let mut queue: Vec<(String, ElfInfo)> = Vec::new();
     for p in programs {
         match program_info(&p.host_path)? {
+            // Refused (or warned about) with the copies, by `machine::check`.
+            Some(info) if !arch.runs(info.machine, info.is_64) => {}
             Some(info) if info.interpreter.is_some() || !info.needed.is_empty() => {
                 queue.push((p.image_path.clone(), info));
             }
@@ -280,16 +282,13 @@ pub fn analyse(
         }
     }
     let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut iconv_user = None;
     while let Some((needer, info)) = queue.pop() {
+        if info.uses_iconv && iconv_user.is_none() {
+            iconv_user = Some(needer.clone());
+        }
         let origin = needer.rsplit_once('/').map_or("", |(d, _)| d).to_string();
-        let mut wants: Vec<(String, &str)> = Vec::new();
-        if let Some(i) = &info.interpreter {
-            wants.push((i.clone(), "PT_INTERP"));
-        }
-        for lib in &info.needed {
-            wants.push((lib.clone(), "DT_NEEDED"));
-        }
-        for (lib, why) in wants {
+        for (lib, why) in wants(&info) {
             if !done.insert(lib.clone()) {
                 continue;
             }
@@ -299,33 +298,101 @@ pub fn analyse(
                     "{needer} needs {lib} ({why}), which no Debian package of the suites provides; add the package with `packages = [...]`"
                 );
             };
-            let owner_of = |p: &str| pool.owners[p].clone();
-            for placed in &chain {
-                let owner = owner_of(placed);
-                let original = pool.lists[&owner].files[placed].0.clone();
-                let pkg = pool.packages[&owner].clone();
-                needs
-                    .files
-                    .entry(owner.clone())
-                    .or_insert_with(|| (pkg, BTreeSet::new()))
-                    .1
-                    .insert(original);
-                needs.explain.push(format!(
-                    "/{placed} ← {owner} ← needed by {needer} ({why} {lib})"
-                ));
-            }
-            let real = chain.last().context("empty chain")?;
-            let owner = owner_of(real);
-            let pkg = &pool.packages[&owner];
-            let original = pool.lists[&owner].files[real].0.clone();
-            if let Some(lib_info) =
+            let real = chain.last().context("empty chain")?.clone();
+            take(
+                &pool,
+                &mut needs,
+                &chain,
+                &format!("needed by {needer} ({why})"),
+            );
+            let owner = &pool.owners[&real];
+            let pkg = &pool.packages[owner];
+            let original = pool.lists[owner].files[&real].0.clone();
+            let Some(lib_info) =
                 library_facts(&source.cache, &pool.debs[&pkg.sha256], pkg, &original)?
-            {
-                queue.push((format!("/{real}"), lib_info));
+            else {
+                continue;
+            };
+            if let Some(v) = elf::missing_versions(&info, &lib, &lib_info).first() {
+                bail!("{}", elf::version_problem(&needer, v, &lib, &lib_info));
             }
+            queue.push((format!("/{real}"), lib_info));
+        }
+    }
+    if let Some(needer) = iconv_user {
+        let libc = defaults
+            .iter()
+            .find_map(|d| pool.chase(&format!("{}/libc.so.6", d.trim_matches('/'))));
+        if let Some(real) = libc.as_ref().and_then(|c| c.last()) {
+            take_gconv(&pool, &mut needs, real, arch, &needer);
         }
     }
     Ok(needs)
+}
+
+/// What an ELF file makes the loader open: its interpreter and `DT_NEEDED` libraries, and
+/// with glibc, `libgcc_s.so.1`, which glibc loads with `dlopen` to cancel threads and unwind
+/// (Debian's libc6 depends on it for that reason).
+fn wants(info: &ElfInfo) -> Vec<(String, String)> {
+    let mut wants: Vec<(String, String)> = Vec::new();
+    if let Some(i) = &info.interpreter {
+        wants.push((i.clone(), format!("PT_INTERP {i}")));
+    }
+    for lib in &info.needed {
+        wants.push((lib.clone(), format!("DT_NEEDED {lib}")));
+        if lib == "libc.so.6" {
+            wants.push((
+                "libgcc_s.so.1".into(),
+                "glibc loads libgcc_s.so.1 with dlopen to cancel threads and unwind".into(),
+            ));
+        }
+    }
+    wants
+}
+
+/// Takes the files of a symlink chain into the image, with an explanation line each.
+fn take(pool: &Pool<'_>, needs: &mut Needs, chain: &[String], why: &str) {
+    for placed in chain {
+        let owner = pool.owners[placed].clone();
+        let original = pool.lists[&owner].files[placed].0.clone();
+        let pkg = pool.packages[&owner].clone();
+        needs
+            .files
+            .entry(owner.clone())
+            .or_insert_with(|| (pkg, BTreeSet::new()))
+            .1
+            .insert(original);
+        needs.explain.push(format!("/{placed} ← {owner} ← {why}"));
+    }
+}
+
+/// Takes glibc's gconv modules (from the package holding the C library at `libc`), which
+/// `iconv_open` loads with `dlopen` by the name of the character set.
+fn take_gconv(pool: &Pool<'_>, needs: &mut Needs, libc: &str, arch: Arch, needer: &str) {
+    let Some(owner) = pool.owners.get(libc) else {
+        return;
+    };
+    let prefix = format!("usr/lib/{}/gconv/", arch.triplet());
+    let files: Vec<String> = pool.lists[owner]
+        .files
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .map(|(_, (original, _))| original.clone())
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    let n = files.len();
+    let pkg = pool.packages[owner].clone();
+    needs
+        .files
+        .entry(owner.clone())
+        .or_insert_with(|| (pkg, BTreeSet::new()))
+        .1
+        .extend(files);
+    needs.explain.push(format!(
+        "/{prefix} ({n} files) ← {owner} ← iconv_open in {needer} loads them with dlopen"
+    ));
 }
 
 fn locate(

@@ -7,6 +7,7 @@ use oci::layer::Meta;
 
 use super::{Accounts, AppSpec, auto, check_keys, copy, settings};
 use crate::layers::{GenEntry, Unit};
+use crate::model::recipe::CopySpec;
 use crate::model::{Arch, DebianRelease};
 use crate::plan::{Plan, Source};
 use crate::rootfs;
@@ -20,17 +21,26 @@ pub struct AppPrepared {
     pub user: Option<String>,
 }
 
-/// Checks an application recipe against the host and a catalog base's accounts.
-pub fn prepare_app(spec: &AppSpec) -> anyhow::Result<AppPrepared> {
-    prepare_app_with(spec, spec.accounts()?)
+/// Checks an application recipe against the host and a catalog base's accounts, for one
+/// architecture (`{arch}` in a copy's `src` names that architecture's build output).
+pub fn prepare_app(spec: &AppSpec, arch: Arch) -> anyhow::Result<AppPrepared> {
+    prepare_app_with(spec, spec.accounts()?, arch)
 }
 
 /// Like [`prepare_app`], with the image's accounts (a foreign base's, already extended).
-pub fn prepare_app_with(spec: &AppSpec, accounts: Accounts) -> anyhow::Result<AppPrepared> {
+pub fn prepare_app_with(
+    spec: &AppSpec,
+    accounts: Accounts,
+    arch: Arch,
+) -> anyhow::Result<AppPrepared> {
     check_keys(spec)?;
     let mut copies = Vec::new();
     for (i, c) in spec.recipe.copy.iter().enumerate() {
-        let entries = copy::copy_entries(spec, i, c, &accounts)?;
+        let c = CopySpec {
+            src: arch.expand(&c.src),
+            ..c.clone()
+        };
+        let entries = copy::copy_entries(spec, i, &c, &accounts)?;
         copies.push((format!("distroless copy: {} → {}", c.src, c.dest), entries));
     }
     let certs = copy::extra_certificates(spec)?;
@@ -162,7 +172,7 @@ mod tests {
         let text = "[[users]]\nname = \"app\"\nuid = 1000\n\
                     [[copy]]\nsrc = \"app\"\ndest = \"/app\"\nowner = \"app\"\n\
                     [[copy]]\nsrc = \"cfg\"\ndest = \"/etc/\"\n";
-        let prepared = prepare_app(&AppSpec::for_test(text, dir.path())).unwrap();
+        let prepared = prepare_app(&AppSpec::for_test(text, dir.path()), Arch::Amd64).unwrap();
         let none = || -> anyhow::Result<Vec<(String, Vec<u8>)>> { unreachable!() };
         let units = app_units(&prepared, &none, false, 0).unwrap();
         let labels: Vec<&str> = units.iter().map(|u| u.label.as_str()).collect();
@@ -187,7 +197,7 @@ mod tests {
     fn a_missing_source_is_refused_before_any_download() {
         let dir = tempfile::tempdir().unwrap();
         let text = "[[copy]]\nsrc = \"nope\"\ndest = \"/x\"\n";
-        let err = prepare_app(&AppSpec::for_test(text, dir.path()))
+        let err = prepare_app(&AppSpec::for_test(text, dir.path()), Arch::Amd64)
             .err()
             .unwrap()
             .to_string();

@@ -28,11 +28,11 @@ pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let req = request(args, &catalog)?;
+    let reporter = source::reporter(&args.source, args.json);
     if let Base::Disk(base) = &req.target.base {
-        let summary = build::build_on_disk(&req)?;
+        let summary = build::build_on_disk(&req, &reporter)?;
         return print_disk_summary(args, &summary, &base.shown);
     }
-    let reporter = source::reporter(&args.source, args.json);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     if args.dry_run {
         let plans = build::plans(&source, &catalog, &req.target)?;

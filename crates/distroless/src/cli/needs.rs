@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use anyhow::Context;
+
 use distroless::app::auto::{self, Program};
 use distroless::model::{Arch, DebianRelease};
 use distroless::plan::{Source, load_universe};
@@ -18,7 +20,7 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
         Some(a) => a.parse::<Arch>()?,
         None => Arch::host(),
     };
-    let programs = programs(args)?;
+    let programs = programs(args, arch)?;
     let universe = load_universe(&source, release, arch)?;
     let needs = auto::analyse(
         &source,
@@ -50,14 +52,17 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
 }
 
 /// The programs named, each placed at `/NAME`; every one must be an ELF file.
-fn programs(args: &NeedsArgs) -> anyhow::Result<Vec<Program>> {
+fn programs(args: &NeedsArgs, arch: Arch) -> anyhow::Result<Vec<Program>> {
     args.binaries
         .iter()
         .map(|b| {
+            let info = auto::program_info(b)?
+                .with_context(|| format!("{}: not an ELF program", b.display()))?;
             anyhow::ensure!(
-                auto::program_info(b)?.is_some(),
-                "{}: not an ELF program",
-                b.display()
+                arch.runs(info.machine, info.is_64),
+                "{}: {} program, not {arch} (choose the architecture with --arch)",
+                b.display(),
+                Arch::machine_name(info.machine, info.is_64)
             );
             let name = b
                 .file_name()

@@ -13,10 +13,12 @@ use oci::read::ForeignImage;
 use serde_json::{Value, json};
 
 use super::Edit;
-use crate::app::{Accounts, AppSpec, app_units, prepare_app_with, settings};
+use crate::app::{Accounts, AppSpec, app_units, machine, prepare_app_with, settings};
 use crate::image::{index_digest, tagged_index};
+use crate::model::Arch;
 use crate::model::{Destination, DiskImage};
 use crate::output::{self, BuildSummary, ManifestSummary};
+use crate::report::Reporter;
 
 /// Builds an application image on a foreign base.
 pub fn build(
@@ -25,6 +27,7 @@ pub fn build(
     destination: &Destination,
     compression: Compression,
     epoch: u64,
+    reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
     if !spec.recipe.packages.is_empty() {
         return Err(spec.error(
@@ -38,7 +41,7 @@ pub fn build(
     destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
-        add_app(edit, spec, base, &layout, compression, epoch)
+        add_app(edit, spec, base, &layout, (compression, epoch), reporter)
     })?;
     let summaries = rewritten
         .iter()
@@ -79,8 +82,8 @@ fn add_app(
     spec: &AppSpec,
     base: &DiskImage,
     layout: &LayoutWriter,
-    compression: Compression,
-    epoch: u64,
+    (compression, epoch): (Compression, u64),
+    reporter: &dyn Reporter,
 ) -> anyhow::Result<()> {
     let (mut view, files) = super::index_layers(layout, edit.source)?;
     // Accounts: the base's, plus the recipe's.
@@ -88,7 +91,9 @@ fn add_app(
         passwd: files.passwd.clone().unwrap_or_default(),
         group: files.group.clone().unwrap_or_default(),
     };
-    let prepared = prepare_app_with(spec, spec.accounts_on(&accounts)?)?;
+    let platform = edit.platform()?;
+    let arch = Arch::from_platform(&platform.architecture, platform.variant.as_deref())?;
+    let prepared = prepare_app_with(spec, spec.accounts_on(&accounts)?, arch)?;
     let base_bundle = files.bundle.clone().unwrap_or_default().into_bytes();
     let base_certs = || Ok(vec![("base bundle".to_string(), base_bundle.clone())]);
     for unit in app_units(&prepared, &base_certs, false, epoch)? {
@@ -96,6 +101,9 @@ fn add_app(
             crate::layers::build_generated(&unit, &view, layout, compression, epoch)?;
         view.push(&index);
         edit.append(&blob, &unit.label)?;
+    }
+    for warning in machine::check(&prepared, &view, arch)? {
+        reporter.warn(&warning);
     }
     settings::apply_settings(&prepared, &mut edit.config, &view)?;
     let mut annotations = edit.manifest["annotations"]

@@ -7,7 +7,7 @@ use oci::layout::LayoutWriter;
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::{Naming, annotations, runtime_config};
-use crate::app::{AppPrepared, app_units, settings};
+use crate::app::{AppPrepared, app_units, machine, settings};
 use crate::debs::Debs;
 use crate::layers::{LayerInputs, build_layer, units};
 use crate::model::recipe::Recipe;
@@ -56,6 +56,11 @@ impl ArchStep<'_> {
         });
         let debs = Debs::new(self.source, plan.wanted(debug)?, hint);
         let (layers, view) = self.layers(plan, &debs)?;
+        if let Some(app) = self.app {
+            for warning in machine::check(app, &view, plan.arch)? {
+                self.source.reporter.warn(&warning);
+            }
+        }
         self.check_closure(&view, plan.arch)?;
         let platform = plan.arch.platform();
         let runtime = runtime_config(self.image, self.chain);

@@ -191,6 +191,34 @@ impl Arch {
         FLAG_ELF_LIBC6 | arch
     }
 
+    /// Whether programs of this ELF machine and class run on this architecture.
+    pub fn runs(self, machine: u16, is_64: bool) -> bool {
+        let f = self.facts();
+        f.elf_machine == machine && f.elf_64 == is_64
+    }
+
+    /// The usual name of an ELF machine and class (`x86-64`, `arm64`), for messages.
+    pub fn machine_name(machine: u16, is_64: bool) -> String {
+        match (machine, is_64) {
+            (62, true) => "x86-64".into(),
+            (3, false) => "i386".into(),
+            (183, true) => "arm64".into(),
+            (40, false) => "32-bit ARM".into(),
+            (22, true) => "s390x".into(),
+            (21, true) => "ppc64".into(),
+            (243, true) => "riscv64".into(),
+            (m, true) => format!("64-bit ELF machine {m}"),
+            (m, false) => format!("32-bit ELF machine {m}"),
+        }
+    }
+
+    /// A recipe path with `{arch}` (the Debian name) and `{oci_arch}` (the OCI name)
+    /// replaced, so one recipe can take each architecture's build output.
+    pub fn expand(self, text: &str) -> String {
+        text.replace("{arch}", self.debian())
+            .replace("{oci_arch}", self.facts().oci)
+    }
+
     /// The path of glibc's dynamic loader, as programs name it in `PT_INTERP`.
     pub fn loader(self) -> &'static str {
         self.facts().loader

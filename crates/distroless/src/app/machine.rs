@@ -1,0 +1,58 @@
+//! Copied ELF files against the image's architecture. A program built for another machine
+//! cannot start (the engine says only "exec format error"), so it is refused, and so is an
+//! entrypoint of another machine whatever it is; a library of another machine (a wheel's
+//! extension module built for the wrong platform) is a warning, since a language tree may
+//! carry files it never loads.
+
+use super::AppPrepared;
+use crate::layers::GenEntry;
+use crate::model::Arch;
+use crate::rootfs::view::{ImageView, Resolved};
+
+/// Fails on a copied program (or the entrypoint) of another machine; returns one warning per
+/// copied library of another machine.
+pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<Vec<String>> {
+    let entrypoint = app
+        .spec
+        .recipe
+        .entrypoint
+        .as_ref()
+        .and_then(|e| e.first())
+        .and_then(|p| match view.resolve(p.trim_start_matches('/')) {
+            Resolved::File(real) => Some(real),
+            _ => None,
+        });
+    let mut warnings = Vec::new();
+    for (label, entries) in &app.copies {
+        for entry in entries {
+            let GenEntry::Host(dest, _, _) = entry else {
+                continue;
+            };
+            let Some(elf) = view.index.elfs.get(dest) else {
+                continue;
+            };
+            if arch.runs(elf.machine, elf.is_64) {
+                continue;
+            }
+            let machine = Arch::machine_name(elf.machine, elf.is_64);
+            let an = if matches!(arch, Arch::Ppc64el | Arch::Riscv64) {
+                "a"
+            } else {
+                "an"
+            };
+            let is_entrypoint = entrypoint.as_deref() == Some(dest.as_str());
+            if elf.program || is_entrypoint {
+                anyhow::bail!(
+                    "/{dest}: {machine} program in {an} {arch} image ({}); build it for {arch}, or \
+                     take each architecture's build with {{arch}} in the copy's src",
+                    label.trim_start_matches("distroless ")
+                );
+            }
+            warnings.push(format!(
+                "/{dest}: {machine} library in {an} {arch} image; it will not load there ({})",
+                label.trim_start_matches("distroless ")
+            ));
+        }
+    }
+    Ok(warnings)
+}
