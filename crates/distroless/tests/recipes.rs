@@ -280,7 +280,7 @@ fn flags_build_the_same_image_as_the_recipe() {
     let file = dir.path().join("r.toml");
     fs_err::write(
         &file,
-        "from = \"cc:nonroot\"\nentrypoint = [\"/app/server\"]\nuser = \"nonroot\"\npackages = [\"libpq5\"]\nexposed_ports = [\"8080\"]\n[env]\nA = \"1\"\n[labels]\nk = \"v\"\n[[copy]]\nsrc = \"server\"\ndest = \"/app/server\"\n",
+        "name = \"svc\"\ndescription = \"a service\"\nfrom = \"cc:nonroot\"\nentrypoint = [\"/app/server\"]\nuser = \"nonroot\"\npackages = [\"libpq5\"]\nexposed_ports = [\"8080\"]\n[env]\nA = \"1\"\n[labels]\nk = \"v\"\n[healthcheck]\ntest = [\"CMD\", \"/app/server\", \"--health\"]\ninterval = \"10s\"\n[[copy]]\nsrc = \"server\"\ndest = \"/app/server\"\n",
     )
     .unwrap();
     let cache = dir.path().join("cache");
@@ -308,6 +308,16 @@ fn flags_build_the_same_image_as_the_recipe() {
         "A=1",
         "--label",
         "k=v",
+        "--name",
+        "svc",
+        "--description",
+        "a service",
+        "--healthcheck",
+        "/app/server",
+        "--healthcheck",
+        "--health",
+        "--healthcheck-interval",
+        "10s",
     ];
     support::trusting(&cache, &repo.file_url(), &flags)
         .current_dir(dir.path())
@@ -323,6 +333,11 @@ fn flags_build_the_same_image_as_the_recipe() {
     );
     assert_eq!(ca["config"], cb["config"]);
     assert_eq!(ca["rootfs"], cb["rootfs"]);
+    assert_eq!(ca["config"]["Healthcheck"]["Test"][2], "--health");
+    assert_eq!(
+        manifests(&a)[0].1["annotations"],
+        manifests(&b)[0].1["annotations"]
+    );
 }
 
 #[test]

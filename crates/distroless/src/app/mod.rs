@@ -86,15 +86,45 @@ impl AppSpec {
             self.source(None, "from", rel)?;
             return Ok(Base::Disk(disk));
         }
-        if from == "auto" {
-            let n = self.recipe.debian.unwrap_or(13);
-            let release =
-                DebianRelease::from_number(n).map_err(|e| self.error(None, "debian", e))?;
-            return Ok(Base::Auto(release));
+        if let Some(suffix) = from.strip_prefix("auto") {
+            return self.auto_release(suffix).map(Base::Auto);
         }
         ImageRef::parse(from, catalog)
             .map(Base::Catalog)
             .map_err(|e| self.error(None, "from", e))
+    }
+}
+
+impl AppSpec {
+    /// The Debian release of `from = "auto"` (`debian = N`, default 13) or `"auto-debianN"`
+    /// (`suffix` is what follows `auto`); the two must agree.
+    fn auto_release(&self, suffix: &str) -> anyhow::Result<DebianRelease> {
+        let named = match suffix {
+            "" => None,
+            s => Some(
+                s.strip_prefix("-debian")
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        self.error(
+                            None,
+                            "from",
+                            format!("{} is not auto or auto-debianN", oci::digest::shown(&format!("auto{s}"))),
+                        )
+                    })?,
+            ),
+        };
+        let n = match (named, self.recipe.debian) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(self.error(
+                    None,
+                    "debian",
+                    format!("{b} disagrees with from = \"auto-debian{a}\""),
+                ));
+            }
+            (Some(n), _) | (None, Some(n)) => n,
+            (None, None) => 13,
+        };
+        DebianRelease::from_number(n).map_err(|e| self.error(None, "debian", e))
     }
 }
 
@@ -287,6 +317,26 @@ pub fn check_keys(spec: &AppSpec) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_names_its_release_either_way() {
+        let base = |text: &str| {
+            AppSpec::for_test(text, Path::new("."))
+                .base(&Catalog::embedded().unwrap())
+                .map(|b| match b {
+                    Base::Auto(r) => r.number,
+                    _ => 0,
+                })
+        };
+        assert_eq!(base("from = \"auto\"\n").unwrap(), 13);
+        assert_eq!(base("from = \"auto\"\ndebian = 12\n").unwrap(), 12);
+        assert_eq!(base("from = \"auto-debian12\"\n").unwrap(), 12);
+        assert_eq!(base("from = \"auto-debian12\"\ndebian = 12\n").unwrap(), 12);
+        let e = base("from = \"auto-debian12\"\ndebian = 13\n").unwrap_err().to_string();
+        assert!(e.contains("disagrees"), "{e}");
+        assert!(base("from = \"auto-debian9\"\n").is_err());
+        assert!(base("from = \"autox\"\n").is_err());
+    }
 
     #[test]
     fn catalog_only_keys_are_refused() {

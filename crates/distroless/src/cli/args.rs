@@ -211,12 +211,40 @@ pub(crate) struct AppArgs {
     /// Tag of the result in the layout (repeatable; default: the variant, e.g. latest).
     #[arg(long, value_name = "TAG")]
     pub(crate) tag: Vec<String>,
+    /// Image name (default output ./NAME, title annotation, docker repository).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Image description (the description annotation).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) description: Option<String>,
+    /// Debian release of `--from auto` (12 or 13; default 13).
+    #[arg(long, value_name = "N")]
+    pub(crate) debian: Option<u32>,
+    /// Leave a dependency out of the packages added (repeatable).
+    #[arg(long = "exclude-package", value_name = "NAME")]
+    pub(crate) exclude_packages: Vec<String>,
+    /// Extra CA certificate file (PEM) for the bundle (repeatable).
+    #[arg(long = "ca-certificate", value_name = "FILE")]
+    pub(crate) ca_certificates: Vec<String>,
+    /// Healthcheck command word, run without a shell (repeat for arguments:
+    /// --healthcheck /app --healthcheck health); `--healthcheck NONE` turns the base's off.
+    #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
+    pub(crate) healthcheck: Vec<String>,
+    /// Time between healthchecks, e.g. 30s (with --healthcheck).
+    #[arg(long, value_name = "DURATION", requires = "healthcheck")]
+    pub(crate) healthcheck_interval: Option<String>,
 }
 
 impl AppArgs {
     /// Whether any application flag was given.
     pub(crate) fn any(&self) -> bool {
         self.from.is_some()
+            || self.name.is_some()
+            || self.description.is_some()
+            || self.debian.is_some()
+            || !self.exclude_packages.is_empty()
+            || !self.ca_certificates.is_empty()
+            || !self.healthcheck.is_empty()
             || !self.copy.is_empty()
             || !self.packages.is_empty()
             || !self.entrypoint.is_empty()

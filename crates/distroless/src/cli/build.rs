@@ -9,7 +9,7 @@ use distroless::app::{self, AppSpec};
 use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
-use distroless::model::recipe::{CopySpec, Recipe};
+use distroless::model::recipe::{CopySpec, Healthcheck, Recipe};
 use distroless::model::{Arch, Base, Catalog, Destination, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
@@ -194,6 +194,32 @@ fn merge_flags(a: &AppArgs, r: &mut Recipe) -> anyhow::Result<()> {
     }
     if !a.tag.is_empty() {
         r.tags.clone_from(&a.tag);
+    }
+    if let Some(n) = &a.name {
+        r.name.clone_from(n);
+    }
+    if let Some(d) = &a.description {
+        r.description.clone_from(d);
+    }
+    if a.debian.is_some() {
+        r.debian = a.debian;
+    }
+    r.exclude.extend(a.exclude_packages.iter().cloned());
+    r.ca_certificates.extend(a.ca_certificates.iter().cloned());
+    if !a.healthcheck.is_empty() {
+        let test = if a.healthcheck == ["NONE"] {
+            a.healthcheck.clone()
+        } else {
+            std::iter::once("CMD".to_string())
+                .chain(a.healthcheck.iter().cloned())
+                .collect()
+        };
+        let old = r.healthcheck.take().unwrap_or_default();
+        r.healthcheck = Some(Healthcheck {
+            test,
+            interval: a.healthcheck_interval.clone().or(old.interval),
+            ..old
+        });
     }
     Ok(())
 }
