@@ -25,6 +25,11 @@ fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     fs_err::write(p.join("server"), b"#!binary").unwrap();
+    fs_err::set_permissions(
+        p.join("server"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     fs_err::create_dir_all(p.join("static/css")).unwrap();
     fs_err::write(p.join("static/index.html"), b"<h1>hi</h1>").unwrap();
     fs_err::write(p.join("static/css/site.css"), b"body{}").unwrap();
@@ -137,7 +142,8 @@ fn every_recipe_key_lands_in_the_image() {
     assert_eq!(c["Entrypoint"], serde_json::json!(["/srv/server"]));
     assert_eq!(c["Cmd"], serde_json::json!(["--serve"]));
     assert_eq!(c["WorkingDir"], "/srv");
-    assert_eq!(c["User"], "shop:shop");
+    // Numeric, as Kubernetes' runAsNonRoot needs.
+    assert_eq!(c["User"], "2000:2000");
     assert!(
         c["Env"]
             .as_array()
@@ -270,6 +276,47 @@ fn recipe_errors_name_file_line_and_key() {
     error_case(
         "from = \"cc\"\n[[users]]\nname = \"nonroot\"\nuid = 3000\n",
         "3: users[0].name: user nonroot",
+    );
+}
+
+#[test]
+fn programs_the_config_starts_must_be_there_and_runnable() {
+    let copy = "[[copy]]\nsrc = \"static\"\ndest = \"/srv/www/\"\n";
+    error_case(
+        &format!("from = \"cc\"\nentrypoint = [\"/srv/www/index.html\"]\n{copy}"),
+        "2: entrypoint: /srv/www/index.html is not executable (mode 0644); give its copy mode = \"0755\"",
+    );
+    error_case(
+        "from = \"cc\"\nentrypoint = [\"/page\"]\n[[copy]]\nsrc = \"static/index.html\"\ndest = \"/page\"\nmode = \"0755\"\n",
+        "2: entrypoint: /page is not a program (neither ELF nor a #! script)",
+    );
+    error_case(
+        "from = \"cc\"\n[healthcheck]\ntest = [\"CMD-SHELL\", \"curl -f localhost\"]\n",
+        "3: test: CMD-SHELL runs /bin/sh, which the image does not have",
+    );
+    error_case(
+        "from = \"cc\"\n[healthcheck]\ntest = [\"CMD\", \"curl\", \"-f\", \"localhost\"]\n",
+        "3: test: curl is not in the image",
+    );
+    error_case(
+        "from = \"cc\"\n[healthcheck]\ntest = [\"/server\", \"--health\"]\n",
+        "3: test: [\"/server\", \"--health\"] is not a health check test",
+    );
+    error_case(
+        "from = \"cc\"\nstop_signal = \"SIGSTOPPLEASE\"\n",
+        "2: stop_signal: \"SIGSTOPPLEASE\" is not a signal",
+    );
+    error_case(
+        "from = \"cc\"\nworkdir = \"srv\"\n",
+        "2: workdir: \"srv\" must be an absolute path",
+    );
+    error_case(
+        "from = \"cc\"\nvolumes = [\"data\"]\n",
+        "2: volumes: \"data\" must be an absolute path",
+    );
+    error_case(
+        "from = \"cc\"\n[env]\n\"A=B\" = \"1\"\n",
+        "2: env: \"A=B\" is not a variable name",
     );
 }
 
@@ -464,7 +511,7 @@ fn recipes_start_from_layouts_and_archives() {
         );
         assert_eq!(m["annotations"]["org.opencontainers.image.base.name"], from);
         let c = config(&out, m);
-        assert_eq!(c["config"]["User"], "svc");
+        assert_eq!(c["config"]["User"], "4000", "the name, as its uid");
         assert_eq!(
             c["config"]["WorkingDir"], "/home/nonroot",
             "{from}: the base's settings stay"
@@ -550,7 +597,10 @@ fn programs_of_another_machine_are_refused_and_arch_picks_each_build() {
     for (arch, machine) in [("amd64", 62), ("arm64", 183)] {
         fs_err::create_dir_all(p.join(format!("bin/{arch}"))).unwrap();
         let program = testkit::elf::static_program(machine);
-        fs_err::write(p.join(format!("bin/{arch}/server")), program).unwrap();
+        let path = p.join(format!("bin/{arch}/server"));
+        fs_err::write(&path, program).unwrap();
+        fs_err::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
     }
     fs_err::create_dir_all(p.join("lib")).unwrap();
     let mut library = testkit::elf::static_program(62);

@@ -108,7 +108,10 @@ impl AppSpec {
                         self.error(
                             None,
                             "from",
-                            format!("{} is not auto or auto-debianN", oci::digest::shown(&format!("auto{s}"))),
+                            format!(
+                                "{} is not auto or auto-debianN",
+                                oci::digest::shown(&format!("auto{s}"))
+                            ),
                         )
                     })?,
             ),
@@ -332,7 +335,9 @@ mod tests {
         assert_eq!(base("from = \"auto\"\ndebian = 12\n").unwrap(), 12);
         assert_eq!(base("from = \"auto-debian12\"\n").unwrap(), 12);
         assert_eq!(base("from = \"auto-debian12\"\ndebian = 12\n").unwrap(), 12);
-        let e = base("from = \"auto-debian12\"\ndebian = 13\n").unwrap_err().to_string();
+        let e = base("from = \"auto-debian12\"\ndebian = 13\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("disagrees"), "{e}");
         assert!(base("from = \"auto-debian9\"\n").is_err());
         assert!(base("from = \"autox\"\n").is_err());

@@ -4,32 +4,19 @@
 use serde_json::{Value, json};
 
 use super::{Accounts, AppPrepared, AppSpec};
+use crate::layers::GenEntry;
 use crate::model::PATH;
 use crate::rootfs::view::{ImageView, Resolved};
 
-/// Checks the health check's durations and test, and the exposed ports.
+/// Checks the health check's durations and test, the exposed ports, the environment, the
+/// working directory, the volumes and the stop signal: what an engine would refuse at start
+/// (or silently misread) is refused here.
 pub fn check(spec: &AppSpec) -> anyhow::Result<()> {
     if let Some(h) = &spec.recipe.healthcheck {
-        for (key, value) in [
-            ("interval", &h.interval),
-            ("timeout", &h.timeout),
-            ("start_period", &h.start_period),
-        ] {
-            if let Some(v) = value
-                && duration_ns(v).is_none()
-            {
-                return Err(spec.error(
-                    None,
-                    key,
-                    format!("{v:?} is not a duration like \"30s\" or \"1m30s\""),
-                ));
-            }
-        }
-        if h.test.is_empty() {
-            return Err(spec.error(None, "test", "the health check needs a test command"));
-        }
+        check_healthcheck(spec, h)?;
     }
-    for p in &spec.recipe.exposed_ports {
+    let r = &spec.recipe;
+    for p in &r.exposed_ports {
         if normalise_port(p).is_none() {
             return Err(spec.error(
                 None,
@@ -38,7 +25,98 @@ pub fn check(spec: &AppSpec) -> anyhow::Result<()> {
             ));
         }
     }
+    for k in r.env.keys() {
+        if k.is_empty() || k.contains(['=', '\0']) {
+            return Err(spec.error(
+                None,
+                "env",
+                format!("{k:?} is not a variable name (no `=`, not empty)"),
+            ));
+        }
+    }
+    let absolute = |key: &str, path: &str| {
+        if path.starts_with('/') && !path.contains('\0') {
+            Ok(())
+        } else {
+            Err(spec.error(None, key, format!("{path:?} must be an absolute path")))
+        }
+    };
+    if let Some(w) = &r.workdir {
+        absolute("workdir", w)?;
+    }
+    for v in &r.volumes {
+        absolute("volumes", v)?;
+    }
+    if let Some(sig) = &r.stop_signal
+        && !is_signal(sig)
+    {
+        return Err(spec.error(
+            None,
+            "stop_signal",
+            format!("{sig:?} is not a signal like \"SIGTERM\", \"TERM\" or \"15\""),
+        ));
+    }
     Ok(())
+}
+
+/// The durations and the test of a health check (`["CMD", program, …]`,
+/// `["CMD-SHELL", "command"]` or `["NONE"]`).
+fn check_healthcheck(spec: &AppSpec, h: &crate::model::recipe::Healthcheck) -> anyhow::Result<()> {
+    for (key, value) in [
+        ("interval", &h.interval),
+        ("timeout", &h.timeout),
+        ("start_period", &h.start_period),
+    ] {
+        if let Some(v) = value
+            && duration_ns(v).is_none()
+        {
+            return Err(spec.error(
+                None,
+                key,
+                format!("{v:?} is not a duration like \"30s\" or \"1m30s\""),
+            ));
+        }
+    }
+    let words: Vec<&str> = h.test.iter().map(String::as_str).collect();
+    let ok = match words.as_slice() {
+        ["NONE"] => true,
+        ["CMD", program, ..] | ["CMD-SHELL", program] => !program.is_empty(),
+        _ => false,
+    };
+    if !ok {
+        return Err(spec.error(
+            None,
+            "test",
+            format!(
+                "{:?} is not a health check test: use [\"CMD\", \"/app\", \"arg\"…], [\"CMD-SHELL\", \"command\"] or [\"NONE\"]",
+                h.test
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a stop signal is one the engines accept: a Linux signal name, with or without
+/// `SIG`, `RTMIN+n`/`RTMAX-n`, or a number from 1 to 64.
+fn is_signal(text: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+        "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+        "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS",
+    ];
+    if let Ok(n) = text.parse::<u32>() {
+        return (1..=64).contains(&n);
+    }
+    let name = text.strip_prefix("SIG").unwrap_or(text);
+    let realtime = |prefix: &str| {
+        name.strip_prefix(prefix).is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix(['+', '-'])
+                    .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n <= 30))
+        })
+    };
+    NAMES.contains(&name) || realtime("RTMIN") || realtime("RTMAX")
 }
 
 /// `8080` → `8080/tcp`; `None` for anything that is not a port and protocol.
@@ -73,18 +151,21 @@ pub fn duration_ns(text: &str) -> Option<u64> {
     (num.is_empty() && any).then_some(total)
 }
 
-/// Checks the `user` setting against the accounts; returns the config value.
+/// Checks the `user` setting against the accounts; returns the config value, numeric
+/// (`nonroot` → `65532`, `shop:shop` → `2000:2000`) as the catalog's nonroot tag writes it:
+/// Kubernetes' `runAsNonRoot` can only verify a numeric user.
 pub fn user_setting(spec: &AppSpec, accounts: &Accounts) -> anyhow::Result<Option<String>> {
     let Some(user) = &spec.recipe.user else {
         return Ok(None);
     };
-    let (u, _) = user.split_once(':').unwrap_or((user, ""));
-    if u.parse::<u32>().is_err() {
-        accounts
-            .owner(user)
-            .map_err(|e| spec.error(None, "user", e))?;
-    }
-    Ok(Some(user.clone()))
+    let (uid, gid) = accounts
+        .owner(user)
+        .map_err(|e| spec.error(None, "user", e))?;
+    Ok(Some(if user.contains(':') {
+        format!("{uid}:{gid}")
+    } else {
+        uid.to_string()
+    }))
 }
 
 pub fn normalise_port(p: &str) -> Option<String> {
@@ -141,26 +222,83 @@ pub fn apply_settings(
     if let Some(h) = healthcheck(app) {
         c["Healthcheck"] = h;
     }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(PATH)
+        .to_string();
     if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first()) {
-        let is_file = |p: &str| matches!(view.resolve(p), Resolved::File(_));
-        let found = if program.starts_with('/') {
-            is_file(program)
-        } else {
-            let path = env
-                .iter()
-                .find_map(|e| e.strip_prefix("PATH="))
-                .unwrap_or(PATH);
-            path.split(':').any(|d| is_file(&format!("{d}/{program}")))
-        };
-        if !found {
-            return Err(app.spec.error(
-                None,
-                "entrypoint",
-                format!("{program} is not in the image"),
-            ));
+        check_program(app, view, &path, "entrypoint", program)?;
+    }
+    if let Some(h) = &r.healthcheck {
+        match h.test.first().map(String::as_str) {
+            Some("CMD") => check_program(app, view, &path, "test", &h.test[1])?,
+            Some("CMD-SHELL") if !matches!(view.resolve("bin/sh"), Resolved::File(_)) => {
+                return Err(app.spec.error(
+                    None,
+                    "test",
+                    "CMD-SHELL runs /bin/sh, which the image does not have; use [\"CMD\", \"/program\", …]",
+                ));
+            }
+            _ => {}
         }
     }
     c["Env"] = json!(env);
+    Ok(())
+}
+
+/// Checks that a program the config starts (the entrypoint, the health check's command) is
+/// in the image (absolute, or found on `PATH`); a copied one must also be executable and a
+/// program (ELF, or a `#!` script).
+fn check_program(
+    app: &AppPrepared,
+    view: &ImageView,
+    path: &str,
+    key: &str,
+    program: &str,
+) -> anyhow::Result<()> {
+    let file = |p: &str| match view.resolve(p.trim_start_matches('/')) {
+        Resolved::File(real) => Some(real),
+        _ => None,
+    };
+    let found = if program.starts_with('/') {
+        file(program)
+    } else {
+        path.split(':')
+            .find_map(|d| file(&format!("{d}/{program}")))
+    };
+    let Some(real) = found else {
+        return Err(app
+            .spec
+            .error(None, key, format!("{program} is not in the image")));
+    };
+    let copied = app
+        .copies
+        .iter()
+        .flat_map(|(_, e)| e)
+        .find_map(|e| match e {
+            GenEntry::Host(dest, host, meta) if *dest == real => Some((host, meta.mode)),
+            _ => None,
+        });
+    let Some((host, mode)) = copied else {
+        return Ok(());
+    };
+    if mode & 0o111 == 0 {
+        return Err(app.spec.error(
+            None,
+            key,
+            format!("{program} is not executable (mode {mode:04o}); give its copy mode = \"0755\""),
+        ));
+    }
+    let mut head = [0u8; 4];
+    let n = std::io::Read::read(&mut fs_err::File::open(host)?, &mut head)?;
+    if !(crate::rootfs::elf::is_elf(&head[..n]) || head[..n].starts_with(b"#!")) {
+        return Err(app.spec.error(
+            None,
+            key,
+            format!("{program} is not a program (neither ELF nor a #! script)"),
+        ));
+    }
     Ok(())
 }
 
@@ -194,6 +332,16 @@ mod tests {
         assert_eq!(duration_ns("500ms"), Some(500_000_000));
         assert_eq!(duration_ns("5"), None);
         assert_eq!(duration_ns("3x"), None);
+    }
+
+    #[test]
+    fn signals() {
+        for good in ["SIGTERM", "TERM", "15", "SIGRTMIN+3", "RTMAX-1", "SIGWINCH"] {
+            assert!(is_signal(good), "{good}");
+        }
+        for bad in ["SIGFOO", "0", "65", "", "SIG", "RTMIN+x", "RTMINé"] {
+            assert!(!is_signal(bad), "{bad}");
+        }
     }
 
     #[test]

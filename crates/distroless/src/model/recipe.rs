@@ -237,8 +237,9 @@ pub fn line_of(text: &str, table: Option<(&str, usize)>, key: &str) -> usize {
         .enumerate()
         .skip(start)
         .find(|(_, l)| {
-            l.trim_start().starts_with(key)
-                && l.trim_start()[key.len()..].trim_start().starts_with('=')
+            (l.trim_start().starts_with(key)
+                && l.trim_start()[key.len()..].trim_start().starts_with('='))
+                || l.trim() == format!("[{key}]")
         })
         .map_or(start + 1, |(i, _)| i + 1)
 }
