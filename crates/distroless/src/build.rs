@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
 
-use crate::app::{AppPrepared, AppSpec, prepare::auto_plan, prepare_app};
+use crate::app::{AppPrepared, AppSpec, prepare::auto_plan, prepare_app, settings};
 use crate::image::assemble::{ArchImage, ArchStep};
 use crate::image::{index_digest, tagged_index};
 use crate::model::lock::Lock;
@@ -21,6 +21,9 @@ pub fn build_on_disk(req: &BuildRequest, reporter: &dyn Reporter) -> anyhow::Res
     let (Base::Disk(base), Some(app)) = (&req.target.base, &req.target.app) else {
         bail!("an image on disk is a base for application recipes only");
     };
+    if let Some(w) = settings::healthcheck_warning(app, &req.destination) {
+        reporter.warn(&w);
+    }
     crate::foreign::app::build(
         app,
         base,
@@ -44,6 +47,11 @@ pub fn build(
     let arches = arches(source, &image, &target.arches)?;
     let apps = prepare(target, &arches)?;
     req.destination.check()?;
+    if let Some(w) =
+        (target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
+    {
+        source.reporter.warn(&w);
+    }
     let layout = LayoutWriter::new(req.destination.path())?;
     let mut built = Vec::new();
     let mut explain = Vec::new();

@@ -355,3 +355,85 @@ fn a_program_for_a_newer_glibc_is_refused() {
         .failure()
         .stderr(predicates::str::contains("needs GLIBC_2.99 from libc.so.6"));
 }
+
+/// A static server whose `health` argument answers the health check.
+const HEALTHY: &str = "#include <string.h>\n#include <unistd.h>\nint main(int c, char **v){ if (c > 1 && !strcmp(v[1], \"health\")) return 0; for (;;) pause(); }\n";
+
+#[test]
+fn healthcheck_works_where_engines_read_it_and_warns_where_not() {
+    if !tools() || !have_tool("podman") {
+        return;
+    }
+    let Some(engine) = testkit::engine::Dockerd::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::compile(dir, "server", HEALTHY, false, &["-static"]);
+    fs_err::write(
+        dir.join("distroless.toml"),
+        "name = \"distroless-health-test\"\nfrom = \"static\"\nentrypoint = [\"/server\"]\n[healthcheck]\ntest = [\"CMD\", \"/server\", \"health\"]\ninterval = \"1s\"\nstart_period = \"1s\"\n[[copy]]\nsrc = \"server\"\ndest = \"/server\"\n",
+    )
+    .unwrap();
+    // OCI output: built, with a warning that Podman will not see the health check.
+    let warned = distroless(&shared_cache())
+        .current_dir(dir)
+        .args(["build", "-q", "--arch", "amd64", "-o", "oci"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(warned.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("Podman ignores it in OCI-format images"),
+        "{stderr}"
+    );
+    let docker = distroless(&shared_cache())
+        .current_dir(dir)
+        .args([
+            "build", "-q", "--arch", "amd64", "--format", "docker", "-o", "img.tar",
+        ])
+        .assert()
+        .success();
+    assert!(
+        docker.get_output().stderr.is_empty(),
+        "no warning for docker format"
+    );
+
+    // Docker runs the check and the container becomes healthy.
+    engine.run(&["load", "-i", dir.join("img.tar").to_str().unwrap()]);
+    let id = engine.run(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "distroless-health-test:latest",
+    ]);
+    let id = id.trim();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = engine.run(&["inspect", "-f", "{{.State.Health.Status}}", id]);
+        if status.trim() == "healthy" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "health: {status}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    engine.run(&["rm", "-f", id]);
+
+    // Podman keeps the health check of the docker-format image.
+    let out = run(Command::new("podman")
+        .arg("load")
+        .arg("-i")
+        .arg(dir.join("img.tar")));
+    assert!(out.contains("distroless-health-test:latest"), "{out}");
+    let inspect = run(Command::new("podman").args([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .HealthCheck}}",
+        "localhost/distroless-health-test:latest",
+    ]));
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", "localhost/distroless-health-test:latest"])
+        .output();
+    assert!(inspect.contains("/server"), "{inspect}");
+}

@@ -13,6 +13,7 @@
 
 pub mod deb;
 pub mod elf;
+pub mod engine;
 pub mod faults;
 pub mod fixtures;
 pub mod image;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Accounts, AppPrepared, AppSpec};
 use crate::layers::GenEntry;
-use crate::model::PATH;
+use crate::model::{Destination, PATH};
 use crate::rootfs::view::{ImageView, Resolved};
 
 /// Checks the health check's durations and test, the exposed ports, the environment, the
@@ -300,6 +300,22 @@ fn check_program(
         ));
     }
     Ok(())
+}
+
+/// A warning when the recipe's health check goes into an image format an engine ignores it
+/// in: Podman reads `Healthcheck` only from docker-format images (Docker reads the config of
+/// either), and Kubernetes never does.
+pub fn healthcheck_warning(spec: &AppSpec, destination: &Destination) -> Option<String> {
+    let h = spec.recipe.healthcheck.as_ref()?;
+    if h.test == ["NONE"] || matches!(destination, Destination::DockerArchive(_)) {
+        return None;
+    }
+    Some(format!(
+        "{}: the healthcheck is in the image config, where Docker reads it; Podman ignores it in \
+         OCI-format images (build with --format docker for Podman), and Kubernetes uses its \
+         own probes",
+        spec.file
+    ))
 }
 
 /// The Docker/Podman `Healthcheck` object of a recipe.
