@@ -52,7 +52,7 @@ impl Dockerd {
             .spawn()
             .expect("start dockerd");
         let engine = Dockerd { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while !engine
             .docker()
             .arg("version")
