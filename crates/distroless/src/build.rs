@@ -24,14 +24,7 @@ pub fn build_on_disk(req: &BuildRequest, reporter: &dyn Reporter) -> anyhow::Res
     if let Some(w) = settings::healthcheck_warning(app, &req.destination) {
         reporter.warn(&w);
     }
-    crate::foreign::app::build(
-        app,
-        base,
-        &req.destination,
-        req.compression,
-        req.epoch,
-        reporter,
-    )
+    crate::foreign::app::build(app, base, req, reporter)
 }
 
 /// Builds a catalog image (or an application on one, or on `auto`) for every requested
@@ -235,12 +228,17 @@ fn finish(
         .iter()
         .map(|b| (b.manifest.clone(), Some(b.platform.clone())))
         .collect();
-    let top = tagged_index(&layout, manifests, &tags)?;
-    let index_digest = index_digest(&top)?;
     let name = req.target.app.as_ref().map_or_else(
         || format!("distroless/{}-debian{}", image.name, image.release.number),
         |a| a.recipe.name.clone(),
     );
+    let top = tagged_index(
+        &layout,
+        manifests,
+        &req.destination.ref_names(&name, &tags),
+        req.destination.kept(req.replace),
+    )?;
+    let index_digest = index_digest(&top)?;
     let docker = match built.as_slice() {
         [one] => Some(DockerImage {
             repo_tags: tags.iter().map(|t| format!("{name}:{t}")).collect(),
@@ -319,6 +317,7 @@ mod tests {
             epoch: 0,
             allow_missing: false,
             sbom: crate::sbom::SbomFormats::Both,
+            replace: false,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct BuildRequest {
     /// Warn instead of failing when an ELF file needs a missing library.
     pub allow_missing: bool,
     pub sbom: SbomFormats,
+    /// Replace an existing layout instead of adding the new tags to it.
+    pub replace: bool,
 }
 
 impl Target {

@@ -246,6 +246,17 @@ fn docker_archive_loads_into_podman() {
     let _ = Command::new("podman")
         .args(["rmi", "-f", "localhost/distroless-podman-test:latest"])
         .output();
+    // An oci-archive loads under its name too (not as `localhost/latest:latest`).
+    let oci = dir.join("oci.tar");
+    build_recipe(dir, &oci, &[]);
+    let out = run(Command::new("podman").arg("load").arg("-i").arg(&oci));
+    let _ = Command::new("podman")
+        .args(["rmi", "-f", "localhost/distroless-podman-test:latest"])
+        .output();
+    assert!(
+        out.contains("localhost/distroless-podman-test:latest"),
+        "{out}"
+    );
 }
 
 /// A C program that needs what glibc loads with `dlopen`: `libgcc_s.so.1` to cancel a thread,

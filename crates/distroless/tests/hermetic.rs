@@ -591,7 +591,11 @@ fn zstd_package_layering_and_archive_output() {
         let out = std::process::Command::new("skopeo")
             .args([
                 "inspect",
-                &format!("oci-archive:{}:latest", archive.display()),
+                // An oci-archive names NAME:TAG, which `podman load` takes as the image name.
+                &format!(
+                    "oci-archive:{}:distroless/base-debian13:latest",
+                    archive.display()
+                ),
             ])
             .output()
             .unwrap();

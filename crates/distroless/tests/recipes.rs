@@ -459,6 +459,99 @@ fn docker_archive_and_debug_of_any_image() {
         manifests(&debug2)[0].1["layers"].as_array().unwrap().len(),
         n + 1
     );
+
+    // A debug docker-archive, named after its file; a debug image is not debugged twice.
+    let debug_tar = dir.path().join("svc-debug.tar");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["debug", "-q", "--format", "docker"],
+    )
+    .arg(format!("{}:latest", layout.display()))
+    .arg("-o")
+    .arg(&debug_tar)
+    .assert()
+    .success();
+    let mut tar = tar::Archive::new(fs_err::File::open(&debug_tar).unwrap());
+    let manifest = tar
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap().to_string_lossy() == "manifest.json")
+        .map(|mut e| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+            text
+        })
+        .unwrap();
+    assert!(
+        manifest.contains("\"RepoTags\":[\"svc-debug:latest\"]"),
+        "{manifest}"
+    );
+    support::trusting(&cache, &repo.file_url(), &["debug", "-q"])
+        .arg(&debug)
+        .arg("-o")
+        .arg(dir.path().join("twice"))
+        .assert()
+        .failure()
+        .stderr(contains("already a debug image"));
+    assert!(!dir.path().join("twice").exists());
+}
+
+#[test]
+fn a_rebuilt_layout_keeps_its_other_tags_unless_replaced() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let cache = dir.path().join("cache");
+    let layout = dir.path().join("img");
+    let build = |image: &str, extra: &[&str]| {
+        support::trusting(
+            &cache,
+            &repo.file_url(),
+            &["build", "-q", "--arch", "amd64"],
+        )
+        .arg(image)
+        .arg("-o")
+        .arg(&layout)
+        .args(extra)
+        .assert()
+        .success();
+    };
+    let tags = || -> Vec<String> {
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    build("static", &[]);
+    build("cc:nonroot", &[]);
+    assert_eq!(tags(), ["nonroot", "latest"]);
+    // Every image of the layout is whole (the carried one's blobs came along).
+    for tag in ["latest", "nonroot"] {
+        support::trusting(
+            &cache,
+            &repo.file_url(),
+            &["debug", "-q", "--format", "docker"],
+        )
+        .arg(format!("{}:{tag}", layout.display()))
+        .arg("-o")
+        .arg(dir.path().join(format!("{tag}.tar")))
+        .assert()
+        .success();
+    }
+    build("base", &[]);
+    assert_eq!(tags(), ["latest", "nonroot"], "latest is now base's");
+    build("cc", &["--replace"]);
+    assert_eq!(tags(), ["latest"]);
 }
 
 #[test]

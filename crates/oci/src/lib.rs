@@ -11,6 +11,7 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod read;
+pub mod retag;
 pub mod staging;
 
 pub use error::{Error, Result};

@@ -227,7 +227,12 @@ impl ForeignImage {
         let top = match tag {
             Some(t) => entries
                 .iter()
-                .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == t)
+                .find(|m| {
+                    // A layout names a tag; an archive may name `NAME:TAG`.
+                    m["annotations"]["org.opencontainers.image.ref.name"]
+                        .as_str()
+                        .is_some_and(|r| r == t || r.rsplit_once(':').is_some_and(|(_, x)| x == t))
+                })
                 .ok_or_else(|| self.error(format!("no image tagged {}", shown(t))))?,
             None => entries
                 .first()

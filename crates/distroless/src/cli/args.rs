@@ -136,6 +136,11 @@ pub(crate) struct BuildArgs {
     #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
     pub(crate) lockfile: std::path::PathBuf,
 
+    /// Replace an existing layout at -o instead of adding the new tags to it (its other tags
+    /// are kept by default, as `skopeo copy` keeps them).
+    #[arg(long)]
+    pub(crate) replace: bool,
+
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
@@ -271,6 +276,13 @@ pub(crate) struct DebugArgs {
     /// Debian release whose busybox-static is used.
     #[arg(long, default_value = "13")]
     pub(crate) debian: u32,
+    /// Output format: oci (a layout, or an oci-archive for -o *.tar) or docker (a
+    /// docker-archive, one architecture).
+    #[arg(long, value_enum, default_value = "oci")]
+    pub(crate) format: FormatArg,
+    /// Replace an existing layout at -o instead of adding the debug tag to it.
+    #[arg(long)]
+    pub(crate) replace: bool,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 }

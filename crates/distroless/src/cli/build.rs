@@ -113,6 +113,7 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
             SbomArg::Both => SbomFormats::Both,
             SbomArg::None => SbomFormats::None,
         },
+        replace: args.replace,
     })
 }
 

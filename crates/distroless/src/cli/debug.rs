@@ -3,7 +3,7 @@
 use distroless::model::{DebianRelease, Destination, DiskImage};
 use distroless::plan::Source;
 
-use super::args::DebugArgs;
+use super::args::{DebugArgs, FormatArg};
 use super::source;
 
 /// Runs `distroless debug`.
@@ -12,19 +12,20 @@ pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<()> {
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let release = DebianRelease::from_number(args.debian)?;
     let input = DiskImage::parse(&args.image, std::path::Path::new(""));
-    let destination = Destination::from_path(args.output.clone(), false);
-    let tag = distroless::foreign::debug::build(
+    let destination = Destination::from_path(args.output.clone(), args.format == FormatArg::Docker);
+    let name = distroless::foreign::debug::build(
         &source,
         &input,
         &destination,
         release,
-        args.source.source_date_epoch,
+        (args.source.source_date_epoch, args.replace),
     )?;
     if !args.source.quiet {
         println!(
-            "built {} → {} (tag {tag})",
+            "built {} → {} ({name}, {})",
             args.image,
-            args.output.display()
+            args.output.display(),
+            destination.format()
         );
     }
     Ok(())

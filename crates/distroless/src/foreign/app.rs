@@ -16,19 +16,19 @@ use super::Edit;
 use crate::app::{Accounts, AppSpec, app_units, machine, prepare_app_with, settings};
 use crate::image::{index_digest, tagged_index};
 use crate::model::Arch;
-use crate::model::{Destination, DiskImage};
+use crate::model::DiskImage;
 use crate::output::{self, BuildSummary, ManifestSummary};
 use crate::report::Reporter;
+use crate::request::BuildRequest;
 
 /// Builds an application image on a foreign base.
 pub fn build(
     spec: &AppSpec,
     base: &DiskImage,
-    destination: &Destination,
-    compression: Compression,
-    epoch: u64,
+    req: &BuildRequest,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
+    let (destination, compression, epoch) = (&req.destination, req.compression, req.epoch);
     if !spec.recipe.packages.is_empty() {
         return Err(spec.error(
             None,
@@ -58,13 +58,15 @@ pub fn build(
     } else {
         spec.recipe.tags.clone()
     };
+    let docker = super::docker_image(&rewritten, &spec.recipe.name, &tags);
     let manifests = rewritten
         .into_iter()
         .map(|r| (r.descriptor, Some(r.platform)))
         .collect();
-    let top = tagged_index(&layout, manifests, &tags)?;
+    let refs = destination.ref_names(&spec.recipe.name, &tags);
+    let top = tagged_index(&layout, manifests, &refs, destination.kept(req.replace))?;
     let index_digest = index_digest(&top)?;
-    output::finish(layout, &top, destination, None)?;
+    output::finish(layout, &top, destination, docker.as_ref())?;
     Ok(BuildSummary {
         image: spec.recipe.name.clone(),
         output: destination.path().to_path_buf(),

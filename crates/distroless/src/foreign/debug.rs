@@ -27,22 +27,67 @@ pub fn build(
     input: &DiskImage,
     destination: &Destination,
     release: DebianRelease,
-    epoch: u64,
+    (epoch, replace): (u64, bool),
 ) -> anyhow::Result<String> {
     let image = ForeignImage::open(&input.path, input.tag.as_deref())?;
+    for m in &image.manifests {
+        let has_busybox = m.config["config"]["Env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| {
+                e.as_str()
+                    .is_some_and(|e| e.starts_with("PATH=") && e.ends_with(":/busybox"))
+            });
+        anyhow::ensure!(
+            !has_busybox,
+            "{}: already a debug image (its PATH ends in /busybox)",
+            input.shown
+        );
+    }
     destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
         add_busybox(edit, source, release, &layout, epoch)
     })?;
+    let tag = input.tag.clone().unwrap_or_else(|| "debug".to_string());
+    let name = output_name(destination);
+    let tags = std::slice::from_ref(&tag);
+    let docker = super::docker_image(&rewritten, &name, tags);
     let manifests = rewritten
         .into_iter()
         .map(|r| (r.descriptor, Some(r.platform)))
         .collect();
-    let tag = input.tag.clone().unwrap_or_else(|| "debug".to_string());
-    let top = tagged_index(&layout, manifests, std::slice::from_ref(&tag))?;
-    output::finish(layout, &top, destination, None)?;
-    Ok(tag)
+    let refs = destination.ref_names(&name, tags);
+    let top = tagged_index(&layout, manifests, &refs, destination.kept(replace))?;
+    output::finish(layout, &top, destination, docker.as_ref())?;
+    Ok(format!("{name}:{tag}"))
+}
+
+/// The image name a debug output carries in archives: the output's file name without `.tar`
+/// (`shop-debug.tar` → `shop-debug`), made a valid repository name.
+fn output_name(destination: &Destination) -> String {
+    let stem = destination
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".tar").to_lowercase())
+        .unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if name.is_empty() {
+        "debug".into()
+    } else {
+        name.to_string()
+    }
 }
 
 /// Adds the busybox layer of the image's architecture and the settings that find it.

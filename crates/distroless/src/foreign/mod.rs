@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 
 pub use index::{BaseFiles, index_layer, index_layers};
 
+use crate::output::DockerImage;
+
 /// One manifest of the source image being extended.
 pub struct Edit<'a> {
     pub source: &'a ForeignManifest,
@@ -75,6 +77,19 @@ pub struct Rewritten {
     pub platform: Platform,
     pub layers: usize,
     pub size: u64,
+    /// What a docker-archive of it lists.
+    pub docker: DockerImage,
+}
+
+/// The docker-archive view of the one image of a rewrite (`None` with several).
+pub fn docker_image(rewritten: &[Rewritten], name: &str, tags: &[String]) -> Option<DockerImage> {
+    match rewritten {
+        [one] => Some(DockerImage {
+            repo_tags: tags.iter().map(|t| format!("{name}:{t}")).collect(),
+            ..one.docker.clone()
+        }),
+        _ => None,
+    }
 }
 
 /// Copies every manifest's layers of `image` into `layout` unchanged (each verified against
@@ -96,11 +111,23 @@ pub fn rewrite(
             epoch,
         };
         change(&mut edit)?;
-        edit.manifest["config"] =
-            serde_json::to_value(layout.json_blob(MediaType::ImageConfig, &edit.config)?)?;
+        let config = layout.json_blob(MediaType::ImageConfig, &edit.config)?;
+        let docker = DockerImage {
+            config: config.digest().to_string(),
+            layers: Vec::new(),
+            repo_tags: Vec::new(),
+        };
+        edit.manifest["config"] = serde_json::to_value(config)?;
         let layers = edit.manifest["layers"]
             .as_array()
             .context("manifest has no layers")?;
+        let docker = DockerImage {
+            layers: layers
+                .iter()
+                .filter_map(|l| l["digest"].as_str().map(str::to_string))
+                .collect(),
+            ..docker
+        };
         let (count, size) = (
             layers.len(),
             layers.iter().filter_map(|l| l["size"].as_u64()).sum(),
@@ -111,6 +138,7 @@ pub fn rewrite(
             platform: edit.platform()?,
             layers: count,
             size,
+            docker,
         });
     }
     Ok(out)

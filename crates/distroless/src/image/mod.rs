@@ -113,6 +113,7 @@ pub fn tagged_index(
     layout: &LayoutWriter,
     mut manifests: Vec<(Descriptor, Option<Platform>)>,
     tags: &[String],
+    keep: Option<&std::path::Path>,
 ) -> anyhow::Result<ImageIndex> {
     let (desc, platform) = if manifests.len() == 1 {
         manifests.remove(0)
@@ -120,15 +121,19 @@ pub fn tagged_index(
         let inner = oci::image::index(manifests, &BTreeMap::new())?;
         (layout.json_blob(MediaType::ImageIndex, &inner)?, None)
     };
-    let entries = tags
+    let mut entries: Vec<(Descriptor, Option<Platform>)> = tags
         .iter()
         .map(|tag| {
             let mut d = desc.clone();
-            let ref_name = [("org.opencontainers.image.ref.name".to_string(), tag.clone())];
+            let ref_name = [(oci::retag::REF_NAME.to_string(), tag.clone())];
             d.set_annotations(Some(ref_name.into_iter().collect()));
             (d, platform.clone())
         })
         .collect();
+    if let Some(old) = keep {
+        // Carried entries keep their own platform (and every other field) as they were.
+        entries.extend(layout.carry_over(old, tags)?.into_iter().map(|d| (d, None)));
+    }
     Ok(oci::image::index(entries, &BTreeMap::new())?)
 }
 

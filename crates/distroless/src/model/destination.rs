@@ -39,6 +39,25 @@ impl Destination {
     }
 
     /// The format's name as the summary shows it.
+    /// The `org.opencontainers.image.ref.name` of each tag: the tag in a layout directory (as
+    /// `skopeo`'s `oci:DIR:TAG` and `umoci` name them), `NAME:TAG` in an oci-archive, which
+    /// `podman load` takes as the image's name.
+    pub fn ref_names(&self, name: &str, tags: &[String]) -> Vec<String> {
+        match self {
+            Destination::OciArchive(_) => tags.iter().map(|t| format!("{name}:{t}")).collect(),
+            _ => tags.to_vec(),
+        }
+    }
+
+    /// The existing layout whose other tags a build keeps (a layout destination that exists,
+    /// unless `replace`).
+    pub fn kept(&self, replace: bool) -> Option<&Path> {
+        match self {
+            Destination::Layout(p) if !replace && p.join("index.json").is_file() => Some(p),
+            _ => None,
+        }
+    }
+
     pub fn format(&self) -> &'static str {
         match self {
             Destination::Layout(_) => "oci",
