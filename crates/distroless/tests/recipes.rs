@@ -472,18 +472,7 @@ fn docker_archive_and_debug_of_any_image() {
     .arg(&debug_tar)
     .assert()
     .success();
-    let mut tar = tar::Archive::new(fs_err::File::open(&debug_tar).unwrap());
-    let manifest = tar
-        .entries()
-        .unwrap()
-        .map(Result::unwrap)
-        .find(|e| e.path().unwrap().to_string_lossy() == "manifest.json")
-        .map(|mut e| {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut e, &mut text).unwrap();
-            text
-        })
-        .unwrap();
+    let manifest = member(&debug_tar, "manifest.json");
     assert!(
         manifest.contains("\"RepoTags\":[\"svc-debug:latest\"]"),
         "{manifest}"
@@ -496,6 +485,20 @@ fn docker_archive_and_debug_of_any_image() {
         .failure()
         .stderr(contains("already a debug image"));
     assert!(!dir.path().join("twice").exists());
+}
+
+/// A file of a tar archive, as text.
+fn member(archive: &Path, name: &str) -> String {
+    let mut tar = tar::Archive::new(fs_err::File::open(archive).unwrap());
+    let mut e = tar
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|e| e.path().unwrap().to_string_lossy() == name)
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+    text
 }
 
 #[test]
