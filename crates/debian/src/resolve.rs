@@ -155,6 +155,11 @@ impl Universe {
         })
     }
 
+    /// Every real package name the universe knows.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.packages.keys().map(AsRef::as_ref)
+    }
+
     /// Number of distinct package names.
     pub fn len(&self) -> usize {
         self.packages.len()

@@ -12,7 +12,7 @@ use crate::model::lock::Lock;
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Base, Catalog, ImageRef};
 use crate::output::{self, BuildSummary, DockerImage};
-use crate::plan::{Plan, Source, plan};
+use crate::plan::{Plan, Source, UnknownPackage, plan};
 use crate::report::Reporter;
 use crate::request::{Arches, BuildRequest, Target};
 
@@ -152,8 +152,15 @@ fn resolve(
     if let Some(lock) = &target.lock {
         return Ok((locked_plan(source, target, lock, image, arch)?, Vec::new()));
     }
-    let p = plan(source, chain, image, arch)
-        .with_context(|| format!("{} for {arch}", image.canonical()))?;
+    let p = plan(source, chain, image, arch).map_err(|e| {
+        match (&target.app, e.downcast_ref::<UnknownPackage>()) {
+            // A package the application recipe names: located in the recipe file.
+            (Some(app), Some(unknown)) if unknown.tier == "app" => {
+                app.error(None, "packages", unknown.message())
+            }
+            _ => e.context(format!("{} for {arch}", image.canonical())),
+        }
+    })?;
     match (&target.base, app) {
         (Base::Auto(release), Some(app)) => auto_plan(source, *release, p, app, arch),
         _ => Ok((p, Vec::new())),

@@ -740,3 +740,53 @@ fn programs_of_another_machine_are_refused_and_arch_picks_each_build() {
         assert_eq!(server[18..20], machine.to_le_bytes(), "{arch}");
     }
 }
+
+#[test]
+fn an_unknown_package_is_located_and_a_near_name_suggested() {
+    error_case(
+        "from = \"cc\"\npackages = [\"libpq\"]\n",
+        "2: packages: libpq is not a package of Debian 13 (amd64); did you mean libpq5?",
+    );
+    error_case(
+        "from = \"cc\"\n\npackages = [\"libpg5\"]\n",
+        "3: packages: libpg5 is not a package of Debian 13 (amd64); did you mean libpq5?",
+    );
+    error_case(
+        "from = \"cc\"\npackages = [\"nothing-like-it\"]\n",
+        "2: packages: nothing-like-it is not a package of Debian 13 (amd64)\n",
+    );
+}
+
+#[test]
+fn a_dry_run_checks_the_recipe_as_the_build_does() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("distroless.toml");
+    for (body, expected) in [
+        (
+            "from = \"cc\"\n[[copy]]\nsrc = \"missing\"\ndest = \"/x\"\n",
+            "3: copy[0].src:",
+        ),
+        (
+            "from = \"cc\"\nuser = \"ghost\"\n",
+            "2: user: user \"ghost\"",
+        ),
+        (
+            "from = \"cc\"\npackages = [\"libpq\"]\n",
+            "2: packages: libpq is not a package",
+        ),
+        ("from = \"cc\"\nstop_signal = \"NOPE\"\n", "2: stop_signal:"),
+    ] {
+        fs_err::write(&file, body).unwrap();
+        recipe_cmd(
+            &repo.file_url(),
+            &dir.path().join("cache"),
+            &file,
+            &dir.path().join("o"),
+        )
+        .arg("--dry-run")
+        .assert()
+        .failure()
+        .stderr(contains(format!("{}:{expected}", file.display())));
+    }
+}

@@ -231,7 +231,7 @@ pub fn plan(
         arch,
         debian_version: main.version.clone(),
         release_date: main.date.clone(),
-        tiers: resolve_tiers(&universe, chain, release.number)?,
+        tiers: resolve_tiers(&universe, chain, (release.number, arch))?,
         ca_certificates: universe
             .get("ca-certificates")
             .context("the suites have no ca-certificates package")?,
@@ -241,18 +241,79 @@ pub fn plan(
     Ok(plan)
 }
 
+/// A recipe names a package the suites do not have.
+#[derive(Debug, thiserror::Error)]
+#[error("{tier}: {}", self.message())]
+pub struct UnknownPackage {
+    /// The recipe (tier) that names it: `app` for an application recipe.
+    pub tier: String,
+    pub package: String,
+    pub release: u32,
+    pub arch: String,
+    /// The closest name the suites do have.
+    pub suggestion: Option<String>,
+}
+
+impl UnknownPackage {
+    /// The problem without the recipe's name: `libpq is not a package of Debian 13 (amd64);
+    /// did you mean libpq5?`.
+    pub fn message(&self) -> String {
+        let hint = self
+            .suggestion
+            .as_ref()
+            .map(|s| format!("; did you mean {s}?"))
+            .unwrap_or_default();
+        format!(
+            "{} is not a package of Debian {} ({}){hint}",
+            self.package, self.release, self.arch
+        )
+    }
+}
+
+/// The package name closest to a mistyped one: one that starts with it (`libpq` → `libpq5`),
+/// or the nearest by edit distance, if near enough to be a typo.
+fn closest(universe: &Universe, wanted: &str) -> Option<String> {
+    let longer = universe
+        .names()
+        .filter(|n| n.starts_with(wanted) && n.len() <= wanted.len() + 4)
+        .min_by_key(|n| (n.len(), *n));
+    if let Some(n) = longer {
+        return Some(n.to_string());
+    }
+    let limit = (wanted.len() / 4).max(2);
+    universe
+        .names()
+        .filter(|n| n.len().abs_diff(wanted.len()) <= limit)
+        .map(|n| (strsim::levenshtein(wanted, n), n))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, n)| n.to_string())
+}
+
 /// Resolves each recipe of the chain on top of the ones before it: a tier holds only what its
 /// recipe adds, and a child's roots may bring back what a parent excluded.
 fn resolve_tiers(
     universe: &Universe,
     chain: &[&Recipe],
-    release: u32,
+    (release, arch): (u32, Arch),
 ) -> anyhow::Result<Vec<Tier>> {
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
     let mut excludes = builtin_excludes();
     let mut below: BTreeSet<String> = BTreeSet::new();
     for recipe in chain {
+        for name in recipe.packages_for(release) {
+            if universe.get(&name).is_none() {
+                return Err(UnknownPackage {
+                    tier: recipe.name.clone(),
+                    suggestion: closest(universe, &name),
+                    package: name,
+                    release,
+                    arch: arch.to_string(),
+                }
+                .into());
+            }
+        }
         roots.extend(recipe.packages_for(release));
         excludes.extend(recipe.excludes_for(release));
         let label = format!("{}-debian{release}", recipe.name);
@@ -316,7 +377,7 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
             "name = \"base\"\nfrom = \"static\"\npackages = [\"libc6\"]\nexclude = [\"libgcc-s1\"]\n",
         );
         let cc = recipe("name = \"cc\"\nfrom = \"base\"\npackages = [\"libgcc-s1\"]\n");
-        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], 13).unwrap();
+        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], (13, Arch::Amd64)).unwrap();
         let names = |t: &Tier| {
             t.packages
                 .iter()
@@ -343,7 +404,9 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
     fn a_missing_partial_package_is_named() {
         let u = universe();
         let r = recipe("name = \"p\"\n[partial]\nlibc-bin = [\"sbin/ldconfig\"]\n");
-        let err = resolve_tiers(&u, &[&r], 13).unwrap_err().to_string();
+        let err = resolve_tiers(&u, &[&r], (13, Arch::Amd64))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("partial package libc-bin"), "{err}");
     }
 }
