@@ -19,6 +19,11 @@ fn run() -> anyhow::Result<()> {
         Command::Debug(args) => cli::debug::run(args),
         Command::Needs(args) => cli::needs::run(args),
         Command::List { json } => cli::list::run(*json),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }
 

@@ -311,6 +311,20 @@ fn auto_takes_what_glibc_loads_with_dlopen() {
         run_image(&out, "latest").trim(),
         "cancelled, converted to e9"
     );
+    // `needs --json` tells the same.
+    let needs = distroless(&shared_cache())
+        .args(["needs", "--json", "--debian", "12", "--arch", "amd64"])
+        .arg(dir.join("app"))
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&needs.get_output().stdout).unwrap();
+    let names: Vec<&str> = doc["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["libc6", "libgcc-s1"], "{doc}");
 }
 
 #[test]

@@ -665,6 +665,33 @@ fn bad_arguments_give_one_line_errors() {
 }
 
 #[test]
+fn shell_completions_are_scripts_the_shells_read() {
+    let bin = assert_cmd::cargo::cargo_bin("distroless");
+    for (shell, check) in [("bash", "bash -n"), ("zsh", ""), ("fish", "")] {
+        let out = std::process::Command::new(&bin)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("--locked") && text.contains("needs"),
+            "{shell}"
+        );
+        if !check.is_empty() {
+            let tmp = tempfile::NamedTempFile::new().unwrap();
+            fs_err::write(tmp.path(), &text).unwrap();
+            let ok = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{check} {}", tmp.path().display()))
+                .status()
+                .unwrap();
+            assert!(ok.success(), "{shell} completion does not parse");
+        }
+    }
+}
+
+#[test]
 fn closure_check_names_the_file_and_the_library() {
     // A real dynamically linked program in an image whose (fake) libc6 has no real libc.
     let program = fs_err::read("/usr/bin/true").unwrap();

@@ -56,6 +56,17 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script.
+    ///
+    /// Examples:
+    ///   distroless completions bash > /etc/bash_completion.d/distroless
+    ///   distroless completions zsh > "${fpath[1]}/_distroless"
+    ///   distroless completions fish > ~/.config/fish/completions/distroless.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -301,6 +312,9 @@ pub(crate) struct NeedsArgs {
     /// Extra packages to look in (repeatable).
     #[arg(long = "package", value_name = "NAME")]
     pub(crate) packages: Vec<String>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 }

@@ -31,6 +31,29 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
         &args.packages,
     )?;
     let mut out = std::io::stdout().lock();
+    if args.json {
+        let packages: Vec<serde_json::Value> = needs
+            .files
+            .iter()
+            .map(|(name, (pkg, files))| {
+                serde_json::json!({
+                    "name": name,
+                    "version": pkg.version,
+                    "files": files.iter().map(|f| format!("/{f}")).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "debian": release.number,
+            "arch": arch.debian(),
+            "static_programs": needs.static_programs,
+            "packages": packages,
+            "explain": needs.explain,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     for s in &needs.static_programs {
         writeln!(
             out,
