@@ -27,6 +27,9 @@ pub enum Record {
     FileList,
     /// The ELF facts of one file of a package.
     ElfFacts,
+    /// What `from = "auto"` found the copied programs need, keyed by their bytes, places,
+    /// the extra packages and the index hashes.
+    AutoNeeds,
 }
 
 impl Record {
@@ -38,6 +41,7 @@ impl Record {
             Record::PackageFacts => "facts-v1",
             Record::FileList => "files-v1",
             Record::ElfFacts => "elf-v2",
+            Record::AutoNeeds => "auto-v1",
         }
     }
 }

@@ -34,7 +34,7 @@ pub struct Program {
 }
 
 /// The outcome: which files of which packages, and why.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Needs {
     /// Package name → (package, original paths in the package).
     pub files: BTreeMap<String, (Package, BTreeSet<String>)>,
@@ -232,6 +232,41 @@ pub fn program_info(host: &Path) -> anyhow::Result<Option<ElfInfo>> {
     } else {
         None
     })
+}
+
+/// [`analyse`] through the cache: a warm rebuild of the same programs against the same
+/// indexes reads neither the `Packages` indexes nor a `.deb`.
+pub fn analyse_cached(
+    source: &Source<'_>,
+    release: crate::model::DebianRelease,
+    arch: Arch,
+    programs: &[Program],
+    extra_roots: &[String],
+) -> anyhow::Result<Needs> {
+    let indexes = source.archive.indexes(release.codename, arch.debian())?;
+    let mut h = sha2::Sha256::new();
+    h.update(format!("{arch}\n{}\n{extra_roots:?}\n", release.number));
+    h.update(indexes.fingerprint());
+    for p in programs {
+        h.update(format!("{}\n", p.image_path));
+        let mut f = fs_err::File::open(&p.host_path)?;
+        std::io::copy(&mut f, &mut h)?;
+    }
+    let key = hex::encode(h.finalize());
+    if let Some(needs) = source.cache.read::<Needs>(Record::AutoNeeds, &key) {
+        return Ok(needs);
+    }
+    let universe = source.archive.universe(&indexes)?;
+    let needs = analyse(
+        source,
+        &universe,
+        programs,
+        arch,
+        release.merged_usr(),
+        extra_roots,
+    )?;
+    source.cache.write(Record::AutoNeeds, &key, &needs)?;
+    Ok(needs)
 }
 
 /// Finds the package files the programs need.

@@ -132,16 +132,7 @@ pub fn auto_plan(
     arch: Arch,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
     let programs = copied_programs(app);
-    let universe = crate::plan::load_universe(source, release, arch)?;
-    let needs = auto::analyse(
-        source,
-        &universe,
-        &programs,
-        arch,
-        release.merged_usr(),
-        &app.spec.recipe.packages,
-    )?;
-    drop(universe);
+    let needs = auto::analyse_cached(source, release, arch, &programs, &app.spec.recipe.packages)?;
     let installed: std::collections::BTreeSet<String> = p
         .tiers
         .iter()
