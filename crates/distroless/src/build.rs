@@ -272,8 +272,19 @@ fn finish(
         tmp.persist(&path)?;
         sboms.push(path);
     }
+    let (shown, base) = match &req.target.app {
+        Some(_) => (
+            format!("{name}:{}", tags.first().map_or("latest", String::as_str)),
+            Some(match req.target.base {
+                Base::Auto(r) => format!("auto (Debian {})", r.number),
+                _ => image.canonical(),
+            }),
+        ),
+        None => (image.canonical(), None),
+    };
     Ok(BuildSummary {
-        image: image.canonical(),
+        image: shown,
+        base,
         output: req.destination.path().to_path_buf(),
         format: req.destination.format(),
         index_digest,

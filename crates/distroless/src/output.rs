@@ -12,7 +12,11 @@ use crate::model::Destination;
 /// What a build produced (printed by the CLI, `--json` for machines).
 #[derive(Debug, Clone, Serialize)]
 pub struct BuildSummary {
+    /// The image built: the application's `NAME:TAG`, or the catalog image.
     pub image: String,
+    /// What an application image stands on (a catalog image, or the image on disk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
     pub output: PathBuf,
     pub format: &'static str,
     pub index_digest: String,
@@ -30,6 +34,12 @@ pub struct ManifestSummary {
     pub layers: usize,
     pub compressed_size: u64,
     pub packages: usize,
+    /// Packages only some files were taken from (`from = "auto"`), with how many.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partial_packages: Vec<(String, usize)>,
+    /// The application's copied files, with their digests.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::sbom::CopiedFile>,
 }
 
 /// What a docker-archive lists besides the blobs: the config and layer digests of its one

@@ -790,3 +790,62 @@ fn a_dry_run_checks_the_recipe_as_the_build_does() {
         .stderr(contains(format!("{}:{expected}", file.display())));
     }
 }
+
+#[test]
+fn an_application_summary_and_sboms_name_it_and_list_its_files() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let file = dir.path().join("distroless.toml");
+    fs_err::write(&file, FULL).unwrap();
+    let out = dir.path().join("shop");
+    let done = recipe_cmd(&repo.file_url(), &dir.path().join("cache"), &file, &out)
+        .arg("--json")
+        .assert()
+        .success();
+    let summary: serde_json::Value = serde_json::from_slice(&done.get_output().stdout).unwrap();
+    assert_eq!(summary["image"], "shop:latest");
+    assert_eq!(summary["base"], "cc-debian13:latest");
+    let server_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"#!binary"));
+    let listed = summary["manifests"][0]["files"].as_array().unwrap();
+    assert!(
+        listed.iter().any(|f| f["path"] == "/srv/server"
+            && f["sha256"] == server_sha.as_str()
+            && f["size"] == 8),
+        "{summary}"
+    );
+    assert!(
+        !listed.iter().any(|f| f["path"] == "/srv/www/app.js.map"),
+        "excluded"
+    );
+
+    let spdx_path = dir.path().join("shop.spdx.json");
+    let cdx_path = dir.path().join("shop.cdx.json");
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(&spdx_path).unwrap()).unwrap();
+    assert_eq!(spdx["packages"][0]["name"], "shop:latest");
+    let server = spdx["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fileName"] == "./srv/server")
+        .unwrap();
+    assert_eq!(server["checksums"][1]["checksumValue"], server_sha.as_str());
+    let cdx: serde_json::Value = serde_json::from_slice(&fs_err::read(&cdx_path).unwrap()).unwrap();
+    assert_eq!(cdx["metadata"]["component"]["name"], "shop");
+    assert!(
+        cdx["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "file" && c["name"] == "/srv/server")
+    );
+    support::validate_sbom("spdx", &spdx_path);
+    support::validate_sbom("cdx", &cdx_path);
+    if support::have_tool("pyspdxtools") {
+        support::run(
+            std::process::Command::new("pyspdxtools")
+                .arg("-i")
+                .arg(&spdx_path),
+        );
+    }
+}

@@ -11,6 +11,7 @@ use crate::model::recipe::CopySpec;
 use crate::model::{Arch, DebianRelease};
 use crate::plan::{Plan, Source};
 use crate::rootfs;
+use crate::sbom::CopiedFile;
 
 /// What an application recipe adds, prepared (and checked) before anything is fetched.
 pub struct AppPrepared {
@@ -120,6 +121,45 @@ pub fn copied_programs(app: &AppPrepared) -> Vec<auto::Program> {
             _ => None,
         })
         .collect()
+}
+
+/// Every regular file the application copies, with its place in the image and digests (for
+/// the summary and the SBOMs), read from the host once, streaming.
+pub fn copied_files(app: &AppPrepared) -> anyhow::Result<Vec<CopiedFile>> {
+    use sha1::Digest as _;
+    let mut out = Vec::new();
+    for (_, entries) in &app.copies {
+        for e in entries {
+            let GenEntry::Host(dest, host, _) = e else {
+                continue;
+            };
+            if !fs_err::symlink_metadata(host)?.is_file() {
+                continue;
+            }
+            let mut f = fs_err::File::open(host)?;
+            let (mut s256, mut s1) = (sha2::Sha256::new(), sha1::Sha1::new());
+            let mut buf = vec![0u8; 1 << 16];
+            let mut size = 0u64;
+            loop {
+                let n = std::io::Read::read(&mut f, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                s256.update(&buf[..n]);
+                s1.update(&buf[..n]);
+                size += n as u64;
+            }
+            out.push(CopiedFile {
+                path: format!("/{dest}"),
+                size,
+                sha256: hex::encode(s256.finalize()),
+                sha1: hex::encode(s1.finalize()),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
 }
 
 /// Adds the files the copied programs need to the application tier of a plan; returns the

@@ -29,9 +29,9 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let req = request(args, &catalog)?;
     let reporter = source::reporter(&args.source, args.json);
-    if let Base::Disk(base) = &req.target.base {
+    if let Base::Disk(_) = &req.target.base {
         let summary = build::build_on_disk(&req, &reporter)?;
-        return print_disk_summary(args, &summary, &base.shown);
+        return print_summary(args, &summary);
     }
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     if args.dry_run {
@@ -237,23 +237,6 @@ fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> 
         .collect()
 }
 
-fn print_disk_summary(args: &BuildArgs, summary: &BuildSummary, from: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, summary)?;
-        writeln!(out)?;
-    } else if !args.source.quiet {
-        writeln!(
-            out,
-            "built {} on {from} → {} ({})",
-            summary.image,
-            summary.output.display(),
-            summary.format
-        )?;
-    }
-    Ok(())
-}
-
 fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -264,9 +247,14 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     if args.source.quiet {
         return Ok(());
     }
+    let on = summary
+        .base
+        .as_ref()
+        .map(|b| format!(" on {b}"))
+        .unwrap_or_default();
     writeln!(
         out,
-        "built {} → {} ({})",
+        "built {}{on} → {} ({})",
         summary.image,
         summary.output.display(),
         summary.format
@@ -274,14 +262,32 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     for m in &summary.manifests {
         writeln!(
             out,
-            "  {:8} {} packages, {} layer{}, {:.2} MB compressed, manifest {}",
+            "  {:8} {} packages, {} layer{}, {:.2} MiB compressed, manifest {}",
             m.arch,
             m.packages,
             m.layers,
             if m.layers == 1 { "" } else { "s" },
-            m.compressed_size as f64 / 1e6,
+            m.compressed_size as f64 / 1_048_576.0,
             m.digest
         )?;
+        if !m.partial_packages.is_empty() {
+            let parts: Vec<String> = m
+                .partial_packages
+                .iter()
+                .map(|(name, n)| format!("{name} ({n})"))
+                .collect();
+            writeln!(out, "           files from {}", parts.join(", "))?;
+        }
+        if !m.files.is_empty() {
+            let bytes: u64 = m.files.iter().map(|f| f.size).sum();
+            writeln!(
+                out,
+                "           {} copied file{} ({:.2} MiB); with digests in --json and the SBOMs",
+                m.files.len(),
+                if m.files.len() == 1 { "" } else { "s" },
+                bytes as f64 / 1_048_576.0
+            )?;
+        }
     }
     writeln!(out, "  index {}", summary.index_digest)?;
     for s in &summary.sboms {

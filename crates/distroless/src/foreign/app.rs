@@ -13,6 +13,7 @@ use oci::read::ForeignImage;
 use serde_json::{Value, json};
 
 use super::Edit;
+use crate::app::prepare::copied_files;
 use crate::app::{Accounts, AppSpec, app_units, machine, prepare_app_with, settings};
 use crate::image::{index_digest, tagged_index};
 use crate::model::Arch;
@@ -20,6 +21,7 @@ use crate::model::DiskImage;
 use crate::output::{self, BuildSummary, ManifestSummary};
 use crate::report::Reporter;
 use crate::request::BuildRequest;
+use crate::sbom::CopiedFile;
 
 /// Builds an application image on a foreign base.
 pub fn build(
@@ -40,17 +42,29 @@ pub fn build(
         .map_err(|e| spec.error(None, "from", e))?;
     destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
+    let mut copied = Vec::new();
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
-        add_app(edit, spec, base, &layout, (compression, epoch), reporter)
+        copied.push(add_app(
+            edit,
+            spec,
+            base,
+            &layout,
+            (compression, epoch),
+            reporter,
+        )?);
+        Ok(())
     })?;
     let summaries = rewritten
         .iter()
-        .map(|r| ManifestSummary {
+        .zip(copied)
+        .map(|(r, files)| ManifestSummary {
             arch: r.platform.architecture.clone(),
             digest: r.descriptor.digest().to_string(),
             layers: r.layers,
             compressed_size: r.size,
             packages: 0,
+            partial_packages: Vec::new(),
+            files,
         })
         .collect();
     let tags = if spec.recipe.tags.is_empty() {
@@ -68,7 +82,8 @@ pub fn build(
     let index_digest = index_digest(&top)?;
     output::finish(layout, &top, destination, docker.as_ref())?;
     Ok(BuildSummary {
-        image: spec.recipe.name.clone(),
+        image: format!("{}:{}", spec.recipe.name, tags[0]),
+        base: Some(base.shown.clone()),
         output: destination.path().to_path_buf(),
         format: destination.format(),
         index_digest,
@@ -86,7 +101,7 @@ fn add_app(
     layout: &LayoutWriter,
     (compression, epoch): (Compression, u64),
     reporter: &dyn Reporter,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<CopiedFile>> {
     let (mut view, files) = super::index_layers(layout, edit.source)?;
     // Accounts: the base's, plus the recipe's.
     let accounts = Accounts {
@@ -124,5 +139,5 @@ fn add_app(
         annotations.insert(k.clone(), json!(v));
     }
     edit.manifest["annotations"] = Value::Object(annotations);
-    Ok(())
+    copied_files(&prepared)
 }

@@ -7,6 +7,7 @@ use oci::layout::LayoutWriter;
 use oci_spec::image::{Descriptor, MediaType};
 
 use super::{Naming, annotations, runtime_config};
+use crate::app::prepare::copied_files;
 use crate::app::{AppPrepared, app_units, machine, settings};
 use crate::debs::Debs;
 use crate::layers::{LayerInputs, build_layer, units};
@@ -85,21 +86,37 @@ impl ArchStep<'_> {
         };
         let manifest = oci::image::manifest(config_desc, &layers, &annotations)?;
         let desc = self.layout.json_blob(MediaType::ImageManifest, &manifest)?;
+        let files = match self.app {
+            Some(app) => copied_files(app)?,
+            None => Vec::new(),
+        };
         let summary = ManifestSummary {
             arch: plan.arch.to_string(),
             digest: desc.digest().to_string(),
             layers: layers.len(),
             compressed_size: layers.iter().map(|l| l.blob.size).sum(),
             packages: plan.package_count(),
+            partial_packages: plan
+                .tiers
+                .iter()
+                .flat_map(|t| &t.partial)
+                .map(|(p, only)| (p.name.clone(), only.len()))
+                .collect(),
+            files: files.clone(),
+        };
+        let name = self.image_name();
+        let about = sbom::About {
+            image: &name,
+            manifest_digest: &summary.digest,
+            files: &files,
+            epoch: self.req.epoch,
         };
         let sboms = sbom::documents(
             self.req.sbom,
             plan,
-            &self.source.cache,
-            &debs,
+            (&self.source.cache, &debs),
             debug,
-            &summary.digest,
-            self.req.epoch,
+            &about,
         )?;
         Ok(ArchImage {
             manifest: desc,
@@ -108,6 +125,21 @@ impl ArchStep<'_> {
             sboms,
             docker,
         })
+    }
+
+    /// The image's name in its SBOMs: the application's `NAME:TAG`, or the catalog image's.
+    pub fn image_name(&self) -> String {
+        match self.app {
+            Some(app) => {
+                let r = &app.spec.recipe;
+                format!(
+                    "{}:{}",
+                    r.name,
+                    r.tags.first().map_or("latest", String::as_str)
+                )
+            }
+            None => self.image.canonical(),
+        }
     }
 
     /// Builds (or takes from the cache) every layer, in order, each on top of the ones below.

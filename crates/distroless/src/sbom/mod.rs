@@ -103,6 +103,18 @@ pub struct Entry<'a> {
     pub partial: Option<Vec<String>>,
 }
 
+/// A file an application recipe copied into the image, with its digests (SPDX 2.3 requires
+/// SHA-1 for files; SHA-256 is what anyone checks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopiedFile {
+    /// The path in the image, with a leading `/`.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    #[serde(skip)]
+    pub sha1: String,
+}
+
 /// Everything an SBOM describes.
 pub struct Subject<'a> {
     pub image: &'a str,
@@ -111,6 +123,24 @@ pub struct Subject<'a> {
     pub manifest_digest: &'a str,
     pub created: String,
     pub entries: Vec<Entry<'a>>,
+    /// The application's own files.
+    pub files: &'a [CopiedFile],
+}
+
+/// What the SBOMs of one image are about besides its packages: its name (the application's,
+/// or the catalog image's), its manifest, its copied files and its time.
+pub struct About<'a> {
+    pub image: &'a str,
+    pub manifest_digest: &'a str,
+    pub files: &'a [CopiedFile],
+    pub epoch: u64,
+}
+
+fn file_ref(path: &str) -> String {
+    format!(
+        "SPDXRef-File-{}",
+        hex::encode(&Sha256::digest(path.as_bytes())[..8])
+    )
 }
 
 fn spdx_ref(name: &str) -> String {
@@ -137,15 +167,67 @@ fn content_id(subject: &Subject<'_>) -> String {
     for e in &subject.entries {
         h.update(format!("{} {}\n", e.package.name, e.package.sha256));
     }
+    for f in subject.files {
+        h.update(format!("{} {}\n", f.path, f.sha256));
+    }
     hex::encode(h.finalize())
 }
 
 fn download(pkg: &Package) -> String {
-    if pkg.mirror.is_empty() {
-        "NOASSERTION".into()
-    } else {
+    // A local (file://) mirror is no place anyone else can download from.
+    if pkg.mirror.starts_with("http://") || pkg.mirror.starts_with("https://") {
         format!("{}{}", pkg.mirror, pkg.filename)
+    } else {
+        "NOASSERTION".into()
     }
+}
+
+/// One Debian package as an SPDX package; license names SPDX does not know are collected in
+/// `refs` (id → name).
+fn spdx_package(
+    e: &Entry<'_>,
+    subject: &Subject<'_>,
+    refs: &mut BTreeMap<String, String>,
+) -> Value {
+    let p = e.package;
+    let declared = match &e.facts.licenses {
+        Some(names) => {
+            let set = names.iter().cloned().collect();
+            for n in names {
+                let id = license::spdx_id(n);
+                if id.starts_with("LicenseRef-") {
+                    refs.insert(id, n.clone());
+                }
+            }
+            license::expression(&set)
+        }
+        None => "NOASSERTION".into(),
+    };
+    let mut pkg = json!({
+        "SPDXID": spdx_ref(&p.name),
+        "name": p.name,
+        "versionInfo": p.version,
+        "supplier": e.facts.maintainer.as_ref().map_or_else(|| "NOASSERTION".to_string(), |m| format!("Organization: {m}")),
+        "downloadLocation": download(p),
+        "filesAnalyzed": false,
+        "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": declared,
+        "copyrightText": "NOASSERTION",
+        "primaryPackagePurpose": "LIBRARY",
+        "externalRefs": [{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": purl(p, subject.arch, subject.release),
+        }],
+    });
+    if let Some(files) = &e.partial {
+        pkg["comment"] = json!(format!(
+            "partial: only these files of the package are in the image: {}",
+            files.join(", ")
+        ));
+    }
+    pkg
 }
 
 /// The SPDX 2.3 document.
@@ -167,51 +249,42 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
     })];
     let mut refs: BTreeMap<String, String> = BTreeMap::new();
     for e in &subject.entries {
-        let p = e.package;
-        let declared = match &e.facts.licenses {
-            Some(names) => {
-                let set = names.iter().cloned().collect();
-                for n in names {
-                    let id = license::spdx_id(n);
-                    if id.starts_with("LicenseRef-") {
-                        refs.insert(id, n.clone());
-                    }
-                }
-                license::expression(&set)
-            }
-            None => "NOASSERTION".into(),
-        };
-        let mut pkg = json!({
-            "SPDXID": spdx_ref(&p.name),
-            "name": p.name,
-            "versionInfo": p.version,
-            "supplier": e.facts.maintainer.as_ref().map_or_else(|| "NOASSERTION".to_string(), |m| format!("Organization: {m}")),
-            "downloadLocation": download(p),
-            "filesAnalyzed": false,
-            "checksums": [{"algorithm": "SHA256", "checksumValue": p.sha256}],
-            "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": declared,
-            "copyrightText": "NOASSERTION",
-            "primaryPackagePurpose": "LIBRARY",
-            "externalRefs": [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": purl(p, subject.arch, subject.release),
-            }],
-        });
-        if let Some(files) = &e.partial {
-            pkg["comment"] = json!(format!(
-                "partial: only these files of the package are in the image: {}",
-                files.join(", ")
-            ));
-        }
-        packages.push(pkg);
+        packages.push(spdx_package(e, subject, &mut refs));
         relationships.push(json!({
             "spdxElementId": "SPDXRef-Image",
             "relationshipType": "CONTAINS",
-            "relatedSpdxElement": spdx_ref(&p.name),
+            "relatedSpdxElement": spdx_ref(&e.package.name),
         }));
     }
+    if !subject.files.is_empty() {
+        packages.push(app_package(subject));
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": "SPDXRef-App",
+        }));
+    }
+    let files: Vec<Value> = subject
+        .files
+        .iter()
+        .map(|f| {
+            relationships.push(json!({
+                "spdxElementId": "SPDXRef-App",
+                "relationshipType": "CONTAINS",
+                "relatedSpdxElement": file_ref(&f.path),
+            }));
+            json!({
+                "SPDXID": file_ref(&f.path),
+                "fileName": format!(".{}", f.path),
+                "checksums": [
+                    {"algorithm": "SHA1", "checksumValue": f.sha1},
+                    {"algorithm": "SHA256", "checksumValue": f.sha256},
+                ],
+                "licenseConcluded": "NOASSERTION",
+                "copyrightText": "NOASSERTION",
+            })
+        })
+        .collect();
     let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
@@ -226,6 +299,9 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
         "packages": packages,
         "relationships": relationships,
     });
+    if !files.is_empty() {
+        doc["files"] = Value::Array(files);
+    }
     if !refs.is_empty() {
         doc["hasExtractedLicensingInfos"] = refs
             .into_iter()
@@ -237,6 +313,32 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
             .collect();
     }
     doc
+}
+
+/// The application as an SPDX package of its copied files: analysed, so it carries the
+/// verification code SPDX defines (SHA-1 over the sorted SHA-1s of its files).
+fn app_package(subject: &Subject<'_>) -> Value {
+    use sha1::Digest as _;
+    let mut sums: Vec<&str> = subject.files.iter().map(|f| f.sha1.as_str()).collect();
+    sums.sort_unstable();
+    let code = hex::encode(sha1::Sha1::digest(sums.concat().as_bytes()));
+    let (name, tag) = subject
+        .image
+        .split_once(':')
+        .unwrap_or((subject.image, "latest"));
+    json!({
+        "SPDXID": "SPDXRef-App",
+        "name": name,
+        "versionInfo": tag,
+        "downloadLocation": "NOASSERTION",
+        "supplier": "NOASSERTION",
+        "filesAnalyzed": true,
+        "packageVerificationCode": {"packageVerificationCodeValue": code},
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "primaryPackagePurpose": "APPLICATION",
+    })
 }
 
 /// The CycloneDX 1.6 document.
@@ -283,6 +385,16 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
         }
         depends.push(json!(purl));
         components.push(c);
+    }
+    for f in subject.files {
+        let r = format!("file:{}", f.path);
+        components.push(json!({
+            "type": "file",
+            "bom-ref": r,
+            "name": f.path,
+            "hashes": [{"alg": "SHA-256", "content": f.sha256}],
+        }));
+        depends.push(json!(r));
     }
     json!({
         "bomFormat": "CycloneDX",
@@ -352,22 +464,21 @@ pub struct Sbom {
 pub fn documents(
     formats: SbomFormats,
     plan: &Plan,
-    cache: &Cache,
-    debs: &Debs<'_>,
+    (cache, debs): (&Cache, &Debs<'_>),
     debug: bool,
-    manifest_digest: &str,
-    epoch: u64,
+    about: &About<'_>,
 ) -> anyhow::Result<Vec<Sbom>> {
     if formats == SbomFormats::None {
         return Ok(Vec::new());
     }
     let subject = Subject {
-        image: &plan.image,
+        image: about.image,
         arch: plan.arch.debian(),
         release: plan.release,
-        manifest_digest,
-        created: oci::image::rfc3339(epoch),
+        manifest_digest: about.manifest_digest,
+        created: oci::image::rfc3339(about.epoch),
         entries: entries(plan, cache, debs, debug)?,
+        files: about.files,
     };
     let mut out = Vec::new();
     if matches!(formats, SbomFormats::Spdx | SbomFormats::Both) {
@@ -410,6 +521,7 @@ mod tests {
                     partial: (p.name == "libc-bin").then(|| vec!["sbin/ldconfig".into()]),
                 })
                 .collect(),
+            files: &[],
         }
     }
 
