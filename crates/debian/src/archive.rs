@@ -208,7 +208,13 @@ impl Archive<'_> {
                     idx.packages_name
                 )));
             }
-            None => self.fetch_index(idx)?,
+            None => {
+                self.reporter
+                    .start(&format!("index {}", idx.suite), idx.size);
+                let fetched = self.fetch_index(idx);
+                self.reporter.finish();
+                fetched?
+            }
         };
         let file = fs_err::File::open(&path)?;
         let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {

@@ -258,6 +258,10 @@ fn recipe_errors_name_file_line_and_key() {
         "4: copy[0].dest: \"x\" must be an absolute path",
     );
     error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"/srv/../../x\"\n",
+        "4: copy[0].dest: \"/srv/../../x\" must not contain `..`",
+    );
+    error_case(
         "from = \"cc\"\nexposed_ports = [\"http\"]\n",
         "2: exposed_ports: \"http\" is not a port",
     );

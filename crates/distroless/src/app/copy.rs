@@ -48,6 +48,13 @@ pub fn copy_entries(
             format!("{:?} must be an absolute path in the image", c.dest),
         ));
     }
+    if c.dest.split('/').any(|part| part == "..") || c.dest.contains('\0') {
+        return Err(spec.error(
+            at,
+            "dest",
+            format!("{:?} must not contain `..` or NUL", c.dest),
+        ));
+    }
     let (uid, gid) = match &c.owner {
         Some(o) => accounts.owner(o).map_err(|e| spec.error(at, "owner", e))?,
         None => (0, 0),

@@ -264,11 +264,15 @@ impl AppSpec {
         rel: &str,
     ) -> anyhow::Result<PathBuf> {
         let named = self.dir.join(rel);
-        // Shown as written when the recipe's directory is the current one (not `./../x`).
+        // Shown as written when the recipe's directory is the current one (not `./../x`), and
+        // without `.` components (`sub/x.tar`, not `./sub/./x.tar`).
         let shown = if self.dir == Path::new(".") {
             PathBuf::from(rel)
         } else {
-            named.clone()
+            named
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect()
         };
         let missing = || self.error(table, key, format!("{} does not exist", shown.display()));
         let meta = fs_err::symlink_metadata(&named).map_err(|_| missing())?;
