@@ -38,6 +38,9 @@ pub enum Layering {
 pub struct Extras {
     pub symlinks: BTreeMap<String, String>,
     pub remove: Vec<String>,
+    /// Remove only what this unit has of `remove` (one package's layer of a tier whose recipe
+    /// removes files: the other packages' layers hold the rest).
+    pub remove_if_present: bool,
     pub java_trust_store: bool,
 }
 
@@ -100,6 +103,7 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
                     .iter()
                     .map(|p| p.replace("{arch}", plan.arch.debian()))
                     .collect(),
+                remove_if_present: false,
                 java_trust_store: r.java_trust_store,
             })
             .unwrap_or_default();
@@ -126,17 +130,27 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
                         ..Unit::default()
                     });
                 }
+                // The recipe's removals happen in the layer of the package that ships the file.
+                let removals = Extras {
+                    remove: extras.remove.clone(),
+                    remove_if_present: true,
+                    ..Extras::default()
+                };
                 for p in &tier.packages {
                     out.push(Unit {
                         label: format!("distroless package: {} {}", p.name, p.version),
                         packages: vec![p.clone()],
+                        extras: removals.clone(),
                         ..Unit::default()
                     });
                 }
                 out.push(Unit {
                     label: format!("distroless {} generated files", tier.name),
                     partial: tier.partial.clone(),
-                    extras,
+                    extras: Extras {
+                        remove: Vec::new(),
+                        ..extras
+                    },
                     ldcache: true,
                     ..Unit::default()
                 });
@@ -192,7 +206,7 @@ fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String 
         h.update(format!("symlink {path} {target}\n"));
     }
     for path in &unit.extras.remove {
-        h.update(format!("remove {path}\n"));
+        h.update(format!("remove {path} {}\n", unit.extras.remove_if_present));
     }
     if unit.extras.java_trust_store {
         h.update(format!("java-trust-store ca {ca}\n"));
@@ -333,7 +347,7 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
     for path in &unit.extras.remove {
         let path = path.trim_start_matches('/');
         anyhow::ensure!(
-            tree.remove(path),
+            tree.remove(path) || unit.extras.remove_if_present,
             "recipe removes /{path}, which no package of the tier ships"
         );
     }
@@ -431,6 +445,28 @@ mod tests {
                 "distroless base-nossl generated files",
             ]
         );
+    }
+
+    #[test]
+    fn with_one_layer_per_package_removals_happen_where_the_file_is() {
+        let (catalog, plan) = chain();
+        let mut recipes: Vec<Recipe> = catalog
+            .chain("base-nossl")
+            .unwrap()
+            .into_iter()
+            .cloned()
+            .collect();
+        recipes[0].remove = vec!["/usr/share/zoneinfo/right".into()];
+        let refs: Vec<&Recipe> = recipes.iter().collect();
+        let u = units(&plan, &refs, Layering::Package, false);
+        let tz = u.iter().find(|u| u.label.contains("tzdata")).unwrap();
+        assert_eq!(tz.extras.remove, ["/usr/share/zoneinfo/right"]);
+        assert!(tz.extras.remove_if_present);
+        let generated = u
+            .iter()
+            .find(|u| u.label == "distroless static generated files")
+            .unwrap();
+        assert!(generated.extras.remove.is_empty());
     }
 
     #[test]

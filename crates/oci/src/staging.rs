@@ -62,8 +62,10 @@ fn refused(dir: &Path, what: &str, e: &std::io::Error) -> Error {
         // The OS's words without the temporary name `tempfile` appends.
         reason: format!(
             "cannot write a {what} in this directory for the output: {}",
-            e.raw_os_error()
-                .map_or_else(|| e.kind().to_string(), |n| std::io::Error::from_raw_os_error(n).to_string())
+            e.raw_os_error().map_or_else(
+                || e.kind().to_string(),
+                |n| std::io::Error::from_raw_os_error(n).to_string()
+            )
         ),
     }
 }
