@@ -41,7 +41,7 @@ impl Record {
             Record::PackageFacts => "facts-v1",
             Record::FileList => "files-v1",
             Record::ElfFacts => "elf-v2",
-            Record::AutoNeeds => "auto-v1",
+            Record::AutoNeeds => "auto-v2",
         }
     }
 }

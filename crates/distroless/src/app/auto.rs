@@ -316,12 +316,14 @@ pub fn analyse(
             None => {}
         }
     }
+    // Only the copied programs' own imports count: libstdc++ imports iconv_open for locale
+    // facets every C++ program links but few use, and gconv is 8 MiB.
+    let iconv_user = queue
+        .iter()
+        .find(|(_, info)| info.uses_iconv)
+        .map(|(needer, _)| needer.clone());
     let mut done: BTreeSet<String> = BTreeSet::new();
-    let mut iconv_user = None;
     while let Some((needer, info)) = queue.pop() {
-        if info.uses_iconv && iconv_user.is_none() {
-            iconv_user = Some(needer.clone());
-        }
         let origin = needer.rsplit_once('/').map_or("", |(d, _)| d).to_string();
         for (lib, why) in wants(&info) {
             if !done.insert(lib.clone()) {
