@@ -158,6 +158,22 @@ impl<R> Verifier<R> {
         }
     }
 
+    /// Whether what passed so far matches, without giving up the reader (for a stream handed
+    /// to someone else, checked when it ends).
+    pub fn check(&self, what: &str) -> Result<()> {
+        let copy = Verifier {
+            inner: (),
+            hasher: match &self.hasher {
+                Hasher::Sha256(h) => Hasher::Sha256(h.clone()),
+                Hasher::Sha512(h) => Hasher::Sha512(h.clone()),
+            },
+            seen: self.seen,
+            expected: self.expected.clone(),
+            size: self.size,
+        };
+        copy.finish(what)
+    }
+
     /// Whether what passed matched; `what` names the blob in the error.
     pub fn finish(self, what: &str) -> Result<R> {
         if self.seen != self.size {

@@ -73,6 +73,10 @@ pub struct ForeignManifest {
     /// The platform the index names for it, if any.
     pub platform: Option<Value>,
     pub layers: Vec<BlobRef>,
+    /// The manifest as stored (`None` for a docker-archive, whose manifest is made here).
+    pub manifest_blob: Option<BlobRef>,
+    /// The config as stored.
+    pub config_blob: BlobRef,
 }
 
 /// An image opened from disk (archives are unpacked into a private temporary directory).
@@ -82,6 +86,8 @@ pub struct ForeignImage {
     /// How the user named it, for errors.
     name: String,
     pub manifests: Vec<ForeignManifest>,
+    /// The image index the chosen `index.json` entry names, as stored (multi-platform images).
+    pub index_blob: Option<BlobRef>,
 }
 
 impl ForeignImage {
@@ -110,6 +116,7 @@ impl ForeignImage {
             root,
             name,
             manifests: Vec::new(),
+            index_blob: None,
         };
         image.manifests = if image.has("index.json") {
             image.oci_manifests(tag)?
@@ -120,6 +127,26 @@ impl ForeignImage {
                 .error("neither an OCI layout (index.json) nor a docker-archive (manifest.json)"));
         };
         Ok(image)
+    }
+
+    /// A JSON blob's bytes as stored (manifest, index or config): size capped, digest checked.
+    pub fn read_blob(&self, blob: &BlobRef) -> Result<Vec<u8>> {
+        if blob.size > MAX_CONFIG {
+            return Err(self.error(format!(
+                "blob {} is {} bytes, over the {MAX_CONFIG}-byte limit",
+                blob.digest, blob.size
+            )));
+        }
+        let mut bytes = Vec::new();
+        let mut check = self.open_blob(blob)?;
+        check.read_to_end(&mut bytes)?;
+        check.finish(&format!("{}: blob {}", self.name, blob.digest))?;
+        Ok(bytes)
+    }
+
+    /// How the user named the image.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// A layer's bytes as a stream that checks its size and digest: call
@@ -216,7 +243,7 @@ impl ForeignImage {
         })
     }
 
-    fn oci_manifests(&self, tag: Option<&str>) -> Result<Vec<ForeignManifest>> {
+    fn oci_manifests(&mut self, tag: Option<&str>) -> Result<Vec<ForeignManifest>> {
         let index = self.parse(
             &self.read_capped(Path::new("index.json"), MAX_MANIFEST)?,
             "index.json",
@@ -241,6 +268,7 @@ impl ForeignImage {
         let top_ref = self.descriptor(top, "index.json entry")?;
         let descs: Vec<Value> = if matches!(top_ref.media_type.as_str(), OCI_INDEX | DOCKER_LIST) {
             let inner = self.read_json_blob(&top_ref, MAX_MANIFEST, "image index")?;
+            self.index_blob = Some(top_ref.clone());
             inner["manifests"].as_array().cloned().ok_or_else(|| {
                 self.error(format!("image index {} lists no manifests", top_ref.digest))
             })?
@@ -283,6 +311,8 @@ impl ForeignImage {
             config,
             platform: d.get("platform").cloned(),
             layers,
+            manifest_blob: Some(r),
+            config_blob: config_ref,
         })
     }
 
@@ -309,6 +339,12 @@ impl ForeignImage {
         }
         check_diff_ids(&config, layers.len()).map_err(|e| self.error(e))?;
         let config_digest = Digest::sha256_of(&config_bytes);
+        let config_blob = BlobRef {
+            media_type: "application/vnd.oci.image.config.v1+json".into(),
+            digest: config_digest.clone(),
+            size: config_bytes.len() as u64,
+            path: config_path,
+        };
         let layer_json: Vec<Value> = layers
             .iter()
             .map(|b| json!({"mediaType": b.media_type, "digest": b.digest.to_string(), "size": b.size}))
@@ -324,6 +360,8 @@ impl ForeignImage {
             config,
             platform: None,
             layers,
+            manifest_blob: None,
+            config_blob,
         }])
     }
 

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod faults;
 pub mod fixtures;
 pub mod image;
+pub mod registry;
 pub mod repo;
 pub mod server;
 
@@ -24,3 +25,16 @@ pub use deb::{DebBuilder, DebEntry};
 pub use faults::{Fault, FaultyServer, Schedule};
 pub use repo::{Repo, SignKey};
 pub use server::Server;
+
+/// Whether a program is installed; in CI a missing one is a failure, never a skip.
+pub fn have(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found || std::env::var_os("CI").is_none(),
+        "{program} is required in CI but is not installed"
+    );
+    found
+}

@@ -1,0 +1,552 @@
+//! The HTTP side of the distribution protocol: one client per run, TLS verified (system roots
+//! plus `--ca-file`), plain HTTP only for loopback registries or with `--insecure`, the
+//! `WWW-Authenticate` challenge answered (Basic, or a Bearer token fetched from the realm with
+//! the scopes the request needs), and every request retried with backoff and jitter on 408,
+//! 429 (`Retry-After` honoured up to 10 s), 5xx, resets and timeouts.
+//!
+//! Retrying lives in one place: a request is described by a closure that builds it afresh, so
+//! a body (a blob streamed from disk) is reopened for every attempt.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::StatusCode;
+use reqwest::blocking::{RequestBuilder, Response};
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
+
+use crate::credentials::{self, Credential};
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+
+/// How the client behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Allow plain HTTP (and skip nothing else) for registries that are not on loopback.
+    pub insecure: bool,
+    /// Extra PEM certificates trusted besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Blobs sent or fetched at once.
+    pub jobs: usize,
+    /// Attempts per request.
+    pub attempts: u32,
+    /// The largest image (all its blobs together) pulled or pushed.
+    pub max_bytes: u64,
+    /// A connection that sends nothing for this long is given up (and retried).
+    pub idle_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            insecure: false,
+            ca_file: None,
+            jobs: 4,
+            attempts: 6,
+            max_bytes: 16 << 30,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How a registry wants to be authenticated, learnt from its first challenge.
+#[derive(Debug, Clone)]
+enum Scheme {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// What the client counts (for `--json` output and the benchmarks).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub blobs_sent: AtomicU64,
+    pub blobs_skipped: AtomicU64,
+    pub blobs_mounted: AtomicU64,
+}
+
+/// A registry client.
+pub struct Client {
+    http: reqwest::blocking::Client,
+    pub options: Options,
+    schemes: Mutex<HashMap<String, Scheme>>,
+    /// Bearer tokens by registry and scope set.
+    tokens: Mutex<HashMap<(String, String), String>>,
+    credentials: Mutex<HashMap<String, Option<Credential>>>,
+    /// Credentials given for this run (`login` checks them before storing).
+    given: Option<(String, Credential)>,
+    pub counters: Counters,
+}
+
+/// An attempt's failure worth another try: why, and how long the registry asked us to wait.
+struct Failure(String, Option<Duration>);
+
+impl Client {
+    /// A client with these options.
+    pub fn new(options: Options) -> Result<Self> {
+        let mut builder = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            // The blocking client applies this to every read: an idle timeout, not a cap on a
+            // long transfer.
+            .timeout(options.idle_timeout)
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .user_agent(concat!("distroless/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &options.ca_file {
+            let pem = fs_err::read(path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                Error::Credentials(format!("{}: not PEM certificates ({e})", path.display()))
+            })?;
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::registry("HTTP client", e.to_string()))?;
+        Ok(Client {
+            http,
+            options,
+            schemes: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            credentials: Mutex::new(HashMap::new()),
+            given: None,
+            counters: Counters::default(),
+        })
+    }
+
+    /// Uses this credential for `registry` instead of looking one up.
+    #[must_use]
+    pub fn with_credential(mut self, registry: &str, credential: Credential) -> Self {
+        self.given = Some((registry.to_string(), credential));
+        self
+    }
+
+    /// The HTTP client, for building requests passed to [`Client::send`].
+    pub fn http(&self) -> &reqwest::blocking::Client {
+        &self.http
+    }
+
+    /// `https://HOST/v2/` or, where plain HTTP is allowed and no CA file is given, `http://`.
+    pub fn base(&self, r: &Reference) -> String {
+        let plain = (r.is_loopback() || self.options.insecure) && self.options.ca_file.is_none();
+        format!(
+            "{}://{}/v2/",
+            if plain { "http" } else { "https" },
+            r.registry
+        )
+    }
+
+    /// `…/v2/REPOSITORY/PATH`.
+    pub fn url(&self, r: &Reference, path: &str) -> String {
+        format!("{}{}/{path}", self.base(r), r.repository)
+    }
+
+    fn credential(&self, registry: &str) -> Result<Option<Credential>> {
+        if let Some((reg, c)) = &self.given
+            && reg == registry
+        {
+            return Ok(Some(c.clone()));
+        }
+        let mut known = self
+            .credentials
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = known.get(registry) {
+            return Ok(c.clone());
+        }
+        let found = credentials::lookup(registry)?;
+        known.insert(registry.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// The `Authorization` value for a request needing `scopes`, if the registry asked for one.
+    fn authorization(&self, r: &Reference, scopes: &[String]) -> Result<Option<String>> {
+        let scheme = self
+            .schemes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&r.registry)
+            .cloned();
+        match scheme {
+            None => Ok(None),
+            Some(Scheme::Basic) => Ok(self.credential(&r.registry)?.map(|c| basic(&c))),
+            Some(Scheme::Bearer { .. }) => {
+                let key = (r.registry.clone(), scopes.join(" "));
+                let token = self
+                    .tokens
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get(&key)
+                    .cloned();
+                Ok(token.map(|t| format!("Bearer {t}")))
+            }
+        }
+    }
+
+    /// Answers a 401: learns the scheme and, for Bearer, fetches a token for `scopes`.
+    fn authenticate(&self, r: &Reference, scopes: &[String], headers: &HeaderMap) -> Result<()> {
+        let challenge = headers
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let scheme = parse_challenge(challenge).ok_or_else(|| Error::Unauthorized {
+            reference: r.to_string(),
+            message: "the registry refused access and sent no usable WWW-Authenticate challenge"
+                .into(),
+        })?;
+        let credential = self.credential(&r.registry)?;
+        if let Scheme::Bearer { realm, service } = &scheme {
+            let token =
+                self.fetch_token(r, realm, service.as_deref(), scopes, credential.as_ref())?;
+            self.tokens
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((r.registry.clone(), scopes.join(" ")), token);
+        } else if credential.is_none() {
+            return Err(Self::no_credentials(r));
+        }
+        self.schemes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(r.registry.clone(), scheme);
+        Ok(())
+    }
+
+    fn no_credentials(r: &Reference) -> Error {
+        Error::Unauthorized {
+            reference: r.to_string(),
+            message: format!(
+                "the registry wants credentials and none are stored for {} (run `distroless login {}`)",
+                r.registry, r.registry
+            ),
+        }
+    }
+
+    /// Asks the token realm for a token covering `scopes` (with the credential, if any).
+    fn fetch_token(
+        &self,
+        r: &Reference,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+        credential: Option<&Credential>,
+    ) -> Result<String> {
+        let mut url = url::Url::parse(realm)
+            .map_err(|_| Error::registry(r, format!("the token realm {realm:?} is not a URL")))?;
+        let plain_ok = url.host_str().is_some_and(|h| {
+            h == "localhost"
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }) || self.options.insecure;
+        if url.scheme() != "https" && !(url.scheme() == "http" && plain_ok) {
+            return Err(Error::registry(
+                r,
+                format!("the token realm {realm:?} is not HTTPS; credentials are not sent there"),
+            ));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scopes {
+                q.append_pair("scope", s);
+            }
+        }
+        let url = url.to_string();
+        let resp = self.retrying(r, self.options.attempts, || {
+            let req = self.http.get(&url);
+            Ok(match credential {
+                Some(c) => req.header(AUTHORIZATION, basic(c)),
+                None => req,
+            })
+        })?;
+        if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
+            return Err(match credential {
+                Some(_) => Error::Unauthorized {
+                    reference: r.to_string(),
+                    message: format!(
+                        "the token service refused the credentials stored for {}",
+                        r.registry
+                    ),
+                },
+                None => Self::no_credentials(r),
+            });
+        }
+        let body: serde_json::Value = read_json(r, resp, 1 << 20)?;
+        body["token"]
+            .as_str()
+            .or_else(|| body["access_token"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| Error::registry(r, "the token service answered without a token"))
+    }
+
+    /// Sends a request (built afresh for every attempt) with authentication and retries.
+    /// Answers other than 401 and the retried ones are returned as they are.
+    pub fn send(
+        &self,
+        r: &Reference,
+        scopes: &[String],
+        make: impl Fn() -> Result<RequestBuilder>,
+    ) -> Result<Response> {
+        self.send_tries(r, scopes, self.options.attempts, make)
+    }
+
+    /// [`Client::send`] with its own number of attempts (1 for a request that must not be
+    /// repeated on its own, such as the `PUT` that ends an upload session).
+    pub fn send_tries(
+        &self,
+        r: &Reference,
+        scopes: &[String],
+        attempts: u32,
+        make: impl Fn() -> Result<RequestBuilder>,
+    ) -> Result<Response> {
+        let mut authenticated = false;
+        loop {
+            let auth = self.authorization(r, scopes)?;
+            let resp = self.retrying(r, attempts, || {
+                let req = make()?;
+                Ok(match &auth {
+                    Some(a) => req.header(AUTHORIZATION, a),
+                    None => req,
+                })
+            })?;
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                return Ok(resp);
+            }
+            if authenticated {
+                return Err(match self.credential(&r.registry)? {
+                    Some(_) => Error::Unauthorized {
+                        reference: r.to_string(),
+                        message: format!(
+                            "the registry refused the credentials stored for {}",
+                            r.registry
+                        ),
+                    },
+                    None => Self::no_credentials(r),
+                });
+            }
+            self.authenticate(r, scopes, resp.headers())?;
+            authenticated = true;
+        }
+    }
+
+    /// One request with retries on what another attempt may fix.
+    fn retrying(
+        &self,
+        r: &Reference,
+        attempts: u32,
+        make: impl Fn() -> Result<RequestBuilder>,
+    ) -> Result<Response> {
+        let attempts = attempts.max(1);
+        let mut last = String::new();
+        for attempt in 0..attempts {
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = match make()?.send() {
+                Ok(resp) => classify(resp),
+                Err(e) => Err(Failure(error_chain(&e), None)),
+            };
+            match outcome {
+                Ok(resp) => return Ok(resp),
+                Err(Failure(m, after)) => {
+                    last = m;
+                    if attempt + 1 < attempts {
+                        std::thread::sleep(after.unwrap_or_else(|| backoff(attempt)));
+                    }
+                }
+            }
+        }
+        Err(Error::Network {
+            reference: r.to_string(),
+            message: format!("{last} (after {attempts} attempts)"),
+        })
+    }
+}
+
+/// A response worth returning, or a failure worth another attempt.
+fn classify(resp: Response) -> std::result::Result<Response, Failure> {
+    let status = resp.status();
+    let retryable = status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error();
+    if !retryable {
+        return Ok(resp);
+    }
+    let after = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| Duration::from_secs(s.min(10)));
+    Err(Failure(format!("HTTP {status}"), after))
+}
+
+/// `Basic base64(user:secret)`.
+fn basic(c: &Credential) -> String {
+    let raw = format!("{}:{}", c.username, c.secret);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// `Bearer realm="…",service="…",scope="…"` or `Basic realm="…"`.
+fn parse_challenge(text: &str) -> Option<Scheme> {
+    let (kind, params) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+    if kind.eq_ignore_ascii_case("basic") {
+        return Some(Scheme::Basic);
+    }
+    if !kind.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut realm = None;
+    let mut service = None;
+    let mut rest = params;
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"')?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        match key {
+            "realm" => realm = Some(value.to_string()),
+            "service" => service = Some(value.to_string()),
+            _ => {}
+        }
+        rest = next;
+    }
+    Some(Scheme::Bearer {
+        realm: realm?,
+        service,
+    })
+}
+
+/// 0.25 s, 0.5 s, 1 s … at most 4 s, plus up to half as much of jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(250).saturating_mul(1 << attempt.min(4));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+/// An error and its causes on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// Reads a small JSON answer (capped), refusing HTML and other non-JSON bodies in one line.
+pub(crate) fn read_json(r: &Reference, resp: Response, limit: u64) -> Result<serde_json::Value> {
+    let bytes = read_capped(r, resp, limit)?;
+    serde_json::from_slice(&bytes).map_err(|_| {
+        let looks_html = bytes.trim_ascii_start().starts_with(b"<");
+        Error::registry(
+            r,
+            if looks_html {
+                "the server answered an HTML page, not the registry API".to_string()
+            } else {
+                "the registry answered something that is not JSON".to_string()
+            },
+        )
+    })
+}
+
+/// Reads a body of at most `limit` bytes.
+pub(crate) fn read_capped(r: &Reference, resp: Response, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    resp.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Network {
+            reference: r.to_string(),
+            message: format!("the answer broke off: {}", error_chain(&e)),
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::registry(
+            r,
+            format!("the answer is larger than {limit} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The registry's error message (`{"errors":[{"code","message"}]}`), or the status.
+pub(crate) fn explain(r: &Reference, resp: Response, doing: &str) -> Error {
+    let status = resp.status();
+    let body = read_capped(r, resp, 64 << 10).unwrap_or_default();
+    let detail = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v["errors"][0]["code"].as_str().map(|c| {
+                let m = v["errors"][0]["message"].as_str().unwrap_or("");
+                format!("{c}: {m}")
+            })
+        })
+        .unwrap_or_else(|| {
+            if body.trim_ascii_start().starts_with(b"<") {
+                "an HTML page, not the registry API".into()
+            } else {
+                "no explanation".into()
+            }
+        });
+    let message = format!("{doing}: HTTP {status} ({})", oci::digest::shown(&detail));
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        Error::Unauthorized {
+            reference: r.to_string(),
+            message,
+        }
+    } else {
+        Error::registry(r, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse() {
+        match parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a:pull""#,
+        ) {
+            Some(Scheme::Bearer { realm, service }) => {
+                assert_eq!(realm, "https://auth.example/token");
+                assert_eq!(service.as_deref(), Some("reg"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_challenge("Basic realm=\"x\""),
+            Some(Scheme::Basic)
+        ));
+        assert!(parse_challenge("Negotiate").is_none());
+        assert!(parse_challenge("Bearer service=\"x\"").is_none());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        assert!(backoff(0) >= Duration::from_millis(250));
+        assert!(backoff(10) <= Duration::from_secs(6));
+    }
+}

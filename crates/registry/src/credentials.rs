@@ -1,0 +1,225 @@
+//! Where registry credentials come from, and where `login` keeps them: the files Docker and
+//! Podman use, read in containers' order — `$REGISTRY_AUTH_FILE`,
+//! `$XDG_RUNTIME_DIR/containers/auth.json`, then `$DOCKER_CONFIG/config.json` (or
+//! `~/.docker/config.json`) — with their `auths` entries, `credHelpers` and `credsStore`
+//! (the `docker-credential-NAME get` protocol). Secrets are never printed: [`Credential`]'s
+//! `Debug` hides them, and errors name files and helpers, not values.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+
+/// A user name and a password (or token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub username: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, <hidden>)", self.username)
+    }
+}
+
+/// The files that may hold credentials, in the order they are consulted.
+pub fn files() -> Vec<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let mut out = Vec::new();
+    out.extend(env("REGISTRY_AUTH_FILE"));
+    out.extend(env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
+    out.push(docker_config());
+    out
+}
+
+/// Docker's client configuration file, which `login` writes.
+pub fn docker_config() -> PathBuf {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .unwrap_or_else(|| PathBuf::from(".docker"));
+    dir.join("config.json")
+}
+
+/// The keys an `auths` map may use for a registry.
+fn keys(registry: &str) -> [String; 4] {
+    [
+        registry.to_string(),
+        format!("https://{registry}"),
+        format!("http://{registry}"),
+        format!("https://{registry}/v1/"),
+    ]
+}
+
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Credentials(format!("{}: not JSON ({e})", path.display())))
+}
+
+/// The credential for a registry, if any file or helper has one.
+pub fn lookup(registry: &str) -> Result<Option<Credential>> {
+    for path in files() {
+        let Some(doc) = read_json(&path)? else {
+            continue;
+        };
+        if let Some(helper) = doc["credHelpers"][registry].as_str() {
+            return helper_get(helper, registry);
+        }
+        for key in keys(registry) {
+            let entry = &doc["auths"][&key];
+            if entry.is_object() {
+                return decode(entry, &path).map(Some);
+            }
+        }
+        if let Some(store) = doc["credsStore"].as_str()
+            && let Some(c) = helper_get(store, registry)?
+        {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// An `auths` entry: `auth` (base64 of `user:password`), or `username` and `password`.
+fn decode(entry: &Value, path: &Path) -> Result<Credential> {
+    let bad = || Error::Credentials(format!("{}: an auths entry is malformed", path.display()));
+    if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
+        return Ok(Credential {
+            username: u.to_string(),
+            secret: p.to_string(),
+        });
+    }
+    let auth = entry["auth"].as_str().ok_or_else(bad)?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(auth.trim())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(raw).map_err(|_| bad())?;
+    let (u, p) = text.split_once(':').ok_or_else(bad)?;
+    Ok(Credential {
+        username: u.to_string(),
+        secret: p.to_string(),
+    })
+}
+
+/// Asks `docker-credential-NAME get` for a registry's credential.
+fn helper_get(name: &str, registry: &str) -> Result<Option<Credential>> {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(Error::Credentials(format!(
+            "credential helper name {name:?} is not a plain name"
+        )));
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Credentials(format!("{program}: cannot run it ({e})")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(registry.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        // The protocol's way of saying "none": not an error.
+        if String::from_utf8_lossy(&out.stdout).contains("credentials not found") {
+            return Ok(None);
+        }
+        return Err(Error::Credentials(format!(
+            "{program} get failed for {registry}"
+        )));
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+        Error::Credentials(format!("{program} answered something that is not JSON"))
+    })?;
+    match (doc["Username"].as_str(), doc["Secret"].as_str()) {
+        (Some(u), Some(s)) => Ok(Some(Credential {
+            username: u.to_string(),
+            secret: s.to_string(),
+        })),
+        _ => Err(Error::Credentials(format!(
+            "{program} answered without Username and Secret"
+        ))),
+    }
+}
+
+/// Writes a credential into Docker's configuration file (created 0600, written atomically);
+/// returns the file.
+pub fn store(registry: &str, credential: &Credential) -> Result<PathBuf> {
+    let path = docker_config();
+    let mut doc = read_json(&path)?.unwrap_or_else(|| json!({}));
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", credential.username, credential.secret));
+    if !doc["auths"].is_object() {
+        doc["auths"] = json!({});
+    }
+    doc["auths"][registry] = json!({ "auth": auth });
+    write_private(&path, &doc)?;
+    Ok(path)
+}
+
+/// Removes a registry's entry from Docker's configuration file; whether there was one.
+pub fn erase(registry: &str) -> Result<bool> {
+    let path = docker_config();
+    let Some(mut doc) = read_json(&path)? else {
+        return Ok(false);
+    };
+    let mut found = false;
+    if let Some(auths) = doc["auths"].as_object_mut() {
+        for key in keys(registry) {
+            found |= auths.remove(&key).is_some();
+        }
+    }
+    if found {
+        write_private(&path, &doc)?;
+    }
+    Ok(found)
+}
+
+fn write_private(path: &Path, doc: &Value) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs_err::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".config.json.")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    tmp.write_all(&serde_json::to_vec_pretty(doc).map_err(std::io::Error::other)?)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_decode_both_ways_and_debug_hides_the_secret() {
+        let p = Path::new("x.json");
+        let a = decode(&json!({"auth": "dXNlcjpwYTpzcw=="}), p).unwrap();
+        assert_eq!((a.username.as_str(), a.secret.as_str()), ("user", "pa:ss"));
+        let b = decode(&json!({"username": "u", "password": "p"}), p).unwrap();
+        assert_eq!(b.secret, "p");
+        assert!(!format!("{a:?}").contains("pa:ss"));
+        assert!(decode(&json!({"auth": "!!"}), p).is_err());
+    }
+}

@@ -1,0 +1,427 @@
+//! Pulling an image from a registry into a layout being written: the manifest (or index) by
+//! tag or digest, checked against the digest the reference names and the one the registry
+//! states; every manifest, config and layer streamed through a digest check into the layout.
+//! Nothing unverified lands on disk, and what lands is the registry's bytes exactly.
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use oci::digest::Digest;
+use oci::layout::LayoutWriter;
+use reqwest::header::ACCEPT;
+use serde_json::Value;
+
+use crate::client::{Client, error_chain, explain, read_capped};
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// The largest manifest or index we read.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// An OCI platform as `os/arch[/variant]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformFilter {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl PlatformFilter {
+    /// Parses `linux/arm64`, `linux/arm/v7`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('/');
+        let os = parts.next().filter(|s| !s.is_empty())?;
+        let architecture = parts.next().filter(|s| !s.is_empty())?;
+        let variant = parts.next().map(str::to_string);
+        parts.next().is_none().then(|| PlatformFilter {
+            os: os.to_string(),
+            architecture: architecture.to_string(),
+            variant,
+        })
+    }
+
+    fn matches(&self, p: &Value) -> bool {
+        p["os"] == self.os.as_str()
+            && p["architecture"] == self.architecture.as_str()
+            && self
+                .variant
+                .as_ref()
+                .is_none_or(|v| p["variant"] == v.as_str())
+    }
+}
+
+/// One platform's image as pulled.
+#[derive(Debug, Clone)]
+pub struct PulledManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub platform: Option<Value>,
+    pub config: Digest,
+    pub layers: Vec<Digest>,
+}
+
+/// What a pull wrote into the layout.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The top object: an index, or one manifest.
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    /// Its platform, when one platform was picked out of an index.
+    pub platform: Option<Value>,
+    pub manifests: Vec<PulledManifest>,
+}
+
+/// The manifest or index a reference names, as bytes, checked; and its media type.
+pub fn manifest(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {
+    let scopes = [format!("repository:{}:pull", r.repository)];
+    let url = client.url(r, &format!("manifests/{key}"));
+    let accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(", ");
+    let resp = client.send(r, &scopes, || {
+        Ok(client.http().get(&url).header(ACCEPT, &accept))
+    })?;
+    if !resp.status().is_success() {
+        return Err(explain(r, resp, &format!("fetching manifest {key}")));
+    }
+    let stated = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let bytes = read_capped(r, resp, MAX_MANIFEST)?;
+    client
+        .counters
+        .bytes_received
+        .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let digest = Digest::sha256_of(&bytes);
+    if let Ok(expected) = key.parse::<Digest>()
+        && expected != digest
+    {
+        return Err(Error::registry(
+            r,
+            format!("the registry sent a manifest whose digest is {digest}, not {expected}"),
+        ));
+    }
+    if let Some(s) = stated
+        && s.starts_with("sha256:")
+        && s != digest.to_string()
+    {
+        return Err(Error::registry(
+            r,
+            format!(
+                "the manifest's digest is {digest}, but the registry says {}",
+                oci::digest::shown(&s)
+            ),
+        ));
+    }
+    let json: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        Error::registry(
+            r,
+            if bytes.trim_ascii_start().starts_with(b"<") {
+                "the server answered an HTML page, not a manifest"
+            } else {
+                "the manifest is not JSON"
+            },
+        )
+    })?;
+    let media = json["mediaType"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .map_or(content_type, str::to_string);
+    if ![OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].contains(&media.as_str()) {
+        return Err(Error::registry(
+            r,
+            format!(
+                "unsupported manifest media type {}",
+                oci::digest::shown(&media)
+            ),
+        ));
+    }
+    Ok((bytes, media, digest))
+}
+
+/// The digest a tag points at now (`HEAD`, or a `GET` when the registry will not say).
+pub fn resolve(client: &Client, r: &Reference) -> Result<Digest> {
+    if let Some(d) = &r.digest {
+        return Ok(d.clone());
+    }
+    let (_, _, digest) = manifest(client, r, &r.manifest_key())?;
+    Ok(digest)
+}
+
+/// Pulls the image a reference names into `layout`: every platform, or the one `platform`
+/// names (then the top is that platform's manifest).
+pub fn pull(
+    client: &Client,
+    r: &Reference,
+    layout: &LayoutWriter,
+    platform: Option<&PlatformFilter>,
+) -> Result<Pulled> {
+    let (bytes, media, digest) = manifest(client, r, &r.manifest_key())?;
+    if media == OCI_MANIFEST || media == DOCKER_MANIFEST {
+        let m = store_manifest(client, r, layout, &bytes, &media, None)?;
+        return Ok(Pulled {
+            digest: m.digest.clone(),
+            media_type: media,
+            size: bytes.len() as u64,
+            platform: None,
+            manifests: vec![m],
+        });
+    }
+    let index: Value =
+        serde_json::from_slice(&bytes).map_err(|_| Error::registry(r, "bad index"))?;
+    let entries = index["manifests"]
+        .as_array()
+        .ok_or_else(|| Error::registry(r, "the index lists no manifests"))?;
+    if entries.len() > 64 {
+        return Err(Error::registry(r, "the index lists more than 64 manifests"));
+    }
+    let chosen: Vec<&Value> = entries
+        .iter()
+        .filter(|e| platform.is_none_or(|p| p.matches(&e["platform"])))
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::registry(
+            r,
+            format!(
+                "no manifest for platform {}",
+                platform.map_or(String::new(), |p| format!(
+                    "{}/{}{}",
+                    p.os,
+                    p.architecture,
+                    p.variant
+                        .as_ref()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default()
+                ))
+            ),
+        ));
+    }
+    let mut manifests = Vec::new();
+    for e in &chosen {
+        let d = e["digest"]
+            .as_str()
+            .ok_or_else(|| Error::registry(r, "an index entry has no digest"))?;
+        let (entry_bytes, entry_media, _) = manifest(client, r, d)?;
+        manifests.push(store_manifest(
+            client,
+            r,
+            layout,
+            &entry_bytes,
+            &entry_media,
+            e.get("platform").cloned(),
+        )?);
+    }
+    if platform.is_some() {
+        let m = manifests.remove(0);
+        return Ok(Pulled {
+            digest: m.digest.clone(),
+            media_type: m.media_type.clone(),
+            size: m.size,
+            platform: m.platform.clone(),
+            manifests: vec![m],
+        });
+    }
+    let desc = layout.raw_blob(media.as_str().into(), &bytes)?;
+    debug_assert_eq!(desc.digest().to_string(), digest.to_string());
+    Ok(Pulled {
+        digest,
+        media_type: media,
+        size: bytes.len() as u64,
+        platform: None,
+        manifests,
+    })
+}
+
+/// Fetches a manifest's config and layers, then stores the manifest itself.
+fn store_manifest(
+    client: &Client,
+    r: &Reference,
+    layout: &LayoutWriter,
+    bytes: &[u8],
+    media: &str,
+    platform: Option<Value>,
+) -> Result<PulledManifest> {
+    let m: Value = serde_json::from_slice(bytes).map_err(|_| Error::registry(r, "bad manifest"))?;
+    let blob = |v: &Value| -> Result<(Digest, u64)> {
+        let d: Digest = v["digest"]
+            .as_str()
+            .ok_or_else(|| Error::registry(r, "a descriptor has no digest"))?
+            .parse()?;
+        let size = v["size"]
+            .as_u64()
+            .ok_or_else(|| Error::registry(r, "a descriptor has no size"))?;
+        Ok((d, size))
+    };
+    let config = blob(&m["config"])?;
+    let layers = m["layers"]
+        .as_array()
+        .ok_or_else(|| Error::registry(r, "the manifest lists no layers"))?
+        .iter()
+        .map(blob)
+        .collect::<Result<Vec<_>>>()?;
+    let total: u64 = layers.iter().map(|(_, s)| s).sum::<u64>() + config.1;
+    if total > client.options.max_bytes {
+        return Err(Error::registry(
+            r,
+            format!(
+                "the image has {total} bytes of blobs, over the {}-byte cap (--max-image-bytes)",
+                client.options.max_bytes
+            ),
+        ));
+    }
+    let mut all = vec![config.clone()];
+    all.extend(layers.iter().cloned());
+    fetch_all(client, r, layout, all)?;
+    let desc = layout.raw_blob(media.into(), bytes)?;
+    Ok(PulledManifest {
+        digest: desc.digest().to_string().parse()?,
+        media_type: media.to_string(),
+        size: bytes.len() as u64,
+        platform,
+        config: config.0,
+        layers: layers.into_iter().map(|(d, _)| d).collect(),
+    })
+}
+
+/// Fetches blobs, `jobs` at a time.
+fn fetch_all(
+    client: &Client,
+    r: &Reference,
+    layout: &LayoutWriter,
+    blobs: Vec<(Digest, u64)>,
+) -> Result<()> {
+    let queue = Mutex::new(blobs);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..client.options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if failure
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .is_some()
+                    {
+                        return;
+                    }
+                    let Some((d, size)) = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop()
+                    else {
+                        return;
+                    };
+                    if let Err(e) = fetch_blob(client, r, layout, &d, size) {
+                        failure
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One blob, streamed through a digest check into the layout; a body that breaks off is
+/// fetched again.
+fn fetch_blob(
+    client: &Client,
+    r: &Reference,
+    layout: &LayoutWriter,
+    d: &Digest,
+    size: u64,
+) -> Result<()> {
+    if layout.blob_path(d).exists() {
+        return Ok(());
+    }
+    let scopes = [format!("repository:{}:pull", r.repository)];
+    let url = client.url(r, &format!("blobs/{d}"));
+    let mut last = String::new();
+    for _ in 0..client.options.attempts.max(1) {
+        let resp = client.send(r, &scopes, || Ok(client.http().get(&url)))?;
+        if !resp.status().is_success() {
+            return Err(explain(r, resp, &format!("fetching blob {d}")));
+        }
+        let mut counted = Counting {
+            inner: resp,
+            client,
+        };
+        match layout.import_verified(d, size, &mut counted, &format!("{r}: blob {d}")) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let text = error_chain(&e);
+                // A wrong digest is the registry's answer, not an accident of the network.
+                if text.contains("digest mismatch") {
+                    return Err(e.into());
+                }
+                last = text;
+            }
+        }
+    }
+    Err(Error::Network {
+        reference: r.to_string(),
+        message: format!("blob {d}: {last}"),
+    })
+}
+
+/// Counts the bytes received.
+struct Counting<'a, R> {
+    inner: R,
+    client: &'a Client,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.client
+            .counters
+            .bytes_received
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_parse_and_match() {
+        let p = PlatformFilter::parse("linux/arm/v7").unwrap();
+        assert!(
+            p.matches(&serde_json::json!({"os": "linux", "architecture": "arm", "variant": "v7"}))
+        );
+        assert!(
+            !p.matches(&serde_json::json!({"os": "linux", "architecture": "arm", "variant": "v6"}))
+        );
+        let q = PlatformFilter::parse("linux/amd64").unwrap();
+        assert!(q.matches(&serde_json::json!({"os": "linux", "architecture": "amd64"})));
+        assert!(PlatformFilter::parse("linux").is_none());
+        assert!(PlatformFilter::parse("a/b/c/d").is_none());
+    }
+}

@@ -1,0 +1,418 @@
+//! Pushing an image we have on disk (OCI layout, oci-archive, docker-archive) to a registry.
+//!
+//! Order makes a failed push harmless: blobs first (each skipped when the registry has it, or
+//! mounted from another repository of the same registry where we saw it), then manifests and
+//! the index by digest, and tags last, so no tag ever names an incomplete image. Blobs stream
+//! from disk through a digest check, several at once; an upload whose final `PUT` fails is
+//! started again from a fresh session rather than resent into a half-written one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use oci::digest::Digest;
+use oci::read::{BlobRef, ForeignImage};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use serde::Serialize;
+
+use crate::client::{Client, explain};
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// What a push did, per reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pushed {
+    pub reference: String,
+    pub digest: String,
+    pub media_type: String,
+}
+
+/// A JSON document to put under a digest (and maybe tags).
+struct Doc {
+    media_type: String,
+    bytes: Vec<u8>,
+    digest: Digest,
+}
+
+impl Doc {
+    fn new(media_type: &str, bytes: Vec<u8>) -> Self {
+        let digest = Digest::sha256_of(&bytes);
+        Doc {
+            media_type: media_type.to_string(),
+            bytes,
+            digest,
+        }
+    }
+}
+
+/// Where blobs were seen, so a push to another repository of the same registry can mount them.
+#[derive(Default)]
+pub struct Seen {
+    places: Mutex<HashMap<(String, String), String>>,
+}
+
+impl Seen {
+    fn note(&self, r: &Reference, digest: &Digest) {
+        self.places
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                (r.registry.clone(), digest.to_string()),
+                r.repository.clone(),
+            );
+    }
+
+    fn elsewhere(&self, r: &Reference, digest: &Digest) -> Option<String> {
+        self.places
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(r.registry.clone(), digest.to_string()))
+            .filter(|repo| **repo != r.repository)
+            .cloned()
+    }
+}
+
+/// The media type a manifest's bytes declare (or an OCI manifest's when they do not).
+fn media_type_of(bytes: &[u8], fallback: &str) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+/// Pushes `image` to every reference (each gets the image's top manifest or index under its
+/// tag); with `arch_tags`, each platform's manifest is also tagged `TAG-ARCH`.
+pub fn push(
+    client: &Client,
+    seen: &Seen,
+    image: &ForeignImage,
+    refs: &[Reference],
+    arch_tags: bool,
+) -> Result<Vec<Pushed>> {
+    let total: u64 = image
+        .manifests
+        .iter()
+        .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
+        .map(|b| b.size)
+        .sum();
+    if total > client.options.max_bytes {
+        return Err(Error::registry(
+            image.name(),
+            format!(
+                "the image has {total} bytes of blobs, over the {}-byte cap (--max-image-bytes)",
+                client.options.max_bytes
+            ),
+        ));
+    }
+    let (manifests, index) = documents(image)?;
+    let mut out = Vec::new();
+    // One pass of blobs and manifests per repository; then each reference's tags.
+    let mut repos: BTreeMap<(String, String), Vec<&Reference>> = BTreeMap::new();
+    for r in refs {
+        repos
+            .entry((r.registry.clone(), r.repository.clone()))
+            .or_default()
+            .push(r);
+    }
+    for targets in repos.values() {
+        let first = targets[0];
+        let blobs: Vec<&BlobRef> = image
+            .manifests
+            .iter()
+            .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
+            .collect();
+        upload_all(client, seen, image, first, &blobs)?;
+        for (doc, _) in &manifests {
+            put_manifest(client, first, &doc.digest.to_string(), doc)?;
+        }
+        if let Some(ix) = &index {
+            put_manifest(client, first, &ix.digest.to_string(), ix)?;
+        }
+        let top = index.as_ref().unwrap_or(&manifests[0].0);
+        for r in targets {
+            let tag = r.tag_or_latest();
+            if let Some(d) = &r.digest
+                && *d != top.digest
+            {
+                return Err(Error::registry(
+                    r,
+                    format!(
+                        "the image's digest is {}, not the one the reference names",
+                        top.digest
+                    ),
+                ));
+            }
+            put_manifest(client, r, tag, top)?;
+            out.push(Pushed {
+                reference: r.with_tag(tag).to_string(),
+                digest: top.digest.to_string(),
+                media_type: top.media_type.clone(),
+            });
+            if arch_tags {
+                for (doc, m) in &manifests {
+                    let Some(arch) = m.platform.as_ref().and_then(|p| p["architecture"].as_str())
+                    else {
+                        continue;
+                    };
+                    let t = format!("{tag}-{arch}");
+                    put_manifest(client, r, &t, doc)?;
+                    out.push(Pushed {
+                        reference: r.with_tag(&t).to_string(),
+                        digest: doc.digest.to_string(),
+                        media_type: doc.media_type.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The image's manifests as their bytes (as stored, or made for a docker-archive), each with
+/// its source; and the index, if the image has one.
+#[allow(clippy::type_complexity)]
+fn documents(
+    image: &ForeignImage,
+) -> Result<(Vec<(Doc, &oci::read::ForeignManifest)>, Option<Doc>)> {
+    let mut manifests = Vec::new();
+    for m in &image.manifests {
+        let bytes = match &m.manifest_blob {
+            Some(b) => image.read_blob(b)?,
+            None => oci::image::canonical_json(&m.manifest)?,
+        };
+        let fallback = m
+            .manifest_blob
+            .as_ref()
+            .map_or(OCI_MANIFEST, |b| b.media_type.as_str());
+        let media = media_type_of(
+            &bytes,
+            if fallback.is_empty() {
+                OCI_MANIFEST
+            } else {
+                fallback
+            },
+        );
+        manifests.push((Doc::new(&media, bytes), m));
+    }
+    let index = match &image.index_blob {
+        Some(b) => {
+            let bytes = image.read_blob(b)?;
+            Some(Doc::new(&media_type_of(&bytes, &b.media_type), bytes))
+        }
+        None => None,
+    };
+    Ok((manifests, index))
+}
+
+/// `PUT /manifests/KEY` (a digest or a tag).
+fn put_manifest(client: &Client, r: &Reference, key: &str, doc: &Doc) -> Result<()> {
+    let scopes = [format!("repository:{}:pull,push", r.repository)];
+    let url = client.url(r, &format!("manifests/{key}"));
+    let resp = client.send(r, &scopes, || {
+        Ok(client
+            .http()
+            .put(&url)
+            .header(CONTENT_TYPE, &doc.media_type)
+            .body(doc.bytes.clone()))
+    })?;
+    if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
+        return Err(explain(r, resp, &format!("putting manifest {key}")));
+    }
+    client
+        .counters
+        .bytes_sent
+        .fetch_add(doc.bytes.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Uploads every blob, `jobs` at a time.
+fn upload_all(
+    client: &Client,
+    seen: &Seen,
+    image: &ForeignImage,
+    r: &Reference,
+    blobs: &[&BlobRef],
+) -> Result<()> {
+    let mut unique: Vec<&BlobRef> = Vec::new();
+    for b in blobs {
+        if !unique.iter().any(|u| u.digest == b.digest) {
+            unique.push(b);
+        }
+    }
+    let queue = Mutex::new(unique);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..client.options.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    if failure
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .is_some()
+                    {
+                        return;
+                    }
+                    let Some(blob) = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop()
+                    else {
+                        return;
+                    };
+                    if let Err(e) = upload(client, seen, image, r, blob) {
+                        failure
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One blob: skipped when present, mounted when seen in another repository, else uploaded.
+fn upload(
+    client: &Client,
+    seen: &Seen,
+    image: &ForeignImage,
+    r: &Reference,
+    blob: &BlobRef,
+) -> Result<()> {
+    let digest = blob.digest.to_string();
+    let from = seen.elsewhere(r, &blob.digest);
+    let mut scopes = vec![format!("repository:{}:pull,push", r.repository)];
+    if let Some(f) = &from {
+        scopes.push(format!("repository:{f}:pull"));
+    }
+    let head_url = client.url(r, &format!("blobs/{digest}"));
+    let head = client.send(r, &scopes, || Ok(client.http().head(&head_url)))?;
+    if head.status().is_success() {
+        client
+            .counters
+            .blobs_skipped
+            .fetch_add(1, Ordering::Relaxed);
+        seen.note(r, &blob.digest);
+        return Ok(());
+    }
+    let mut last = None;
+    for _ in 0..client.options.attempts.max(1) {
+        match upload_once(client, image, r, blob, from.as_deref(), &scopes) {
+            Ok(mounted) => {
+                let c = if mounted {
+                    &client.counters.blobs_mounted
+                } else {
+                    &client.counters.blobs_sent
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+                seen.note(r, &blob.digest);
+                return Ok(());
+            }
+            // A broken session is started again; anything else stops here.
+            Err(e @ Error::Network { .. }) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::registry(r, "upload failed")))
+}
+
+/// One upload session: `POST` (mounting if we can), then one monolithic `PUT` of the bytes.
+/// Returns whether the blob was mounted.
+fn upload_once(
+    client: &Client,
+    image: &ForeignImage,
+    r: &Reference,
+    blob: &BlobRef,
+    from: Option<&str>,
+    scopes: &[String],
+) -> Result<bool> {
+    let digest = blob.digest.to_string();
+    let mut start = client.url(r, "blobs/uploads/");
+    if let Some(f) = from {
+        start = format!("{start}?mount={digest}&from={f}");
+    }
+    let resp = client.send(r, scopes, || {
+        Ok(client.http().post(&start).header(CONTENT_LENGTH, 0))
+    })?;
+    if resp.status() == StatusCode::CREATED {
+        return Ok(true);
+    }
+    if resp.status() != StatusCode::ACCEPTED {
+        return Err(explain(
+            r,
+            resp,
+            &format!("starting the upload of {digest}"),
+        ));
+    }
+    let location = resp
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Error::registry(r, "the registry started an upload without a Location"))?;
+    let base = url::Url::parse(&client.base(r)).map_err(|e| Error::registry(r, e.to_string()))?;
+    let mut put = base
+        .join(location)
+        .map_err(|_| Error::registry(r, "the upload Location is not a URL"))?;
+    put.query_pairs_mut().append_pair("digest", &digest);
+    let put = put.to_string();
+    let size = blob.size;
+    let resp = client.send_tries(r, scopes, 1, || {
+        let reader = Checked {
+            inner: image.open_blob(blob)?,
+            what: format!("blob {digest}"),
+            done: false,
+        };
+        Ok(client
+            .http()
+            .put(&put)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, size)
+            .body(reqwest::blocking::Body::sized(reader, size)))
+    })?;
+    if resp.status() != StatusCode::CREATED {
+        return Err(explain(
+            r,
+            resp,
+            &format!("finishing the upload of {digest}"),
+        ));
+    }
+    client
+        .counters
+        .bytes_sent
+        .fetch_add(size, Ordering::Relaxed);
+    Ok(false)
+}
+
+/// A blob read from disk whose digest is checked when it ends: a mismatch breaks the request
+/// before the registry can commit it.
+struct Checked {
+    inner: oci::digest::Verifier<fs_err::File>,
+    what: String,
+    done: bool,
+}
+
+impl Read for Checked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !self.done {
+            self.done = true;
+            self.inner
+                .check(&self.what)
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,126 @@
+//! Push and pull against Debian's `docker-registry` on 127.0.0.1: digests survive both ways,
+//! blobs the registry has are not sent again, credentials are asked for and kept secret.
+
+#![allow(clippy::unwrap_used)]
+
+use oci::layout::LayoutWriter;
+use oci::read::ForeignImage;
+use registry::credentials::Credential;
+use registry::push::{Seen, push};
+use registry::{Client, Options, Reference};
+use testkit::image::Layout;
+use testkit::registry::{Registry, Setup};
+
+fn client() -> Client {
+    Client::new(Options {
+        attempts: 2,
+        ..Options::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_layout_pushes_and_pulls_back_to_the_same_digests() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let c = client();
+    let seen = Seen::default();
+    let pushed = push(&c, &seen, &image, std::slice::from_ref(&r), false).unwrap();
+    assert_eq!(pushed[0].digest, src.manifest);
+    assert_eq!(pushed[0].reference, r.to_string());
+
+    // Again: every blob is already there.
+    let again = client();
+    push(&again, &seen, &image, std::slice::from_ref(&r), false).unwrap();
+    let skipped = again
+        .counters
+        .blobs_skipped
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let sent = again
+        .counters
+        .blobs_sent
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((skipped, sent), (2, 0));
+
+    // Another repository of the same registry: mounted, not uploaded.
+    let other = Reference::parse(&format!("{}/team/other:1.0", reg.addr)).unwrap();
+    let third = client();
+    push(&third, &seen, &image, std::slice::from_ref(&other), false).unwrap();
+    assert_eq!(
+        third
+            .counters
+            .blobs_mounted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+
+    let out = tmp.path().join("pulled");
+    let layout = LayoutWriter::new(&out).unwrap();
+    let pulled = registry::pull::pull(&client(), &r, &layout, None).unwrap();
+    assert_eq!(pulled.digest.to_string(), src.manifest);
+    assert_eq!(pulled.manifests[0].layers[0].to_string(), src.layer);
+    assert_eq!(pulled.manifests[0].config.to_string(), src.config);
+}
+
+#[test]
+fn basic_auth_uses_stored_credentials_and_never_shows_them() {
+    let Some(reg) = Registry::start_with(&Setup {
+        basic: Some(("alice".into(), "s3cret-pass".into())),
+    }) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    // No credentials anywhere: one line saying what to do.
+    let e = push(
+        &client(),
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("distroless login"), "{e}");
+    // Wrong ones: refused, and the secret is not in the message.
+    let wrong = client().with_credential(
+        &reg.addr,
+        Credential {
+            username: "alice".into(),
+            secret: "wrong-pass".into(),
+        },
+    );
+    let e = push(
+        &wrong,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("refused") && !e.contains("wrong-pass"), "{e}");
+    let right = client().with_credential(
+        &reg.addr,
+        Credential {
+            username: "alice".into(),
+            secret: "s3cret-pass".into(),
+        },
+    );
+    let pushed = push(
+        &right,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap();
+    assert_eq!(pushed[0].digest, src.manifest);
+}
