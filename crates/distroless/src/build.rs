@@ -5,7 +5,7 @@
 use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
 
-use crate::app::{AppPrepared, AppSpec, prepare::auto_plan, prepare_app, settings};
+use crate::app::{AppPrepared, AppSpec, machine, prepare::auto_plan, prepare_app, settings};
 use crate::image::assemble::{ArchImage, ArchStep};
 use crate::image::{index_digest, tagged_index};
 use crate::model::lock::Lock;
@@ -49,7 +49,7 @@ pub fn build(
     let mut built = Vec::new();
     let mut explain = Vec::new();
     for (&arch, app) in arches.iter().zip(&apps) {
-        let what = || format!("{} for {arch}", image.canonical());
+        let what = || format!("{} for {arch}", target.shown(&image));
         let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
         explain.extend(lines);
         let step = ArchStep {
@@ -78,6 +78,13 @@ pub fn plans(
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
     let apps = prepare(target, &arches)?;
+    for (arch, app) in arches.iter().zip(&apps) {
+        if let Some(app) = app {
+            for w in machine::check_copies(app, *arch)? {
+                source.reporter.warn(&w);
+            }
+        }
+    }
     arches
         .into_iter()
         .zip(&apps)
@@ -158,7 +165,7 @@ fn resolve(
             (Some(app), Some(unknown)) if unknown.tier == "app" => {
                 app.error(None, "packages", unknown.message())
             }
-            _ => e.context(format!("{} for {arch}", image.canonical())),
+            _ => e.context(format!("{} for {arch}", target.shown(image))),
         }
     })?;
     match (&target.base, app) {
@@ -287,6 +294,11 @@ fn finish(
         base,
         output: req.destination.path().to_path_buf(),
         format: req.destination.format(),
+        digest: top
+            .manifests()
+            .first()
+            .map(|d| d.digest().to_string())
+            .unwrap_or_default(),
         index_digest,
         manifests: built.into_iter().map(|b| b.summary).collect(),
         sboms,

@@ -19,6 +19,10 @@ pub struct BuildSummary {
     pub base: Option<String>,
     pub output: PathBuf,
     pub format: &'static str,
+    /// The image's digest: what its tags name (the image index with several architectures,
+    /// else the manifest), as a registry shows it.
+    pub digest: String,
+    /// The digest of the layout's `index.json` (it changes with the layout's other tags).
     pub index_digest: String,
     pub manifests: Vec<ManifestSummary>,
     pub sboms: Vec<PathBuf>,
@@ -65,7 +69,7 @@ pub fn finish(
         Destination::DockerArchive(path) => {
             let image = docker.ok_or_else(|| {
                 anyhow::anyhow!(
-                    "a docker-archive holds one architecture; build one architecture at a time"
+                    "a docker-archive holds one architecture and this image has several: write an OCI layout or oci-archive, or build one --arch"
                 )
             })?;
             layout.finish_docker_archive(path, &image.config, &image.layers, &image.repo_tags)?;

@@ -59,6 +59,13 @@ impl Target {
         })
     }
 
+    /// How errors name what is being built: the application, or the catalog image.
+    pub fn shown(&self, image: &ImageRef) -> String {
+        self.app
+            .as_ref()
+            .map_or_else(|| image.canonical(), |a| a.recipe.name.clone())
+    }
+
     /// The name the plan is locked under: the catalog image's, or for an application
     /// `NAME on BASE` (an application's packages differ from its base's).
     pub fn lock_name(&self, image: &ImageRef) -> String {

@@ -295,6 +295,18 @@ fn programs_the_config_starts_must_be_there_and_runnable() {
         "2: entrypoint: /page is not a program (neither ELF nor a #! script)",
     );
     error_case(
+        "from = \"cc\"\nentrypoint = [\"/etc\"]\n",
+        "2: entrypoint: /etc is a directory, not a program",
+    );
+    error_case(
+        "from = \"cc\"\ncmd = [\"/nothere\"]\n",
+        "2: cmd: /nothere is not in the image",
+    );
+    error_case(
+        "from = \"cc\"\n[[copy]]\nsrc = \"bin/{archh}/x\"\ndest = \"/x\"\n",
+        "3: copy[0].src: unknown placeholder {archh} (use {arch} or {oci_arch})",
+    );
+    error_case(
         "from = \"cc\"\n[healthcheck]\ntest = [\"CMD-SHELL\", \"curl -f localhost\"]\n",
         "3: test: CMD-SHELL runs /bin/sh, which the image does not have",
     );
@@ -478,7 +490,7 @@ fn docker_archive_and_debug_of_any_image() {
     .success();
     let manifest = member(&debug_tar, "manifest.json");
     assert!(
-        manifest.contains("\"RepoTags\":[\"svc-debug:latest\"]"),
+        manifest.contains("\"RepoTags\":[\"svc-debug:debug\"]"),
         "{manifest}"
     );
     support::trusting(&cache, &repo.file_url(), &["debug", "-q"])
@@ -683,6 +695,15 @@ fn an_application_recipe_is_locked_with_its_own_packages() {
             "the recipe's packages (zlib1g) are not those locked for shop on cc (libpq5); run `distroless lock -f distroless.toml --arch amd64`",
         ));
     assert!(!p.join("img2").exists());
+    // Flags are merged over ./distroless.toml, not instead of it.
+    fs_err::write(p.join("distroless.toml"), recipe).unwrap();
+    in_dir(&[
+        "build", "-q", "--arch", "amd64", "--tag", "2.1", "-o", "tagged",
+    ])
+    .assert()
+    .success();
+    let (_, m) = &manifests(&p.join("tagged"))[0];
+    assert_eq!(m["annotations"]["org.opencontainers.image.title"], "shop");
     // `--update` re-resolves catalog entries and says which application entries it cannot.
     let out = in_dir(&["lock", "--update"]).assert().success();
     let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
@@ -738,6 +759,18 @@ fn programs_of_another_machine_are_refused_and_arch_picks_each_build() {
         "{stderr}"
     );
     assert!(!stderr.contains("in an amd64 image"), "{stderr}");
+    // A dry run says the same, before anything is built.
+    fs_err::write(
+        p.join("r.toml"),
+        format!("{head}[[copy]]\nsrc = \"bin/amd64/server\"\ndest = \"/server\"\n"),
+    )
+    .unwrap();
+    support::trusting(&p.join("cache"), &repo.file_url(), &["build", "--dry-run"])
+        .arg("-f")
+        .arg(p.join("r.toml"))
+        .assert()
+        .failure()
+        .stderr(contains("x86-64 program in an arm64 image"));
     for (arch, m) in manifests(&p.join("out")) {
         let server = files(&p.join("out"), &m)["server"].data.clone();
         let machine = if arch == "amd64" { 62u16 } else { 183 };

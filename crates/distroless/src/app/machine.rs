@@ -7,10 +7,11 @@
 use super::AppPrepared;
 use crate::layers::GenEntry;
 use crate::model::Arch;
+use crate::rootfs::elf::ElfInfo;
 use crate::rootfs::view::{ImageView, Resolved};
 
 /// Fails on a copied program (or the entrypoint) of another machine; returns one warning per
-/// copied library of another machine.
+/// copied library of another machine. Reads the facts the layers recorded.
 pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<Vec<String>> {
     let entrypoint = app
         .spec
@@ -22,13 +23,38 @@ pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<
             Resolved::File(real) => Some(real),
             _ => None,
         });
+    judge(app, arch, entrypoint.as_deref(), |dest, _| {
+        view.index.elfs.get(dest).cloned()
+    })
+}
+
+/// [`check`] before anything is built (a dry run): the copied files are read from the host.
+pub fn check_copies(app: &AppPrepared, arch: Arch) -> anyhow::Result<Vec<String>> {
+    let entrypoint = app
+        .spec
+        .recipe
+        .entrypoint
+        .as_ref()
+        .and_then(|e| e.first())
+        .map(|p| p.trim_start_matches('/').to_string());
+    judge(app, arch, entrypoint.as_deref(), |_, host| {
+        super::auto::program_info(host).ok().flatten()
+    })
+}
+
+fn judge(
+    app: &AppPrepared,
+    arch: Arch,
+    entrypoint: Option<&str>,
+    elf_of: impl Fn(&str, &std::path::Path) -> Option<ElfInfo>,
+) -> anyhow::Result<Vec<String>> {
     let mut warnings = Vec::new();
     for (label, entries) in &app.copies {
         for entry in entries {
-            let GenEntry::Host(dest, _, _) = entry else {
+            let GenEntry::Host(dest, host, _) = entry else {
                 continue;
             };
-            let Some(elf) = view.index.elfs.get(dest) else {
+            let Some(elf) = elf_of(dest, host) else {
                 continue;
             };
             if arch.runs(elf.machine, elf.is_64) {
@@ -40,17 +66,15 @@ pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<
             } else {
                 "an"
             };
-            let is_entrypoint = entrypoint.as_deref() == Some(dest.as_str());
-            if elf.program || is_entrypoint {
+            let copy = label.trim_start_matches("distroless ");
+            if elf.program || entrypoint == Some(dest.as_str()) {
                 anyhow::bail!(
-                    "/{dest}: {machine} program in {an} {arch} image ({}); build it for {arch}, or \
-                     take each architecture's build with {{arch}} in the copy's src",
-                    label.trim_start_matches("distroless ")
+                    "/{dest}: {machine} program in {an} {arch} image ({copy}); build it for {arch}, or \
+                     take each architecture's build with {{arch}} in the copy's src"
                 );
             }
             warnings.push(format!(
-                "/{dest}: {machine} library in {an} {arch} image; it will not load there ({})",
-                label.trim_start_matches("distroless ")
+                "/{dest}: {machine} library in {an} {arch} image; it will not load there ({copy})"
             ));
         }
     }

@@ -37,10 +37,19 @@ pub fn prepare_app_with(
     check_keys(spec)?;
     let mut copies = Vec::new();
     for (i, c) in spec.recipe.copy.iter().enumerate() {
-        let c = CopySpec {
-            src: arch.expand(&c.src),
-            ..c.clone()
-        };
+        let src = arch.expand(&c.src);
+        if let Some(at) = src.find('{').filter(|_| src.contains('}')) {
+            let end = src[at..].find('}').map_or(src.len(), |e| at + e + 1);
+            return Err(spec.error(
+                Some(("copy", i)),
+                "src",
+                format!(
+                    "unknown placeholder {} (use {{arch}} or {{oci_arch}})",
+                    &src[at..end]
+                ),
+            ));
+        }
+        let c = CopySpec { src, ..c.clone() };
         let entries = copy::copy_entries(spec, i, &c, &accounts)?;
         copies.push((format!("distroless copy: {} → {}", c.src, c.dest), entries));
     }

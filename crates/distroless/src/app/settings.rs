@@ -229,6 +229,11 @@ pub fn apply_settings(
         .to_string();
     if let Some(program) = r.entrypoint.as_ref().and_then(|e| e.first()) {
         check_program(app, view, &path, "entrypoint", program)?;
+    } else if let Some(program) = r.cmd.as_ref().and_then(|c| c.first())
+        && c["Entrypoint"].as_array().is_none_or(Vec::is_empty)
+    {
+        // Without an entrypoint the engine runs the cmd's first word.
+        check_program(app, view, &path, "cmd", program)?;
     }
     if let Some(h) = &r.healthcheck {
         match h.test.first().map(String::as_str) {
@@ -257,6 +262,18 @@ fn check_program(
     key: &str,
     program: &str,
 ) -> anyhow::Result<()> {
+    if program.starts_with('/')
+        && matches!(
+            view.resolve(program.trim_start_matches('/')),
+            Resolved::Dir(_)
+        )
+    {
+        return Err(app.spec.error(
+            None,
+            key,
+            format!("{program} is a directory, not a program"),
+        ));
+    }
     let file = |p: &str| match view.resolve(p.trim_start_matches('/')) {
         Resolved::File(real) => Some(real),
         _ => None,

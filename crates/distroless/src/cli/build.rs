@@ -145,10 +145,11 @@ pub(crate) fn compression(arg: CompressionArg) -> Compression {
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     let context = args.context.as_deref();
     let default = std::path::Path::new(DEFAULT_RECIPE);
+    // Flags are merged over ./distroless.toml when it is there, as over a `-f` file.
     let mut spec = match &args.file {
         Some(f) => app::load(f, context)?,
-        None if args.app.any() => app::inline(context)?,
         None if args.image.is_none() && default.is_file() => app::load(default, context)?,
+        None if args.app.any() => app::inline(context)?,
         None => return Ok(None),
     };
     merge_flags(&args.app, &mut spec.recipe)?;
@@ -289,7 +290,7 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
             )?;
         }
     }
-    writeln!(out, "  index {}", summary.index_digest)?;
+    writeln!(out, "  digest {}", summary.digest)?;
     for s in &summary.sboms {
         writeln!(out, "  sbom  {}", s.display())?;
     }

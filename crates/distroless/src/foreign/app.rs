@@ -86,6 +86,11 @@ pub fn build(
         base: Some(base.shown.clone()),
         output: destination.path().to_path_buf(),
         format: destination.format(),
+        digest: top
+            .manifests()
+            .first()
+            .map(|d| d.digest().to_string())
+            .unwrap_or_default(),
         index_digest,
         manifests: summaries,
         sboms: Vec::new(),

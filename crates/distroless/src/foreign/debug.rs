@@ -50,7 +50,13 @@ pub fn build(
     let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
         add_busybox(edit, source, release, &layout, epoch)
     })?;
-    let tag = input.tag.clone().unwrap_or_else(|| "debug".to_string());
+    // As the catalog names its debug variants: latest → debug, nonroot → debug-nonroot.
+    let tag = match input.tag.as_deref() {
+        None | Some("latest") => "debug".to_string(),
+        Some(t) if t.starts_with("debug") || t.ends_with("-debug") => t.to_string(),
+        Some("nonroot") => "debug-nonroot".to_string(),
+        Some(t) => format!("{t}-debug"),
+    };
     let name = output_name(destination);
     let tags = std::slice::from_ref(&tag);
     let docker = super::docker_image(&rewritten, &name, tags);

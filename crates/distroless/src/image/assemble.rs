@@ -215,6 +215,13 @@ impl ArchStep<'_> {
             }
             return Ok(());
         }
-        Err(MissingLibraries(list.join("; ")).into())
+        let mut text = list.join("; ");
+        if let Some(app) = self.app.filter(|_| self.req.target.lock.is_some()) {
+            text.push_str(&format!(
+                "; if the programs changed since the lock was written, lock again with `distroless lock -f {}`",
+                app.spec.file
+            ));
+        }
+        Err(MissingLibraries(text).into())
     }
 }
