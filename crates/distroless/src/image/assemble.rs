@@ -217,10 +217,10 @@ impl ArchStep<'_> {
         }
         let mut text = list.join("; ");
         if let Some(app) = self.app.filter(|_| self.req.target.lock.is_some()) {
-            text.push_str(&format!(
-                "; if the programs changed since the lock was written, lock again with `distroless lock -f {}`",
+            text = format!(
+                "{text}; if the programs changed since the lock was written, lock again with `distroless lock -f {}`",
                 app.spec.file
-            ));
+            );
         }
         Err(MissingLibraries(text).into())
     }
