@@ -19,6 +19,10 @@ fn run() -> anyhow::Result<()> {
         Command::Debug(args) => cli::debug::run(args),
         Command::Needs(args) => cli::needs::run(args),
         Command::List { json } => cli::list::run(*json),
+        Command::Push(args) => cli::registry::push(args),
+        Command::Pull(args) => cli::registry::pull(args),
+        Command::Login(args) => cli::registry::login(args),
+        Command::Logout { registry } => cli::registry::logout(registry),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());

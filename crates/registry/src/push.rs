@@ -127,11 +127,10 @@ pub fn push(
             .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
             .collect();
         upload_all(client, seen, image, first, &blobs)?;
-        for (doc, _) in &manifests {
-            put_manifest(client, first, &doc.digest.to_string(), doc)?;
-        }
-        if let Some(ix) = &index {
-            put_manifest(client, first, &ix.digest.to_string(), ix)?;
+        for doc in manifests.iter().map(|(d, _)| d).chain(index.as_ref()) {
+            if !has_manifest(client, first, doc)? {
+                put_manifest(client, first, &doc.digest.to_string(), doc)?;
+            }
         }
         let top = index.as_ref().unwrap_or(&manifests[0].0);
         for r in targets {
@@ -207,6 +206,19 @@ fn documents(
         None => None,
     };
     Ok((manifests, index))
+}
+
+/// Whether the registry has a manifest under its digest already (`HEAD`).
+fn has_manifest(client: &Client, r: &Reference, doc: &Doc) -> Result<bool> {
+    let scopes = [format!("repository:{}:pull,push", r.repository)];
+    let url = client.url(r, &format!("manifests/{}", doc.digest));
+    let resp = client.send(r, &scopes, || {
+        Ok(client
+            .http()
+            .head(&url)
+            .header(reqwest::header::ACCEPT, &doc.media_type))
+    })?;
+    Ok(resp.status().is_success())
 }
 
 /// `PUT /manifests/KEY` (a digest or a tag).

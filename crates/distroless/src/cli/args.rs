@@ -56,6 +56,37 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Push an image on disk to a registry: an OCI layout (DIR or DIR:TAG), an oci-archive or
+    /// a docker-archive.
+    ///
+    /// Blobs the registry has are not sent; manifests go by digest first and tags last, so a
+    /// failed push never leaves a tag on an incomplete image.
+    ///
+    /// Examples:
+    ///   distroless push ./shop 127.0.0.1:5000/team/shop:1.2
+    ///   distroless push ./base:nonroot reg.example/base:nonroot --tag nonroot-2026 --arch-tags
+    #[command(verbatim_doc_comment)]
+    Push(PushArgs),
+    /// Pull an image from a registry into an OCI layout, an oci-archive or a docker-archive,
+    /// every digest checked.
+    ///
+    /// Examples:
+    ///   distroless pull 127.0.0.1:5000/team/shop:1.2 -o shop
+    ///   distroless pull reg.example/base@sha256:… --platform linux/arm64 -o base.tar
+    #[command(verbatim_doc_comment)]
+    Pull(PullArgs),
+    /// Store credentials for a registry in Docker's config.json (the password is read from
+    /// standard input).
+    ///
+    /// Example:
+    ///   printf %s "$TOKEN" | distroless login reg.example -u ci
+    #[command(verbatim_doc_comment)]
+    Login(LoginArgs),
+    /// Remove a registry's credentials from Docker's config.json.
+    Logout {
+        /// The registry (HOST[:PORT]).
+        registry: String,
+    },
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -151,6 +182,17 @@ pub(crate) struct BuildArgs {
     /// are kept by default, as `skopeo copy` keeps them).
     #[arg(long)]
     pub(crate) replace: bool,
+
+    /// Push the result to HOST[:PORT]/REPOSITORY[:TAG] (repeatable); -o is then optional.
+    #[arg(long, value_name = "REF")]
+    pub(crate) push: Vec<String>,
+
+    /// With --push: also tag each platform's manifest TAG-ARCH.
+    #[arg(long, requires = "push")]
+    pub(crate) arch_tags: bool,
+
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
     #[arg(long)]
@@ -317,6 +359,85 @@ pub(crate) struct NeedsArgs {
     pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
+}
+
+/// How to talk to registries.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Registry")]
+pub(crate) struct RegistryArgs {
+    /// Allow plain HTTP for a registry that is not on this machine (loopback registries may
+    /// always use it).
+    #[arg(long)]
+    pub(crate) insecure: bool,
+    /// Trust these PEM certificates too (a registry with its own CA); HTTPS is then used even
+    /// on loopback.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// Blobs sent or fetched at once.
+    #[arg(long, default_value = "4", value_name = "N")]
+    pub(crate) jobs: usize,
+    /// Attempts per request (408, 429, 5xx, resets and timeouts are retried with backoff).
+    #[arg(long, default_value = "6", value_name = "N")]
+    pub(crate) attempts: u32,
+    /// The largest image pushed or pulled, in bytes of blobs.
+    #[arg(long, default_value = "17179869184", value_name = "BYTES")]
+    pub(crate) max_image_bytes: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The image: an OCI layout (DIR or DIR:TAG), an oci-archive or a docker-archive.
+    pub(crate) source: String,
+    /// Where to: HOST[:PORT]/REPOSITORY[:TAG] (repeatable; the first one's repository gets
+    /// --tag too).
+    #[arg(required = true)]
+    pub(crate) refs: Vec<String>,
+    /// Another tag for the first reference's repository (repeatable).
+    #[arg(long, value_name = "TAG")]
+    pub(crate) tag: Vec<String>,
+    /// Also tag each platform's manifest TAG-ARCH (latest-amd64, nonroot-arm64).
+    #[arg(long)]
+    pub(crate) arch_tags: bool,
+    /// Print what was pushed as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// HOST[:PORT]/REPOSITORY[:TAG][@sha256:…]
+    pub(crate) reference: String,
+    /// Output: a directory (OCI layout), FILE.tar (oci-archive), or a docker-archive with
+    /// --format docker.
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// Only this platform (os/arch[/variant], e.g. linux/arm64); default every platform.
+    #[arg(long, value_name = "PLATFORM")]
+    pub(crate) platform: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "oci")]
+    pub(crate) format: FormatArg,
+    /// Replace an existing layout at -o instead of adding the tag to it.
+    #[arg(long)]
+    pub(crate) replace: bool,
+    /// Print what was pulled as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// The registry (HOST[:PORT]).
+    pub(crate) registry: String,
+    /// The user name.
+    #[arg(short, long)]
+    pub(crate) username: String,
+    #[command(flatten)]
+    pub(crate) registry_args: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,12 +10,14 @@ use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
 use distroless::model::recipe::{CopySpec, Healthcheck, Recipe};
-use distroless::model::{Arch, Base, Catalog, Destination, ImageRef};
+use distroless::model::{Arch, Base, Catalog, Destination, DiskImage, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
 use distroless::request::{Arches, BuildRequest, Target};
 use distroless::sbom::SbomFormats;
 use oci::layer::Compression;
+use oci::read::ForeignImage;
+use registry::Reference;
 
 use super::args::{AppArgs, BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
 use super::source;
@@ -27,29 +29,92 @@ pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
 /// Runs `distroless build`.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
-    let req = request(args, &catalog)?;
+    // With --push and no -o, the local output is a temporary directory removed afterwards.
+    let scratch = (!args.push.is_empty() && args.output.is_none())
+        .then(tempfile::tempdir)
+        .transpose()?;
+    let req = request(
+        args,
+        &catalog,
+        scratch.as_ref().map(|d| d.path().join("image")),
+    )?;
+    let pushes = push_targets(&args.push)?;
     let reporter = source::reporter(&args.source, args.json);
-    if let Base::Disk(_) = &req.target.base {
-        let summary = build::build_on_disk(&req, &reporter)?;
+    let summary = if let Base::Disk(_) = &req.target.base {
+        build::build_on_disk(&req, &reporter)?
+    } else {
+        let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+        if args.dry_run {
+            let plans = build::plans(&source, &catalog, &req.target)?;
+            return print_plans(&plans, args.json, args.explain);
+        }
+        build::build(&source, &catalog, &req)?
+    };
+    if pushes.is_empty() {
         return print_summary(args, &summary);
     }
-    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
-    if args.dry_run {
-        let plans = build::plans(&source, &catalog, &req.target)?;
-        return print_plans(&plans, args.json, args.explain);
+    if !args.json {
+        print_summary(args, &summary)?;
     }
-    let summary = build::build(&source, &catalog, &req)?;
-    print_summary(args, &summary)
+    let tags = built_tags(&req, &summary);
+    let image = ForeignImage::open(&summary.output, tags.first().map(String::as_str))?;
+    let refs: Vec<Reference> = pushes
+        .iter()
+        .flat_map(|r| match (&r.tag, &r.digest) {
+            (None, None) => tags.iter().map(|t| r.with_tag(t)).collect(),
+            _ => vec![r.clone()],
+        })
+        .collect();
+    let client = super::registry::client(&args.registry)?;
+    let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags)?;
+    if args.json {
+        let doc = serde_json::json!({"build": summary, "pushed": pushed});
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    super::registry::print_pushed(&client, &pushed, false)
+}
+
+/// The `--push` references, parsed before anything is built.
+fn push_targets(texts: &[String]) -> anyhow::Result<Vec<Reference>> {
+    Ok(texts
+        .iter()
+        .map(|t| Reference::parse(t))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The tags the build gave its image.
+fn built_tags(req: &BuildRequest, summary: &BuildSummary) -> Vec<String> {
+    match req.target.app.as_ref().map(|a| a.recipe.tags.clone()) {
+        Some(t) if !t.is_empty() => t,
+        Some(_) => vec!["latest".into()],
+        None => vec![
+            summary
+                .image
+                .rsplit_once(':')
+                .map_or("latest", |(_, t)| t)
+                .to_string(),
+        ],
+    }
 }
 
 /// The typed request: the recipe file (if any) with the flags over it, validated.
-fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> {
+fn request(
+    args: &BuildArgs,
+    catalog: &Catalog,
+    scratch: Option<PathBuf>,
+) -> anyhow::Result<BuildRequest> {
     let app = app_spec(args)?;
     let base = match (&app, &args.image) {
         (Some(_), Some(i)) => {
             anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})")
         }
-        (Some(spec), None) => spec.base(catalog)?,
+        (Some(spec), None) => match registry_base(args, spec, catalog)? {
+            Some(disk) => disk,
+            None => spec.base(catalog)?,
+        },
         (None, Some(i)) => Base::Catalog(ImageRef::parse(i, catalog)?),
         (None, None) => {
             anyhow::bail!(
@@ -91,6 +156,7 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
     let output = args
         .output
         .clone()
+        .or(scratch)
         .unwrap_or_else(|| PathBuf::from(default_name));
     Ok(BuildRequest {
         target: Target {
@@ -115,6 +181,51 @@ fn request(args: &BuildArgs, catalog: &Catalog) -> anyhow::Result<BuildRequest> 
         },
         replace: args.replace,
     })
+}
+
+/// A recipe's `from` naming a registry image (`HOST[:PORT]/REPO[:TAG][@DIGEST]`): pulled into
+/// the cache under its digest (once; a tag costs one manifest request per build, a digest none)
+/// and used as an image on disk.
+fn registry_base(
+    args: &BuildArgs,
+    spec: &AppSpec,
+    catalog: &Catalog,
+) -> anyhow::Result<Option<Base>> {
+    let Some(from) = spec.recipe.from.as_deref() else {
+        return Ok(None);
+    };
+    if from == "auto"
+        || from.starts_with("auto-")
+        || ImageRef::parse(from, catalog).is_ok()
+        || DiskImage::is_named_by(from, &spec.dir, catalog)
+    {
+        return Ok(None);
+    }
+    let Ok(r) = Reference::parse(from) else {
+        return Ok(None);
+    };
+    let client = super::registry::client(&args.registry)?;
+    let digest = match &r.digest {
+        Some(d) => d.clone(),
+        None => registry::pull::resolve(&client, &r)?,
+    };
+    let root = source::settings(&args.source)?
+        .cache_dir
+        .join("images-v1")
+        .join(digest.to_string().replace(':', "-"));
+    if !root.join("index.json").is_file() {
+        let pinned = Reference {
+            digest: Some(digest.clone()),
+            ..r.clone()
+        };
+        let destination = Destination::from_path(root.clone(), false);
+        super::registry::pull_into(&client, &pinned, &destination, None, true)?;
+    }
+    Ok(Some(Base::Disk(DiskImage {
+        path: root,
+        tag: None,
+        shown: r.to_string(),
+    })))
 }
 
 /// Debian architecture names (or the host's when none are given).

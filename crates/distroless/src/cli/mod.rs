@@ -10,4 +10,5 @@ pub(crate) mod list;
 pub(crate) mod lock;
 pub(crate) mod needs;
 pub(crate) mod progress;
+pub(crate) mod registry;
 pub(crate) mod source;

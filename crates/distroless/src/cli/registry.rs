@@ -1,0 +1,224 @@
+//! `distroless push`, `pull`, `login`, `logout`, and the push of `build --push`: flags into a
+//! registry client, images on disk opened with every digest checked, results printed.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use distroless::image::tagged_index;
+use distroless::model::{Destination, DiskImage};
+use distroless::output::{self, DockerImage};
+use oci::layout::LayoutWriter;
+use oci::read::ForeignImage;
+use oci_spec::image::MediaType;
+use registry::credentials::{self, Credential};
+use registry::pull::PlatformFilter;
+use registry::push::{Pushed, Seen};
+use registry::{Client, Options, Reference};
+
+use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
+
+/// A registry client as the flags say.
+pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
+    anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
+    Ok(Client::new(Options {
+        insecure: args.insecure,
+        ca_file: args.ca_file.clone(),
+        jobs: args.jobs,
+        attempts: args.attempts.max(1),
+        max_bytes: args.max_image_bytes,
+        ..Options::default()
+    })?)
+}
+
+/// Runs `distroless push`.
+pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
+    let disk = DiskImage::parse(&args.source, Path::new(""));
+    let image = ForeignImage::open(&disk.path, disk.tag.as_deref())?;
+    let mut refs = args
+        .refs
+        .iter()
+        .map(|r| Reference::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    for t in &args.tag {
+        anyhow::ensure!(registry::reference::tag_ok(t), "--tag {t:?}: not a tag");
+        refs.push(refs[0].with_tag(t));
+    }
+    let client = client(&args.registry)?;
+    let pushed = push_image(&client, &image, &refs, args.arch_tags)?;
+    print_pushed(&client, &pushed, args.json)
+}
+
+/// Pushes an image to every reference.
+pub(crate) fn push_image(
+    client: &Client,
+    image: &ForeignImage,
+    refs: &[Reference],
+    arch_tags: bool,
+) -> anyhow::Result<Vec<Pushed>> {
+    Ok(registry::push::push(
+        client,
+        &Seen::default(),
+        image,
+        refs,
+        arch_tags,
+    )?)
+}
+
+/// One line per reference (`REF@DIGEST`), or JSON with what was sent.
+pub(crate) fn print_pushed(client: &Client, pushed: &[Pushed], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let c = &client.counters;
+    if json {
+        let doc = serde_json::json!({
+            "pushed": pushed,
+            "blobs_sent": c.blobs_sent.load(Ordering::Relaxed),
+            "blobs_skipped": c.blobs_skipped.load(Ordering::Relaxed),
+            "blobs_mounted": c.blobs_mounted.load(Ordering::Relaxed),
+            "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
+            "requests": c.requests.load(Ordering::Relaxed),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for p in pushed {
+        writeln!(out, "pushed {}@{}", p.reference, p.digest)?;
+    }
+    writeln!(
+        out,
+        "  {} blobs sent ({:.2} MiB), {} already there, {} mounted",
+        c.blobs_sent.load(Ordering::Relaxed),
+        c.bytes_sent.load(Ordering::Relaxed) as f64 / 1_048_576.0,
+        c.blobs_skipped.load(Ordering::Relaxed),
+        c.blobs_mounted.load(Ordering::Relaxed)
+    )?;
+    Ok(())
+}
+
+/// Runs `distroless pull`.
+pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
+    let r = Reference::parse(&args.reference)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(|p| {
+            PlatformFilter::parse(p)
+                .with_context(|| format!("--platform {p:?}: expected OS/ARCH[/VARIANT]"))
+        })
+        .transpose()?;
+    let destination = Destination::from_path(args.output.clone(), args.format == FormatArg::Docker);
+    let client = client(&args.registry)?;
+    let digest = pull_into(&client, &r, &destination, platform.as_ref(), args.replace)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let doc = serde_json::json!({
+            "reference": r.to_string(),
+            "digest": digest,
+            "output": args.output,
+            "format": destination.format(),
+            "bytes_received": client.counters.bytes_received.load(Ordering::Relaxed),
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "pulled {r}@{digest} → {} ({})",
+            args.output.display(),
+            destination.format()
+        )?;
+    }
+    Ok(())
+}
+
+/// Pulls an image into a destination (tagged with the reference's tag, named after its
+/// repository); returns the digest of what was written.
+pub(crate) fn pull_into(
+    client: &Client,
+    r: &Reference,
+    destination: &Destination,
+    platform: Option<&PlatformFilter>,
+    replace: bool,
+) -> anyhow::Result<String> {
+    destination.check()?;
+    let layout = LayoutWriter::new(destination.path())?;
+    let pulled = registry::pull::pull(client, r, &layout, platform)?;
+    let desc = oci::image::descriptor(
+        MediaType::from(pulled.media_type.as_str()),
+        &pulled.digest.to_string(),
+        pulled.size,
+    )?;
+    let platform = pulled.platform.as_ref().map(|p| oci::image::Platform {
+        architecture: p["architecture"].as_str().unwrap_or_default().to_string(),
+        variant: p["variant"].as_str().map(str::to_string),
+    });
+    let tags = [r.tag_or_latest().to_string()];
+    let name = r.repository.clone();
+    let top = tagged_index(
+        &layout,
+        vec![(desc, platform)],
+        &destination.ref_names(&name, &tags),
+        destination.kept(replace),
+    )?;
+    let docker = match pulled.manifests.as_slice() {
+        [m] => Some(DockerImage {
+            config: m.config.to_string(),
+            layers: m.layers.iter().map(ToString::to_string).collect(),
+            repo_tags: vec![format!("{}/{name}:{}", r.registry, tags[0])],
+        }),
+        _ => None,
+    };
+    output::finish(layout, &top, destination, docker.as_ref())?;
+    Ok(pulled.digest.to_string())
+}
+
+/// Runs `distroless login`: the password (or token) is read from standard input, checked
+/// against the registry, then stored.
+pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
+    let mut secret = String::new();
+    std::io::stdin()
+        .take(64 << 10)
+        .read_to_string(&mut secret)
+        .context("reading the password from standard input")?;
+    let secret = secret.trim_end_matches(['\n', '\r']).to_string();
+    anyhow::ensure!(
+        !secret.is_empty(),
+        "no password on standard input (printf %s \"$PASSWORD\" | distroless login {} -u {})",
+        args.registry,
+        args.username
+    );
+    let probe = Reference::parse(&format!("{}/probe", args.registry))?;
+    let credential = Credential {
+        username: args.username.clone(),
+        secret,
+    };
+    let client = client(&args.registry_args)?.with_credential(&probe.registry, credential.clone());
+    let base = client.base(&probe);
+    let resp = client.send(&probe, &[], || Ok(client.http().get(&base)))?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "{}: the registry answered HTTP {} to the login check",
+        args.registry,
+        resp.status()
+    );
+    let file = credentials::store(&probe.registry, &credential)?;
+    println!(
+        "logged in to {} (credentials in {})",
+        args.registry,
+        file.display()
+    );
+    Ok(())
+}
+
+/// Runs `distroless logout`.
+pub(crate) fn logout(registry: &str) -> anyhow::Result<()> {
+    let probe = Reference::parse(&format!("{registry}/probe"))?;
+    if credentials::erase(&probe.registry)? {
+        println!("logged out of {registry}");
+    } else {
+        println!("no credentials were stored for {registry}");
+    }
+    Ok(())
+}
