@@ -38,7 +38,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         &catalog,
         scratch.as_ref().map(|d| d.path().join("image")),
     )?;
-    let pushes = push_targets(&args.push)?;
+    let targets = push_targets(&args.push)?;
     let reporter = source::reporter(&args.source, args.json);
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         }
         build::build(&source, &catalog, &req)?
     };
-    if pushes.is_empty() {
+    if targets.is_empty() {
         return print_summary(args, &summary);
     }
     if !args.json {
@@ -58,7 +58,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     }
     let tags = built_tags(&req, &summary);
     let image = ForeignImage::open(&summary.output, tags.first().map(String::as_str))?;
-    let refs: Vec<Reference> = pushes
+    let refs: Vec<Reference> = targets
         .iter()
         .flat_map(|r| match (&r.tag, &r.digest) {
             (None, None) => tags.iter().map(|t| r.with_tag(t)).collect(),
