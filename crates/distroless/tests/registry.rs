@@ -1,0 +1,330 @@
+//! Registries: what we push, skopeo, Docker and our own pull read back with the same digests;
+//! recipes start from registry images; credentials are asked for, stored and kept secret; bad
+//! answers get one line. Against Debian's `docker-registry` started by the tests on 127.0.0.1.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use predicates::str::contains;
+use testkit::fixtures::catalog_repo_for;
+use testkit::registry::{Registry, Setup};
+
+fn stdout(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(a.get_output().stdout.clone()).unwrap()
+}
+
+fn skopeo_digest(reference: &str) -> String {
+    support::run(Command::new("skopeo").args([
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{reference}"),
+    ]))
+    .pipe_digest()
+}
+
+trait PipeDigest {
+    fn pipe_digest(self) -> String;
+}
+
+impl PipeDigest for String {
+    /// The sha256 of a raw manifest as skopeo printed it.
+    fn pipe_digest(self) -> String {
+        format!(
+            "sha256:{}",
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(self.as_bytes()))
+        )
+    }
+}
+
+/// The digest `index.json`'s first entry names.
+fn layout_digest(layout: &Path) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn pushed_images_read_back_the_same_everywhere() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    if !support::have_tool("skopeo") {
+        return;
+    }
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("base");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "base", "--arch", "amd64", "--arch", "arm64"],
+    )
+    .arg("-o")
+    .arg(&layout)
+    .assert()
+    .success();
+    let ours = layout_digest(&layout);
+    let target = format!("{}/distroless/base", reg.addr);
+    let pushed = support::distroless(&cache)
+        .args(["push", "--json", "--arch-tags", "--tag", "v1"])
+        .arg(&layout)
+        .arg(format!("{target}:latest"))
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&pushed)).unwrap();
+    let refs: Vec<&str> = doc["pushed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["reference"].as_str().unwrap())
+        .collect();
+    assert!(
+        refs.contains(&format!("{target}:latest-arm64").as_str()),
+        "{doc}"
+    );
+    assert!(refs.contains(&format!("{target}:v1").as_str()), "{doc}");
+    assert_eq!(doc["pushed"][0]["digest"], ours.as_str());
+    // skopeo sees our digest under both tags.
+    assert_eq!(skopeo_digest(&format!("{target}:latest")), ours);
+    assert_eq!(skopeo_digest(&format!("{target}:v1")), ours);
+
+    // A second push sends no blob and no manifest again: only lookups and the tags.
+    let again = support::distroless(&cache)
+        .args(["push", "--json"])
+        .arg(&layout)
+        .arg(format!("{target}:latest"))
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&again)).unwrap();
+    assert_eq!(doc["blobs_sent"], 0, "{doc}");
+    assert!(doc["bytes_sent"].as_u64().unwrap() < 4096, "{doc}");
+
+    // Our pull gives back the same digest; so does skopeo's copy of what we pushed, and our
+    // pull of what skopeo pushed.
+    let pulled = tmp.path().join("pulled");
+    support::distroless(&cache)
+        .args(["pull", &format!("{target}:latest"), "-o"])
+        .arg(&pulled)
+        .assert()
+        .success();
+    assert_eq!(layout_digest(&pulled), ours);
+    let by_skopeo = tmp.path().join("skopeo");
+    support::run(Command::new("skopeo").args([
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{target}:latest"),
+        &format!("oci:{}:latest", by_skopeo.display()),
+        "--all",
+    ]));
+    assert_eq!(layout_digest(&by_skopeo), ours);
+    support::run(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        "--all",
+        &format!("oci:{}:latest", layout.display()),
+        &format!("docker://{}/copied/base:sk", reg.addr),
+    ]));
+    let back = tmp.path().join("back");
+    support::distroless(&cache)
+        .args(["pull", &format!("{}/copied/base:sk", reg.addr), "-o"])
+        .arg(&back)
+        .assert()
+        .success();
+    assert_eq!(layout_digest(&back), ours);
+
+    // One platform, into each archive kind.
+    for (out, format) in [("one.tar", "oci"), ("one-docker.tar", "docker")] {
+        let out = tmp.path().join(out);
+        support::distroless(&cache)
+            .args([
+                "pull",
+                &format!("{target}:latest"),
+                "--platform",
+                "linux/arm64",
+                "--format",
+                format,
+                "-o",
+            ])
+            .arg(&out)
+            .assert()
+            .success();
+        let shown = support::run(Command::new("skopeo").args([
+            "inspect",
+            &format!(
+                "{}:{}",
+                if format == "oci" {
+                    "oci-archive"
+                } else {
+                    "docker-archive"
+                },
+                out.display()
+            ),
+        ]));
+        assert!(shown.contains("\"Architecture\": \"arm64\""), "{shown}");
+    }
+}
+
+#[test]
+fn a_recipe_starts_from_a_registry_image_pulled_once() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let base = format!("{}/team/base:1.0", reg.addr);
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "base", "--arch", "amd64"],
+    )
+    .arg("--push")
+    .arg(&base)
+    .assert()
+    .success();
+    let dir = tmp.path().join("app");
+    fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("f"), "hello").unwrap();
+    fs_err::write(
+        dir.join("distroless.toml"),
+        format!("name = \"onreg\"\nfrom = \"{base}\"\n[[copy]]\nsrc = \"f\"\ndest = \"/f\"\n"),
+    )
+    .unwrap();
+    let build = || {
+        support::distroless(&cache)
+            .current_dir(&dir)
+            .args(["build", "-q", "-o", "img"])
+            .assert()
+            .success()
+    };
+    build();
+    let blobs_before = reg.requests("GET", "/blobs/");
+    build();
+    assert_eq!(
+        reg.requests("GET", "/blobs/"),
+        blobs_before,
+        "no blob fetched twice"
+    );
+    let (_, m) = &support::manifests(&dir.join("img"))[0];
+    assert_eq!(
+        m["annotations"]["org.opencontainers.image.base.name"],
+        base.as_str()
+    );
+}
+
+#[test]
+fn credentials_are_checked_stored_and_never_shown() {
+    let Some(reg) = Registry::start_with(&Setup {
+        basic: Some(("ci".into(), "t0p-s3cret".into())),
+    }) else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("docker");
+    let layout = tmp.path().join("static");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "static", "--arch", "amd64"],
+    )
+    .arg("-o")
+    .arg(&layout)
+    .assert()
+    .success();
+    let cmd = |args: &[&str]| {
+        let mut c = support::distroless(&cache);
+        c.env("DOCKER_CONFIG", &config)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .args(args);
+        c
+    };
+    let target = format!("{}/team/static:1", reg.addr);
+    let push = |c: &mut assert_cmd::Command| c.arg(&layout).arg(&target).assert();
+    push(&mut cmd(&["push"]))
+        .failure()
+        .stderr(contains(format!("run `distroless login {}`", reg.addr)));
+    let wrong = cmd(&["login", &reg.addr, "-u", "ci"])
+        .write_stdin("nope\n")
+        .assert()
+        .failure();
+    let text = String::from_utf8_lossy(&wrong.get_output().stderr).to_string();
+    assert!(
+        !text.contains("nope") && !config.join("config.json").exists(),
+        "{text}"
+    );
+    let ok = cmd(&["login", &reg.addr, "-u", "ci"])
+        .write_stdin("t0p-s3cret\n")
+        .assert()
+        .success();
+    assert!(!stdout(&ok).contains("t0p-s3cret"));
+    let meta = fs_err::metadata(config.join("config.json")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let pushed = push(&mut cmd(&["push"])).success();
+    assert!(!stdout(&pushed).contains("t0p-s3cret"));
+    cmd(&["logout", &reg.addr]).assert().success();
+    push(&mut cmd(&["push"])).failure();
+}
+
+#[test]
+fn bad_references_and_bad_answers_get_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    for (r, why) in [
+        ("shop:latest", "name the registry"),
+        ("127.0.0.1:5000/Shop", "not a repository name"),
+        ("127.0.0.1:5000/a@sha256:12", "digest"),
+    ] {
+        support::distroless(&cache)
+            .args(["pull", r, "-o"])
+            .arg(tmp.path().join("x"))
+            .assert()
+            .failure()
+            .stderr(contains(why));
+    }
+    // A web server that is not a registry: HTML where a manifest should be.
+    let root = tmp.path().join("web");
+    fs_err::create_dir_all(root.join("v2/a/manifests")).unwrap();
+    fs_err::write(
+        root.join("v2/a/manifests/latest"),
+        "<html><body>hi</body></html>",
+    )
+    .unwrap();
+    let fake = r#"{"schemaVersion":2}"#;
+    let wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    fs_err::write(root.join(format!("v2/a/manifests/{wrong}")), fake).unwrap();
+    let web = testkit::server::Server::start(&root);
+    let host = web.url.trim_start_matches("http://").trim_end_matches('/');
+    let out = tmp.path().join("o");
+    let e = support::distroless(&cache)
+        .args(["pull", &format!("{host}/a:latest"), "-o"])
+        .arg(&out)
+        .assert()
+        .failure();
+    let text = String::from_utf8_lossy(&e.get_output().stderr).to_string();
+    assert!(
+        text.contains("HTML page") && text.lines().count() == 1,
+        "{text}"
+    );
+    support::distroless(&cache)
+        .args(["pull", &format!("{host}/a@{wrong}"), "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains(format!("not {wrong}")));
+    assert!(!out.exists());
+}
