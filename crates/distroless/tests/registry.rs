@@ -141,10 +141,15 @@ fn pushed_images_read_back_the_same_everywhere() {
         .success();
     assert_eq!(layout_digest(&back), ours);
 
+    pull_one_platform_into_archives(&cache, &target, tmp.path());
+}
+
+/// `--platform` picks one manifest, written as an oci-archive and as a docker-archive.
+fn pull_one_platform_into_archives(cache: &Path, target: &str, dir: &Path) {
     // One platform, into each archive kind.
     for (out, format) in [("one.tar", "oci"), ("one-docker.tar", "docker")] {
-        let out = tmp.path().join(out);
-        support::distroless(&cache)
+        let out = dir.join(out);
+        support::distroless(cache)
             .args([
                 "pull",
                 &format!("{target}:latest"),
