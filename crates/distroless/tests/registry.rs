@@ -333,3 +333,51 @@ fn bad_references_and_bad_answers_get_one_line() {
         .stderr(contains(format!("not {wrong}")));
     assert!(!out.exists());
 }
+
+/// A static server: prints its line, answers `health`, and otherwise waits.
+const SERVER: &str = "#include <stdio.h>\n#include <string.h>\n#include <unistd.h>\nint main(int c, char **v){ if (c > 1 && !strcmp(v[1], \"health\")) return 0; if (c > 1 && !strcmp(v[1], \"serve\")) for (;;) pause(); puts(\"hello from the registry\"); return 0; }\n";
+
+#[test]
+fn docker_pulls_and_runs_what_we_pushed() {
+    if !support::tools() {
+        return;
+    }
+    let (Some(reg), Some(engine)) = (Registry::start(), testkit::engine::Dockerd::start()) else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    support::compile(dir, "server", SERVER, false, &["-static"]);
+    fs_err::write(
+        dir.join("distroless.toml"),
+        "name = \"srv\"\nfrom = \"static\"\nentrypoint = [\"/server\"]\n[healthcheck]\ntest = [\"CMD\", \"/server\", \"health\"]\ninterval = \"1s\"\n[[copy]]\nsrc = \"server\"\ndest = \"/server\"\n",
+    )
+    .unwrap();
+    let target = format!("{}/team/srv:1.0", reg.addr);
+    support::trusting(
+        &dir.join("cache"),
+        &repo.file_url(),
+        &["build", "-q", "--arch", "amd64"],
+    )
+    .current_dir(dir)
+    .arg("--push")
+    .arg(&target)
+    .assert()
+    .success();
+    engine.run(&["pull", &target]);
+    let out = engine.run(&["run", "--rm", "--network", "none", &target]);
+    assert_eq!(out.trim(), "hello from the registry");
+    let id = engine.run(&["run", "-d", "--network", "none", &target, "serve"]);
+    let id = id.trim();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while engine
+        .run(&["inspect", "-f", "{{.State.Health.Status}}", id])
+        .trim()
+        != "healthy"
+    {
+        assert!(std::time::Instant::now() < deadline, "never healthy");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    engine.run(&["rm", "-f", id]);
+}
