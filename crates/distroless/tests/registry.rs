@@ -381,3 +381,105 @@ fn docker_pulls_and_runs_what_we_pushed() {
     }
     engine.run(&["rm", "-f", id]);
 }
+
+#[test]
+fn pushes_and_pulls_survive_a_faulty_network_and_resume_without_resending() {
+    use testkit::proxy::{Fault, FaultyProxy, Plan};
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("cc");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "cc", "--arch", "amd64", "--arch", "arm64"],
+    )
+    .arg("-o")
+    .arg(&layout)
+    .assert()
+    .success();
+    let ours = layout_digest(&layout);
+    let faults = vec![
+        Fault::ServerError,
+        Fault::TooMany,
+        Fault::Reset,
+        Fault::Truncate,
+    ];
+    for seed in [1, 2, 3] {
+        let proxy = FaultyProxy::start(
+            &reg.addr,
+            Plan::Random { percent: 20, seed },
+            faults.clone(),
+        );
+        let target = format!("{}/faulty/cc{seed}:latest", proxy.addr);
+        support::distroless(&cache)
+            .args(["push"])
+            .arg(&layout)
+            .arg(&target)
+            .assert()
+            .success();
+        let pulled = tmp.path().join(format!("pulled{seed}"));
+        support::distroless(&cache)
+            .args(["pull", &target, "-o"])
+            .arg(&pulled)
+            .assert()
+            .success();
+        assert_eq!(layout_digest(&pulled), ours);
+        assert!(
+            proxy
+                .stats
+                .faults
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+        );
+    }
+
+    // A push that dies after two blobs, then resumed: every blob reaches the registry once.
+    let blob_bytes: u64 = {
+        let mut sizes = std::collections::BTreeMap::new();
+        for (_, m) in support::manifests(&layout) {
+            for l in m["layers"].as_array().unwrap().iter().chain([&m["config"]]) {
+                sizes.insert(
+                    l["digest"].as_str().unwrap().to_string(),
+                    l["size"].as_u64().unwrap(),
+                );
+            }
+        }
+        sizes.values().sum()
+    };
+    let dying = FaultyProxy::start(&reg.addr, Plan::UploadsAfter(2), vec![Fault::Reset]);
+    let target = format!("{}/resumed/cc:latest", dying.addr);
+    support::distroless(&cache)
+        .args(["push", "--jobs", "1", "--attempts", "2"])
+        .arg(&layout)
+        .arg(&target)
+        .assert()
+        .failure();
+    let first = dying
+        .stats
+        .upload_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(first > 0 && first < blob_bytes);
+    let calm = FaultyProxy::start(
+        &reg.addr,
+        Plan::Random {
+            percent: 0,
+            seed: 0,
+        },
+        Vec::new(),
+    );
+    support::distroless(&cache)
+        .args(["push"])
+        .arg(&layout)
+        .arg(format!("{}/resumed/cc:latest", calm.addr))
+        .assert()
+        .success();
+    let second = calm
+        .stats
+        .upload_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(first + second, blob_bytes, "no blob sent twice");
+}

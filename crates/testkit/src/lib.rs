@@ -17,6 +17,7 @@ pub mod engine;
 pub mod faults;
 pub mod fixtures;
 pub mod image;
+pub mod proxy;
 pub mod registry;
 pub mod repo;
 pub mod server;
