@@ -145,10 +145,11 @@ impl Head {
             if line.is_empty() {
                 break;
             }
-            if let Some((k, v)) = line.split_once(':') {
-                if !k.eq_ignore_ascii_case("connection") && !k.eq_ignore_ascii_case("keep-alive") {
-                    headers.push((k.trim().to_string(), v.trim().to_string()));
-                }
+            if let Some((k, v)) = line.split_once(':')
+                && !k.eq_ignore_ascii_case("connection")
+                && !k.eq_ignore_ascii_case("keep-alive")
+            {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
         Ok(Some(Head {
