@@ -230,6 +230,7 @@ fn a_recipe_starts_from_a_registry_image_pulled_once() {
 fn credentials_are_checked_stored_and_never_shown() {
     let Some(reg) = Registry::start_with(&Setup {
         basic: Some(("ci".into(), "t0p-s3cret".into())),
+        ..Setup::default()
     }) else {
         return;
     };

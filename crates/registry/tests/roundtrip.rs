@@ -71,6 +71,7 @@ fn a_layout_pushes_and_pulls_back_to_the_same_digests() {
 fn basic_auth_uses_stored_credentials_and_never_shows_them() {
     let Some(reg) = Registry::start_with(&Setup {
         basic: Some(("alice".into(), "s3cret-pass".into())),
+        ..Setup::default()
     }) else {
         return;
     };
@@ -123,4 +124,102 @@ fn basic_auth_uses_stored_credentials_and_never_shows_them() {
     )
     .unwrap();
     assert_eq!(pushed[0].digest, src.manifest);
+}
+
+#[test]
+fn bearer_tokens_are_fetched_from_the_realm_with_merged_scopes() {
+    let Some(reg) = Registry::start_with(&Setup {
+        token: Some(("bob".into(), "tok-pass".into())),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let e = push(
+        &client(),
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("distroless login"), "{e}");
+    let bob = || {
+        client().with_credential(
+            &reg.addr,
+            Credential {
+                username: "bob".into(),
+                secret: "tok-pass".into(),
+            },
+        )
+    };
+    let seen = Seen::default();
+    let pushed = push(&bob(), &seen, &image, std::slice::from_ref(&r), false).unwrap();
+    assert_eq!(pushed[0].digest, src.manifest);
+    // A mount needs pull on the source repository too: one token covers both.
+    let other = Reference::parse(&format!("{}/team/copy:1.0", reg.addr)).unwrap();
+    let c = bob();
+    push(&c, &seen, &image, std::slice::from_ref(&other), false).unwrap();
+    assert_eq!(
+        c.counters
+            .blobs_mounted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    let out = tmp.path().join("pulled");
+    let layout = LayoutWriter::new(&out).unwrap();
+    let pulled = registry::pull::pull(&bob(), &other, &layout, None).unwrap();
+    assert_eq!(pulled.digest.to_string(), src.manifest);
+}
+
+#[test]
+fn tls_is_verified_against_the_given_ca() {
+    let Some(reg) = Registry::start_with(&Setup {
+        tls: true,
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let trusting = Client::new(Options {
+        ca_file: Some(reg.ca()),
+        attempts: 2,
+        ..Options::default()
+    })
+    .unwrap();
+    let pushed = push(
+        &trusting,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap();
+    assert_eq!(pushed[0].digest, src.manifest);
+    // Another CA's certificate proves nothing.
+    let other = tempfile::tempdir().unwrap();
+    testkit::tokens::tls_files(other.path());
+    let wrong = Client::new(Options {
+        ca_file: Some(other.path().join("ca.crt")),
+        attempts: 1,
+        ..Options::default()
+    })
+    .unwrap();
+    let e = push(
+        &wrong,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("certificate") || e.contains("Unknown"), "{e}");
 }

@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod registry;
 pub mod repo;
 pub mod server;
+pub mod tokens;
 
 pub use deb::{DebBuilder, DebEntry};
 pub use faults::{Fault, FaultyServer, Schedule};

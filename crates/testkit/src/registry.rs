@@ -13,6 +13,7 @@ pub struct Registry {
     dir: tempfile::TempDir,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    _tokens: Option<crate::tokens::TokenServer>,
 }
 
 /// How to start it.
@@ -20,6 +21,11 @@ pub struct Registry {
 pub struct Setup {
     /// Basic auth with this user and password (bcrypt htpasswd file).
     pub basic: Option<(String, String)>,
+    /// Bearer-token auth (the registry's `auth: token` mode): a token server on 127.0.0.1
+    /// issues RS256 tokens, signed by a key the registry trusts, to this user and password.
+    pub token: Option<(String, String)>,
+    /// Serve HTTPS with a certificate for 127.0.0.1 from a test CA ([`Registry::ca`]).
+    pub tls: bool,
 }
 
 impl Registry {
@@ -58,6 +64,26 @@ impl Registry {
                 d.join("htpasswd").display()
             ));
         }
+        let tokens = setup.token.as_ref().map(|(user, pass)| {
+            let t = crate::tokens::TokenServer::start(d, user, pass);
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+                t.realm,
+                t.certificate.display()
+            ));
+            t
+        });
+        if setup.tls {
+            crate::tokens::tls_files(d);
+            config = config.replace(
+                "  addr: 127.0.0.1:0\n",
+                &format!(
+                    "  addr: 127.0.0.1:0\n  tls:\n    certificate: {}\n    key: {}\n",
+                    d.join("tls.crt").display(),
+                    d.join("tls.key").display()
+                ),
+            );
+        }
         fs_err::write(d.join("config.yml"), config).unwrap();
         let log = fs_err::File::create(d.join("log")).unwrap().into_parts().0;
         let child = Command::new("docker-registry")
@@ -72,6 +98,7 @@ impl Registry {
             child,
             dir,
             addr: String::new(),
+            _tokens: tokens,
         };
         reg.addr = reg.wait_for_address();
         Some(reg)
@@ -99,6 +126,11 @@ impl Registry {
     /// The registry's log (requests are logged: tests count what reached it).
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("log")
+    }
+
+    /// The test CA's certificate (with `Setup::tls`).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.crt")
     }
 
     /// Where it stores blobs and repositories.
