@@ -324,20 +324,22 @@ impl Archive<'_> {
 /// A package's `Filename` is a path inside the mirror's pool and its hash is 64 hex digits,
 /// whoever signed the index (or wrote the lock file): no `..`, no absolute path, no URL that
 /// would send the request to another host.
+/// Whether a `Filename` is a plain path inside the archive's pool: printable, relative, no
+/// `.`/`..`/empty components, nothing a URL would read as escapes, queries or fragments.
+pub fn pool_path_ok(f: &str) -> bool {
+    f.starts_with("pool/")
+        && f.bytes().all(|b| b.is_ascii_graphic())
+        && !f.contains(['%', '\\', '?', '#'])
+        && !f.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+}
+
 fn check_pool_entry(p: &Package) -> Result<()> {
     let bad = |reason: &str| Error::Index {
         file: p.name.clone(),
         reason: reason.to_string(),
     };
     let f = &p.filename;
-    if !f.starts_with("pool/")
-        || !f.bytes().all(|b| b.is_ascii_graphic())
-        || f.contains('%')
-        || f.contains('\\')
-        || f.contains('?')
-        || f.contains('#')
-        || f.split('/').any(|c| c.is_empty() || c == "." || c == "..")
-    {
+    if !pool_path_ok(f) {
         // Quoted and cut: the name is hostile text.
         let shown: String = f.chars().take(80).collect();
         return Err(bad(&format!(

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::atomic::write_atomic;
+use crate::files::write_atomic;
 
 /// What a record holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -275,26 +275,36 @@ pub fn build_layer(
 }
 
 /// Where a path lands when its parent directories are followed through the image's own
-/// symlinks (copying to `/lib/x` on a merged-/usr image writes `/usr/lib/x`).
-fn land(view: &ImageView, path: &str) -> String {
-    match path.rsplit_once('/') {
-        Some((parent, name)) => match view.resolve(parent) {
-            crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => {
-                format!("{real}/{name}")
-            }
-            _ => path.to_string(),
-        },
-        None => path.to_string(),
+/// symlinks (copying to `/lib/x` on a merged-/usr image writes `/usr/lib/x`). A parent that
+/// is a file in the image is refused: writing below it would turn the file (a CA bundle, a
+/// program) into a directory.
+fn land(view: &ImageView, path: &str) -> anyhow::Result<String> {
+    let Some((parent, name)) = path.rsplit_once('/') else {
+        return Ok(path.to_string());
+    };
+    let mut cur = parent;
+    loop {
+        if let crate::rootfs::view::Resolved::File(_) = view.resolve(cur) {
+            anyhow::bail!("/{path}: /{cur} is a file in the image, not a directory");
+        }
+        match cur.rsplit_once('/') {
+            Some((up, _)) => cur = up,
+            None => break,
+        }
     }
+    Ok(match view.resolve(parent) {
+        crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => format!("{real}/{name}"),
+        _ => path.to_string(),
+    })
 }
 
 fn add_generated(entries: &[GenEntry], view: &ImageView, tree: &mut Tree) -> anyhow::Result<()> {
     for g in entries {
         match g {
-            GenEntry::Dir(p, m) => tree.put_dir(&land(view, p), *m)?,
-            GenEntry::File(p, bytes, m) => tree.put_file(&land(view, p), bytes.clone(), *m)?,
-            GenEntry::Host(p, host, m) => tree.put_host_file(&land(view, p), host, *m)?,
-            GenEntry::Symlink(p, t, m) => tree.put_symlink_owned(&land(view, p), t, *m)?,
+            GenEntry::Dir(p, m) => tree.put_dir(&land(view, p)?, *m)?,
+            GenEntry::File(p, bytes, m) => tree.put_file(&land(view, p)?, bytes.clone(), *m)?,
+            GenEntry::Host(p, host, m) => tree.put_host_file(&land(view, p)?, host, *m)?,
+            GenEntry::Symlink(p, t, m) => tree.put_symlink_owned(&land(view, p)?, t, *m)?,
         }
     }
     Ok(())

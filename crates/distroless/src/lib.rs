@@ -9,10 +9,10 @@
 //! Nothing in the library prints: it reports through [`report::Reporter`].
 
 pub mod app;
-pub mod atomic;
 pub mod build;
 pub mod cache;
 pub mod debs;
+pub mod files;
 pub mod foreign;
 pub mod image;
 pub mod layers;

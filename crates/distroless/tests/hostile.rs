@@ -265,3 +265,117 @@ fn bad_tags_outputs_and_lock_files_are_named_before_anything_runs() {
     assert!(e.contains("missing.lock: no such lock file"), "{e}");
     assert!(!tmp.path().join("x.tar.gz").exists());
 }
+
+#[test]
+fn hostile_lock_files_and_accounts_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock_case = |body: &str, why: &str| {
+        let lock = tmp.path().join("l.lock");
+        fs_err::write(&lock, body).unwrap();
+        let a = support::distroless(&tmp.path().join("cache"))
+            .args(["build", "static", "--locked", "--lockfile"])
+            .arg(&lock)
+            .args(["--mirror", "file:///nonexistent/", "-o"])
+            .arg(tmp.path().join("o"))
+            .assert()
+            .failure();
+        let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(why), "{why}: {err}");
+    };
+    let pkg = |filename: &str, only: &str| {
+        format!(
+            "version = 1\n[[image]]\nname = \"static\"\ndebian = 13\narch = \"amd64\"\ndebian_version = \"13\"\nrelease_date = \"x\"\n[[image.tiers]]\nname = \"static\"\n[[image.tiers.packages]]\nname = \"base-files\"\nversion = \"1\"\narchitecture = \"amd64\"\nsuite = \"trixie\"\nfilename = \"{filename}\"\nsize = 1\nsha256 = \"{}\"\n{only}[image.ca_certificates]\nname = \"ca-certificates\"\nversion = \"1\"\narchitecture = \"all\"\nsuite = \"trixie\"\nfilename = \"pool/c.deb\"\nsize = 1\nsha256 = \"{}\"\n",
+            "a".repeat(64),
+            "b".repeat(64)
+        )
+    };
+    for bad in [
+        "pool/../../etc/passwd",
+        "/etc/passwd",
+        "http://127.0.0.1:9/x.deb",
+        "pool/%2e%2e/x",
+    ] {
+        lock_case(&pkg(bad, ""), "is not a path inside the pool");
+    }
+    lock_case(
+        &pkg("pool/b.deb", "only = [\"../../../etc/shadow\"]\n"),
+        "only lists paths that are not plain paths",
+    );
+    lock_case(
+        &format!("{}surprise = 1\n", pkg("pool/b.deb", "")),
+        "unknown field",
+    );
+    // A FIFO is named as what it is, not as a missing file.
+    let fifo = tmp.path().join("fifo.lock");
+    std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    let a = support::distroless(&tmp.path().join("cache"))
+        .args(["build", "static", "--locked", "--lockfile"])
+        .arg(&fifo)
+        .args(["--mirror", "file:///nonexistent/"])
+        .assert()
+        .failure();
+    assert!(String::from_utf8_lossy(&a.get_output().stderr).contains("not a regular file"));
+
+    // Users that would write another passwd line or take over a system directory.
+    let dir = tmp.path().join("app");
+    fs_err::create_dir_all(&dir).unwrap();
+    for (body, why) in [
+        (
+            "name = \"evil\\nroot2::0:0::/:/bin/sh\"\nuid = 2000\n",
+            "is not a user name",
+        ),
+        ("name = \"a:b\"\nuid = 2000\n", "is not a user name"),
+        (
+            "name = \"app\"\nuid = 2000\nhome = \"/etc\"\n",
+            "is not a home directory",
+        ),
+        (
+            "name = \"app\"\nuid = 2000\nhome = \"/etc/passwd\"\n",
+            "is not a home directory",
+        ),
+        (
+            "name = \"app\"\nuid = 2000\ngid = 7777\n",
+            "group 7777 is not in the image",
+        ),
+    ] {
+        let e = recipe_fails(&dir, &format!("from = \"static\"\n[[users]]\n{body}"), &[]);
+        assert!(e.contains(why), "{body}: {e}");
+    }
+}
+
+#[test]
+fn only_a_real_layout_is_added_to_or_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("k2");
+    fs_err::create_dir_all(out.join("index.json")).unwrap();
+    fs_err::write(out.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    fs_err::write(out.join("index.json/notes.txt"), "precious").unwrap();
+    for extra in [&[][..], &["--replace"][..]] {
+        let a = support::distroless(&tmp.path().join("cache"))
+            .args([
+                "build",
+                "--from",
+                "static",
+                "--mirror",
+                "file:///nonexistent/",
+                "-o",
+            ])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            err.contains("is not an OCI layout") || err.contains("not an OCI layout"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        fs_err::read_to_string(out.join("index.json/notes.txt")).unwrap(),
+        "precious"
+    );
+}

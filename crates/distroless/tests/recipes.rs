@@ -886,3 +886,42 @@ fn an_application_summary_and_sboms_name_it_and_list_its_files() {
         );
     }
 }
+
+#[test]
+fn copies_never_turn_image_files_into_directories_or_carry_damaged_programs() {
+    let repo = repo_with_libpq();
+    let dir = project();
+    let p = dir.path();
+    let mut damaged = testkit::elf::static_program(62);
+    damaged.truncate(40);
+    fs_err::write(p.join("damaged"), damaged).unwrap();
+    let file = p.join("distroless.toml");
+    for (body, why) in [
+        (
+            "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"/etc/ssl/certs/ca-certificates.crt/x\"\n",
+            "/etc/ssl/certs/ca-certificates.crt is a file in the image, not a directory",
+        ),
+        (
+            "from = \"cc\"\n[[copy]]\nsrc = \"damaged\"\ndest = \"/damaged\"\n",
+            "/damaged: an ELF file that cannot be read (truncated or damaged)",
+        ),
+    ] {
+        fs_err::write(&file, body).unwrap();
+        recipe_cmd(&repo.file_url(), &p.join("cache"), &file, &p.join("out"))
+            .assert()
+            .failure()
+            .stderr(contains(why));
+        assert!(!p.join("out").exists());
+    }
+    // `dest = "/"` copies a file to the root.
+    fs_err::write(
+        &file,
+        "from = \"cc\"\n[[copy]]\nsrc = \"server\"\ndest = \"/\"\n",
+    )
+    .unwrap();
+    recipe_cmd(&repo.file_url(), &p.join("cache"), &file, &p.join("out"))
+        .assert()
+        .success();
+    let (_, m) = &manifests(&p.join("out"))[0];
+    assert!(files(&p.join("out"), m).contains_key("server"));
+}

@@ -13,6 +13,27 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::image::{canonical_json, descriptor};
 
+/// Whether a directory is an OCI layout: `oci-layout` and `index.json` are regular files
+/// (not symlinks, directories or FIFOs). Only such a directory is ever replaced or added to.
+pub fn is_layout(dir: &Path) -> bool {
+    let regular = |name: &str| {
+        fs_err::symlink_metadata(dir.join(name)).is_ok_and(|m| m.file_type().is_file())
+    };
+    fs_err::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && regular("oci-layout")
+        && regular("index.json")
+}
+
+/// The refusal to touch an output that is not an OCI layout.
+pub fn not_a_layout(dir: &Path) -> Error {
+    Error::Layout {
+        path: dir.to_path_buf(),
+        reason: "exists and is not an OCI layout (oci-layout and index.json as regular files); \
+                 refusing to replace it"
+            .into(),
+    }
+}
+
 /// An OCI layout being written.
 pub struct LayoutWriter {
     tmp: tempfile::TempDir,
@@ -118,11 +139,8 @@ impl LayoutWriter {
         self.write_top(index)?;
         crate::staging::unmark(self.tmp.path())?;
         if dest.exists() {
-            if !dest.join("oci-layout").exists() && fs_err::read_dir(dest)?.next().is_some() {
-                return Err(Error::Layout {
-                    path: dest.to_path_buf(),
-                    reason: "exists and is not an OCI layout; refusing to replace it".into(),
-                });
+            if !is_layout(dest) && fs_err::read_dir(dest)?.next().is_some() {
+                return Err(not_a_layout(dest));
             }
             let trash = self.tmp.path().with_extension("old");
             fs_err::rename(dest, &trash)?;

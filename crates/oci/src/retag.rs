@@ -27,8 +27,15 @@ impl LayoutWriter {
     /// not a layout carries nothing over.
     pub fn carry_over(&self, old: &Path, replaced: &[String]) -> Result<Vec<Descriptor>> {
         let index_path = old.join("index.json");
-        if !old.join("oci-layout").is_file() || !index_path.is_file() {
-            return Ok(Vec::new());
+        if !crate::layout::is_layout(old) {
+            // Nothing there (or an empty directory) carries nothing; anything else is not ours
+            // to add to.
+            let empty = fs_err::read_dir(old).map_or(true, |mut d| d.next().is_none());
+            return if empty {
+                Ok(Vec::new())
+            } else {
+                Err(crate::layout::not_a_layout(old))
+            };
         }
         let bad = |reason: String| Error::Layout {
             path: old.to_path_buf(),

@@ -226,12 +226,18 @@ impl Pool<'_> {
 
 /// Reads the ELF facts of a host program.
 pub fn program_info(host: &Path) -> anyhow::Result<Option<ElfInfo>> {
-    let bytes = fs_err::read(host)?;
-    Ok(if elf::is_elf(&bytes) {
-        elf::parse(&bytes)
-    } else {
-        None
-    })
+    let meta =
+        fs_err::metadata(host).map_err(|_| anyhow::anyhow!("{}: no such file", host.display()))?;
+    anyhow::ensure!(meta.is_file(), "{}: not a regular file", host.display());
+    let mut head = [0u8; 4];
+    let n = std::io::Read::read(&mut fs_err::File::open(host)?, &mut head)?;
+    if !elf::is_elf(&head[..n]) {
+        return Ok(None);
+    }
+    if meta.len() > elf::MAX_ELF {
+        return Err(elf::too_large(&host.display().to_string(), meta.len()));
+    }
+    Ok(elf::parse(&fs_err::read(host)?))
 }
 
 /// [`analyse`] through the cache: a warm rebuild of the same programs against the same

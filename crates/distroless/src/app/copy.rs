@@ -27,6 +27,28 @@ fn globs(patterns: &[String]) -> Result<GlobSet, String> {
     b.build().map_err(|e| e.to_string())
 }
 
+/// A copy's `dest`: absolute, no `..`, no control characters, no part over 255 bytes.
+fn check_dest(spec: &AppSpec, i: usize, dest: &str) -> anyhow::Result<()> {
+    let at = Some(("copy", i));
+    if !dest.starts_with('/') {
+        return Err(spec.error(
+            at,
+            "dest",
+            format!("{dest:?} must be an absolute path in the image"),
+        ));
+    }
+    if dest.split('/').any(|part| part == ".." || part.len() > 255)
+        || dest.chars().any(char::is_control)
+    {
+        return Err(spec.error(
+            at,
+            "dest",
+            format!("{dest:?} must not contain `..`, control characters or parts over 255 bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// The entries one `[[copy]]` adds, checked against the host and the accounts.
 pub fn copy_entries(
     spec: &AppSpec,
@@ -41,20 +63,7 @@ pub fn copy_entries(
     let src = spec.source(at, "src", &c.src)?;
     let meta = fs_err::symlink_metadata(&src)
         .map_err(|_| spec.error(at, "src", format!("{} does not exist", src.display())))?;
-    if !c.dest.starts_with('/') {
-        return Err(spec.error(
-            at,
-            "dest",
-            format!("{:?} must be an absolute path in the image", c.dest),
-        ));
-    }
-    if c.dest.split('/').any(|part| part == "..") || c.dest.contains('\0') {
-        return Err(spec.error(
-            at,
-            "dest",
-            format!("{:?} must not contain `..` or NUL", c.dest),
-        ));
-    }
+    check_dest(spec, i, &c.dest)?;
     let (uid, gid) = match &c.owner {
         Some(o) => accounts.owner(o).map_err(|e| spec.error(at, "owner", e))?,
         None => (0, 0),
@@ -82,15 +91,14 @@ pub fn copy_entries(
     };
     let mut out = Vec::new();
     if !meta.is_dir() {
-        let dest = if c.dest.ends_with('/') {
-            format!(
-                "{dest}/{}",
-                src.file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            )
-        } else {
-            dest
+        let name = src
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let dest = match (c.dest.ends_with('/'), dest.is_empty()) {
+            (true, true) => name,
+            (true, false) => format!("{dest}/{name}"),
+            (false, _) => dest,
         };
         out.push(entry(&src, &dest, &meta, mode, owner).map_err(|e| spec.error(at, "src", e))?);
         return Ok(out);

@@ -55,6 +55,17 @@ fn judge(
                 continue;
             };
             let Some(elf) = elf_of(dest, host) else {
+                // An ELF header on a file the ELF reader cannot read: truncated or damaged.
+                let mut head = [0u8; 4];
+                let n = fs_err::File::open(host)
+                    .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+                    .unwrap_or(0);
+                if crate::rootfs::elf::is_elf(&head[..n]) {
+                    anyhow::bail!(
+                        "/{dest}: an ELF file that cannot be read (truncated or damaged) ({})",
+                        label.trim_start_matches("distroless ")
+                    );
+                }
                 continue;
             };
             if arch.runs(elf.machine, elf.is_64) {

@@ -89,9 +89,29 @@ impl AppSpec {
         if let Some(suffix) = from.strip_prefix("auto") {
             return self.auto_release(suffix).map(Base::Auto);
         }
-        ImageRef::parse(from, catalog)
-            .map(Base::Catalog)
-            .map_err(|e| self.error(None, "from", e))
+        let image = ImageRef::parse(from, catalog).map_err(|e| self.error(None, "from", e))?;
+        match self.recipe.debian {
+            // `debian = N` picks the release of a catalog name without a suffix…
+            Some(n) if n != image.release.number && !from.contains("-debian") => {
+                let (name, tag) = from
+                    .split_once(':')
+                    .map_or((from, None), |(n, t)| (n, Some(t)));
+                let pinned = format!(
+                    "{name}-debian{n}{}",
+                    tag.map(|t| format!(":{t}")).unwrap_or_default()
+                );
+                ImageRef::parse(&pinned, catalog)
+                    .map(Base::Catalog)
+                    .map_err(|e| self.error(None, "debian", e))
+            }
+            // …and must agree with one that has it.
+            Some(n) if n != image.release.number => Err(self.error(
+                None,
+                "debian",
+                format!("{n} disagrees with from = {from:?}"),
+            )),
+            _ => Ok(Base::Catalog(image)),
+        }
     }
 }
 
@@ -175,27 +195,7 @@ fn canonical_context(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(real)
 }
 
-/// Reads a regular file of at most `limit` bytes (not a FIFO, a device or a directory).
-pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let meta = fs_err::metadata(path)?;
-    anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
-    anyhow::ensure!(
-        meta.len() <= limit,
-        "{}: larger than the {limit}-byte limit",
-        path.display()
-    );
-    let mut bytes = Vec::new();
-    fs_err::File::open(path)?
-        .take(limit + 1)
-        .read_to_end(&mut bytes)?;
-    anyhow::ensure!(
-        bytes.len() as u64 <= limit,
-        "{}: larger than the {limit}-byte limit",
-        path.display()
-    );
-    Ok(bytes)
-}
+pub use crate::files::read_regular;
 
 impl AppSpec {
     /// Checks that `name` is a name (an image repository name: lowercase letters, digits and
@@ -344,6 +344,19 @@ mod tests {
             .to_string();
         assert!(e.contains("disagrees"), "{e}");
         assert!(base("from = \"auto-debian9\"\n").is_err());
+        let catalog_release = |text: &str| {
+            AppSpec::for_test(text, Path::new("."))
+                .base(&Catalog::embedded().unwrap())
+                .map(|b| match b {
+                    Base::Catalog(r) => r.release.number,
+                    _ => 0,
+                })
+        };
+        assert_eq!(
+            catalog_release("from = \"cc:nonroot\"\ndebian = 12\n").unwrap(),
+            12
+        );
+        assert!(catalog_release("from = \"cc-debian13\"\ndebian = 12\n").is_err());
         assert!(base("from = \"autox\"\n").is_err());
     }
 

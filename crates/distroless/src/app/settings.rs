@@ -25,20 +25,35 @@ pub fn check(spec: &AppSpec) -> anyhow::Result<()> {
             ));
         }
     }
-    for k in r.env.keys() {
-        if k.is_empty() || k.contains(['=', '\0']) {
+    for (k, v) in &r.env {
+        if k.is_empty()
+            || k.chars()
+                .any(|c| c == '=' || c.is_whitespace() || c.is_control())
+        {
             return Err(spec.error(
                 None,
                 "env",
-                format!("{k:?} is not a variable name (no `=`, not empty)"),
+                format!(
+                    "{k:?} is not a variable name (not empty; no `=`, spaces or control characters)"
+                ),
             ));
+        }
+        if v.contains('\0') {
+            return Err(spec.error(None, "env", format!("the value of {k} holds a NUL byte")));
         }
     }
     let absolute = |key: &str, path: &str| {
-        if path.starts_with('/') && !path.contains('\0') {
+        if path.starts_with('/')
+            && !path.chars().any(char::is_control)
+            && !path.split('/').any(|c| c == "..")
+        {
             Ok(())
         } else {
-            Err(spec.error(None, key, format!("{path:?} must be an absolute path")))
+            Err(spec.error(
+                None,
+                key,
+                format!("{path:?} must be an absolute path without `..` or control characters"),
+            ))
         }
     };
     if let Some(w) = &r.workdir {
@@ -109,11 +124,13 @@ fn is_signal(text: &str) -> bool {
     }
     let name = text.strip_prefix("SIG").unwrap_or(text);
     let realtime = |prefix: &str| {
+        // RTMIN counts up, RTMAX down: 15 each way stays inside Linux's 32..=64.
+        let sign = if prefix == "RTMIN" { '+' } else { '-' };
         name.strip_prefix(prefix).is_some_and(|rest| {
             rest.is_empty()
                 || rest
-                    .strip_prefix(['+', '-'])
-                    .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n <= 30))
+                    .strip_prefix(sign)
+                    .is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n <= 15))
         })
     };
     NAMES.contains(&name) || realtime("RTMIN") || realtime("RTMAX")
@@ -372,7 +389,17 @@ mod tests {
         for good in ["SIGTERM", "TERM", "15", "SIGRTMIN+3", "RTMAX-1", "SIGWINCH"] {
             assert!(is_signal(good), "{good}");
         }
-        for bad in ["SIGFOO", "0", "65", "", "SIG", "RTMIN+x", "RTMINé"] {
+        for bad in [
+            "SIGFOO",
+            "0",
+            "65",
+            "",
+            "SIG",
+            "RTMIN+x",
+            "RTMINé",
+            "SIGRTMAX+5",
+            "RTMIN+40",
+        ] {
             assert!(!is_signal(bad), "{bad}");
         }
     }

@@ -135,6 +135,11 @@ fn request(
     };
     let lock = if args.locked {
         anyhow::ensure!(
+            args.lockfile.is_file() || !args.lockfile.exists(),
+            "{}: not a regular file",
+            args.lockfile.display()
+        );
+        anyhow::ensure!(
             args.lockfile.is_file(),
             "{}: no such lock file (write one with `distroless lock {}`)",
             args.lockfile.display(),

@@ -53,7 +53,7 @@ impl Destination {
     /// unless `replace`).
     pub fn kept(&self, replace: bool) -> Option<&Path> {
         match self {
-            Destination::Layout(p) if !replace && p.join("index.json").is_file() => Some(p),
+            Destination::Layout(p) if !replace && fs_err::symlink_metadata(p).is_ok() => Some(p),
             _ => None,
         }
     }
@@ -110,7 +110,7 @@ impl Destination {
                         out.display()
                     );
                 }
-                if !out.join("oci-layout").exists() && fs_err::read_dir(out)?.next().is_some() {
+                if !oci::layout::is_layout(out) && fs_err::read_dir(out)?.next().is_some() {
                     bail!(
                         "{}: exists, is not empty and is not an OCI layout; refusing to replace it",
                         out.display()
@@ -233,6 +233,7 @@ mod tests {
         let l = dir.path().join("l");
         fs_err::create_dir_all(l.join("blobs")).unwrap();
         fs_err::write(l.join("oci-layout"), b"{}").unwrap();
+        fs_err::write(l.join("index.json"), b"{}").unwrap();
         assert!(Destination::Layout(l.clone()).check().is_ok());
         fs_err::write(l.join("notes.txt"), b"mine").unwrap();
         let e = Destination::Layout(l).check().unwrap_err().to_string();

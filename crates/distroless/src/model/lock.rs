@@ -13,11 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use super::Arch;
 
+/// The largest lock file read (the whole catalog, both releases, every architecture is
+/// well under a megabyte).
+const MAX_LOCK: u64 = 16 << 20;
+
 /// Lock file format version.
 pub const LOCK_VERSION: u32 = 1;
 
 /// One pinned package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedPackage {
     pub name: String,
     pub version: String,
@@ -33,6 +38,7 @@ pub struct LockedPackage {
 
 /// One tier's packages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedTier {
     pub name: String,
     pub packages: Vec<LockedPackage>,
@@ -40,6 +46,7 @@ pub struct LockedTier {
 
 /// One image for one release and architecture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedImage {
     pub name: String,
     pub debian: u32,
@@ -59,6 +66,7 @@ pub struct LockedImage {
 
 /// The whole lock file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lock {
     pub version: u32,
     #[serde(default, rename = "image")]
@@ -80,8 +88,8 @@ impl LockedImage {
 impl Lock {
     /// Reads a lock file; a missing file is an empty lock.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = match fs_err::read_to_string(path) {
-            Ok(t) => t,
+        let meta = match fs_err::metadata(path) {
+            Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Lock {
                     version: LOCK_VERSION,
@@ -90,8 +98,14 @@ impl Lock {
             }
             Err(e) => return Err(e.into()),
         };
+        anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
+        let bytes = crate::files::read_regular(path, MAX_LOCK)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
         let lock: Lock = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        lock.check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if lock.version != LOCK_VERSION {
             bail!(
                 "{}: lock format version {} is not supported (expected {LOCK_VERSION})",
@@ -112,7 +126,7 @@ impl Lock {
         let text = format!(
             "# distroless.lock: exact Debian packages per image. Written by `distroless lock`;\n# `distroless build --locked` builds exactly these.\n{body}"
         );
-        crate::atomic::write_atomic(path, text.as_bytes())?;
+        crate::files::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
 
@@ -121,6 +135,50 @@ impl Lock {
         self.images
             .iter()
             .find(|i| i.name == name && i.debian == debian && i.arch == arch)
+    }
+
+    /// Refuses what no resolution writes: pool paths outside the pool, bad hashes, file lists
+    /// that leave the package, the same image twice.
+    fn check(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in &self.images {
+            anyhow::ensure!(
+                seen.insert((i.name.clone(), i.debian, i.arch)),
+                "{} (Debian {}, {}) is listed twice",
+                i.name,
+                i.debian,
+                i.arch
+            );
+            let all = i
+                .tiers
+                .iter()
+                .flat_map(|t| &t.packages)
+                .chain(std::iter::once(&i.ca_certificates))
+                .chain(i.busybox.iter());
+            for p in all {
+                let shown: String = p.filename.chars().take(80).collect();
+                anyhow::ensure!(
+                    debian::archive::pool_path_ok(&p.filename),
+                    "{}: filename {shown:?} is not a path inside the pool",
+                    p.name
+                );
+                anyhow::ensure!(
+                    p.sha256.len() == 64 && p.sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{}: sha256 is not 64 hex digits",
+                    p.name
+                );
+                if let Some(only) = &p.only {
+                    anyhow::ensure!(
+                        !only.is_empty()
+                            && only.iter().all(|f| !f.starts_with('/')
+                                && !f.split('/').any(|c| c.is_empty() || c == "." || c == "..")),
+                        "{}: only lists paths that are not plain paths inside the package",
+                        p.name
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Inserts or replaces an entry; returns the version changes (`name: old → new`).

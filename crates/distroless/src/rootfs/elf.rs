@@ -124,6 +124,19 @@ pub fn version_problem(needer: &str, version: &str, name: &str, library: &ElfInf
     )
 }
 
+/// The largest ELF file read to learn what it needs. The ELF reader takes the whole file in
+/// memory; a bigger one (or a sparse file posing as one) is refused rather than allowed to
+/// exhaust memory.
+pub const MAX_ELF: u64 = 1 << 30;
+
+/// The refusal of an ELF file over [`MAX_ELF`].
+pub fn too_large(path: &str, len: u64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "/{}: an ELF file of {len} bytes, larger than the {MAX_ELF} bytes read to check programs",
+        path.trim_start_matches('/')
+    )
+}
+
 /// Whether bytes start like an ELF file.
 pub fn is_elf(head: &[u8]) -> bool {
     head.starts_with(b"\x7fELF")

@@ -37,6 +37,15 @@ enum Content {
     },
 }
 
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Content::Spool { len, .. } | Content::Host { len, .. } => *len,
+            Content::Inline(b) => b.len() as u64,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum NodeKind {
     Dir,
@@ -348,6 +357,10 @@ impl Tree {
                 NodeKind::File(content) => {
                     let is_conf = path == "etc/ld.so.conf" || path.starts_with("etc/ld.so.conf.d/");
                     if is_conf || self.head_is_elf(&content)? {
+                        let len = content.len();
+                        if len > elf::MAX_ELF {
+                            return Err(elf::too_large(&path, len));
+                        }
                         let bytes = self.content(&content)?;
                         if is_conf {
                             index

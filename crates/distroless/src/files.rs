@@ -1,7 +1,7 @@
-//! Files written whole or not at all: through a temporary file in the same directory and a
-//! rename, so a reader (or a killed run) sees the old content or the complete new content,
-//! never a part. Used for every file the product writes outside a layout: cache records,
-//! SBOMs, the lock file.
+//! The product's own small files. Read capped, and only when they are regular files (a recipe,
+//! a lock, a certificate that is `/dev/zero` or a FIFO is refused, not read forever). Written
+//! whole or not at all: through a temporary file in the same directory and a rename, so a
+//! reader (or a killed run) sees the old content or the complete new content, never a part.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .map_err(|e| e.error)
         .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
+}
+
+/// Reads a regular file of at most `limit` bytes (not a FIFO, a device or a directory).
+pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = fs_err::metadata(path)?;
+    anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
+    anyhow::ensure!(
+        meta.len() <= limit,
+        "{}: larger than the {limit}-byte limit",
+        path.display()
+    );
+    let mut bytes = Vec::new();
+    fs_err::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= limit,
+        "{}: larger than the {limit}-byte limit",
+        path.display()
+    );
+    Ok(bytes)
 }
 
 #[cfg(test)]
