@@ -377,9 +377,14 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
         summary.format
     )?;
     for m in &summary.manifests {
+        let partly = if m.partial_packages.is_empty() {
+            String::new()
+        } else {
+            format!(" (+{} partly)", m.partial_packages.len())
+        };
         writeln!(
             out,
-            "  {:8} {} packages, {} layer{}, {:.2} MiB compressed, manifest {}",
+            "  {:8} {} packages{partly}, {} layer{}, {:.2} MiB compressed, manifest {}",
             m.arch,
             m.packages,
             m.layers,
@@ -411,6 +416,9 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
         writeln!(out, "  sbom  {}", s.display())?;
     }
     if args.explain {
+        if summary.explain.is_empty() {
+            writeln!(out, "  (--explain: nothing to explain; only from = \"auto\" chooses files)")?;
+        }
         for line in &summary.explain {
             writeln!(out, "  {line}")?;
         }
@@ -421,7 +429,16 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
 fn print_plans(plans: &[(Plan, Vec<String>)], json: bool, explain: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        let plans: Vec<&Plan> = plans.iter().map(|(p, _)| p).collect();
+        let plans = plans
+            .iter()
+            .map(|(p, lines)| {
+                let mut v = serde_json::to_value(p)?;
+                if explain {
+                    v["explain"] = serde_json::json!(lines);
+                }
+                Ok(v)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         serde_json::to_writer_pretty(&mut out, &plans)?;
         writeln!(out)?;
         return Ok(());

@@ -63,8 +63,14 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
     if !needs.files.is_empty() {
         writeln!(out, "packages (Debian {}, {arch}):", release.number)?;
         for (name, (pkg, files)) in &needs.files {
-            let files: Vec<String> = files.iter().map(|f| format!("/{f}")).collect();
-            writeln!(out, "  {name} {}: {}", pkg.version, files.join(" "))?;
+            let listed: Vec<String> = files.iter().map(|f| format!("/{f}")).collect();
+            // A module directory (gconv) is hundreds of files: say how many, not which.
+            let shown = if listed.len() > 12 {
+                format!("{} … ({} files)", listed[..8].join(" "), listed.len())
+            } else {
+                listed.join(" ")
+            };
+            writeln!(out, "  {name} {}: {shown}", pkg.version)?;
         }
         writeln!(out, "why:")?;
         for line in &needs.explain {
