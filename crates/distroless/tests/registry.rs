@@ -484,3 +484,55 @@ fn pushes_and_pulls_survive_a_faulty_network_and_resume_without_resending() {
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(first + second, blob_bytes, "no blob sent twice");
 }
+
+#[test]
+fn crane_judges_what_we_push_and_we_pull_what_crane_pushes() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    if !support::have_tool("crane") {
+        return;
+    }
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("base");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "base", "--arch", "amd64", "--arch", "arm64"],
+    )
+    .arg("-o")
+    .arg(&layout)
+    .assert()
+    .success();
+    let ours = layout_digest(&layout);
+    let target = format!("{}/judged/base:1", reg.addr);
+    support::distroless(&cache)
+        .arg("push")
+        .arg(&layout)
+        .arg(&target)
+        .assert()
+        .success();
+    let crane = |args: &[&str]| support::run(Command::new("crane").args(args).arg("--insecure"));
+    crane(&["validate", "--remote", &target]);
+    assert_eq!(crane(&["digest", &target]).trim(), ours);
+    // What crane pushes (our layout, as an index), we pull to the same digest.
+    let by_crane = format!("{}/crane/base:1", reg.addr);
+    crane(&["push", "--index", layout.to_str().unwrap(), &by_crane]);
+    let pulled = tmp.path().join("pulled");
+    support::distroless(&cache)
+        .args(["pull", &by_crane, "-o"])
+        .arg(&pulled)
+        .assert()
+        .success();
+    // crane wraps the layout's index.json in an index of its own: the same top digest crane
+    // reports, and our index inside it.
+    assert_eq!(layout_digest(&pulled), crane(&["digest", &by_crane]).trim());
+    assert!(
+        pulled
+            .join("blobs/sha256")
+            .join(ours.trim_start_matches("sha256:"))
+            .is_file()
+    );
+}

@@ -184,52 +184,9 @@ pub fn pull(
             manifests: vec![m],
         });
     }
-    let index: Value =
-        serde_json::from_slice(&bytes).map_err(|_| Error::registry(r, "bad index"))?;
-    let entries = index["manifests"]
-        .as_array()
-        .ok_or_else(|| Error::registry(r, "the index lists no manifests"))?;
-    if entries.len() > 64 {
-        return Err(Error::registry(r, "the index lists more than 64 manifests"));
-    }
-    let chosen: Vec<&Value> = entries
-        .iter()
-        .filter(|e| platform.is_none_or(|p| p.matches(&e["platform"])))
-        .collect();
-    if chosen.is_empty() {
-        return Err(Error::registry(
-            r,
-            format!(
-                "no manifest for platform {}",
-                platform.map_or(String::new(), |p| format!(
-                    "{}/{}{}",
-                    p.os,
-                    p.architecture,
-                    p.variant
-                        .as_ref()
-                        .map(|v| format!("/{v}"))
-                        .unwrap_or_default()
-                ))
-            ),
-        ));
-    }
     let mut manifests = Vec::new();
-    for e in &chosen {
-        let d = e["digest"]
-            .as_str()
-            .ok_or_else(|| Error::registry(r, "an index entry has no digest"))?;
-        let (entry_bytes, entry_media, _) = manifest(client, r, d)?;
-        manifests.push(store_manifest(
-            client,
-            r,
-            layout,
-            &entry_bytes,
-            &entry_media,
-            e.get("platform").cloned(),
-        )?);
-    }
-    if platform.is_some() {
-        let m = manifests.remove(0);
+    let picked = store_index(client, r, layout, &bytes, platform, 0, &mut manifests)?;
+    if let (Some(_), Some(m)) = (platform, picked) {
         return Ok(Pulled {
             digest: m.digest.clone(),
             media_type: m.media_type.clone(),
@@ -247,6 +204,75 @@ pub fn pull(
         platform: None,
         manifests,
     })
+}
+
+/// Stores what an index names (indexes inside it too, two levels at most): every platform, or
+/// the first manifest `platform` matches, which is returned.
+fn store_index(
+    client: &Client,
+    r: &Reference,
+    layout: &LayoutWriter,
+    bytes: &[u8],
+    platform: Option<&PlatformFilter>,
+    depth: usize,
+    out: &mut Vec<PulledManifest>,
+) -> Result<Option<PulledManifest>> {
+    if depth > 2 {
+        return Err(Error::registry(r, "image indexes nest more than two deep"));
+    }
+    let index: Value =
+        serde_json::from_slice(bytes).map_err(|_| Error::registry(r, "bad index"))?;
+    let entries = index["manifests"]
+        .as_array()
+        .ok_or_else(|| Error::registry(r, "the index lists no manifests"))?;
+    if entries.len() > 64 {
+        return Err(Error::registry(r, "the index lists more than 64 manifests"));
+    }
+    for e in entries {
+        let d = e["digest"]
+            .as_str()
+            .ok_or_else(|| Error::registry(r, "an index entry has no digest"))?;
+        let is_index = matches!(e["mediaType"].as_str(), Some(OCI_INDEX | DOCKER_LIST));
+        if !is_index && platform.is_some_and(|p| !p.matches(&e["platform"])) {
+            continue;
+        }
+        let (entry_bytes, entry_media, _) = manifest(client, r, d)?;
+        if entry_media == OCI_INDEX || entry_media == DOCKER_LIST {
+            let found = store_index(client, r, layout, &entry_bytes, platform, depth + 1, out)?;
+            if platform.is_some() && found.is_some() {
+                return Ok(found);
+            }
+            layout.raw_blob(entry_media.as_str().into(), &entry_bytes)?;
+            continue;
+        }
+        let m = store_manifest(
+            client,
+            r,
+            layout,
+            &entry_bytes,
+            &entry_media,
+            e.get("platform").cloned(),
+        )?;
+        if platform.is_some() {
+            return Ok(Some(m));
+        }
+        out.push(m);
+    }
+    if let Some(p) = platform.filter(|_| depth == 0) {
+        return Err(Error::registry(
+            r,
+            format!(
+                "no manifest for platform {}/{}{}",
+                p.os,
+                p.architecture,
+                p.variant
+                    .as_ref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(None)
 }
 
 /// Fetches a manifest's config and layers, then stores the manifest itself.

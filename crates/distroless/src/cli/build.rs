@@ -417,7 +417,10 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     }
     if args.explain {
         if summary.explain.is_empty() {
-            writeln!(out, "  (--explain: nothing to explain; only from = \"auto\" chooses files)")?;
+            writeln!(
+                out,
+                "  (--explain: nothing to explain; only from = \"auto\" chooses files)"
+            )?;
         }
         for line in &summary.explain {
             writeln!(out, "  {line}")?;
