@@ -36,6 +36,9 @@ pub struct Options {
     pub max_bytes: u64,
     /// A connection that sends nothing for this long is given up (and retried).
     pub idle_timeout: Duration,
+    /// Send blobs in `PATCH` chunks of this many bytes instead of one `PUT` (for registries
+    /// that refuse large requests).
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for Options {
@@ -47,6 +50,7 @@ impl Default for Options {
             attempts: 6,
             max_bytes: 16 << 30,
             idle_timeout: Duration::from_secs(30),
+            chunk_size: None,
         }
     }
 }

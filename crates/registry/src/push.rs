@@ -49,13 +49,40 @@ impl Doc {
     }
 }
 
-/// Where blobs were seen, so a push to another repository of the same registry can mount them.
+/// Where blobs were seen, so a push to another repository of the same registry can mount them
+/// instead of sending them again. Kept in memory for a run, and (with a directory) across runs,
+/// as skopeo's blob-info cache does: one small file per registry and blob naming a repository.
+/// A wrong entry costs only a refused mount, which falls back to an upload.
 #[derive(Default)]
 pub struct Seen {
     places: Mutex<HashMap<(String, String), String>>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Seen {
+    /// Remembers across runs in `dir`.
+    pub fn persistent(dir: &std::path::Path) -> Self {
+        Seen {
+            places: Mutex::default(),
+            dir: Some(dir.to_path_buf()),
+        }
+    }
+
+    fn file(&self, r: &Reference, digest: &Digest) -> Option<std::path::PathBuf> {
+        let host: String = r
+            .registry
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.as_ref().map(|d| d.join(host).join(digest.hex()))
+    }
+
     fn note(&self, r: &Reference, digest: &Digest) {
         self.places
             .lock()
@@ -64,15 +91,27 @@ impl Seen {
                 (r.registry.clone(), digest.to_string()),
                 r.repository.clone(),
             );
+        if let Some(f) = self.file(r, digest) {
+            // Best effort: a hint, not a record anything depends on.
+            let _ = f.parent().map(fs_err::create_dir_all);
+            let _ = fs_err::write(f, &r.repository);
+        }
     }
 
     fn elsewhere(&self, r: &Reference, digest: &Digest) -> Option<String> {
-        self.places
+        let known = self
+            .places
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&(r.registry.clone(), digest.to_string()))
-            .filter(|repo| **repo != r.repository)
-            .cloned()
+            .cloned();
+        let repo = known.or_else(|| {
+            let text = fs_err::read_to_string(self.file(r, digest)?).ok()?;
+            crate::Reference::parse(&format!("{}/{}", r.registry, text.trim()))
+                .ok()
+                .map(|p| p.repository)
+        })?;
+        (repo != r.repository).then_some(repo)
     }
 }
 
@@ -121,6 +160,18 @@ pub fn push(
     }
     for targets in repos.values() {
         let first = targets[0];
+        let top = index.as_ref().unwrap_or(&manifests[0].0);
+        if !arch_tags && all_current(client, targets, top)? {
+            // Every tag names this image already: nothing to send.
+            for r in targets {
+                out.push(Pushed {
+                    reference: r.with_tag(r.tag_or_latest()).to_string(),
+                    digest: top.digest.to_string(),
+                    media_type: top.media_type.clone(),
+                });
+            }
+            continue;
+        }
         let blobs: Vec<&BlobRef> = image
             .manifests
             .iter()
@@ -206,6 +257,32 @@ fn documents(
         None => None,
     };
     Ok((manifests, index))
+}
+
+/// Whether every reference's tag already names this document (`HEAD` on each tag).
+fn all_current(client: &Client, targets: &[&Reference], top: &Doc) -> Result<bool> {
+    for r in targets {
+        if r.digest.as_ref().is_some_and(|d| *d != top.digest) {
+            return Ok(false);
+        }
+        let scopes = [format!("repository:{}:pull,push", r.repository)];
+        let url = client.url(r, &format!("manifests/{}", r.tag_or_latest()));
+        let resp = client.send(r, &scopes, || {
+            Ok(client
+                .http()
+                .head(&url)
+                .header(reqwest::header::ACCEPT, &top.media_type))
+        })?;
+        let current = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            == Some(top.digest.to_string().as_str());
+        if !resp.status().is_success() || !current {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Whether the registry has a manifest under its digest already (`HEAD`).
@@ -375,9 +452,14 @@ fn upload_once(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Error::registry(r, "the registry started an upload without a Location"))?;
     let base = url::Url::parse(&client.base(r)).map_err(|e| Error::registry(r, e.to_string()))?;
-    let mut put = base
+    let session = base
         .join(location)
         .map_err(|_| Error::registry(r, "the upload Location is not a URL"))?;
+    if let Some(chunk) = client.options.chunk_size {
+        upload_chunked(client, image, r, blob, scopes, session, chunk)?;
+        return Ok(false);
+    }
+    let mut put = session;
     put.query_pairs_mut().append_pair("digest", &digest);
     let put = put.to_string();
     let size = blob.size;
@@ -394,6 +476,15 @@ fn upload_once(
             .header(CONTENT_LENGTH, size)
             .body(reqwest::blocking::Body::sized(reader, size)))
     })?;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The registry wants chunks: a new session, sent in pieces.
+        return Err(Error::registry(
+            r,
+            format!(
+                "the registry refused {digest} in one request (HTTP 413); push again with --chunk-size"
+            ),
+        ));
+    }
     if resp.status() != StatusCode::CREATED {
         return Err(explain(
             r,
@@ -406,6 +497,80 @@ fn upload_once(
         .bytes_sent
         .fetch_add(size, Ordering::Relaxed);
     Ok(false)
+}
+
+/// Sends a blob as `PATCH` chunks of at most `chunk` bytes (each held in memory, nothing
+/// more), following the `Location` each answer gives, then closes the session with `PUT`.
+fn upload_chunked(
+    client: &Client,
+    image: &ForeignImage,
+    r: &Reference,
+    blob: &BlobRef,
+    scopes: &[String],
+    mut at: url::Url,
+    chunk: u64,
+) -> Result<()> {
+    let digest = blob.digest.to_string();
+    let mut reader = Checked {
+        inner: image.open_blob(blob)?,
+        what: format!("blob {digest}"),
+        done: false,
+    };
+    let mut offset = 0u64;
+    while offset < blob.size {
+        let len = chunk.max(1).min(blob.size - offset);
+        let mut piece = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        reader.read_exact(&mut piece)?;
+        let url = at.to_string();
+        let range = format!("{offset}-{}", offset + len - 1);
+        let resp = client.send_tries(r, scopes, 1, || {
+            Ok(client
+                .http()
+                .patch(&url)
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, len)
+                .header("Content-Range", &range)
+                .body(piece.clone()))
+        })?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(explain(
+                r,
+                resp,
+                &format!("sending bytes {range} of {digest}"),
+            ));
+        }
+        let next = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::registry(r, "a chunk was taken without a Location"))?;
+        at = at
+            .join(next)
+            .map_err(|_| Error::registry(r, "the upload Location is not a URL"))?;
+        client.counters.bytes_sent.fetch_add(len, Ordering::Relaxed);
+        offset += len;
+    }
+    // The end of the stream: the digest check runs here.
+    let mut tail = [0u8; 1];
+    if reader.read(&mut tail)? != 0 {
+        return Err(Error::registry(
+            r,
+            format!("blob {digest} is longer than its descriptor"),
+        ));
+    }
+    at.query_pairs_mut().append_pair("digest", &digest);
+    let url = at.to_string();
+    let resp = client.send_tries(r, scopes, 1, || {
+        Ok(client.http().put(&url).header(CONTENT_LENGTH, 0))
+    })?;
+    if resp.status() != StatusCode::CREATED {
+        return Err(explain(
+            r,
+            resp,
+            &format!("finishing the upload of {digest}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A blob read from disk whose digest is checked when it ends: a mismatch breaks the request

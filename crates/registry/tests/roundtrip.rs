@@ -34,18 +34,26 @@ fn a_layout_pushes_and_pulls_back_to_the_same_digests() {
     assert_eq!(pushed[0].digest, src.manifest);
     assert_eq!(pushed[0].reference, r.to_string());
 
-    // Again: every blob is already there.
+    // Again: the tag names this image already, so nothing is sent (one HEAD).
     let again = client();
     push(&again, &seen, &image, std::slice::from_ref(&r), false).unwrap();
-    let skipped = again
+    let sent = again
+        .counters
+        .bytes_sent
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let requests = again
+        .counters
+        .requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((sent, requests), (0, 1));
+    // Another tag: blobs are HEADed and skipped, only the manifest goes under the new tag.
+    let retag = client();
+    push(&retag, &seen, &image, &[r.with_tag("1.1")], false).unwrap();
+    let skipped = retag
         .counters
         .blobs_skipped
         .load(std::sync::atomic::Ordering::Relaxed);
-    let sent = again
-        .counters
-        .blobs_sent
-        .load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!((skipped, sent), (2, 0));
+    assert_eq!(skipped, 2);
 
     // Another repository of the same registry: mounted, not uploaded.
     let other = Reference::parse(&format!("{}/team/other:1.0", reg.addr)).unwrap();
@@ -222,4 +230,36 @@ fn tls_is_verified_against_the_given_ca() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("certificate") || e.contains("Unknown"), "{e}");
+}
+
+#[test]
+fn blobs_go_in_chunks_when_asked() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/team/chunked:1", reg.addr)).unwrap();
+    let c = Client::new(Options {
+        chunk_size: Some(100),
+        ..Options::default()
+    })
+    .unwrap();
+    push(
+        &c,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap();
+    assert!(
+        reg.requests("PATCH", "/blobs/uploads/") > 2,
+        "several chunks"
+    );
+    let out = tmp.path().join("pulled");
+    let layout = LayoutWriter::new(&out).unwrap();
+    let pulled = registry::pull::pull(&client(), &r, &layout, None).unwrap();
+    assert_eq!(pulled.manifests[0].layers[0].to_string(), src.layer);
 }

@@ -382,6 +382,10 @@ pub(crate) struct RegistryArgs {
     /// The largest image pushed or pulled, in bytes of blobs.
     #[arg(long, default_value = "17179869184", value_name = "BYTES")]
     pub(crate) max_image_bytes: u64,
+    /// Send blobs in PATCH chunks of this many bytes (for registries that refuse large
+    /// requests) instead of one PUT each.
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) chunk_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +405,9 @@ pub(crate) struct PushArgs {
     /// Print what was pushed as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Cache directory (where blobs were seen, for mounts across pushes).
+    #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

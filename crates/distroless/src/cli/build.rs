@@ -66,7 +66,8 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         })
         .collect();
     let client = super::registry::client(&args.registry)?;
-    let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags)?;
+    let cache = source::settings(&args.source)?.cache_dir;
+    let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
     if args.json {
         let doc = serde_json::json!({"build": summary, "pushed": pushed});
         let mut out = std::io::stdout().lock();

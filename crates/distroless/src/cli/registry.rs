@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
+use distroless::cache::Cache;
 use distroless::image::tagged_index;
 use distroless::model::{Destination, DiskImage};
 use distroless::output::{self, DockerImage};
@@ -28,6 +29,7 @@ pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
         jobs: args.jobs,
         attempts: args.attempts.max(1),
         max_bytes: args.max_image_bytes,
+        chunk_size: args.chunk_size,
         ..Options::default()
     })?)
 }
@@ -46,24 +48,22 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
         refs.push(refs[0].with_tag(t));
     }
     let client = client(&args.registry)?;
-    let pushed = push_image(&client, &image, &refs, args.arch_tags)?;
+    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let pushed = push_image(&client, &image, &refs, args.arch_tags, &cache)?;
     print_pushed(&client, &pushed, args.json)
 }
 
-/// Pushes an image to every reference.
+/// Pushes an image to every reference; where blobs were seen before is remembered in the
+/// cache, so a blob pushed to one repository is mounted into the next.
 pub(crate) fn push_image(
     client: &Client,
     image: &ForeignImage,
     refs: &[Reference],
     arch_tags: bool,
+    cache: &Path,
 ) -> anyhow::Result<Vec<Pushed>> {
-    Ok(registry::push::push(
-        client,
-        &Seen::default(),
-        image,
-        refs,
-        arch_tags,
-    )?)
+    let seen = Seen::persistent(&cache.join("registry-blobs-v1"));
+    Ok(registry::push::push(client, &seen, image, refs, arch_tags)?)
 }
 
 /// One line per reference (`REF@DIGEST`), or JSON with what was sent.
