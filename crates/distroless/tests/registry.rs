@@ -313,6 +313,11 @@ fn bad_references_and_bad_answers_get_one_line() {
     let fake = r#"{"schemaVersion":2}"#;
     let wrong = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     fs_err::write(root.join(format!("v2/a/manifests/{wrong}")), fake).unwrap();
+    fs_err::write(
+        root.join("v2/a/manifests/weird"),
+        r#"{"schemaVersion":2,"mediaType":"application/vnd.example.thing+json"}"#,
+    )
+    .unwrap();
     let web = testkit::server::Server::start(&root);
     let host = web.url.trim_start_matches("http://").trim_end_matches('/');
     let out = tmp.path().join("o");
@@ -332,6 +337,12 @@ fn bad_references_and_bad_answers_get_one_line() {
         .assert()
         .failure()
         .stderr(contains(format!("not {wrong}")));
+    support::distroless(&cache)
+        .args(["pull", &format!("{host}/a:weird"), "-o"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(contains("unsupported manifest media type"));
     assert!(!out.exists());
 }
 
@@ -535,4 +546,89 @@ fn crane_judges_what_we_push_and_we_pull_what_crane_pushes() {
             .join(ours.trim_start_matches("sha256:"))
             .is_file()
     );
+}
+
+#[test]
+fn credentials_come_from_helpers_and_containers_auth_files() {
+    use base64::Engine as _;
+    let Some(reg) = Registry::start_with(&Setup {
+        basic: Some(("ci".into(), "h3lper-pass".into())),
+        ..Setup::default()
+    }) else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("static");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "static", "--arch", "amd64"],
+    )
+    .arg("-o")
+    .arg(&layout)
+    .assert()
+    .success();
+    // A credential helper, as `docker-credential-NAME get` answers.
+    let bin = tmp.path().join("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-testhelper");
+    fs_err::write(
+        &helper,
+        "#!/bin/sh\nread server\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"h3lper-pass\"}' \"$server\"\n",
+    )
+    .unwrap();
+    fs_err::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let docker = tmp.path().join("docker");
+    fs_err::create_dir_all(&docker).unwrap();
+    fs_err::write(
+        docker.join("config.json"),
+        format!("{{\"credHelpers\": {{\"{}\": \"testhelper\"}}}}", reg.addr),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let pushed = support::distroless(&cache)
+        .env("PATH", &path)
+        .env("DOCKER_CONFIG", &docker)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .arg("push")
+        .arg(&layout)
+        .arg(format!("{}/helped/static:1", reg.addr))
+        .assert()
+        .success();
+    assert!(!stdout(&pushed).contains("h3lper-pass"));
+    // containers' auth.json, named by REGISTRY_AUTH_FILE, comes first.
+    let auth = tmp.path().join("auth.json");
+    let token = base64::engine::general_purpose::STANDARD.encode("ci:h3lper-pass");
+    fs_err::write(
+        &auth,
+        format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{token}\"}}}}}}",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    support::distroless(&cache)
+        .env("REGISTRY_AUTH_FILE", &auth)
+        .env("DOCKER_CONFIG", tmp.path().join("none"))
+        .arg("push")
+        .arg(&layout)
+        .arg(format!("{}/authfile/static:1", reg.addr))
+        .assert()
+        .success();
+    // A size cap refuses before anything is sent.
+    support::distroless(&cache)
+        .env("REGISTRY_AUTH_FILE", &auth)
+        .args(["push", "--max-image-bytes", "1000"])
+        .arg(&layout)
+        .arg(format!("{}/capped/static:1", reg.addr))
+        .assert()
+        .failure()
+        .stderr(contains("over the 1000-byte cap"));
 }
