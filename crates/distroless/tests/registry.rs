@@ -41,6 +41,19 @@ impl PipeDigest for String {
     }
 }
 
+/// Builds a catalog image from the test repository into `out`.
+fn build_layout(cache: &Path, repo: &testkit::Repo, image: &str, arches: &[&str], out: &Path) {
+    let mut args = vec!["build", "-q", image];
+    for a in arches {
+        args.extend(["--arch", a]);
+    }
+    support::trusting(cache, &repo.file_url(), &args)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 /// The digest `index.json`'s first entry names.
 fn layout_digest(layout: &Path) -> String {
     let index: serde_json::Value =
@@ -63,15 +76,7 @@ fn pushed_images_read_back_the_same_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("base");
-    support::trusting(
-        &cache,
-        &repo.file_url(),
-        &["build", "-q", "base", "--arch", "amd64", "--arch", "arm64"],
-    )
-    .arg("-o")
-    .arg(&layout)
-    .assert()
-    .success();
+    build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let target = format!("{}/distroless/base", reg.addr);
     let pushed = support::distroless(&cache)
@@ -239,15 +244,7 @@ fn credentials_are_checked_stored_and_never_shown() {
     let cache = tmp.path().join("cache");
     let config = tmp.path().join("docker");
     let layout = tmp.path().join("static");
-    support::trusting(
-        &cache,
-        &repo.file_url(),
-        &["build", "-q", "static", "--arch", "amd64"],
-    )
-    .arg("-o")
-    .arg(&layout)
-    .assert()
-    .success();
+    build_layout(&cache, &repo, "static", &["amd64"], &layout);
     let cmd = |args: &[&str]| {
         let mut c = support::distroless(&cache);
         c.env("DOCKER_CONFIG", &config)
@@ -404,15 +401,7 @@ fn pushes_and_pulls_survive_a_faulty_network_and_resume_without_resending() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("cc");
-    support::trusting(
-        &cache,
-        &repo.file_url(),
-        &["build", "-q", "cc", "--arch", "amd64", "--arch", "arm64"],
-    )
-    .arg("-o")
-    .arg(&layout)
-    .assert()
-    .success();
+    build_layout(&cache, &repo, "cc", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let faults = vec![
         Fault::ServerError,
@@ -508,15 +497,7 @@ fn crane_judges_what_we_push_and_we_pull_what_crane_pushes() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("base");
-    support::trusting(
-        &cache,
-        &repo.file_url(),
-        &["build", "-q", "base", "--arch", "amd64", "--arch", "arm64"],
-    )
-    .arg("-o")
-    .arg(&layout)
-    .assert()
-    .success();
+    build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let target = format!("{}/judged/base:1", reg.addr);
     support::distroless(&cache)
@@ -561,15 +542,7 @@ fn credentials_come_from_helpers_and_containers_auth_files() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("static");
-    support::trusting(
-        &cache,
-        &repo.file_url(),
-        &["build", "-q", "static", "--arch", "amd64"],
-    )
-    .arg("-o")
-    .arg(&layout)
-    .assert()
-    .success();
+    build_layout(&cache, &repo, "static", &["amd64"], &layout);
     // A credential helper, as `docker-credential-NAME get` answers.
     let bin = tmp.path().join("bin");
     fs_err::create_dir_all(&bin).unwrap();

@@ -374,6 +374,50 @@ impl Client {
     }
 }
 
+/// Runs `work` on every item, `jobs` at a time, stopping at the first error (which is
+/// returned). Blobs go up and come down this way.
+pub(crate) fn bounded<T: Send>(
+    jobs: usize,
+    items: Vec<T>,
+    work: impl Fn(T) -> Result<()> + Sync,
+) -> Result<()> {
+    let queue = Mutex::new(items);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let stop = failure
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .is_some();
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop();
+                    let (false, Some(item)) = (stop, next) else {
+                        return;
+                    };
+                    if let Err(e) = work(item) {
+                        failure
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .get_or_insert(e);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    match failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// A response worth returning, or a failure worth another attempt.
 fn classify(resp: Response) -> std::result::Result<Response, Failure> {
     let status = resp.status();

@@ -4,7 +4,6 @@
 //! Nothing unverified lands on disk, and what lands is the registry's bytes exactly.
 
 use std::io::Read;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use oci::digest::Digest;
@@ -333,44 +332,9 @@ fn fetch_all(
     layout: &LayoutWriter,
     blobs: Vec<(Digest, u64)>,
 ) -> Result<()> {
-    let queue = Mutex::new(blobs);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..client.options.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    if failure
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .is_some()
-                    {
-                        return;
-                    }
-                    let Some((d, size)) = queue
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .pop()
-                    else {
-                        return;
-                    };
-                    if let Err(e) = fetch_blob(client, r, layout, &d, size) {
-                        failure
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    match failure
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    crate::client::bounded(client.options.jobs, blobs, |(d, size)| {
+        fetch_blob(client, r, layout, &d, size)
+    })
 }
 
 /// One blob, streamed through a digest check into the layout; a body that breaks off is

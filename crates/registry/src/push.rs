@@ -333,44 +333,9 @@ fn upload_all(
             unique.push(b);
         }
     }
-    let queue = Mutex::new(unique);
-    let failure: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..client.options.jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    if failure
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .is_some()
-                    {
-                        return;
-                    }
-                    let Some(blob) = queue
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .pop()
-                    else {
-                        return;
-                    };
-                    if let Err(e) = upload(client, seen, image, r, blob) {
-                        failure
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .get_or_insert(e);
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    match failure
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-    {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    crate::client::bounded(client.options.jobs, unique, |blob| {
+        upload(client, seen, image, r, blob)
+    })
 }
 
 /// One blob: skipped when present, mounted when seen in another repository, else uploaded.

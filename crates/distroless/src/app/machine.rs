@@ -13,16 +13,10 @@ use crate::rootfs::view::{ImageView, Resolved};
 /// Fails on a copied program (or the entrypoint) of another machine; returns one warning per
 /// copied library of another machine. Reads the facts the layers recorded.
 pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<Vec<String>> {
-    let entrypoint = app
-        .spec
-        .recipe
-        .entrypoint
-        .as_ref()
-        .and_then(|e| e.first())
-        .and_then(|p| match view.resolve(p.trim_start_matches('/')) {
-            Resolved::File(real) => Some(real),
-            _ => None,
-        });
+    let entrypoint = entrypoint_of(app).and_then(|p| match view.resolve(&p) {
+        Resolved::File(real) => Some(real),
+        _ => None,
+    });
     judge(app, arch, entrypoint.as_deref(), |dest, _| {
         view.index.elfs.get(dest).cloned()
     })
@@ -30,16 +24,20 @@ pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<
 
 /// [`check`] before anything is built (a dry run): the copied files are read from the host.
 pub fn check_copies(app: &AppPrepared, arch: Arch) -> anyhow::Result<Vec<String>> {
-    let entrypoint = app
-        .spec
+    let entrypoint = entrypoint_of(app);
+    judge(app, arch, entrypoint.as_deref(), |_, host| {
+        super::auto::program_info(host).ok().flatten()
+    })
+}
+
+/// The recipe's entrypoint program, without its leading `/`.
+fn entrypoint_of(app: &AppPrepared) -> Option<String> {
+    app.spec
         .recipe
         .entrypoint
         .as_ref()
         .and_then(|e| e.first())
-        .map(|p| p.trim_start_matches('/').to_string());
-    judge(app, arch, entrypoint.as_deref(), |_, host| {
-        super::auto::program_info(host).ok().flatten()
-    })
+        .map(|p| p.trim_start_matches('/').to_string())
 }
 
 fn judge(
