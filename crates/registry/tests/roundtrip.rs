@@ -19,15 +19,21 @@ fn client() -> Client {
     .unwrap()
 }
 
+/// A small layout on disk, opened, and where to push it in `reg`.
+fn fixture(reg: &Registry, name: &str) -> (tempfile::TempDir, Layout, ForeignImage, Reference) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{}/{name}", reg.addr)).unwrap();
+    (tmp, src, image, r)
+}
+
 #[test]
 fn a_layout_pushes_and_pulls_back_to_the_same_digests() {
     let Some(reg) = Registry::start() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = Layout::write(&tmp.path().join("src"));
-    let image = ForeignImage::open(&src.root, None).unwrap();
-    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let (tmp, src, image, r) = fixture(&reg, "team/app:1.0");
     let c = client();
     let seen = Seen::default();
     let pushed = push(&c, &seen, &image, std::slice::from_ref(&r), false).unwrap();
@@ -83,10 +89,7 @@ fn basic_auth_uses_stored_credentials_and_never_shows_them() {
     }) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = Layout::write(&tmp.path().join("src"));
-    let image = ForeignImage::open(&src.root, None).unwrap();
-    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let (_tmp, src, image, r) = fixture(&reg, "team/app:1.0");
     // No credentials anywhere: one line saying what to do.
     let e = push(
         &client(),
@@ -142,10 +145,7 @@ fn bearer_tokens_are_fetched_from_the_realm_with_merged_scopes() {
     }) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = Layout::write(&tmp.path().join("src"));
-    let image = ForeignImage::open(&src.root, None).unwrap();
-    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let (tmp, src, image, r) = fixture(&reg, "team/app:1.0");
     let e = push(
         &client(),
         &Seen::default(),
@@ -192,10 +192,7 @@ fn tls_is_verified_against_the_given_ca() {
     }) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = Layout::write(&tmp.path().join("src"));
-    let image = ForeignImage::open(&src.root, None).unwrap();
-    let r = Reference::parse(&format!("{}/team/app:1.0", reg.addr)).unwrap();
+    let (_tmp, src, image, r) = fixture(&reg, "team/app:1.0");
     let trusting = Client::new(Options {
         ca_file: Some(reg.ca()),
         attempts: 2,
@@ -237,10 +234,7 @@ fn blobs_go_in_chunks_when_asked() {
     let Some(reg) = Registry::start() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let src = Layout::write(&tmp.path().join("src"));
-    let image = ForeignImage::open(&src.root, None).unwrap();
-    let r = Reference::parse(&format!("{}/team/chunked:1", reg.addr)).unwrap();
+    let (tmp, src, image, r) = fixture(&reg, "team/chunked:1");
     let c = Client::new(Options {
         chunk_size: Some(100),
         ..Options::default()
