@@ -147,6 +147,40 @@ fn pushed_images_read_back_the_same_everywhere() {
     assert_eq!(layout_digest(&back), ours);
 
     pull_one_platform_into_archives(&cache, &target, tmp.path());
+    push_each_archive_kind(&cache, &repo, &reg, tmp.path());
+}
+
+/// An oci-archive and a docker-archive push too, and pull back to the manifest they hold.
+fn push_each_archive_kind(cache: &Path, repo: &testkit::Repo, reg: &Registry, dir: &Path) {
+    for (out, format) in [("a.tar", "oci"), ("d.tar", "docker")] {
+        let archive = dir.join(out);
+        support::trusting(
+            cache,
+            &repo.file_url(),
+            &["build", "-q", "base", "--arch", "amd64", "--format", format],
+        )
+        .arg("-o")
+        .arg(&archive)
+        .assert()
+        .success();
+        let target = format!("{}/archives/{format}:1", reg.addr);
+        let pushed = support::distroless(cache)
+            .args(["push", "--json"])
+            .arg(&archive)
+            .arg(&target)
+            .assert()
+            .success();
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&pushed)).unwrap();
+        let digest = doc["pushed"][0]["digest"].as_str().unwrap().to_string();
+        assert_eq!(skopeo_digest(&target), digest, "{format}");
+        let back = dir.join(format!("back-{format}"));
+        support::distroless(cache)
+            .args(["pull", &target, "-o"])
+            .arg(&back)
+            .assert()
+            .success();
+        assert_eq!(layout_digest(&back), digest, "{format}");
+    }
 }
 
 /// `--platform` picks one manifest, written as an oci-archive and as a docker-archive.
