@@ -24,7 +24,11 @@ pub fn build_on_disk(req: &BuildRequest, reporter: &dyn Reporter) -> anyhow::Res
     if let Some(w) = settings::healthcheck_warning(app, &req.destination) {
         reporter.warn(&w);
     }
-    crate::foreign::app::build(app, base, req, reporter)
+    let arches = match &req.target.arches {
+        Arches::Listed(list) => Some(list.as_slice()),
+        Arches::AllOffered | Arches::Default(_) => None,
+    };
+    crate::foreign::app::build(app, base, req, arches, reporter)
 }
 
 /// Builds a catalog image (or an application on one, or on `auto`) for every requested
@@ -120,6 +124,7 @@ pub fn stands_on(catalog: &Catalog, target: &Target) -> anyhow::Result<(ImageRef
 pub fn arches(source: &Source<'_>, image: &ImageRef, arches: &Arches) -> anyhow::Result<Vec<Arch>> {
     match arches {
         Arches::Listed(list) => Ok(list.clone()),
+        Arches::Default(host) => Ok(vec![*host]),
         Arches::AllOffered => {
             let offered = source.archive.architectures(image.release.codename)?;
             Ok(Arch::published()

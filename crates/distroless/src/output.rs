@@ -69,7 +69,7 @@ pub fn finish(
         Destination::DockerArchive(path) => {
             let image = docker.ok_or_else(|| {
                 anyhow::anyhow!(
-                    "a docker-archive holds one architecture and this image has several: write an OCI layout or oci-archive, or build one --arch"
+                    "a docker-archive holds one architecture and this image has several: write an OCI layout or oci-archive, or pick one (--arch for build, --platform for pull)"
                 )
             })?;
             layout.finish_docker_archive(path, &image.config, &image.layers, &image.repo_tags)?;

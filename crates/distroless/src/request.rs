@@ -15,6 +15,9 @@ pub enum Arches {
     Listed(Vec<Arch>),
     /// Every published architecture the Debian suite offers.
     AllOffered,
+    /// None named: the host's for an image built from packages, every platform of an image
+    /// on disk.
+    Default(Arch),
 }
 
 /// What to plan: the base, the application on it, the architectures, and the lock to take

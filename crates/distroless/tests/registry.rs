@@ -639,3 +639,86 @@ fn credentials_come_from_helpers_and_containers_auth_files() {
         .failure()
         .stderr(contains("over the 1000-byte cap"));
 }
+
+#[test]
+fn ambiguous_or_mismatched_requests_are_refused_in_one_line() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("two");
+    build_layout(&cache, &repo, "static", &["amd64"], &layout);
+    build_layout(&cache, &repo, "static:nonroot", &["amd64"], &layout);
+    let fails = |args: &[&str], why: &str| {
+        let a = support::distroless(&cache).args(args).assert().failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            err.contains(why) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    };
+    let target = format!("{}/two/static:1", reg.addr);
+    // A layout with several tags: `latest` is taken, or a tag must be named.
+    let l = layout.to_str().unwrap();
+    support::distroless(&cache)
+        .args(["push", l, &target])
+        .assert()
+        .success();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
+    let latest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "latest")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        skopeo_digest(&target),
+        latest,
+        "the layout's latest, not its first entry"
+    );
+    let only_tags = tmp.path().join("tags");
+    build_layout(&cache, &repo, "static:nonroot", &["amd64"], &only_tags);
+    build_layout(&cache, &repo, "static:debug", &["amd64"], &only_tags);
+    fails(
+        &["push", only_tags.to_str().unwrap(), &target],
+        "holds several images",
+    );
+    // A one-platform image pulled for another platform.
+    fails(
+        &[
+            "pull",
+            &target,
+            "--platform",
+            "linux/arm64",
+            "-o",
+            tmp.path().join("p").to_str().unwrap(),
+        ],
+        "not the platform asked for",
+    );
+    // build --push of a docker-archive, refused before building.
+    fails(
+        &[
+            "build", "static", "--format", "docker", "-o", "x.tar", "--push", &target,
+        ],
+        "--push sends the OCI image",
+    );
+    // Pushed by digest only: no tag is made.
+    let by_digest = format!("{}/bydigest/static@{latest}", reg.addr);
+    support::distroless(&cache)
+        .args(["push", l, &by_digest])
+        .assert()
+        .success();
+    assert_eq!(skopeo_digest(&by_digest), latest);
+    let tagged = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{}/bydigest/static:latest", reg.addr))
+        .output()
+        .unwrap();
+    assert!(!tagged.status.success(), "no latest tag was made");
+}

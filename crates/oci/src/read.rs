@@ -261,9 +261,31 @@ impl ForeignImage {
                         .is_some_and(|r| r == t || r.rsplit_once(':').is_some_and(|(_, x)| x == t))
                 })
                 .ok_or_else(|| self.error(format!("no image tagged {}", shown(t))))?,
-            None => entries
-                .first()
-                .ok_or_else(|| self.error("index.json lists no image"))?,
+            // One image, or the one tagged `latest`; several others need a tag.
+            None => match entries.as_slice() {
+                [] => return Err(self.error("index.json lists no image")),
+                [one] => one,
+                many => many
+                    .iter()
+                    .find(|m| {
+                        m["annotations"]["org.opencontainers.image.ref.name"]
+                            .as_str()
+                            .is_some_and(|r| r == "latest" || r.ends_with(":latest"))
+                    })
+                    .ok_or_else(|| {
+                        let tags: Vec<String> = many
+                            .iter()
+                            .filter_map(|m| {
+                                m["annotations"]["org.opencontainers.image.ref.name"].as_str()
+                            })
+                            .map(shown)
+                            .collect();
+                        self.error(format!(
+                            "holds several images ({}); name one as PATH:TAG",
+                            tags.join(", ")
+                        ))
+                    })?,
+            },
         };
         let top_ref = self.descriptor(top, "index.json entry")?;
         let descs: Vec<Value> = if matches!(top_ref.media_type.as_str(), OCI_INDEX | DOCKER_LIST) {

@@ -233,8 +233,27 @@ impl Client {
         }
     }
 
-    /// Asks the token realm for a token covering `scopes` (with the credential, if any).
+    /// Asks the token realm for a token covering `scopes` (with the credential, if any); an
+    /// answer that breaks off is asked for again.
     fn fetch_token(
+        &self,
+        r: &Reference,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+        credential: Option<&Credential>,
+    ) -> Result<String> {
+        let mut last = None;
+        for _ in 0..self.options.attempts.max(1) {
+            match self.fetch_token_once(r, realm, service, scopes, credential) {
+                Err(e @ Error::Network { .. }) => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::registry(r, "no attempt was made")))
+    }
+
+    fn fetch_token_once(
         &self,
         r: &Reference,
         realm: &str,
@@ -274,11 +293,11 @@ impl Client {
         })?;
         if resp.status() == StatusCode::UNAUTHORIZED || resp.status() == StatusCode::FORBIDDEN {
             return Err(match credential {
-                Some(_) => Error::Unauthorized {
+                Some(c) => Error::Unauthorized {
                     reference: r.to_string(),
                     message: format!(
-                        "the token service refused the credentials stored for {}",
-                        r.registry
+                        "the token service refused the credentials for {} from {}",
+                        r.registry, c.from
                     ),
                 },
                 None => Self::no_credentials(r),
@@ -327,11 +346,11 @@ impl Client {
             }
             if authenticated {
                 return Err(match self.credential(&r.registry)? {
-                    Some(_) => Error::Unauthorized {
+                    Some(c) => Error::Unauthorized {
                         reference: r.to_string(),
                         message: format!(
-                            "the registry refused the credentials stored for {}",
-                            r.registry
+                            "the registry refused the credentials for {} from {}",
+                            r.registry, c.from
                         ),
                     },
                     None => Self::no_credentials(r),

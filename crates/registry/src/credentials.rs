@@ -14,16 +14,33 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 
-/// A user name and a password (or token).
+/// A user name and a password (or token), and where it came from (for errors: a file or a
+/// helper, never the secret).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     pub username: String,
     pub secret: String,
+    pub from: String,
+}
+
+impl Credential {
+    /// A credential given directly (`login`, tests).
+    pub fn given(username: &str, secret: &str) -> Self {
+        Credential {
+            username: username.to_string(),
+            secret: secret.to_string(),
+            from: "the ones given".into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credential({}, <hidden>)", self.username)
+        write!(
+            f,
+            "Credential({}, <hidden>, from {})",
+            self.username, self.from
+        )
     }
 }
 
@@ -99,10 +116,12 @@ pub fn lookup(registry: &str) -> Result<Option<Credential>> {
 /// An `auths` entry: `auth` (base64 of `user:password`), or `username` and `password`.
 fn decode(entry: &Value, path: &Path) -> Result<Credential> {
     let bad = || Error::Credentials(format!("{}: an auths entry is malformed", path.display()));
+    let from = path.display().to_string();
     if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
         return Ok(Credential {
             username: u.to_string(),
             secret: p.to_string(),
+            from,
         });
     }
     let auth = entry["auth"].as_str().ok_or_else(bad)?;
@@ -114,6 +133,7 @@ fn decode(entry: &Value, path: &Path) -> Result<Credential> {
     Ok(Credential {
         username: u.to_string(),
         secret: p.to_string(),
+        from,
     })
 }
 
@@ -155,6 +175,7 @@ fn helper_get(name: &str, registry: &str) -> Result<Option<Credential>> {
         (Some(u), Some(s)) => Ok(Some(Credential {
             username: u.to_string(),
             secret: s.to_string(),
+            from: program,
         })),
         _ => Err(Error::Credentials(format!(
             "{program} answered without Username and Secret"
@@ -162,10 +183,18 @@ fn helper_get(name: &str, registry: &str) -> Result<Option<Credential>> {
     }
 }
 
-/// Writes a credential into Docker's configuration file (created 0600, written atomically);
-/// returns the file.
+/// The file `login` writes: `$REGISTRY_AUTH_FILE` when set (it is read first, so a login
+/// elsewhere would not take effect), else Docker's configuration file.
+pub fn login_file() -> PathBuf {
+    std::env::var_os("REGISTRY_AUTH_FILE")
+        .filter(|v| !v.is_empty())
+        .map_or_else(docker_config, PathBuf::from)
+}
+
+/// Writes a credential into [`login_file`] (created 0600, written atomically); returns the
+/// file.
 pub fn store(registry: &str, credential: &Credential) -> Result<PathBuf> {
-    let path = docker_config();
+    let path = login_file();
     let mut doc = read_json(&path)?.unwrap_or_else(|| json!({}));
     let auth = base64::engine::general_purpose::STANDARD
         .encode(format!("{}:{}", credential.username, credential.secret));
@@ -177,28 +206,35 @@ pub fn store(registry: &str, credential: &Credential) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Removes a registry's entry from Docker's configuration file; whether there was one.
-pub fn erase(registry: &str) -> Result<bool> {
-    let path = docker_config();
-    let Some(mut doc) = read_json(&path)? else {
-        return Ok(false);
-    };
-    let mut found = false;
-    if let Some(auths) = doc["auths"].as_object_mut() {
-        for key in keys(registry) {
-            found |= auths.remove(&key).is_some();
+/// Removes a registry's entries from every file that may hold one; the files changed.
+pub fn erase(registry: &str) -> Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
+    for path in files() {
+        let Some(mut doc) = read_json(&path)? else {
+            continue;
+        };
+        let mut found = false;
+        if let Some(auths) = doc["auths"].as_object_mut() {
+            for key in keys(registry) {
+                found |= auths.remove(&key).is_some();
+            }
+        }
+        if found {
+            write_private(&path, &doc)?;
+            changed.push(path);
         }
     }
-    if found {
-        write_private(&path, &doc)?;
-    }
-    Ok(found)
+    Ok(changed)
 }
 
 fn write_private(path: &Path, doc: &Value) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir)?;
+    if !dir.exists() {
+        fs_err::create_dir_all(dir)?;
+        // A new credentials directory is the user's alone.
+        fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".config.json.")
         .permissions(std::fs::Permissions::from_mode(0o600))

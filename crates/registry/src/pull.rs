@@ -79,6 +79,18 @@ pub struct Pulled {
 
 /// The manifest or index a reference names, as bytes, checked; and its media type.
 pub fn manifest(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {
+    // A body that breaks off is fetched again, like any failed request.
+    let mut last = None;
+    for _ in 0..client.options.attempts.max(1) {
+        match manifest_once(client, r, key) {
+            Err(e @ Error::Network { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::registry(r, "no attempt was made")))
+}
+
+fn manifest_once(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {
     let scopes = [format!("repository:{}:pull", r.repository)];
     let url = client.url(r, &format!("manifests/{key}"));
     let accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(", ");
@@ -175,6 +187,21 @@ pub fn pull(
     let (bytes, media, digest) = manifest(client, r, &r.manifest_key())?;
     if media == OCI_MANIFEST || media == DOCKER_MANIFEST {
         let m = store_manifest(client, r, layout, &bytes, &media, None)?;
+        if let Some(p) = platform {
+            // One image: its config says its platform.
+            let config: Value = serde_json::from_slice(&fs_err::read(layout.blob_path(&m.config))?)
+                .map_err(|_| Error::registry(r, "the image config is not JSON"))?;
+            if !p.matches(&config) {
+                return Err(Error::registry(
+                    r,
+                    format!(
+                        "the image is {}/{}, not the platform asked for",
+                        config["os"].as_str().unwrap_or("?"),
+                        config["architecture"].as_str().unwrap_or("?")
+                    ),
+                ));
+            }
+        }
         return Ok(Pulled {
             digest: m.digest.clone(),
             media_type: media,

@@ -197,6 +197,15 @@ pub fn push(
                     ),
                 ));
             }
+            if r.digest.is_some() && r.tag.is_none() {
+                // Pushed by digest: no tag is made.
+                out.push(Pushed {
+                    reference: r.to_string(),
+                    digest: top.digest.to_string(),
+                    media_type: top.media_type.clone(),
+                });
+                continue;
+            }
             put_manifest(client, r, tag, top)?;
             out.push(Pushed {
                 reference: r.with_tag(tag).to_string(),

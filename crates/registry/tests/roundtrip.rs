@@ -102,13 +102,7 @@ fn basic_auth_uses_stored_credentials_and_never_shows_them() {
     .to_string();
     assert!(e.contains("distroless login"), "{e}");
     // Wrong ones: refused, and the secret is not in the message.
-    let wrong = client().with_credential(
-        &reg.addr,
-        Credential {
-            username: "alice".into(),
-            secret: "wrong-pass".into(),
-        },
-    );
+    let wrong = client().with_credential(&reg.addr, Credential::given("alice", "wrong-pass"));
     let e = push(
         &wrong,
         &Seen::default(),
@@ -119,13 +113,7 @@ fn basic_auth_uses_stored_credentials_and_never_shows_them() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("refused") && !e.contains("wrong-pass"), "{e}");
-    let right = client().with_credential(
-        &reg.addr,
-        Credential {
-            username: "alice".into(),
-            secret: "s3cret-pass".into(),
-        },
-    );
+    let right = client().with_credential(&reg.addr, Credential::given("alice", "s3cret-pass"));
     let pushed = push(
         &right,
         &Seen::default(),
@@ -156,15 +144,7 @@ fn bearer_tokens_are_fetched_from_the_realm_with_merged_scopes() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("distroless login"), "{e}");
-    let bob = || {
-        client().with_credential(
-            &reg.addr,
-            Credential {
-                username: "bob".into(),
-                secret: "tok-pass".into(),
-            },
-        )
-    };
+    let bob = || client().with_credential(&reg.addr, Credential::given("bob", "tok-pass"));
     let seen = Seen::default();
     let pushed = push(&bob(), &seen, &image, std::slice::from_ref(&r), false).unwrap();
     assert_eq!(pushed[0].digest, src.manifest);

@@ -39,6 +39,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         scratch.as_ref().map(|d| d.path().join("image")),
     )?;
     let targets = push_targets(&args.push)?;
+    anyhow::ensure!(
+        targets.is_empty() || args.format != FormatArg::Docker,
+        "--push sends the OCI image the build makes; a docker-archive holds no manifest of it \
+         (drop --format docker, or push the archive with `distroless push`, which makes one)"
+    );
     let reporter = source::reporter(&args.source, args.json);
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
@@ -53,11 +58,24 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     if targets.is_empty() {
         return print_summary(args, &summary);
     }
+    let mut summary = summary;
+    if scratch.is_some() {
+        // The local copy was temporary: say so rather than print paths that are gone.
+        summary.output = PathBuf::new();
+        summary.sboms.clear();
+    }
     if !args.json {
         print_summary(args, &summary)?;
+        if scratch.is_some() && !args.source.quiet {
+            println!("  (no local copy kept: -o keeps the image and its SBOMs)");
+        }
     }
     let tags = built_tags(&req, &summary);
-    let image = ForeignImage::open(&summary.output, tags.first().map(String::as_str))?;
+    let output = scratch.as_ref().map_or_else(
+        || req.destination.path().to_path_buf(),
+        |d| d.path().join("image"),
+    );
+    let image = ForeignImage::open(&output, tags.first().map(String::as_str))?;
     let refs: Vec<Reference> = targets
         .iter()
         .flat_map(|r| match (&r.tag, &r.digest) {
@@ -68,14 +86,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let client = super::registry::client(&args.registry)?;
     let cache = source::settings(&args.source)?.cache_dir;
     let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    if args.json {
-        let doc = serde_json::json!({"build": summary, "pushed": pushed});
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+    if args.source.quiet && !args.json {
         return Ok(());
     }
-    super::registry::print_pushed(&client, &pushed, false)
+    super::registry::print_pushed(&client, &pushed, args.json, args.json.then_some(&summary))
 }
 
 /// The `--push` references, parsed before anything is built.
@@ -131,6 +145,8 @@ fn request(
         Arches::AllOffered
     } else if args.arches.is_empty() && !recipe_arches.is_empty() {
         Arches::Listed(parse_arches(&recipe_arches)?)
+    } else if args.arches.is_empty() {
+        Arches::Default(Arch::host())
     } else {
         Arches::Listed(parse_arches(&args.arches)?)
     };

@@ -50,7 +50,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     let client = client(&args.registry)?;
     let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
     let pushed = push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    print_pushed(&client, &pushed, args.json)
+    print_pushed(&client, &pushed, args.json, None)
 }
 
 /// Pushes an image to every reference; where blobs were seen before is remembered in the
@@ -66,12 +66,19 @@ pub(crate) fn push_image(
     Ok(registry::push::push(client, &seen, image, refs, arch_tags)?)
 }
 
-/// One line per reference (`REF@DIGEST`), or JSON with what was sent.
-pub(crate) fn print_pushed(client: &Client, pushed: &[Pushed], json: bool) -> anyhow::Result<()> {
+/// One line per reference (`REF@DIGEST`), or JSON with what was sent (and the build, for
+/// `build --push`).
+pub(crate) fn print_pushed(
+    client: &Client,
+    pushed: &[Pushed],
+    json: bool,
+    build: Option<&distroless::output::BuildSummary>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let c = &client.counters;
     if json {
         let doc = serde_json::json!({
+            "build": build,
             "pushed": pushed,
             "blobs_sent": c.blobs_sent.load(Ordering::Relaxed),
             "blobs_skipped": c.blobs_skipped.load(Ordering::Relaxed),
@@ -86,10 +93,11 @@ pub(crate) fn print_pushed(client: &Client, pushed: &[Pushed], json: bool) -> an
     for p in pushed {
         writeln!(out, "pushed {}@{}", p.reference, p.digest)?;
     }
+    let sent = c.blobs_sent.load(Ordering::Relaxed);
     writeln!(
         out,
-        "  {} blobs sent ({:.2} MiB), {} already there, {} mounted",
-        c.blobs_sent.load(Ordering::Relaxed),
+        "  {sent} blob{} sent ({:.2} MiB), {} already there, {} mounted",
+        if sent == 1 { "" } else { "s" },
         c.bytes_sent.load(Ordering::Relaxed) as f64 / 1_048_576.0,
         c.blobs_skipped.load(Ordering::Relaxed),
         c.blobs_mounted.load(Ordering::Relaxed)
@@ -123,9 +131,14 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
+        let shown = if r.digest.is_some() {
+            r.to_string()
+        } else {
+            format!("{r}@{digest}")
+        };
         writeln!(
             out,
-            "pulled {r}@{digest} → {} ({})",
+            "pulled {shown} → {} ({})",
             args.output.display(),
             destination.format()
         )?;
@@ -175,8 +188,9 @@ pub(crate) fn pull_into(
 }
 
 /// Runs `distroless login`: the password (or token) is read from standard input, checked
-/// against the registry, then stored.
+/// against the registry, then stored where later runs read it first.
 pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
+    let registry = registry_host(&args.registry)?;
     let mut secret = String::new();
     std::io::stdin()
         .take(64 << 10)
@@ -185,40 +199,53 @@ pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
     let secret = secret.trim_end_matches(['\n', '\r']).to_string();
     anyhow::ensure!(
         !secret.is_empty(),
-        "no password on standard input (printf %s \"$PASSWORD\" | distroless login {} -u {})",
-        args.registry,
+        "no password on standard input (printf %s \"$PASSWORD\" | distroless login {registry} -u {})",
         args.username
     );
-    let probe = Reference::parse(&format!("{}/probe", args.registry))?;
-    let credential = Credential {
-        username: args.username.clone(),
-        secret,
-    };
-    let client = client(&args.registry_args)?.with_credential(&probe.registry, credential.clone());
+    let probe = Reference::parse(&format!("{registry}/probe"))?;
+    let credential = Credential::given(&args.username, &secret);
+    let client = client(&args.registry_args)?.with_credential(&registry, credential.clone());
     let base = client.base(&probe);
-    let resp = client.send(&probe, &[], || Ok(client.http().get(&base)))?;
+    let refused =
+        || anyhow::anyhow!("{registry}: the registry refused this user name and password");
+    let resp = match client.send(&probe, &[], || Ok(client.http().get(&base))) {
+        Err(registry::Error::Unauthorized { .. }) => return Err(refused()),
+        other => other?,
+    };
+    if resp.status().as_u16() == 401 {
+        return Err(refused());
+    }
     anyhow::ensure!(
         resp.status().is_success(),
-        "{}: the registry answered HTTP {} to the login check",
-        args.registry,
+        "{registry}: the registry answered HTTP {} to the login check",
         resp.status()
     );
-    let file = credentials::store(&probe.registry, &credential)?;
+    let file = credentials::store(&registry, &credential)?;
     println!(
-        "logged in to {} (credentials in {})",
-        args.registry,
+        "logged in to {registry} (credentials in {})",
         file.display()
     );
     Ok(())
 }
 
+/// A registry as `login`/`logout` take it: `HOST[:PORT]`, not a URL or a reference.
+fn registry_host(text: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !text.contains("://") && !text.contains('/'),
+        "{text:?}: give the registry as HOST[:PORT] (no scheme, no repository)"
+    );
+    Ok(Reference::parse(&format!("{text}/probe"))?.registry)
+}
+
 /// Runs `distroless logout`.
 pub(crate) fn logout(registry: &str) -> anyhow::Result<()> {
-    let probe = Reference::parse(&format!("{registry}/probe"))?;
-    if credentials::erase(&probe.registry)? {
-        println!("logged out of {registry}");
-    } else {
+    let registry = registry_host(registry)?;
+    let changed = credentials::erase(&registry)?;
+    if changed.is_empty() {
         println!("no credentials were stored for {registry}");
+    }
+    for f in changed {
+        println!("logged out of {registry} (removed from {})", f.display());
     }
     Ok(())
 }

@@ -28,6 +28,7 @@ pub fn build(
     spec: &AppSpec,
     base: &DiskImage,
     req: &BuildRequest,
+    arches: Option<&[Arch]>,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
     let (destination, compression, epoch) = (&req.destination, req.compression, req.epoch);
@@ -38,8 +39,11 @@ pub fn build(
             "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
         ));
     }
-    let image = ForeignImage::open(&base.path, base.tag.as_deref())
+    let mut image = ForeignImage::open(&base.path, base.tag.as_deref())
         .map_err(|e| spec.error(None, "from", e))?;
+    if let Some(wanted) = arches {
+        keep_platforms(&mut image, wanted, &base.shown)?;
+    }
     destination.check()?;
     let layout = LayoutWriter::new(destination.path())?;
     let mut copied = Vec::new();
@@ -96,6 +100,32 @@ pub fn build(
         sboms: Vec::new(),
         explain: Vec::new(),
     })
+}
+
+/// Keeps the base's images of the architectures asked for (`--arch`, `arches`); every one
+/// asked for must be there.
+fn keep_platforms(image: &mut ForeignImage, wanted: &[Arch], shown: &str) -> anyhow::Result<()> {
+    let arch_of = |m: &oci::read::ForeignManifest| {
+        let p = m.platform.as_ref();
+        let architecture = p
+            .and_then(|p| p["architecture"].as_str())
+            .or_else(|| m.config["architecture"].as_str())
+            .unwrap_or_default();
+        let variant = p
+            .and_then(|p| p["variant"].as_str())
+            .or_else(|| m.config["variant"].as_str());
+        Arch::from_platform(architecture, variant).ok()
+    };
+    for a in wanted {
+        anyhow::ensure!(
+            image.manifests.iter().any(|m| arch_of(m) == Some(*a)),
+            "{shown}: the base has no {a} image"
+        );
+    }
+    image
+        .manifests
+        .retain(|m| arch_of(m).is_some_and(|a| wanted.contains(&a)));
+    Ok(())
 }
 
 /// Adds the recipe's layers and settings to one manifest of the base.
