@@ -334,13 +334,13 @@ impl Client {
         let mut authenticated = false;
         loop {
             let auth = self.authorization(r, scopes)?;
-            let resp = self.retrying(r, attempts, || {
-                let req = make()?;
-                Ok(match &auth {
-                    Some(a) => req.header(AUTHORIZATION, a),
-                    None => req,
-                })
-            })?;
+            let origin = self.base(r);
+            let resp = self.retrying_with(
+                r,
+                attempts,
+                auth.as_deref().map(|a| (a, origin.as_str())),
+                &make,
+            )?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }
@@ -368,11 +368,33 @@ impl Client {
         attempts: u32,
         make: impl Fn() -> Result<RequestBuilder>,
     ) -> Result<Response> {
+        self.retrying_with(r, attempts, None, &make)
+    }
+
+    /// [`Client::retrying`], adding `Authorization` (`auth`: the value and the registry's
+    /// base URL) only to requests for the registry itself: an upload `Location` naming another
+    /// host, port or scheme (a storage service, or a hostile answer) gets no credentials.
+    fn retrying_with(
+        &self,
+        r: &Reference,
+        attempts: u32,
+        auth: Option<(&str, &str)>,
+        make: &dyn Fn() -> Result<RequestBuilder>,
+    ) -> Result<Response> {
         let attempts = attempts.max(1);
         let mut last = String::new();
         for attempt in 0..attempts {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = match make()?.send() {
+            let mut request = make()?
+                .build()
+                .map_err(|e| Error::registry(r, error_chain(&e)))?;
+            if let Some((value, base)) = auth
+                && same_origin(request.url(), base)
+                && let Ok(v) = reqwest::header::HeaderValue::from_str(value)
+            {
+                request.headers_mut().insert(AUTHORIZATION, v);
+            }
+            let outcome = match self.http.execute(request) {
                 Ok(resp) => classify(resp),
                 Err(e) => Err(Failure(error_chain(&e), None)),
             };
@@ -435,6 +457,16 @@ pub(crate) fn bounded<T: Send>(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Whether a URL has the same scheme, host and port as `base` (`…/v2/`).
+fn same_origin(url: &url::Url, base: &str) -> bool {
+    let Ok(base) = url::Url::parse(base) else {
+        return false;
+    };
+    url.scheme() == base.scheme()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
 }
 
 /// A response worth returning, or a failure worth another attempt.

@@ -78,12 +78,28 @@ fn keys(registry: &str) -> [String; 4] {
     ]
 }
 
+/// The largest credentials file read (they hold a few entries; a FIFO or `/dev/zero` named as
+/// one is refused, not read forever).
+const MAX_FILE: u64 = 4 << 20;
+
 fn read_json(path: &Path) -> Result<Option<Value>> {
-    let text = match fs_err::read_to_string(path) {
-        Ok(t) => t,
+    use std::io::Read as _;
+    let meta = match fs_err::metadata(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    if !meta.is_file() || meta.len() > MAX_FILE {
+        return Err(Error::Credentials(format!(
+            "{}: not a regular file of at most {MAX_FILE} bytes",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    fs_err::File::open(path)?
+        .take(MAX_FILE)
+        .read_to_string(&mut text)
+        .map_err(|_| Error::Credentials(format!("{}: not UTF-8 text", path.display())))?;
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| Error::Credentials(format!("{}: not JSON ({e})", path.display())))
@@ -158,7 +174,20 @@ fn helper_get(name: &str, registry: &str) -> Result<Option<Credential>> {
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(registry.as_bytes())?;
     }
-    let out = child.wait_with_output()?;
+    // A helper's answer is a few hundred bytes: read at most 1 MiB of it, then stop it.
+    let mut stdout = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut std::io::Read::take(out, 1 << 20), &mut stdout)?;
+    }
+    if stdout.len() >= 1 << 20 {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let out = std::process::Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    };
     if !out.status.success() {
         // The protocol's way of saying "none": not an error.
         if String::from_utf8_lossy(&out.stdout).contains("credentials not found") {
@@ -229,6 +258,9 @@ pub fn erase(registry: &str) -> Result<Vec<PathBuf>> {
 
 fn write_private(path: &Path, doc: &Value) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
+    // A config kept elsewhere and linked into place (dotfiles) is written where it lives.
+    let real = fs_err::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = real.as_path();
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
         fs_err::create_dir_all(dir)?;

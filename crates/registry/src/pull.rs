@@ -21,6 +21,16 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// The largest manifest or index we read.
 const MAX_MANIFEST: u64 = 4 << 20;
+/// The largest image config we take (as for images read from disk).
+const MAX_CONFIG: u64 = oci::read::MAX_CONFIG;
+/// The layer media types an image we pull may use (as for images read from disk).
+const LAYER_TYPES: [&str; 5] = [
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+];
 
 /// An OCI platform as `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +273,15 @@ fn store_index(
             continue;
         }
         let (entry_bytes, entry_media, _) = manifest(client, r, d)?;
+        // The index's descriptor must describe what came: a layout written from it is read
+        // by tools that trust those fields.
+        let said_media = e["mediaType"].as_str().unwrap_or(entry_media.as_str());
+        if e["size"].as_u64() != Some(entry_bytes.len() as u64) || said_media != entry_media {
+            return Err(Error::registry(
+                r,
+                format!("the index describes {d} wrongly (size or media type)"),
+            ));
+        }
         if entry_media == OCI_INDEX || entry_media == DOCKER_LIST {
             let found = store_index(client, r, layout, &entry_bytes, platform, depth + 1, out)?;
             if platform.is_some() && found.is_some() {
@@ -322,6 +341,24 @@ fn store_manifest(
         Ok((d, size))
     };
     let config = blob(&m["config"])?;
+    if config.1 > MAX_CONFIG {
+        return Err(Error::registry(
+            r,
+            format!(
+                "the image config is {} bytes, over the {MAX_CONFIG}-byte limit",
+                config.1
+            ),
+        ));
+    }
+    for l in m["layers"].as_array().into_iter().flatten() {
+        let media = l["mediaType"].as_str().unwrap_or("");
+        if !LAYER_TYPES.contains(&media) {
+            return Err(Error::registry(
+                r,
+                format!("unsupported layer media type {}", oci::digest::shown(media)),
+            ));
+        }
+    }
     let layers = m["layers"]
         .as_array()
         .ok_or_else(|| Error::registry(r, "the manifest lists no layers"))?

@@ -67,7 +67,12 @@ fn host_ok(h: &str) -> bool {
         Some((n, p)) if !n.ends_with(']') || h.starts_with('[') => (n, Some(p)),
         _ => (h, None),
     };
-    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
+    // Digits only, no leading zero: `:034659` and `:+34659` name no port credentials match.
+    let port_ok = port.is_none_or(|p| {
+        p.bytes().all(|b| b.is_ascii_digit())
+            && !p.starts_with('0')
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
     let name_ok = if let Some(v6) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
         v6.parse::<std::net::Ipv6Addr>().is_ok()
     } else {
@@ -89,6 +94,18 @@ impl Reference {
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > 512 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(bad(text, "too long, or holds spaces or control characters"));
+        }
+        if text
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+        {
+            // Never echoed: it may hold a password.
+            return Err(Error::Reference {
+                text: "(not shown)".into(),
+                reason: "user:password@ in a reference is not supported; use `distroless login`"
+                    .into(),
+            });
         }
         let (rest, digest) = match text.split_once('@') {
             Some((r, d)) => (
@@ -169,7 +186,8 @@ impl Reference {
             _ => self.registry.as_str(),
         };
         let name = name.trim_start_matches('[').trim_end_matches(']');
-        name == "localhost" || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        name.eq_ignore_ascii_case("localhost")
+            || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -228,6 +246,9 @@ mod tests {
             ("reg.example/a@sha256:xyz", "digest"),
             ("reg.example:99999/a", "not a registry host"),
             ("reg.example/a..b", "not a repository name"),
+            ("127.0.0.1:034659/a", "not a registry host"),
+            ("127.0.0.1:+34659/a", "not a registry host"),
+            ("user:pw@127.0.0.1:5000/a", "not supported"),
         ] {
             let e = Reference::parse(text).unwrap_err().to_string();
             assert!(e.contains(why), "{text}: {e}");

@@ -237,3 +237,72 @@ fn blobs_go_in_chunks_when_asked() {
     let pulled = registry::pull::pull(&client(), &r, &layout, None).unwrap();
     assert_eq!(pulled.manifests[0].layers[0].to_string(), src.layer);
 }
+
+/// A registry that wants Basic auth and sends uploads to another server; that server records
+/// whether it was given credentials.
+fn leaky_registry() -> (String, std::sync::Arc<std::sync::Mutex<Vec<bool>>>) {
+    use std::sync::{Arc, Mutex};
+    let other = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let other_port = other.server_addr().to_ip().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for mut req in other.incoming_requests() {
+            let has_auth = req.headers().iter().any(|h| h.field.equiv("Authorization"));
+            s.lock().unwrap().push(has_auth);
+            let _ = std::io::copy(req.as_reader(), &mut std::io::sink());
+            let _ = req.respond(tiny_http::Response::empty(201));
+        }
+    });
+    let reg = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let port = reg.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for mut req in reg.incoming_requests() {
+            let authed = req.headers().iter().any(|h| h.field.equiv("Authorization"));
+            let _ = std::io::copy(req.as_reader(), &mut std::io::sink());
+            let resp = if !authed {
+                tiny_http::Response::empty(401).with_header(
+                    "WWW-Authenticate: Basic realm=\"x\""
+                        .parse::<tiny_http::Header>()
+                        .unwrap(),
+                )
+            } else if req.method() == &tiny_http::Method::Post {
+                tiny_http::Response::empty(202).with_header(
+                    format!("Location: http://127.0.0.1:{other_port}/up")
+                        .parse::<tiny_http::Header>()
+                        .unwrap(),
+                )
+            } else if req.method() == &tiny_http::Method::Put {
+                tiny_http::Response::empty(201)
+            } else {
+                tiny_http::Response::empty(404)
+            };
+            let _ = req.respond(resp);
+        }
+    });
+    (format!("127.0.0.1:{port}"), seen)
+}
+
+#[test]
+fn credentials_never_follow_an_upload_location_to_another_server() {
+    let (addr, seen) = leaky_registry();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Layout::write(&tmp.path().join("src"));
+    let image = ForeignImage::open(&src.root, None).unwrap();
+    let r = Reference::parse(&format!("{addr}/team/app:1")).unwrap();
+    let c = client().with_credential(&addr, Credential::given("bob", "PUSHSECRET"));
+    push(
+        &c,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "uploads went to the other server");
+    assert!(
+        seen.iter().all(|had| !had),
+        "credentials were sent elsewhere"
+    );
+}
