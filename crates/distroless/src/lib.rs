@@ -15,6 +15,7 @@ pub mod debs;
 pub mod files;
 pub mod foreign;
 pub mod image;
+pub mod inspect;
 pub mod layers;
 pub mod model;
 pub mod output;

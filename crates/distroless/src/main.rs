@@ -23,6 +23,8 @@ fn run() -> anyhow::Result<()> {
         Command::Pull(args) => cli::registry::pull(args),
         Command::Login(args) => cli::registry::login(args),
         Command::Logout { registry } => cli::registry::logout(registry),
+        Command::Inspect(args) => cli::inspect::inspect(args),
+        Command::Diff(args) => cli::inspect::diff(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());

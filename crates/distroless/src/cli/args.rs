@@ -87,6 +87,27 @@ pub(crate) enum Command {
         /// The registry (HOST[:PORT]).
         registry: String,
     },
+    /// See inside any image: platforms, layers (sizes, what made them, the packages they
+    /// bring), settings, Debian packages and their share of the size, the largest files, and
+    /// bytes wasted by later layers.
+    ///
+    /// IMAGE is an OCI layout (DIR or DIR:TAG), an oci-archive, a docker-archive, or a
+    /// registry reference (HOST[:PORT]/REPO[:TAG][@DIGEST], pulled into the cache first).
+    ///
+    /// Examples:
+    ///   distroless inspect ./cc
+    ///   distroless inspect ./cc --tree /etc
+    ///   distroless inspect 127.0.0.1:5000/team/shop:1.2 --json
+    #[command(verbatim_doc_comment)]
+    Inspect(InspectArgs),
+    /// What changed between two images: packages, files (content, mode, owner, link), settings;
+    /// per platform. Exit status 0 when equal, 1 when not (for CI).
+    ///
+    /// Examples:
+    ///   distroless diff ./cc-old ./cc-new
+    ///   distroless diff ./cc-debian12 ./cc-debian13 --json
+    #[command(verbatim_doc_comment)]
+    Diff(DiffArgs),
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -432,6 +453,42 @@ pub(crate) struct PullArgs {
     /// Print what was pulled as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The image (layout, archive or registry reference).
+    pub(crate) image: String,
+    /// List the merged file system (below PATH): mode, owner, size, link target.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
+    pub(crate) tree: Option<String>,
+    /// Only this platform (os/arch[/variant]).
+    #[arg(long, value_name = "PLATFORM")]
+    pub(crate) platform: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Cache directory (where registry images are pulled).
+    #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The old image.
+    pub(crate) a: String,
+    /// The new image.
+    pub(crate) b: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Cache directory (where registry images are pulled).
+    #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

@@ -227,22 +227,8 @@ fn registry_base(
         return Ok(None);
     };
     let client = super::registry::client(&args.registry)?;
-    let digest = match &r.digest {
-        Some(d) => d.clone(),
-        None => registry::pull::resolve(&client, &r)?,
-    };
-    let root = source::settings(&args.source)?
-        .cache_dir
-        .join("images-v1")
-        .join(digest.to_string().replace(':', "-"));
-    if !root.join("index.json").is_file() {
-        let pinned = Reference {
-            digest: Some(digest.clone()),
-            ..r.clone()
-        };
-        let destination = Destination::from_path(root.clone(), false);
-        super::registry::pull_into(&client, &pinned, &destination, None, true)?;
-    }
+    let root =
+        super::registry::cached_pull(&client, &r, &source::settings(&args.source)?.cache_dir)?;
     Ok(Some(Base::Disk(DiskImage {
         path: root,
         tag: None,

@@ -6,6 +6,7 @@ pub(crate) mod args;
 pub(crate) mod build;
 pub(crate) mod debug;
 pub(crate) mod hints;
+pub(crate) mod inspect;
 pub(crate) mod list;
 pub(crate) mod lock;
 pub(crate) mod needs;

@@ -187,6 +187,48 @@ pub(crate) fn pull_into(
     Ok(pulled.digest.to_string())
 }
 
+/// A registry image in the cache, pulled once under its digest (a tag costs one manifest
+/// request; a digest none); returns its layout.
+pub(crate) fn cached_pull(
+    client: &Client,
+    r: &Reference,
+    cache: &Path,
+) -> anyhow::Result<std::path::PathBuf> {
+    let digest = match &r.digest {
+        Some(d) => d.clone(),
+        None => registry::pull::resolve(client, r)?,
+    };
+    let root = cache
+        .join("images-v1")
+        .join(digest.to_string().replace(':', "-"));
+    if !root.join("index.json").is_file() {
+        let pinned = Reference {
+            digest: Some(digest.clone()),
+            ..r.clone()
+        };
+        let destination = Destination::from_path(root.clone(), false);
+        pull_into(client, &pinned, &destination, None, true)?;
+    }
+    Ok(root)
+}
+
+/// Opens an image named on the command line: an OCI layout (`DIR` or `DIR:TAG`), an
+/// oci-archive or docker-archive, or a registry reference (pulled into the cache first).
+pub(crate) fn open_any(
+    text: &str,
+    args: &RegistryArgs,
+    cache: &Path,
+) -> anyhow::Result<ForeignImage> {
+    let disk = DiskImage::parse(text, Path::new(""));
+    if disk.path.exists() || text.starts_with('.') || text.starts_with('/') {
+        return Ok(ForeignImage::open(&disk.path, disk.tag.as_deref())?);
+    }
+    let r = Reference::parse(text)
+        .with_context(|| format!("{text}: no such file, and not a registry reference"))?;
+    let root = cached_pull(&client(args)?, &r, cache)?;
+    Ok(ForeignImage::open(&root, None)?)
+}
+
 /// Runs `distroless login`: the password (or token) is read from standard input, checked
 /// against the registry, then stored where later runs read it first.
 pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {

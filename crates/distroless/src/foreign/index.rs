@@ -47,10 +47,25 @@ pub fn index_layers(
     Ok((view, files))
 }
 
-/// The paths, symlinks and the few base files of one layer tar. Long names and PAX headers
-/// are read here, capped, rather than by the tar crate.
-pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
-    let mut index = LayerIndex::default();
+/// One entry of a layer tar, as the walker gives it (long names and PAX paths applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarEntry {
+    /// Without `./` or a leading `/`; never holding `..`.
+    pub path: String,
+    pub kind: tar::EntryType,
+    pub link: Option<String>,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+}
+
+/// Walks a layer tar, calling `each` with every entry and a reader of its body. GNU long
+/// names and PAX headers are read here, capped, rather than by the tar crate.
+pub fn walk_layer(
+    reader: impl Read,
+    mut each: impl FnMut(&TarEntry, &mut dyn Read) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let mut tar = tar::Archive::new(reader);
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
@@ -82,29 +97,50 @@ pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<L
             _ => {}
         }
         let raw = long_name.take().unwrap_or_else(|| e.path_bytes().to_vec());
-        let path = entry_path(&String::from_utf8_lossy(&raw))?;
         let link = long_link
             .take()
-            .or_else(|| e.link_name_bytes().map(|l| l.to_vec()));
-        match kind {
+            .or_else(|| e.link_name_bytes().map(|l| l.to_vec()))
+            .map(|l| String::from_utf8_lossy(&l).to_string());
+        let h = e.header();
+        let entry = TarEntry {
+            path: entry_path(&String::from_utf8_lossy(&raw))?,
+            kind,
+            link,
+            mode: h.mode().unwrap_or(0),
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
+            size: h.size().unwrap_or(0),
+        };
+        each(&entry, &mut e)?;
+    }
+    Ok(())
+}
+
+/// The paths, symlinks and the few base files of one layer tar.
+pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
+    let mut index = LayerIndex::default();
+    walk_layer(reader, |e, body| {
+        match e.kind {
             tar::EntryType::Directory => {
-                index.dirs.insert(path);
+                index.dirs.insert(e.path.clone());
             }
             tar::EntryType::Symlink => {
-                let t = link.map(|l| String::from_utf8_lossy(&l).to_string());
-                index.symlinks.insert(path, t.unwrap_or_default());
+                index
+                    .symlinks
+                    .insert(e.path.clone(), e.link.clone().unwrap_or_default());
             }
             _ => {
-                keep_base_file(&path, &mut e, files)?;
-                index.files.insert(path);
+                keep_base_file(&e.path, body, files)?;
+                index.files.insert(e.path.clone());
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(index)
 }
 
 /// Reads an entry's body, refusing one over `limit` bytes; `what` names it in the error.
-fn read_capped(e: &mut impl Read, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+pub fn read_capped(e: &mut dyn Read, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
     let mut body = Vec::new();
     e.take(limit + 1).read_to_end(&mut body)?;
     anyhow::ensure!(
@@ -115,7 +151,7 @@ fn read_capped(e: &mut impl Read, limit: u64, what: &str) -> anyhow::Result<Vec<
 }
 
 /// Reads a long-name or PAX header entry's body.
-fn capped_header(e: &mut impl Read) -> anyhow::Result<Vec<u8>> {
+fn capped_header(e: &mut dyn Read) -> anyhow::Result<Vec<u8>> {
     read_capped(e, MAX_TAR_HEADER, "a long-name or PAX header")
 }
 
@@ -154,7 +190,7 @@ fn pax_records(body: &[u8]) -> Vec<(&[u8], &[u8])> {
 }
 
 /// Keeps `/etc/passwd`, `/etc/group` and the CA bundle of a base (capped).
-fn keep_base_file(path: &str, e: &mut impl Read, files: &mut BaseFiles) -> anyhow::Result<()> {
+fn keep_base_file(path: &str, e: &mut dyn Read, files: &mut BaseFiles) -> anyhow::Result<()> {
     let slot = match path {
         "etc/passwd" => &mut files.passwd,
         "etc/group" => &mut files.group,

@@ -1,0 +1,253 @@
+//! `distroless inspect` and `distroless diff`: images opened (pulled first when they live in a
+//! registry), read by the library, and printed as tables with bars, a tree, or JSON.
+
+use std::io::Write;
+
+use distroless::cache::Cache;
+use distroless::inspect::{self, Kind, PlatformReport};
+
+use super::args::{DiffArgs, InspectArgs};
+use super::registry::open_any;
+
+/// Runs `distroless inspect`.
+pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
+    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let image = open_any(&args.image, &args.registry, &cache)?;
+    let mut reports = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for r in inspect::read(&image)? {
+        if args.platform.as_ref().is_some_and(|p| *p != r.platform) {
+            continue;
+        }
+        if let Some(below) = &args.tree {
+            print_tree(&mut out, &r.platform, &r.fs, below, args.json)?;
+            continue;
+        }
+        reports.push(inspect::report(&r.platform, &r.fs, &r.layers, &r.config));
+    }
+    anyhow::ensure!(
+        args.tree.is_some() || !reports.is_empty(),
+        "{}: no platform {}",
+        args.image,
+        args.platform.as_deref().unwrap_or("")
+    );
+    if args.tree.is_some() {
+        return Ok(());
+    }
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"image": args.image, "platforms": reports}),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for r in &reports {
+        print_report(&mut out, r)?;
+    }
+    Ok(())
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
+}
+
+/// A bar of at most 20 cells for `part` of `whole`.
+fn bar(part: u64, whole: u64) -> String {
+    let cells = if whole == 0 {
+        0
+    } else {
+        usize::try_from((part.saturating_mul(20)).div_ceil(whole))
+            .unwrap_or(20)
+            .min(20)
+    };
+    format!("{:<20}", "█".repeat(cells))
+}
+
+fn print_report(out: &mut impl Write, r: &PlatformReport) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{}: {} files, {} ({} compressed), {} wasted by later layers",
+        r.platform,
+        r.files,
+        mib(r.bytes),
+        mib(r.compressed),
+        mib(r.wasted)
+    )?;
+    writeln!(out, "  layers:")?;
+    let biggest = r.layers.iter().map(|l| l.uncompressed).max().unwrap_or(0);
+    for (i, l) in r.layers.iter().enumerate() {
+        writeln!(
+            out,
+            "  {i:>3} {} {:>11} {:>11} {}  {}",
+            &l.digest[..19.min(l.digest.len())],
+            mib(l.compressed),
+            mib(l.uncompressed),
+            bar(l.uncompressed, biggest),
+            l.created_by.as_deref().unwrap_or("")
+        )?;
+    }
+    let c = &r.config;
+    writeln!(
+        out,
+        "  user {:?}, workdir {:?}, entrypoint {}, cmd {}",
+        c.user, c.workdir, c.entrypoint, c.cmd
+    )?;
+    if !c.ports.is_empty() {
+        writeln!(out, "  ports {}", c.ports.join(" "))?;
+    }
+    if !c.healthcheck.is_null() {
+        writeln!(out, "  healthcheck {}", c.healthcheck["Test"])?;
+    }
+    if !r.packages.is_empty() {
+        writeln!(out, "  packages ({}):", r.packages.len())?;
+        let top = r.packages.first().map_or(0, |p| p.bytes);
+        for p in &r.packages {
+            writeln!(
+                out,
+                "    {:28} {:28} {:>11} {}",
+                p.name,
+                p.version,
+                mib(p.bytes),
+                bar(p.bytes, top)
+            )?;
+        }
+    }
+    writeln!(out, "  largest files:")?;
+    for (path, size) in &r.largest {
+        writeln!(out, "    {:>11}  {path}", mib(*size))?;
+    }
+    Ok(())
+}
+
+fn print_tree(
+    out: &mut impl Write,
+    platform: &str,
+    fs: &inspect::Filesystem,
+    below: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let prefix = below.trim_matches('/');
+    let under = |p: &str| prefix.is_empty() || p == prefix || p.starts_with(&format!("{prefix}/"));
+    if json {
+        let nodes: Vec<_> = fs
+            .nodes
+            .iter()
+            .filter(|(p, _)| under(p))
+            .map(|(p, n)| serde_json::json!({"path": format!("/{p}"), "node": n}))
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut *out,
+            &serde_json::json!({"platform": platform, "files": nodes}),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{platform}:")?;
+    for (p, n) in fs.nodes.iter().filter(|(p, _)| under(p)) {
+        let t = match n.kind {
+            Kind::Dir => 'd',
+            Kind::Symlink => 'l',
+            Kind::Hardlink => 'h',
+            Kind::File => '-',
+            Kind::Other => '?',
+        };
+        let link = n
+            .link
+            .as_ref()
+            .map(|l| format!(" -> {l}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{t}{} {:>5}:{:<5} {:>10}  /{p}{link}",
+            mode_text(n.mode),
+            n.uid,
+            n.gid,
+            n.size
+        )?;
+    }
+    Ok(())
+}
+
+/// `rwxr-xr-x` with setuid, setgid and sticky shown as `ls` shows them.
+fn mode_text(mode: u32) -> String {
+    let mut s: Vec<char> = "rwxrwxrwx"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if mode & (0o400 >> i) != 0 { c } else { '-' })
+        .collect();
+    if mode & 0o4000 != 0 {
+        s[2] = if s[2] == 'x' { 's' } else { 'S' };
+    }
+    if mode & 0o2000 != 0 {
+        s[5] = if s[5] == 'x' { 's' } else { 'S' };
+    }
+    if mode & 0o1000 != 0 {
+        s[8] = if s[8] == 'x' { 't' } else { 'T' };
+    }
+    s.into_iter().collect()
+}
+
+/// Runs `distroless diff`: exit status 1 when the images differ.
+pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
+    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let a = open_any(&args.a, &args.registry, &cache)?;
+    let b = open_any(&args.b, &args.registry, &cache)?;
+    let d = inspect::diff::diff(&a, &b)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        print_diff(&mut out, &d)?;
+    }
+    out.flush()?;
+    if !d.equal {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn print_diff(out: &mut impl Write, d: &inspect::diff::Diff) -> anyhow::Result<()> {
+    if d.equal {
+        writeln!(out, "equal")?;
+        return Ok(());
+    }
+    for p in &d.only_in_a {
+        writeln!(out, "{p}: only in the first image")?;
+    }
+    for p in &d.only_in_b {
+        writeln!(out, "{p}: only in the second image")?;
+    }
+    for p in d.platforms.iter().filter(|p| !p.equal) {
+        writeln!(out, "{}:", p.platform)?;
+        for (n, v) in &p.packages_added {
+            writeln!(out, "  + package {n} {v}")?;
+        }
+        for (n, v) in &p.packages_removed {
+            writeln!(out, "  - package {n} {v}")?;
+        }
+        for (n, old, new) in &p.packages_changed {
+            writeln!(out, "  ~ package {n} {old} → {new}")?;
+        }
+        let owned = |f: &inspect::diff::FileChange| {
+            f.package
+                .as_ref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
+        };
+        for f in &p.files_added {
+            writeln!(out, "  + {}{}", f.path, owned(f))?;
+        }
+        for f in &p.files_removed {
+            writeln!(out, "  - {}{}", f.path, owned(f))?;
+        }
+        for f in &p.files_changed {
+            writeln!(out, "  ~ {} [{}]{}", f.path, f.what.join(", "), owned(f))?;
+        }
+        for s in &p.settings {
+            writeln!(out, "  ~ config {}: {} → {}", s.key, s.old, s.new)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The police (filled in next).

@@ -1,0 +1,220 @@
+//! What changed between two images (a rebuild, a new release): per platform, Debian packages
+//! added, removed and upgraded, files added, removed and changed (content digest, mode,
+//! owners, link target) with the package that owns them, and runtime settings. Two images whose
+//! layers and config are the same are equal without a layer being read.
+
+use std::collections::BTreeMap;
+
+use oci::read::{ForeignImage, ForeignManifest};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fs::{self, Node};
+use super::{packages, platform_of};
+
+/// A file that differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    /// What differs: `content`, `mode`, `owner`, `link`, `kind`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub what: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+/// A setting that differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingChange {
+    pub key: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// One platform's differences.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlatformDiff {
+    pub platform: String,
+    pub equal: bool,
+    pub packages_added: Vec<(String, String)>,
+    pub packages_removed: Vec<(String, String)>,
+    /// (name, old version, new version)
+    pub packages_changed: Vec<(String, String, String)>,
+    pub files_added: Vec<FileChange>,
+    pub files_removed: Vec<FileChange>,
+    pub files_changed: Vec<FileChange>,
+    pub settings: Vec<SettingChange>,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub equal: bool,
+    pub platforms: Vec<PlatformDiff>,
+    /// Platforms only one image has.
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+}
+
+/// Compares two images platform by platform.
+pub fn diff(a: &ForeignImage, b: &ForeignImage) -> anyhow::Result<Diff> {
+    let by_platform = |i: &ForeignImage| -> BTreeMap<String, usize> {
+        i.manifests
+            .iter()
+            .enumerate()
+            .map(|(n, m)| (platform_of(m), n))
+            .collect()
+    };
+    let (pa, pb) = (by_platform(a), by_platform(b));
+    let mut platforms = Vec::new();
+    for (platform, &ia) in &pa {
+        if let Some(&ib) = pb.get(platform) {
+            platforms.push(compare(platform, a, &a.manifests[ia], b, &b.manifests[ib])?);
+        }
+    }
+    let only_in_a: Vec<String> = pa
+        .keys()
+        .filter(|p| !pb.contains_key(*p))
+        .cloned()
+        .collect();
+    let only_in_b: Vec<String> = pb
+        .keys()
+        .filter(|p| !pa.contains_key(*p))
+        .cloned()
+        .collect();
+    Ok(Diff {
+        equal: only_in_a.is_empty() && only_in_b.is_empty() && platforms.iter().all(|p| p.equal),
+        platforms,
+        only_in_a,
+        only_in_b,
+    })
+}
+
+fn compare(
+    platform: &str,
+    a: &ForeignImage,
+    ma: &ForeignManifest,
+    b: &ForeignImage,
+    mb: &ForeignManifest,
+) -> anyhow::Result<PlatformDiff> {
+    let settings = settings(&ma.config, &mb.config);
+    let same_layers = ma
+        .layers
+        .iter()
+        .map(|l| &l.digest)
+        .eq(mb.layers.iter().map(|l| &l.digest));
+    if same_layers {
+        // Same layer digests: the same files. Only the settings can differ.
+        return Ok(PlatformDiff {
+            platform: platform.to_string(),
+            equal: settings.is_empty(),
+            settings,
+            ..PlatformDiff::default()
+        });
+    }
+    let (fa, _) = fs::read(a, ma)?;
+    let (fb, _) = fs::read(b, mb)?;
+    let (va, vb) = (packages::versions(&fa), packages::versions(&fb));
+    let mut d = PlatformDiff {
+        platform: platform.to_string(),
+        settings,
+        ..PlatformDiff::default()
+    };
+    for (name, v) in &vb {
+        match va.get(name) {
+            None => d.packages_added.push((name.clone(), v.clone())),
+            Some(old) if old != v => {
+                d.packages_changed
+                    .push((name.clone(), old.clone(), v.clone()));
+            }
+            _ => {}
+        }
+    }
+    for (name, v) in &va {
+        if !vb.contains_key(name) {
+            d.packages_removed.push((name.clone(), v.clone()));
+        }
+    }
+    let (oa, ob) = (packages::owners(&fa), packages::owners(&fb));
+    let owner = |p: &str| ob.get(p).or_else(|| oa.get(p)).cloned();
+    for (path, nb) in &fb.nodes {
+        match fa.nodes.get(path) {
+            None => d.files_added.push(FileChange {
+                path: format!("/{path}"),
+                what: Vec::new(),
+                package: owner(path),
+            }),
+            Some(na) => {
+                let what = differences(na, nb);
+                if !what.is_empty() {
+                    d.files_changed.push(FileChange {
+                        path: format!("/{path}"),
+                        what,
+                        package: owner(path),
+                    });
+                }
+            }
+        }
+    }
+    for path in fa.nodes.keys().filter(|p| !fb.nodes.contains_key(*p)) {
+        d.files_removed.push(FileChange {
+            path: format!("/{path}"),
+            what: Vec::new(),
+            package: owner(path),
+        });
+    }
+    d.equal = d.packages_added.is_empty()
+        && d.packages_removed.is_empty()
+        && d.packages_changed.is_empty()
+        && d.files_added.is_empty()
+        && d.files_removed.is_empty()
+        && d.files_changed.is_empty()
+        && d.settings.is_empty();
+    Ok(d)
+}
+
+/// How two versions of a path differ.
+fn differences(a: &Node, b: &Node) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if a.kind != b.kind {
+        out.push("kind");
+    }
+    if a.sha256 != b.sha256 {
+        out.push("content");
+    }
+    if a.mode != b.mode {
+        out.push("mode");
+    }
+    if (a.uid, a.gid) != (b.uid, b.gid) {
+        out.push("owner");
+    }
+    if a.link != b.link {
+        out.push("link");
+    }
+    out
+}
+
+/// The runtime settings that differ (`config.*`, plus the platform fields).
+fn settings(a: &Value, b: &Value) -> Vec<SettingChange> {
+    let mut out = Vec::new();
+    let empty = serde_json::Map::new();
+    let ca = a["config"].as_object().unwrap_or(&empty);
+    let cb = b["config"].as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = ca.keys().chain(cb.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (x, y) = (
+            ca.get(k).unwrap_or(&Value::Null),
+            cb.get(k).unwrap_or(&Value::Null),
+        );
+        if x != y {
+            out.push(SettingChange {
+                key: k.clone(),
+                old: x.clone(),
+                new: y.clone(),
+            });
+        }
+    }
+    out
+}

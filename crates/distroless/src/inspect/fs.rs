@@ -1,0 +1,322 @@
+//! An image's merged file system, read from its layer tars in order: whiteouts applied, every
+//! regular file hashed while it streams (SHA-256, for `diff`), bytes overwritten or deleted by
+//! a later layer counted as wasted, and the few facts the audit needs gathered on the way
+//! (small configuration files, ELF facts, signatures of busybox and private keys). Every layer
+//! is checked against its digest as it is read; nothing is unpacked to disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+use anyhow::Context;
+use oci::read::{ForeignImage, ForeignManifest, LayerCompression};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::foreign::index::{TarEntry, read_capped, walk_layer};
+use crate::rootfs::elf::{self, ElfInfo};
+
+/// What a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Other,
+}
+
+/// One path of the merged file system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub kind: Kind,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// SHA-256 of a regular file's content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The layer (0 = the bottom one) that put it there.
+    pub layer: usize,
+}
+
+/// One layer's facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerFacts {
+    pub digest: String,
+    pub compressed: u64,
+    pub uncompressed: u64,
+    /// The config's history entry for it, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    pub files: usize,
+    /// Debian packages whose status.d record this layer brings.
+    pub packages: Vec<String>,
+}
+
+/// The merged file system and what was learnt reading it.
+#[derive(Debug, Default)]
+pub struct Filesystem {
+    pub nodes: BTreeMap<String, Node>,
+    /// Contents of small files worth reading (accounts, os-release, status.d, the CA bundle).
+    pub small: BTreeMap<String, Vec<u8>>,
+    /// ELF facts of regular files (for the closure check).
+    pub elfs: BTreeMap<String, ElfInfo>,
+    /// Files carrying busybox's signature, whatever their name.
+    pub busybox: BTreeSet<String>,
+    /// Files holding a PEM private key.
+    pub private_keys: BTreeSet<String>,
+    /// Bytes of files a later layer overwrote or deleted.
+    pub wasted: u64,
+}
+
+/// The most of a small file kept (the CA bundle is the largest, about 200 KiB).
+const MAX_SMALL: u64 = 8 << 20;
+
+fn is_small_file(path: &str) -> bool {
+    matches!(
+        path,
+        "etc/passwd" | "etc/group" | "etc/os-release" | "usr/lib/os-release" | "etc/nsswitch.conf"
+    ) || path == crate::rootfs::cacerts::BUNDLE
+        || path.starts_with("var/lib/dpkg/status.d/")
+        || path == "var/lib/dpkg/status"
+        || path == "etc/ld.so.conf"
+        || path.starts_with("etc/ld.so.conf.d/")
+}
+
+/// Reads one platform's layers into its merged file system and per-layer facts.
+pub fn read(
+    image: &ForeignImage,
+    m: &ForeignManifest,
+) -> anyhow::Result<(Filesystem, Vec<LayerFacts>)> {
+    let history: Vec<Option<String>> = m.config["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["empty_layer"].as_bool() != Some(true))
+        .map(|h| h["created_by"].as_str().map(str::to_string))
+        .collect();
+    let mut fs = Filesystem::default();
+    let mut facts = Vec::new();
+    for (i, blob) in m.layers.iter().enumerate() {
+        let verified = image.open_blob(blob)?;
+        let mut counted = Counted {
+            inner: verified,
+            bytes: 0,
+        };
+        let what = format!("layer {}", blob.digest);
+        let (files, packages, uncompressed) = {
+            let reader: Box<dyn Read + '_> = match blob.layer_compression()? {
+                LayerCompression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut counted)),
+                LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut counted)?),
+                LayerCompression::None => Box::new(&mut counted),
+            };
+            let mut un = Counted {
+                inner: reader,
+                bytes: 0,
+            };
+            let (files, packages) =
+                read_layer(&mut un, i, &mut fs).with_context(|| what.clone())?;
+            // Drain what the tar reader left (padding), so the digest covers the whole blob.
+            std::io::copy(&mut un, &mut std::io::sink())?;
+            (files, packages, un.bytes)
+        };
+        std::io::copy(&mut counted, &mut std::io::sink())?;
+        counted.inner.finish(&what)?;
+        facts.push(LayerFacts {
+            digest: blob.digest.to_string(),
+            compressed: blob.size,
+            uncompressed,
+            created_by: history.get(i).cloned().flatten(),
+            files,
+            packages,
+        });
+    }
+    Ok((fs, facts))
+}
+
+/// Applies one layer to the file system; returns how many entries it had and which packages'
+/// records it brought.
+fn read_layer(
+    reader: impl Read,
+    layer: usize,
+    fs: &mut Filesystem,
+) -> anyhow::Result<(usize, Vec<String>)> {
+    let mut count = 0;
+    let mut packages = Vec::new();
+    walk_layer(reader, |e, body| {
+        count += 1;
+        let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+        if name == ".wh..wh..opq" {
+            remove_below(fs, dir, layer);
+            return Ok(());
+        }
+        if let Some(target) = name.strip_prefix(".wh.") {
+            let gone = if dir.is_empty() {
+                target.to_string()
+            } else {
+                format!("{dir}/{target}")
+            };
+            remove(fs, &gone);
+            return Ok(());
+        }
+        if let Some(pkg) = e.path.strip_prefix("var/lib/dpkg/status.d/")
+            && !pkg.contains('.')
+            && !pkg.contains('/')
+        {
+            packages.push(pkg.to_string());
+        }
+        add(fs, e, body, layer)
+    })?;
+    Ok((count, packages))
+}
+
+/// Removes a path and everything below it (a whiteout).
+fn remove(fs: &mut Filesystem, path: &str) {
+    if let Some(old) = fs.nodes.remove(path)
+        && old.kind == Kind::File
+    {
+        fs.wasted += old.size;
+    }
+    remove_below(fs, path, usize::MAX);
+}
+
+/// Removes everything below a directory that a lower layer put there (an opaque whiteout).
+fn remove_below(fs: &mut Filesystem, dir: &str, layer: usize) {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let gone: Vec<String> = fs
+        .nodes
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .filter(|(_, n)| n.layer < layer)
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in gone {
+        if let Some(old) = fs.nodes.remove(&p)
+            && old.kind == Kind::File
+        {
+            fs.wasted += old.size;
+        }
+        fs.small.remove(&p);
+        fs.elfs.remove(&p);
+        fs.busybox.remove(&p);
+        fs.private_keys.remove(&p);
+    }
+}
+
+fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> anyhow::Result<()> {
+    let kind = match e.kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+        tar::EntryType::Directory => Kind::Dir,
+        tar::EntryType::Symlink => Kind::Symlink,
+        tar::EntryType::Link => Kind::Hardlink,
+        _ => Kind::Other,
+    };
+    if let Some(old) = fs.nodes.get(&e.path)
+        && old.kind == Kind::File
+        && kind != Kind::Dir
+    {
+        fs.wasted += old.size;
+    }
+    fs.small.remove(&e.path);
+    fs.elfs.remove(&e.path);
+    fs.busybox.remove(&e.path);
+    fs.private_keys.remove(&e.path);
+    let sha256 = if kind == Kind::File {
+        Some(scan(fs, &e.path, e.size, body)?)
+    } else {
+        None
+    };
+    let node = Node {
+        kind,
+        mode: e.mode & 0o7777,
+        uid: e.uid,
+        gid: e.gid,
+        size: if kind == Kind::File { e.size } else { 0 },
+        link: e.link.clone(),
+        sha256,
+        layer,
+    };
+    // A directory entry keeps what an earlier layer put below it.
+    fs.nodes.insert(e.path.clone(), node);
+    Ok(())
+}
+
+/// Hashes a file's content and gathers what the audit needs from it.
+fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyhow::Result<String> {
+    if is_small_file(path) && size <= MAX_SMALL {
+        let bytes = read_capped(body, MAX_SMALL, &format!("/{path}"))?;
+        fs.small.insert(path.to_string(), bytes.clone());
+        if contains(&bytes, b"PRIVATE KEY-----") {
+            fs.private_keys.insert(path.to_string());
+        }
+        return Ok(hex::encode(Sha256::digest(&bytes)));
+    }
+    let mut h = Sha256::new();
+    let mut head = [0u8; 4];
+    let mut first = true;
+    let mut elf_bytes: Option<Vec<u8>> = None;
+    let mut tail: Vec<u8> = Vec::new();
+    let (mut busybox, mut key) = (false, false);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = body.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        h.update(chunk);
+        if first {
+            head[..n.min(4)].copy_from_slice(&chunk[..n.min(4)]);
+            if elf::is_elf(&head) && size <= elf::MAX_ELF {
+                elf_bytes = Some(Vec::with_capacity(usize::try_from(size).unwrap_or(0)));
+            }
+            first = false;
+        }
+        if let Some(b) = &mut elf_bytes {
+            b.extend_from_slice(chunk);
+        }
+        // Signatures may straddle two reads: look at the end of the last one too.
+        let mut window = std::mem::take(&mut tail);
+        window.extend_from_slice(chunk);
+        busybox |= contains(&window, b"BusyBox v1.");
+        key |= contains(&window, b"PRIVATE KEY-----");
+        let keep = window.len().min(32);
+        tail = window[window.len() - keep..].to_vec();
+    }
+    if busybox {
+        fs.busybox.insert(path.to_string());
+    }
+    if key {
+        fs.private_keys.insert(path.to_string());
+    }
+    if let Some(info) = elf_bytes.as_deref().and_then(elf::parse) {
+        fs.elfs.insert(path.to_string(), info);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
