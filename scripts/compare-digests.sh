@@ -69,7 +69,7 @@ digests() {
     cp "$apps/cpp/server" "$out/server"
     printf 'from = "./cc-13-latest"\nname = "onbase"\nentrypoint = ["/server"]\n[[copy]]\nsrc = "server"\ndest = "/server"\n' \
         >"$out/foreign.toml"
-    (cd "$out" && "$bin" build -f foreign.toml -q --json -o "$out/app-foreign") \
+    (cd "$out" && "$bin" build -f foreign.toml -q --json --arch amd64 -o "$out/app-foreign") \
         | python3 -c "import json,sys; print('recipe:foreign', json.load(sys.stdin)['index_digest'])"
     "$bin" build -f "$apps/cpp/distroless.toml" -q --format docker --arch amd64 -o "$out/cpp-docker.tar"
     echo "docker-archive $(sha256sum <"$out/cpp-docker.tar" | cut -d' ' -f1)"
