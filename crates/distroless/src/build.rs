@@ -258,6 +258,9 @@ fn finish(
         req.destination.kept(req.replace),
     )?;
     let index_digest = index_digest(&top)?;
+    if let Some(policy) = &req.audit {
+        audit_staged(&layout, &top, &tags, policy)?;
+    }
     let docker = match built.as_slice() {
         [one] => Some(DockerImage {
             repo_tags: tags.iter().map(|t| format!("{name}:{t}")).collect(),
@@ -311,6 +314,30 @@ fn finish(
     })
 }
 
+/// Audits the image in the staging directory; a finding stops the build before anything is
+/// written. Certificates are judged against the build's clock, not `SOURCE_DATE_EPOCH`.
+fn audit_staged(
+    layout: &LayoutWriter,
+    top: &oci_spec::image::ImageIndex,
+    tags: &[String],
+    policy: &crate::inspect::audit::Policy,
+) -> anyhow::Result<()> {
+    let root = layout.staged(top)?;
+    let image = oci::read::ForeignImage::open(root, tags.first().map(String::as_str))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let findings: Vec<_> = crate::inspect::audit::audit_image(&image, policy, now)?
+        .into_iter()
+        .filter(|(_, f)| f.level == crate::inspect::audit::Level::Error)
+        .collect();
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::inspect::audit::AuditFailed(findings).into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -353,6 +380,7 @@ mod tests {
             allow_missing: false,
             sbom: crate::sbom::SbomFormats::Both,
             replace: false,
+            audit: None,
         }
     }
 

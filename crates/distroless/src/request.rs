@@ -46,6 +46,8 @@ pub struct BuildRequest {
     pub sbom: SbomFormats,
     /// Replace an existing layout instead of adding the new tags to it.
     pub replace: bool,
+    /// Audit the result with this policy before anything is written.
+    pub audit: Option<crate::inspect::audit::Policy>,
 }
 
 impl Target {

@@ -134,6 +134,13 @@ impl LayoutWriter {
         Ok(())
     }
 
+    /// Writes `index.json` into the staging directory so the image can be read as a layout
+    /// before it is finished (an audit before anything is written); returns that directory.
+    pub fn staged(&self, index: &ImageIndex) -> Result<&Path> {
+        self.write_top(index)?;
+        Ok(self.tmp.path())
+    }
+
     /// Finishes as a layout directory at `dest`, replacing what was there.
     pub fn finish_dir(self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;

@@ -108,6 +108,17 @@ pub(crate) enum Command {
     ///   distroless diff ./cc-debian12 ./cc-debian13 --json
     #[command(verbatim_doc_comment)]
     Diff(DiffArgs),
+    /// Police an image: no shell (by name or content), no package manager, a non-root user,
+    /// no setuid files, no world-writable directories, root-owned system files, a valid CA
+    /// bundle, time zone data, every ELF file's libraries, no secrets, a size budget, allowed
+    /// packages. Exit status 0 when it passes, 1 when not.
+    ///
+    /// Examples:
+    ///   distroless audit ./cc
+    ///   distroless audit ./base-debug --allow-busybox
+    ///   distroless audit 127.0.0.1:5000/team/shop:1.2 --policy policy.toml --format sarif > audit.sarif
+    #[command(verbatim_doc_comment)]
+    Audit(AuditArgs),
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -203,6 +214,14 @@ pub(crate) struct BuildArgs {
     /// are kept by default, as `skopeo copy` keeps them).
     #[arg(long)]
     pub(crate) replace: bool,
+
+    /// Audit the result (see `distroless audit`) before anything is written; a finding stops
+    /// the build.
+    #[arg(long)]
+    pub(crate) audit: bool,
+
+    #[command(flatten)]
+    pub(crate) audit_policy: PolicyArgs,
 
     /// Push the result to HOST[:PORT]/REPOSITORY[:TAG] (repeatable); -o is then optional.
     #[arg(long, value_name = "REF")]
@@ -470,6 +489,46 @@ pub(crate) struct InspectArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Cache directory (where registry images are pulled).
+    #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+/// The audit's policy, as flags.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Audit")]
+pub(crate) struct PolicyArgs {
+    /// A TOML policy file (skip = [rules], allow_busybox, max_bytes, max_compressed_bytes,
+    /// forbidden_packages, allowed_packages).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Allow busybox below /busybox/ (the debug variants).
+    #[arg(long)]
+    pub(crate) allow_busybox: bool,
+    /// Fail (not just warn) when the image runs as root.
+    #[arg(long)]
+    pub(crate) require_non_root: bool,
+}
+
+/// How audit findings are printed.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ReportFormat {
+    Human,
+    Json,
+    Sarif,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The image (layout, archive or registry reference).
+    pub(crate) image: String,
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    /// Output: human, json, or sarif (SARIF 2.1.0, for code-scanning dashboards).
+    #[arg(long, value_enum, default_value = "human")]
+    pub(crate) format: ReportFormat,
     /// Cache directory (where registry images are pulled).
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,

@@ -202,6 +202,11 @@ fn request(
             SbomArg::None => SbomFormats::None,
         },
         replace: args.replace,
+        audit: if args.audit {
+            Some(super::inspect::policy(&args.audit_policy)?)
+        } else {
+            None
+        },
     })
 }
 

@@ -6,7 +6,9 @@ use std::io::Write;
 use distroless::cache::Cache;
 use distroless::inspect::{self, Kind, PlatformReport};
 
-use super::args::{DiffArgs, InspectArgs};
+use distroless::inspect::audit::{self, Level, Policy};
+
+use super::args::{AuditArgs, DiffArgs, InspectArgs, PolicyArgs, ReportFormat};
 use super::registry::open_any;
 
 /// Runs `distroless inspect`.
@@ -248,6 +250,70 @@ fn print_diff(out: &mut impl Write, d: &inspect::diff::Diff) -> anyhow::Result<(
         for s in &p.settings {
             writeln!(out, "  ~ config {}: {} → {}", s.key, s.old, s.new)?;
         }
+    }
+    Ok(())
+}
+
+/// The policy the flags (and the policy file) give.
+pub(crate) fn policy(args: &PolicyArgs) -> anyhow::Result<Policy> {
+    let mut p = match &args.policy {
+        Some(f) => Policy::load(f)?,
+        None => Policy::default(),
+    };
+    p.allow_busybox |= args.allow_busybox;
+    p.require_non_root |= args.require_non_root;
+    Ok(p)
+}
+
+/// Runs `distroless audit`: exit status 1 when any rule is broken.
+pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
+    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let policy = policy(&args.policy)?;
+    let image = open_any(&args.image, &args.registry, &cache)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let findings = audit::audit_image(&image, &policy, now)?;
+    let failed = findings.iter().any(|(_, f)| f.level == Level::Error);
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut out, &audit::sarif(&args.image, &findings))?;
+            writeln!(out)?;
+        }
+        ReportFormat::Json => {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|(p, f)| serde_json::json!({"platform": p, "finding": f}))
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({"image": args.image, "passed": !failed, "findings": list}),
+            )?;
+            writeln!(out)?;
+        }
+        ReportFormat::Human => {
+            for (p, f) in &findings {
+                let layer = f
+                    .layer
+                    .as_ref()
+                    .map(|l| format!(" [layer {}]", &l[..19.min(l.len())]))
+                    .unwrap_or_default();
+                let level = if f.level == Level::Warning {
+                    "warning: "
+                } else {
+                    ""
+                };
+                writeln!(out, "{p} {}: {level}{}{layer}", f.rule, f.message)?;
+            }
+            if !failed {
+                writeln!(out, "{}: passed", args.image)?;
+            }
+        }
+    }
+    out.flush()?;
+    if failed {
+        std::process::exit(1);
     }
     Ok(())
 }
