@@ -271,3 +271,50 @@ fn catalog_sets_match_distroless() {
         );
     }
 }
+
+#[test]
+fn the_catalog_passes_the_default_audit_and_diffs_across_releases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut images: Vec<String> = Vec::new();
+    for name in [
+        "static",
+        "base-nossl",
+        "base",
+        "cc",
+        "python3",
+        "nodejs",
+        "java21",
+    ] {
+        for tag in ["latest", "nonroot", "debug-nonroot"] {
+            images.push(format!("{name}-debian13:{tag}"));
+        }
+    }
+    for name in ["static", "base", "cc", "python3", "java17"] {
+        images.push(format!("{name}-debian12:latest"));
+    }
+    for image in &images {
+        let out = tmp.path().join(image.replace(':', "-"));
+        support::build(image, "amd64", &out);
+        let mut audit = support::distroless(&support::shared_cache());
+        audit.arg("audit").arg(&out);
+        if image.contains("debug") {
+            audit.arg("--allow-busybox");
+        }
+        let a = audit.assert();
+        let text = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+        assert!(a.get_output().status.success(), "{image}: {text}");
+    }
+    // What Debian 13 changed in cc: libc6 upgraded, libssl3 → libssl3t64, gcc-12-base →
+    // gcc-14-base.
+    let d = support::distroless(&support::shared_cache())
+        .args(["diff", "--json"])
+        .arg(tmp.path().join("cc-debian12-latest"))
+        .arg(tmp.path().join("cc-debian13-latest"))
+        .assert()
+        .code(1);
+    let d: serde_json::Value = serde_json::from_slice(&d.get_output().stdout).unwrap();
+    let text = d.to_string();
+    for expected in ["\"libc6\"", "libssl3t64", "gcc-14-base", "gcc-12-base"] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+}

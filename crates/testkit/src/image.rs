@@ -40,13 +40,20 @@ impl Layout {
     /// Writes a valid single-platform layout (amd64) at `root`, tagged `latest`.
     pub fn write(root: &Path) -> Layout {
         let layer = layer_tar(&[("etc/passwd", b"root:x:0:0:root:/root:/sbin/nologin\n")]);
-        let layer_digest = put_blob(root, &layer);
+        Layout::with_layer(root, &layer, |_| {})
+    }
+
+    /// Writes a single-platform layout (amd64) of one uncompressed layer, its config changed
+    /// by `edit`.
+    pub fn with_layer(root: &Path, layer: &[u8], edit: impl FnOnce(&mut Value)) -> Layout {
+        let layer_digest = put_blob(root, layer);
         let diff_id = layer_digest.clone();
-        let config = json!({
+        let mut config = json!({
             "architecture": "amd64", "os": "linux",
             "config": {"Env": ["PATH=/usr/bin:/bin"]},
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         });
+        edit(&mut config);
         let mut l = Layout {
             root: root.to_path_buf(),
             layer: layer_digest,

@@ -254,7 +254,7 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
     if is_small_file(path) && size <= MAX_SMALL {
         let bytes = read_capped(body, MAX_SMALL, &format!("/{path}"))?;
         fs.small.insert(path.to_string(), bytes.clone());
-        if contains(&bytes, b"PRIVATE KEY-----") {
+        if private_key(&bytes) {
             fs.private_keys.insert(path.to_string());
         }
         return Ok(hex::encode(Sha256::digest(&bytes)));
@@ -287,8 +287,9 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
         let mut window = std::mem::take(&mut tail);
         window.extend_from_slice(chunk);
         busybox |= contains(&window, b"BusyBox v1.");
-        key |= contains(&window, b"PRIVATE KEY-----");
-        let keep = window.len().min(32);
+        // Programs and libraries quote PEM markers (a PEM parser does): only other files count.
+        key |= elf_bytes.is_none() && private_key(&window);
+        let keep = window.len().min(64);
         tail = window[window.len() - keep..].to_vec();
     }
     if busybox {
@@ -301,6 +302,19 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
         fs.elfs.insert(path.to_string(), info);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// A PEM private key: `-----BEGIN … PRIVATE KEY-----` on a line of its own.
+fn private_key(bytes: &[u8]) -> bool {
+    let marker = b"-----BEGIN ";
+    bytes.windows(marker.len()).enumerate().any(|(i, w)| {
+        w == marker && {
+            let rest = &bytes[i + marker.len()..bytes.len().min(i + marker.len() + 40)];
+            rest.split(|&b| b == b'\n')
+                .next()
+                .is_some_and(|line| line.ends_with(b"PRIVATE KEY-----"))
+        }
+    })
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -370,3 +370,22 @@ pub(crate) fn names_starting(prefix: &str, dir: &Path) -> Vec<String> {
         .filter(|n| n.starts_with(prefix))
         .collect()
 }
+
+/// Validates a SARIF log with a model generated from the published SARIF 2.1.0 schema
+/// (`pydantic-sarif`), and checks that the validator refuses a log made invalid.
+#[allow(dead_code)]
+pub(crate) fn validate_sarif(file: &Path) {
+    let script = "import sys, json\nfrom pydantic_sarif.model import StaticAnalysisResultsFormatSarifVersion210JsonSchema as R\nR.model_validate_json(open(sys.argv[1]).read())\nbad = json.load(open(sys.argv[1]))\nbad['runs'][0]['results'][0]['level'] = 'bogus'\ntry:\n    R.model_validate(bad)\nexcept Exception:\n    sys.exit(0)\nsys.exit('the validator accepted an invalid level')\n";
+    let ok = Command::new("python3")
+        .args(["-c", "import pydantic_sarif"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pydantic-sarif is required in CI"
+        );
+        return;
+    }
+    run(Command::new("python3").args(["-c", script]).arg(file));
+}

@@ -1,0 +1,301 @@
+//! `inspect`, `diff` and `audit` end to end: numbers agree with the manifests (and skopeo),
+//! diffs find what changed and say equal for equal images, and every audit rule fires on an
+//! image built to break it while the catalog's images pass.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use testkit::fixtures::catalog_repo;
+
+fn json(a: &assert_cmd::assert::Assert) -> serde_json::Value {
+    serde_json::from_slice(&a.get_output().stdout).unwrap()
+}
+
+fn build(cache: &Path, repo: &testkit::Repo, image: &str, out: &Path) {
+    support::trusting(
+        cache,
+        &repo.file_url(),
+        &["build", "-q", image, "--arch", "amd64"],
+    )
+    .arg("-o")
+    .arg(out)
+    .assert()
+    .success();
+}
+
+#[test]
+fn inspect_reports_what_the_manifest_and_skopeo_say() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let cc = tmp.path().join("cc");
+    build(&cache, &repo, "cc", &cc);
+    let a = support::distroless(&cache)
+        .args(["inspect", "--json"])
+        .arg(&cc)
+        .assert()
+        .success();
+    let r = &json(&a)["platforms"][0];
+    assert_eq!(r["platform"], "linux/amd64");
+    let (_, m) = &support::manifests(&cc)[0];
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(r["layers"].as_array().unwrap().len(), layers.len());
+    for (ours, theirs) in r["layers"].as_array().unwrap().iter().zip(layers) {
+        assert_eq!(ours["digest"], theirs["digest"]);
+        assert_eq!(ours["compressed"], theirs["size"]);
+        assert!(ours["uncompressed"].as_u64().unwrap() > ours["compressed"].as_u64().unwrap());
+    }
+    if support::have_tool("skopeo") {
+        let raw = support::run(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            &format!("oci:{}:latest", cc.display()),
+        ]));
+        let sk: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let sizes: Vec<u64> = sk["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["size"].as_u64().unwrap())
+            .collect();
+        let ours: Vec<u64> = r["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["compressed"].as_u64().unwrap())
+            .collect();
+        assert_eq!(sizes, ours);
+    }
+    let packages: Vec<&str> = r["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        packages.contains(&"libc6") && packages.contains(&"libstdc++6"),
+        "{packages:?}"
+    );
+    assert!(
+        r["layers"][3]["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "libstdc++6")
+    );
+    assert_eq!(r["wasted"], 0);
+    // The tree, below a path.
+    let t = support::distroless(&cache)
+        .args(["inspect", "--tree", "/etc"])
+        .arg(&cc)
+        .assert()
+        .success();
+    let tree = String::from_utf8(t.get_output().stdout.clone()).unwrap();
+    assert!(
+        tree.contains("-rw-r--r--     0:0") && tree.contains("/etc/passwd"),
+        "{tree}"
+    );
+    assert!(
+        !tree.lines().any(|l| l.contains("  /usr/")),
+        "only below /etc: {tree}"
+    );
+}
+
+#[test]
+fn diff_says_what_changed_and_equal_when_nothing_did() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (a, b, base) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("base"),
+    );
+    build(&cache, &repo, "cc", &a);
+    build(&cache, &repo, "cc", &b);
+    build(&cache, &repo, "base", &base);
+    let same = support::distroless(&cache)
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&same.get_output().stdout).trim(),
+        "equal"
+    );
+    let d = support::distroless(&cache)
+        .args(["diff", "--json"])
+        .arg(&base)
+        .arg(&a)
+        .assert()
+        .code(1);
+    let d = json(&d);
+    let p = &d["platforms"][0];
+    let added: Vec<&str> = p["packages_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[0].as_str().unwrap())
+        .collect();
+    assert!(
+        added.contains(&"libstdc++6") && added.contains(&"libgcc-s1"),
+        "{added:?}"
+    );
+    let files: Vec<&str> = p["files_added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(files.iter().any(|f| f.contains("libstdc++")), "{files:?}");
+    assert!(
+        p["files_added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["package"] == "libstdc++6"),
+        "files are grouped by package"
+    );
+    // Against umoci's unpacked trees: the same paths added.
+    if support::have_tool("umoci") {
+        let tree = |layout: &Path, name: &str| {
+            let bundle = tmp.path().join(name);
+            support::run(
+                Command::new("umoci")
+                    .args(["unpack", "--image"])
+                    .arg(format!("{}:latest", layout.display()))
+                    .arg(&bundle),
+            );
+            let root = bundle.join("rootfs");
+            walkdir::WalkDir::new(&root)
+                .min_depth(1)
+                .into_iter()
+                .map(|e| {
+                    format!(
+                        "/{}",
+                        e.unwrap().path().strip_prefix(&root).unwrap().display()
+                    )
+                })
+                .collect::<std::collections::BTreeSet<String>>()
+        };
+        let (ta, tb) = (tree(&base, "ub"), tree(&a, "ua"));
+        let expected: std::collections::BTreeSet<String> = tb.difference(&ta).cloned().collect();
+        let ours: std::collections::BTreeSet<String> =
+            files.iter().map(|f| (*f).to_string()).collect();
+        assert_eq!(ours, expected);
+    }
+}
+
+/// A layer tar with every kind of trouble an audit looks for.
+fn broken_layer() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, kind: tar::EntryType, mode: u32, uid: u64, body: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(path).unwrap();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_size(body.len() as u64);
+        h.set_cksum();
+        b.append(&h, body).unwrap();
+    };
+    let file = tar::EntryType::Regular;
+    add("bin/sh", file, 0o755, 0, b"#!shell");
+    add(
+        "usr/bin/tool",
+        file,
+        0o755,
+        0,
+        b"xx BusyBox v1.36.1 (renamed) xx",
+    );
+    add("usr/bin/dpkg", file, 0o755, 0, b"dpkg");
+    add("usr/bin/su", file, 0o4755, 0, b"su");
+    add("scratch", tar::EntryType::Directory, 0o777, 0, b"");
+    add("usr/share/theirs", file, 0o644, 1000, b"x");
+    add("app/.env", file, 0o600, 0, b"TOKEN=1");
+    add(
+        "root/.ssh/id_rsa",
+        file,
+        0o600,
+        0,
+        b"-----BEGIN OPENSSH PRIVATE KEY-----\nx\n",
+    );
+    add(
+        "etc/ssl/certs/ca-certificates.crt",
+        file,
+        0o644,
+        0,
+        b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    );
+    add(
+        "usr/bin/needy",
+        file,
+        0o755,
+        0,
+        &fs_err::read("/usr/bin/true").unwrap(),
+    );
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn every_audit_rule_fires_on_an_image_built_to_break_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("broken");
+    testkit::image::Layout::with_layer(&layout, &broken_layer(), |c| {
+        c["config"]["User"] = serde_json::json!("0");
+    });
+    let cache = tmp.path().join("cache");
+    let policy = tmp.path().join("policy.toml");
+    fs_err::write(
+        &policy,
+        "require_non_root = true\nmax_bytes = 10\nforbidden_packages = []\n",
+    )
+    .unwrap();
+    let a = support::distroless(&cache)
+        .args(["audit", "--format", "json", "--policy"])
+        .arg(&policy)
+        .arg(&layout)
+        .assert()
+        .code(1);
+    let doc = json(&a);
+    let rules: std::collections::BTreeSet<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["finding"]["rule"].as_str().unwrap())
+        .collect();
+    for rule in [
+        "no-shell",
+        "no-package-manager",
+        "non-root-user",
+        "no-setuid",
+        "no-world-writable",
+        "root-owned-system",
+        "ca-bundle",
+        "tzdata",
+        "closure",
+        "no-secrets",
+        "size-budget",
+    ] {
+        assert!(rules.contains(rule), "{rule} did not fire: {rules:?}");
+    }
+    let text = doc.to_string();
+    assert!(
+        text.contains("/usr/bin/tool is busybox (by its signature)"),
+        "{text}"
+    );
+    // SARIF, validated by a model generated from the published 2.1.0 schema.
+    let s = support::distroless(&cache)
+        .args(["audit", "--format", "sarif"])
+        .arg(&layout)
+        .assert()
+        .code(1);
+    let sarif = tmp.path().join("audit.sarif");
+    fs_err::write(&sarif, &s.get_output().stdout).unwrap();
+    support::validate_sarif(&sarif);
+}
