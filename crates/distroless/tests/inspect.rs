@@ -299,3 +299,41 @@ fn every_audit_rule_fires_on_an_image_built_to_break_it() {
     fs_err::write(&sarif, &s.get_output().stdout).unwrap();
     support::validate_sarif(&sarif);
 }
+
+#[test]
+fn build_audit_stops_a_build_before_anything_is_written() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let out = tmp.path().join("img");
+    // The test repository's CA "certificates" are not certificates: the audit refuses them.
+    let a = support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "static", "--arch", "amd64", "--audit"],
+    )
+    .arg("-o")
+    .arg(&out)
+    .assert()
+    .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("audit: ") && err.contains("ca-bundle"),
+        "{err}"
+    );
+    assert!(!out.exists() && !tmp.path().join("img.spdx.json").exists());
+    let policy = tmp.path().join("p.toml");
+    fs_err::write(&policy, "skip = [\"ca-bundle\"]\n").unwrap();
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "static", "--arch", "amd64", "--audit"],
+    )
+    .arg("--policy")
+    .arg(&policy)
+    .arg("-o")
+    .arg(&out)
+    .assert()
+    .success();
+    assert!(out.join("index.json").is_file());
+}
