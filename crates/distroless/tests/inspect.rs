@@ -337,3 +337,53 @@ fn build_audit_stops_a_build_before_anything_is_written() {
     .success();
     assert!(out.join("index.json").is_file());
 }
+
+#[test]
+fn wasted_bytes_agree_with_dive() {
+    if !support::have_tool("dive") {
+        return;
+    }
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    // Accounts rewrite /etc/passwd and /etc/group in a later layer.
+    let recipe = tmp.path().join("r.toml");
+    fs_err::write(
+        &recipe,
+        "name = \"dv\"\nfrom = \"static\"\n[[users]]\nname = \"app\"\nuid = 2000\n",
+    )
+    .unwrap();
+    let archive = tmp.path().join("dv.tar");
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "--arch", "amd64", "--format", "docker"],
+    )
+    .arg("-f")
+    .arg(&recipe)
+    .arg("-o")
+    .arg(&archive)
+    .assert()
+    .success();
+    let a = support::distroless(&cache)
+        .args(["inspect", "--json"])
+        .arg(&archive)
+        .assert()
+        .success();
+    let ours = json(&a)["platforms"][0]["wasted"].as_u64().unwrap();
+    assert!(ours > 0);
+    let out = Command::new("dive")
+        .args(["--ci", "--source", "docker-archive"])
+        .arg(&archive)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let theirs: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("wastedBytes: "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wastedBytes in {text}"));
+    assert_eq!(ours, theirs, "{text}");
+}

@@ -69,8 +69,11 @@ pub struct Filesystem {
     pub busybox: BTreeSet<String>,
     /// Files holding a PEM private key.
     pub private_keys: BTreeSet<String>,
-    /// Bytes of files a later layer overwrote or deleted.
+    /// Bytes spent on paths more than one layer wrote, or a later layer deleted: every copy,
+    /// the final one included, as dive counts them.
     pub wasted: u64,
+    /// Paths a later layer wrote again (their final copy counts as wasted too).
+    rewritten: BTreeSet<String>,
 }
 
 /// The most of a small file kept (the CA bundle is the largest, about 200 KiB).
@@ -135,6 +138,14 @@ pub fn read(
             packages,
         });
     }
+    let finals: u64 = fs
+        .rewritten
+        .iter()
+        .filter_map(|p| fs.nodes.get(p))
+        .filter(|n| n.kind == Kind::File)
+        .map(|n| n.size)
+        .sum();
+    fs.wasted += finals;
     Ok((fs, facts))
 }
 
@@ -224,6 +235,7 @@ fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> 
         && kind != Kind::Dir
     {
         fs.wasted += old.size;
+        fs.rewritten.insert(e.path.clone());
     }
     fs.small.remove(&e.path);
     fs.elfs.remove(&e.path);
