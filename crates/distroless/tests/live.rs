@@ -318,3 +318,46 @@ fn the_catalog_passes_the_default_audit_and_diffs_across_releases() {
         assert!(text.contains(expected), "{expected}: {text}");
     }
 }
+
+#[test]
+fn a_debian_rootfs_breaks_the_rules_distroless_keeps() {
+    if !support::have_tool("mmdebstrap") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs.tar");
+    // From the host's apt sources, as the benchmarks' peer does.
+    support::run(
+        Command::new("mmdebstrap")
+            .args([
+                "--quiet",
+                "--variant=extract",
+                "--include=bash,dpkg,coreutils,login,passwd",
+                "bookworm",
+            ])
+            .arg(&rootfs),
+    );
+    let layout = tmp.path().join("debian");
+    testkit::image::Layout::with_layer(&layout, &fs_err::read(&rootfs).unwrap(), |_| {});
+    let a = support::distroless(&support::shared_cache())
+        .args(["audit", "--format", "json"])
+        .arg(&layout)
+        .assert()
+        .code(1);
+    let doc: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let rules: std::collections::BTreeSet<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["finding"]["rule"].as_str().unwrap())
+        .collect();
+    for rule in [
+        "no-shell",
+        "no-package-manager",
+        "no-setuid",
+        "non-root-user",
+        "ca-bundle",
+    ] {
+        assert!(rules.contains(rule), "{rule}: {rules:?}");
+    }
+}
