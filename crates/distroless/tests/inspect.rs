@@ -286,7 +286,7 @@ fn every_audit_rule_fires_on_an_image_built_to_break_it() {
     }
     let text = doc.to_string();
     assert!(
-        text.contains("/usr/bin/tool is busybox (by its signature)"),
+        text.contains("/usr/bin/tool is a shell (busybox or bash, by its signature)"),
         "{text}"
     );
     // SARIF, validated by a model generated from the published 2.1.0 schema.
@@ -386,4 +386,53 @@ fn wasted_bytes_agree_with_dive() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no wastedBytes in {text}"));
     assert_eq!(ours, theirs, "{text}");
+}
+
+#[test]
+fn paths_are_read_as_a_runtime_lands_them() {
+    // `etc/./passwd` and `x/etc/passwd` with `x -> /` overwrite /etc/passwd at run time: the
+    // audit must see the root account they make.
+    for trick in ["etc/./passwd", "etc//passwd", "x/etc/passwd"] {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, link: Option<&str>, body: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_path(path).unwrap();
+            h.set_entry_type(kind);
+            h.set_mode(0o644);
+            h.set_size(body.len() as u64);
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            h.set_cksum();
+            b.append(&h, body).unwrap();
+        };
+        add(
+            "etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"nonroot:x:65532:65532::/:/sbin/nologin\n",
+        );
+        add("x", tar::EntryType::Symlink, Some("/"), b"");
+        let mut h = tar::Header::new_gnu();
+        // (`set_path` would normalise the name: write it raw.)
+        h.as_gnu_mut().unwrap().name[..trick.len()].copy_from_slice(trick.as_bytes());
+        let body = b"nonroot:x:0:0::/:/sbin/nologin\n";
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(body.len() as u64);
+        h.set_cksum();
+        b.append(&h, &body[..]).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = tmp.path().join("img");
+        testkit::image::Layout::with_layer(&layout, &b.into_inner().unwrap(), |c| {
+            c["config"]["User"] = serde_json::json!("nonroot");
+        });
+        let a = support::distroless(&tmp.path().join("cache"))
+            .args(["audit", "--require-non-root", "--format", "json"])
+            .arg(&layout)
+            .assert()
+            .code(1);
+        let text = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+        assert!(text.contains("has uid 0"), "{trick}: {text}");
+    }
 }

@@ -17,8 +17,15 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     let image = open_any(&args.image, &args.registry, &cache)?;
     let mut reports = Vec::new();
     let mut out = std::io::stdout().lock();
-    for r in inspect::read(&image)? {
-        if args.platform.as_ref().is_some_and(|p| *p != r.platform) {
+    let all = inspect::read(&image)?;
+    let names: Vec<String> = all.iter().map(|r| r.platform.clone()).collect();
+    for r in all {
+        // `linux/arm64` picks `linux/arm64/v8`.
+        if args
+            .platform
+            .as_ref()
+            .is_some_and(|p| *p != r.platform && !r.platform.starts_with(&format!("{p}/")))
+        {
             continue;
         }
         if let Some(below) = &args.tree {
@@ -29,9 +36,10 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(
         args.tree.is_some() || !reports.is_empty(),
-        "{}: no platform {}",
+        "{}: no platform {} (it has {})",
         args.image,
-        args.platform.as_deref().unwrap_or("")
+        args.platform.as_deref().unwrap_or(""),
+        names.join(", ")
     );
     if args.tree.is_some() {
         return Ok(());
@@ -159,16 +167,29 @@ fn print_tree(
             .as_ref()
             .map(|l| format!(" -> {l}"))
             .unwrap_or_default();
+        // Names from the image are hostile text: escaped, never printed raw.
+        let link = escaped(&link);
         writeln!(
             out,
-            "{t}{} {:>5}:{:<5} {:>10}  /{p}{link}",
+            "{t}{} {:>5}:{:<5} {:>10}  {}{link}",
             mode_text(n.mode),
             n.uid,
             n.gid,
-            n.size
+            n.size,
+            escaped(&format!("/{p}"))
         )?;
     }
     Ok(())
+}
+
+/// Text from an image as it is, unless it holds control characters (escape sequences, line
+/// breaks): then quoted with them escaped, so a file name cannot draw on the terminal.
+fn escaped(text: &str) -> String {
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text.to_string()
+    }
 }
 
 /// `rwxr-xr-x` with setuid, setgid and sticky shown as `ls` shows them.
@@ -306,7 +327,18 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
                 };
                 writeln!(out, "{p} {}: {level}{}{layer}", f.rule, f.message)?;
             }
-            if !failed {
+            let errors = findings
+                .iter()
+                .filter(|(_, f)| f.level == Level::Error)
+                .count();
+            if failed {
+                writeln!(
+                    out,
+                    "{}: failed ({errors} error{})",
+                    args.image,
+                    if errors == 1 { "" } else { "s" }
+                )?;
+            } else {
                 writeln!(out, "{}: passed", args.image)?;
             }
         }

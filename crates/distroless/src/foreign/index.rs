@@ -83,6 +83,11 @@ pub fn walk_layer(
                             match key {
                                 b"path" => long_name = Some(value.to_vec()),
                                 b"linkpath" => long_link = Some(value.to_vec()),
+                                // A sparse file names its real path elsewhere and stores its
+                                // data in pieces: refused rather than misread.
+                                k if k.starts_with(b"GNU.sparse.") => {
+                                    anyhow::bail!("sparse file entries are not supported");
+                                }
                                 _ => {}
                             }
                         }
@@ -94,6 +99,7 @@ pub fn walk_layer(
                 capped_header(&mut e)?;
                 continue;
             }
+            tar::EntryType::GNUSparse => anyhow::bail!("sparse file entries are not supported"),
             _ => {}
         }
         let raw = long_name.take().unwrap_or_else(|| e.path_bytes().to_vec());
@@ -204,14 +210,17 @@ fn keep_base_file(path: &str, e: &mut dyn Read, files: &mut BaseFiles) -> anyhow
 
 /// A layer entry's path without `./` or a leading `/`; `..` is refused.
 fn entry_path(raw: &str) -> anyhow::Result<String> {
-    let trimmed = raw.trim_start_matches("./").trim_start_matches('/');
-    let path = trimmed.trim_end_matches('/');
     anyhow::ensure!(
-        !path.split('/').any(|c| c == ".."),
+        !raw.split('/').any(|c| c == ".."),
         "entry {} contains `..`",
         oci::digest::shown(raw)
     );
-    Ok(path.to_string())
+    // `etc/./passwd` and `etc//passwd` are `etc/passwd` to every runtime: name them so.
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    Ok(parts.join("/"))
 }
 
 #[cfg(test)]

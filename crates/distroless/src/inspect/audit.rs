@@ -312,7 +312,25 @@ fn shells(s: &Subject<'_>, policy: &Policy, report: &mut dyn FnMut(String, &str)
     }
     for path in &s.fs.busybox {
         if !allowed(path) && !seen.contains(path) {
-            report(format!("/{path} is busybox (by its signature)"), path);
+            report(
+                format!("/{path} is a shell (busybox or bash, by its signature)"),
+                path,
+            );
+        }
+    }
+    // A hard link to a shell is the shell under another name.
+    for (path, n) in &s.fs.nodes {
+        let target = n.link.as_deref().unwrap_or("").trim_start_matches('/');
+        if n.kind == Kind::Hardlink
+            && !allowed(path)
+            && !seen.contains(path)
+            && (s.fs.busybox.contains(target)
+                || SHELLS.contains(&target.rsplit('/').next().unwrap_or("")))
+        {
+            report(
+                format!("/{path} is a hard link to the shell /{target}"),
+                path,
+            );
         }
     }
 }
@@ -320,8 +338,15 @@ fn shells(s: &Subject<'_>, policy: &Policy, report: &mut dyn FnMut(String, &str)
 /// Why a path looks like a secret, if it does.
 fn secret(path: &str, kind: Kind) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
+    if path.split('/').any(|c| c == ".git") {
+        // Reported once, at the directory (or at the first file when it has no entry).
+        let first = path.split('/').position(|c| c == ".git").unwrap_or(0);
+        let depth = path.split('/').count() - 1;
+        return (kind == Kind::Dir && first == depth || kind != Kind::Dir && first + 1 == depth)
+            .then_some("a .git directory");
+    }
     if kind == Kind::Dir {
-        return (name == ".git").then_some("a .git directory");
+        return None;
     }
     if name == ".env" || name.starts_with(".env.") {
         return Some("an environment file");
@@ -348,8 +373,10 @@ fn secret(path: &str, kind: Kind) -> Option<&'static str> {
 /// The configured user, unless it is a non-root user of the image's passwd.
 fn root_user(s: &Subject<'_>) -> Option<String> {
     let user = s.config["config"]["User"].as_str().unwrap_or("");
-    let name = user.split(':').next().unwrap_or("");
-    if name.is_empty() || name == "0" || name == "root" {
+    let name = user.split(':').next().unwrap_or("").trim();
+    // `00` and `+0` are uid 0 to a runtime too.
+    let numeric_root = name.trim_start_matches('+').parse::<u64>() == Ok(0);
+    if name.is_empty() || numeric_root || name == "root" {
         return Some(format!("the image runs as root (User {user:?})"));
     }
     let passwd =

@@ -78,6 +78,9 @@ pub struct Filesystem {
 
 /// The most of a small file kept (the CA bundle is the largest, about 200 KiB).
 const MAX_SMALL: u64 = 8 << 20;
+/// The most entries an image's layers may hold together (each costs a few hundred bytes of
+/// memory; the largest catalog image has about 5,000).
+const MAX_ENTRIES: usize = 1_000_000;
 
 fn is_small_file(path: &str) -> bool {
     matches!(
@@ -160,6 +163,10 @@ fn read_layer(
     let mut packages = Vec::new();
     walk_layer(reader, |e, body| {
         count += 1;
+        anyhow::ensure!(
+            fs.nodes.len() < MAX_ENTRIES,
+            "more than {MAX_ENTRIES} entries; not read further"
+        );
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
         if name == ".wh..wh..opq" {
             remove_below(fs, dir, layer);
@@ -222,7 +229,57 @@ fn remove_below(fs: &mut Filesystem, dir: &str, layer: usize) {
     }
 }
 
+/// Where a path lands when its parent directories are followed through the image's
+/// symlinks, as a runtime unpacking the layer would write it (`x/etc/passwd` with `x -> /`
+/// is `/etc/passwd`). `..` stops at the root; a loop is left as it is.
+fn land(fs: &Filesystem, path: &str) -> String {
+    let Some((parent, name)) = path.rsplit_once('/') else {
+        return path.to_string();
+    };
+    let mut pending: Vec<String> = parent.split('/').rev().map(str::to_string).collect();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = pending.pop() {
+        match c.as_str() {
+            "" | "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        done.push(c);
+        let here = done.join("/");
+        if let Some(Node {
+            kind: Kind::Symlink,
+            link: Some(target),
+            ..
+        }) = fs.nodes.get(&here)
+        {
+            hops += 1;
+            if hops > 40 {
+                return path.to_string();
+            }
+            done.pop();
+            if target.starts_with('/') {
+                done.clear();
+            }
+            pending.extend(target.split('/').rev().map(str::to_string));
+        }
+    }
+    if done.is_empty() {
+        name.to_string()
+    } else {
+        format!("{}/{name}", done.join("/"))
+    }
+}
+
 fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> anyhow::Result<()> {
+    let landed = land(fs, &e.path);
+    let e = &TarEntry {
+        path: landed,
+        ..e.clone()
+    };
     let kind = match e.kind {
         tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
         tar::EntryType::Directory => Kind::Dir,
@@ -298,7 +355,7 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
         // Signatures may straddle two reads: look at the end of the last one too.
         let mut window = std::mem::take(&mut tail);
         window.extend_from_slice(chunk);
-        busybox |= contains(&window, b"BusyBox v1.");
+        busybox |= contains(&window, b"BusyBox v1.") || contains(&window, b"GNU bash, version");
         // Programs and libraries quote PEM markers (a PEM parser does): only other files count.
         key |= elf_bytes.is_none() && private_key(&window);
         let keep = window.len().min(64);
@@ -331,6 +388,20 @@ fn private_key(bytes: &[u8]) -> bool {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Hashes what is read through it.
+struct Hashed<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Counts the bytes read through it.
