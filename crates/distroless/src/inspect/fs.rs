@@ -121,13 +121,24 @@ pub fn read(
                 LayerCompression::None => Box::new(&mut counted),
             };
             let mut un = Counted {
-                inner: reader,
+                inner: Hashed {
+                    inner: reader,
+                    hash: Sha256::new(),
+                },
                 bytes: 0,
             };
             let (files, packages) =
                 read_layer(&mut un, i, &mut fs).with_context(|| what.clone())?;
-            // Drain what the tar reader left (padding), so the digest covers the whole blob.
+            // Drain what the tar reader left (padding), so the digests cover the whole blob.
             std::io::copy(&mut un, &mut std::io::sink())?;
+            // The config's diff_id must name what the layer holds (runtimes check it).
+            let diff_id = format!("sha256:{}", hex::encode(un.inner.hash.finalize_reset()));
+            let said = m.config["rootfs"]["diff_ids"][i].as_str().unwrap_or("");
+            anyhow::ensure!(
+                said == diff_id,
+                "{what}: its content is {diff_id}, but the config's diff_id says {}",
+                oci::digest::shown(said)
+            );
             (files, packages, un.bytes)
         };
         std::io::copy(&mut counted, &mut std::io::sink())?;
