@@ -97,14 +97,30 @@ fn compare(
     b: &ForeignImage,
     mb: &ForeignManifest,
 ) -> anyhow::Result<PlatformDiff> {
-    let settings = settings(&ma.config, &mb.config);
+    let mut settings = settings(&ma.config, &mb.config);
+    let (xa, xb) = (&ma.manifest["annotations"], &mb.manifest["annotations"]);
+    if xa != xb {
+        settings.push(SettingChange {
+            key: "manifest annotations".into(),
+            old: xa.clone(),
+            new: xb.clone(),
+        });
+    }
     let same_layers = ma
         .layers
         .iter()
         .map(|l| &l.digest)
         .eq(mb.layers.iter().map(|l| &l.digest));
     if same_layers {
-        // Same layer digests: the same files. Only the settings can differ.
+        // Same layer digests: the same files, once the blobs are checked against them
+        // (hashing the compressed bytes; nothing is decompressed). Only settings can differ.
+        for (image, m) in [(a, ma), (b, mb)] {
+            for blob in &m.layers {
+                let mut v = image.open_blob(blob)?;
+                std::io::copy(&mut v, &mut std::io::sink())?;
+                v.finish(&format!("{}: layer {}", image.name(), blob.digest))?;
+            }
+        }
         return Ok(PlatformDiff {
             platform: platform.to_string(),
             equal: settings.is_empty(),
