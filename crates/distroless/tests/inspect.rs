@@ -161,6 +161,10 @@ fn diff_says_what_changed_and_equal_when_nothing_did() {
             .any(|f| f["package"] == "libstdc++6"),
         "files are grouped by package"
     );
+    // A changed file says what changed, old → new.
+    for f in p["files_changed"].as_array().unwrap() {
+        assert!(f["changes"][0].as_str().unwrap().contains(" → "), "{f}");
+    }
     // Against umoci's unpacked trees: the same paths added.
     if support::have_tool("umoci") {
         let tree = |layout: &Path, name: &str| {
@@ -323,6 +327,14 @@ fn build_audit_stops_a_build_before_anything_is_written() {
     );
     assert!(!out.exists() && !tmp.path().join("img.spdx.json").exists());
     let policy = tmp.path().join("p.toml");
+    fs_err::write(&policy, "skip = [\"ca-bundel\"]\n").unwrap();
+    support::distroless(&cache)
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .arg(tmp.path())
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("\"ca-bundel\" is not a rule"));
     fs_err::write(&policy, "skip = [\"ca-bundle\"]\n").unwrap();
     support::trusting(
         &cache,

@@ -109,6 +109,18 @@ fn print_report(out: &mut impl Write, r: &PlatformReport) -> anyhow::Result<()> 
     if !c.healthcheck.is_null() {
         writeln!(out, "  healthcheck {}", c.healthcheck["Test"])?;
     }
+    for e in c.env.as_array().into_iter().flatten() {
+        writeln!(out, "  env {}", escaped(e.as_str().unwrap_or("")))?;
+    }
+    if !c.labels.is_null() {
+        writeln!(out, "  labels {}", c.labels)?;
+    }
+    if !c.volumes.is_empty() {
+        writeln!(out, "  volumes {}", c.volumes.join(" "))?;
+    }
+    if !c.stop_signal.is_empty() {
+        writeln!(out, "  stop signal {}", c.stop_signal)?;
+    }
     if !r.packages.is_empty() {
         writeln!(out, "  packages ({}):", r.packages.len())?;
         let top = r.packages.first().map_or(0, |p| p.bytes);
@@ -260,13 +272,19 @@ fn print_diff(out: &mut impl Write, d: &inspect::diff::Diff) -> anyhow::Result<(
                 .unwrap_or_default()
         };
         for f in &p.files_added {
-            writeln!(out, "  + {}{}", f.path, owned(f))?;
+            writeln!(out, "  + {}{}", escaped(&f.path), owned(f))?;
         }
         for f in &p.files_removed {
-            writeln!(out, "  - {}{}", f.path, owned(f))?;
+            writeln!(out, "  - {}{}", escaped(&f.path), owned(f))?;
         }
         for f in &p.files_changed {
-            writeln!(out, "  ~ {} [{}]{}", f.path, f.what.join(", "), owned(f))?;
+            writeln!(
+                out,
+                "  ~ {}: {}{}",
+                escaped(&f.path),
+                f.changes.join("; "),
+                owned(f)
+            )?;
         }
         for s in &p.settings {
             writeln!(out, "  ~ config {}: {} → {}", s.key, s.old, s.new)?;

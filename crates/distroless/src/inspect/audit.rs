@@ -42,7 +42,21 @@ impl Policy {
         let bytes = crate::files::read_regular(path, 1 << 20)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+        let policy: Policy = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        if let Some(unknown) = policy
+            .skip
+            .iter()
+            .find(|r| !RULES.iter().any(|(id, _)| id == r))
+        {
+            let known: Vec<&str> = RULES.iter().map(|(id, _)| *id).collect();
+            anyhow::bail!(
+                "{}: skip: {unknown:?} is not a rule (rules: {})",
+                path.display(),
+                known.join(", ")
+            );
+        }
+        Ok(policy)
     }
 }
 

@@ -21,6 +21,10 @@ pub struct FileChange {
     pub what: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The old and new values of what differs (`0644 → 0755`, `0:0 → 1000:1000`, content
+    /// digests shortened).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// A setting that differs.
@@ -159,12 +163,14 @@ fn compare(
                 path: format!("/{path}"),
                 what: Vec::new(),
                 package: owner(path),
+                changes: Vec::new(),
             }),
             Some(na) => {
                 let what = differences(na, nb);
                 if !what.is_empty() {
                     d.files_changed.push(FileChange {
                         path: format!("/{path}"),
+                        changes: values(na, nb, &what),
                         what,
                         package: owner(path),
                     });
@@ -177,6 +183,7 @@ fn compare(
             path: format!("/{path}"),
             what: Vec::new(),
             package: owner(path),
+            changes: Vec::new(),
         });
     }
     d.equal = d.packages_added.is_empty()
@@ -208,6 +215,33 @@ fn differences(a: &Node, b: &Node) -> Vec<&'static str> {
         out.push("link");
     }
     out
+}
+
+/// The old and new values of each attribute that differs.
+fn values(a: &Node, b: &Node, what: &[&str]) -> Vec<String> {
+    let short = |d: &Option<String>| {
+        d.as_deref()
+            .map_or("-".to_string(), |d| d[..12.min(d.len())].to_string())
+    };
+    what.iter()
+        .map(|w| match *w {
+            "kind" => format!("kind {:?} → {:?}", a.kind, b.kind),
+            "content" => format!(
+                "content {} → {} ({} → {} bytes)",
+                short(&a.sha256),
+                short(&b.sha256),
+                a.size,
+                b.size
+            ),
+            "mode" => format!("mode {:04o} → {:04o}", a.mode, b.mode),
+            "owner" => format!("owner {}:{} → {}:{}", a.uid, a.gid, b.uid, b.gid),
+            _ => format!(
+                "link {} → {}",
+                a.link.as_deref().unwrap_or("-"),
+                b.link.as_deref().unwrap_or("-")
+            ),
+        })
+        .collect()
 }
 
 /// The runtime settings that differ (`config.*`, plus the platform fields).

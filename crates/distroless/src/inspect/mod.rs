@@ -42,6 +42,9 @@ pub struct Settings {
     pub workdir: String,
     pub ports: Vec<String>,
     pub healthcheck: Value,
+    pub labels: Value,
+    pub volumes: Vec<String>,
+    pub stop_signal: String,
 }
 
 /// The platform of a manifest as `os/arch[/variant]`.
@@ -118,6 +121,12 @@ pub fn report(
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default(),
             healthcheck: c["Healthcheck"].clone(),
+            labels: c["Labels"].clone(),
+            volumes: c["Volumes"]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default(),
+            stop_signal: c["StopSignal"].as_str().unwrap_or("").to_string(),
         },
         packages: packages::of(fs),
         largest,
