@@ -388,4 +388,30 @@ pub(crate) fn validate_sarif(file: &Path) {
         return;
     }
     run(Command::new("python3").args(["-c", script]).arg(file));
+    // And the published schema itself, as the serde-sarif package carries it.
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .expect("a cargo home");
+    let schema = fs_err::read_dir(home.join("registry/src"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .flat_map(|d| {
+            fs_err::read_dir(d.path())
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+        })
+        .map(|e| e.path().join("src/schema.json"))
+        .find(|p| {
+            p.to_string_lossy().contains("serde-sarif-")
+                && fs_err::read_to_string(p)
+                    .is_ok_and(|t| t.contains("SARIF) Version 2.1.0 JSON Schema"))
+        })
+        .expect("the serde-sarif package (a dev-dependency) carries the SARIF schema");
+    let check = "import json, sys, jsonschema\nschema = json.load(open(sys.argv[1]))\njsonschema.Draft7Validator(schema).validate(json.load(open(sys.argv[2])))\n";
+    run(Command::new("python3")
+        .args(["-c", check])
+        .arg(&schema)
+        .arg(file));
 }
