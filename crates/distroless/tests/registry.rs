@@ -148,6 +148,19 @@ fn pushed_images_read_back_the_same_everywhere() {
 
     pull_one_platform_into_archives(&cache, &target, tmp.path());
     push_each_archive_kind(&cache, &repo, &reg, tmp.path());
+    // inspect, diff and audit take a registry reference as they take a layout.
+    let seen = support::distroless(&cache)
+        .args(["inspect", "--json", &format!("{target}:latest")])
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&seen)).unwrap();
+    assert_eq!(doc["platforms"].as_array().unwrap().len(), 2);
+    support::distroless(&cache)
+        .arg("diff")
+        .arg(&layout)
+        .arg(format!("{target}:latest"))
+        .assert()
+        .success();
 }
 
 /// An oci-archive and a docker-archive push too, and pull back to the manifest they hold.
