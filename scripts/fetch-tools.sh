@@ -5,7 +5,7 @@
 # Usage: scripts/fetch-tools.sh [DIR]; then put DIR/usr/bin on PATH.
 set -euo pipefail
 dir="$(realpath -m "${1:-target/ci-tools}")"
-[ -x "$dir/usr/bin/crane" ] && exit 0
+[ -x "$dir/usr/bin/crane" ] && [ -x "$dir/usr/bin/cosign" ] && exit 0
 src="$(mktemp -d)"
 trap 'rm -rf "$src"' EXIT
 mkdir -p "$src/lists/partial" "$src/archives/partial" "$dir"
@@ -16,6 +16,6 @@ printf 'Types: deb\nURIs: %s\nSuites: forky\nComponents: main\nSigned-By: /usr/s
 A=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$src" -o "Dir::State::Lists=$src/lists"
    -o "Dir::Cache=$src" -o "Dir::Cache::Archives=$src/archives" -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
 apt-get "${A[@]}" update -qq >/dev/null
-(cd "$src" && apt-get "${A[@]}" download -qq crane >/dev/null)
+(cd "$src" && apt-get "${A[@]}" download -qq crane cosign >/dev/null)
 for d in "$src"/*.deb; do dpkg -x "$d" "$dir"; done
 "$dir/usr/bin/crane" version >/dev/null

@@ -26,6 +26,7 @@ fn run() -> anyhow::Result<()> {
         Command::Inspect(args) => cli::inspect::inspect(args),
         Command::Diff(args) => cli::inspect::diff(args),
         Command::Audit(args) => cli::inspect::audit(args),
+        Command::Keygen { output } => cli::keys::keygen(output),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());

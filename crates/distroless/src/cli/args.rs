@@ -119,6 +119,18 @@ pub(crate) enum Command {
     ///   distroless audit 127.0.0.1:5000/team/shop:1.2 --policy policy.toml --format sarif > audit.sarif
     #[command(verbatim_doc_comment)]
     Audit(AuditArgs),
+    /// Make a signing key pair in cosign's formats: DIR/cosign.key (encrypted with the password
+    /// from $DISTROLESS_PASSWORD, or standard input) and DIR/cosign.pub. cosign reads them, and
+    /// keys cosign made work here.
+    ///
+    /// Example:
+    ///   printf %s "$PASSWORD" | distroless keygen -o keys
+    #[command(verbatim_doc_comment)]
+    Keygen {
+        /// Directory for cosign.key and cosign.pub.
+        #[arg(short, long, default_value = ".")]
+        output: PathBuf,
+    },
     /// Print a shell completion script.
     ///
     /// Examples:

@@ -7,6 +7,7 @@ pub(crate) mod build;
 pub(crate) mod debug;
 pub(crate) mod hints;
 pub(crate) mod inspect;
+pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod lock;
 pub(crate) mod needs;
