@@ -27,6 +27,7 @@ fn run() -> anyhow::Result<()> {
         Command::Diff(args) => cli::inspect::diff(args),
         Command::Audit(args) => cli::inspect::audit(args),
         Command::Keygen { output } => cli::keys::keygen(output),
+        Command::Sign(args) => cli::keys::sign(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());

@@ -735,3 +735,91 @@ fn ambiguous_or_mismatched_requests_are_refused_in_one_line() {
         .unwrap();
     assert!(!tagged.status.success(), "no latest tag was made");
 }
+
+#[test]
+fn cosign_verifies_what_we_sign() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    if !support::have_tool("cosign") {
+        return;
+    }
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let layout = tmp.path().join("static");
+    build_layout(&cache, &repo, "static", &["amd64", "arm64"], &layout);
+    let (signed, unsigned) = (
+        format!("{}/t/static:1", reg.addr),
+        format!("{}/t/unsigned:1", reg.addr),
+    );
+    for target in [&signed, &unsigned] {
+        support::distroless(&cache)
+            .arg("push")
+            .arg(&layout)
+            .arg(target)
+            .assert()
+            .success();
+    }
+    // A key cosign made, used here.
+    support::run(
+        Command::new("cosign")
+            .current_dir(tmp.path())
+            .arg("generate-key-pair")
+            .env("COSIGN_PASSWORD", "pa55"),
+    );
+    support::distroless(&cache)
+        .args(["sign", &signed, "--key"])
+        .arg(tmp.path().join("cosign.key"))
+        .env("DISTROLESS_PASSWORD", "pa55")
+        .assert()
+        .success();
+    let verify = |target: &str| {
+        Command::new("cosign")
+            .args([
+                "verify",
+                "--insecure-ignore-tlog",
+                "--allow-http-registry",
+                "--key",
+            ])
+            .arg(tmp.path().join("cosign.pub"))
+            .arg(target)
+            .output()
+            .unwrap()
+    };
+    let ok = verify(&signed);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Every platform's manifest is signed too.
+    let index: serde_json::Value =
+        serde_json::from_str(&support::run(Command::new("skopeo").args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{signed}"),
+        ])))
+        .unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let by_digest = format!("{}/t/static@{}", reg.addr, m["digest"].as_str().unwrap());
+        assert!(verify(&by_digest).status.success(), "{by_digest}");
+    }
+    assert!(
+        !verify(&unsigned).status.success(),
+        "an unsigned image is refused"
+    );
+    // A wrong password is one clear line.
+    let bad = support::distroless(&cache)
+        .args(["sign", &signed, "--key"])
+        .arg(tmp.path().join("cosign.key"))
+        .env("DISTROLESS_PASSWORD", "nope")
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&bad.get_output().stderr).to_string();
+    assert!(
+        err.contains("password does not open") && !err.contains("nope"),
+        "{err}"
+    );
+}

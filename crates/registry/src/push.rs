@@ -567,3 +567,60 @@ impl Read for Checked {
         Ok(n)
     }
 }
+
+/// Pushes a small artifact held in memory (a signature, an attestation): its blobs, its config
+/// and its manifest under `tag`. Returns the manifest's digest.
+pub fn push_artifact(
+    client: &Client,
+    r: &Reference,
+    blobs: &[Vec<u8>],
+    manifest: &[u8],
+    media_type: &str,
+    tag: &str,
+) -> Result<String> {
+    let scopes = [format!("repository:{}:pull,push", r.repository)];
+    for bytes in blobs {
+        let digest = Digest::sha256_of(bytes).to_string();
+        let head_url = client.url(r, &format!("blobs/{digest}"));
+        if client
+            .send(r, &scopes, || Ok(client.http().head(&head_url)))?
+            .status()
+            .is_success()
+        {
+            continue;
+        }
+        let start = client.url(r, "blobs/uploads/");
+        let resp = client.send(r, &scopes, || {
+            Ok(client.http().post(&start).header(CONTENT_LENGTH, 0))
+        })?;
+        if resp.status() != StatusCode::ACCEPTED {
+            return Err(explain(r, resp, "starting an upload"));
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::registry(r, "the registry started an upload without a Location"))?
+            .to_string();
+        let base =
+            url::Url::parse(&client.base(r)).map_err(|e| Error::registry(r, e.to_string()))?;
+        let mut put = base
+            .join(&location)
+            .map_err(|_| Error::registry(r, "the upload Location is not a URL"))?;
+        put.query_pairs_mut().append_pair("digest", &digest);
+        let put = put.to_string();
+        let resp = client.send_tries(r, &scopes, 1, || {
+            Ok(client
+                .http()
+                .put(&put)
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(bytes.clone()))
+        })?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(explain(r, resp, &format!("uploading {digest}")));
+        }
+    }
+    let doc = Doc::new(media_type, manifest.to_vec());
+    put_manifest(client, r, tag, &doc)?;
+    Ok(doc.digest.to_string())
+}

@@ -7,6 +7,7 @@
 //! bytes out; it knows nothing of images or registries).
 
 pub mod keys;
+pub mod simple;
 
 pub use keys::{KeyPair, PublicKey};
 

@@ -131,6 +131,14 @@ pub(crate) enum Command {
         #[arg(short, long, default_value = ".")]
         output: PathBuf,
     },
+    /// Sign an image in a registry with a cosign key: its index and every platform manifest,
+    /// stored as cosign stores signatures (the `sha256-<digest>.sig` tag), so `cosign verify
+    /// --key cosign.pub` accepts them.
+    ///
+    /// Example:
+    ///   printf %s "$PASSWORD" | distroless sign 127.0.0.1:5000/team/shop:1.2 --key cosign.key
+    #[command(verbatim_doc_comment)]
+    Sign(SignArgs),
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -560,6 +568,17 @@ pub(crate) struct DiffArgs {
     /// Cache directory (where registry images are pulled).
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]
+    pub(crate) reference: String,
+    /// The private key (cosign's format; password from $DISTROLESS_PASSWORD or stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

@@ -50,3 +50,41 @@ pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Runs `distroless sign`: the image's top digest and every platform manifest's, each signed
+/// and pushed under cosign's `.sig` tag.
+pub(crate) fn sign(args: &super::args::SignArgs) -> anyhow::Result<()> {
+    let r = registry::Reference::parse(&args.reference)?;
+    let text = String::from_utf8(distroless::files::read_regular(&args.key, 64 << 10)?)
+        .map_err(|_| anyhow::anyhow!("{}: not a key", args.key.display()))?;
+    let key = sign::KeyPair::from_encrypted_pem(&text, &password()?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
+    let client = super::registry::client(&args.registry)?;
+    let key_name = r.manifest_key();
+    let (bytes, media, top) = registry::pull::manifest(&client, &r, &key_name)?;
+    let mut digests = vec![top.to_string()];
+    if media.contains("index") || media.contains("list") {
+        let index: serde_json::Value = serde_json::from_slice(&bytes)?;
+        digests.extend(
+            index["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["digest"].as_str().map(str::to_string)),
+        );
+    }
+    let repository = format!("{}/{}", r.registry, r.repository);
+    for d in &digests {
+        let artifact = sign::simple::sign(&key, &repository, d);
+        registry::push::push_artifact(
+            &client,
+            &r,
+            &artifact.blobs,
+            &artifact.manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+            &sign::simple::tag(d),
+        )?;
+        println!("signed {repository}@{d}");
+    }
+    Ok(())
+}
