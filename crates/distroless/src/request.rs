@@ -47,7 +47,7 @@ pub struct BuildRequest {
     /// Replace an existing layout instead of adding the new tags to it.
     pub replace: bool,
     /// Audit the result with this policy before anything is written.
-    pub audit: Option<crate::inspect::audit::Policy>,
+    pub audit: Option<crate::model::policy::Policy>,
 }
 
 impl Target {
