@@ -243,9 +243,22 @@ impl Client {
         scopes: &[String],
         credential: Option<&Credential>,
     ) -> Result<String> {
+        self.again_on_network(r, || {
+            self.fetch_token_once(r, realm, service, scopes, credential)
+        })
+    }
+
+    /// Runs `op` up to `attempts` times while it fails with a network error (a body or session
+    /// that broke off after the request itself succeeded, which `send` cannot retry); any
+    /// other outcome is returned at once.
+    pub(crate) fn again_on_network<T>(
+        &self,
+        r: &Reference,
+        mut op: impl FnMut() -> Result<T>,
+    ) -> Result<T> {
         let mut last = None;
         for _ in 0..self.options.attempts.max(1) {
-            match self.fetch_token_once(r, realm, service, scopes, credential) {
+            match op() {
                 Err(e @ Error::Network { .. }) => last = Some(e),
                 other => return other,
             }

@@ -90,14 +90,7 @@ pub struct Pulled {
 /// The manifest or index a reference names, as bytes, checked; and its media type.
 pub fn manifest(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {
     // A body that breaks off is fetched again, like any failed request.
-    let mut last = None;
-    for _ in 0..client.options.attempts.max(1) {
-        match manifest_once(client, r, key) {
-            Err(e @ Error::Network { .. }) => last = Some(e),
-            other => return other,
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::registry(r, "no attempt was made")))
+    client.again_on_network(r, || manifest_once(client, r, key))
 }
 
 fn manifest_once(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {

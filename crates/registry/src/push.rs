@@ -371,25 +371,18 @@ fn upload(
         seen.note(r, &blob.digest);
         return Ok(());
     }
-    let mut last = None;
-    for _ in 0..client.options.attempts.max(1) {
-        match upload_once(client, image, r, blob, from.as_deref(), &scopes) {
-            Ok(mounted) => {
-                let c = if mounted {
-                    &client.counters.blobs_mounted
-                } else {
-                    &client.counters.blobs_sent
-                };
-                c.fetch_add(1, Ordering::Relaxed);
-                seen.note(r, &blob.digest);
-                return Ok(());
-            }
-            // A broken session is started again; anything else stops here.
-            Err(e @ Error::Network { .. }) => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| Error::registry(r, "upload failed")))
+    // A broken session is started again; anything else stops here.
+    let mounted = client.again_on_network(r, || {
+        upload_once(client, image, r, blob, from.as_deref(), &scopes)
+    })?;
+    let c = if mounted {
+        &client.counters.blobs_mounted
+    } else {
+        &client.counters.blobs_sent
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+    seen.note(r, &blob.digest);
+    Ok(())
 }
 
 /// One upload session: `POST` (mounting if we can), then one monolithic `PUT` of the bytes.
