@@ -151,6 +151,17 @@ impl PublicKey {
             .map_err(|_| Error::Key("not an ECDSA P-256 public key (PEM)".into()))
     }
 
+    /// What a sigstore bundle names this key by: base64 of the SHA-256 of its DER form (the
+    /// `publicKey.hint` cosign writes).
+    pub fn hint(&self) -> Result<String> {
+        use sha2::Digest as _;
+        let der = self
+            .key
+            .to_public_key_der()
+            .map_err(|e| Error::Key(format!("public key: {e}")))?;
+        Ok(b64().encode(sha2::Sha256::digest(der.as_bytes())))
+    }
+
     /// Checks a base64 ASN.1 DER signature over `message`.
     pub fn verify(&self, message: &[u8], signature_b64: &str) -> Result<()> {
         let raw = b64()

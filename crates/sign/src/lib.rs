@@ -6,8 +6,12 @@
 //! A crate of its own: its dependencies are cryptography, and its border is clean (bytes in,
 //! bytes out; it knows nothing of images or registries).
 
+pub mod bundle;
+pub mod dsse;
 pub mod keys;
 pub mod simple;
+pub mod statement;
+pub mod storage;
 
 pub use keys::{KeyPair, PublicKey};
 
@@ -18,6 +22,8 @@ pub enum Error {
     Key(String),
     #[error("the password does not open this key (or the key is damaged)")]
     WrongPassword,
+    #[error("{0}")]
+    Envelope(String),
     #[error("the signature does not verify")]
     BadSignature,
     #[error(transparent)]

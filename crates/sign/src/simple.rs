@@ -26,21 +26,42 @@ pub fn payload(repository: &str, digest: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Checks a signed simple-signing payload: it must be cosign's kind, name `digest`, and (when
+/// `repository` is given) that repository.
+pub fn check_payload(bytes: &[u8], digest: &str, repository: Option<&str>) -> crate::Result<()> {
+    let bad = |m: String| crate::Error::Envelope(m);
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|_| bad("the signed payload is not JSON".into()))?;
+    let critical = &v["critical"];
+    if critical["type"] != "cosign container image signature" {
+        return Err(bad(format!("signed payload of type {}", critical["type"])));
+    }
+    let signed = critical["image"]["docker-manifest-digest"]
+        .as_str()
+        .unwrap_or_default();
+    if signed != digest {
+        return Err(bad(format!("the signature is for {signed}, not {digest}")));
+    }
+    if let Some(want) = repository {
+        let named = critical["identity"]["docker-reference"]
+            .as_str()
+            .unwrap_or_default();
+        if named != want {
+            return Err(bad(format!(
+                "the signature names repository {named:?}, not {want}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The tag cosign looks for the signatures of `digest` under.
 pub fn tag(digest: &str) -> String {
     format!("{}.sig", digest.replace(':', "-"))
 }
 
-/// The signature artifact of an image: its blobs (payload, config) and its manifest.
-pub struct Artifact {
-    pub blobs: Vec<Vec<u8>>,
-    pub manifest: Vec<u8>,
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
+pub use crate::storage::Artifact;
+use crate::storage::sha256;
 
 /// Signs an image digest for a repository: the artifact to push under [`tag`].
 pub fn sign(key: &KeyPair, repository: &str, digest: &str) -> Artifact {
@@ -73,5 +94,21 @@ pub fn sign(key: &KeyPair, repository: &str, digest: &str) -> Artifact {
     Artifact {
         blobs: vec![payload, config],
         manifest: manifest.to_string().into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_checked_for_digest_and_repository() {
+        let d = format!("sha256:{}", "ab".repeat(32));
+        let p = payload("127.0.0.1:5000/team/x", &d);
+        check_payload(&p, &d, None).unwrap();
+        check_payload(&p, &d, Some("127.0.0.1:5000/team/x")).unwrap();
+        assert!(check_payload(&p, &d, Some("127.0.0.1:5000/team/y")).is_err());
+        assert!(check_payload(&p, &format!("sha256:{}", "cd".repeat(32)), None).is_err());
+        assert!(check_payload(b"[]", &d, None).is_err());
     }
 }

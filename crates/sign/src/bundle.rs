@@ -1,0 +1,53 @@
+//! Sigstore bundles (v0.3), the format cosign 3 stores signatures and attestations in: a DSSE
+//! envelope plus the material to check it (here a public key, named by its hint; no
+//! certificate and no transparency-log entry, since keys are the user's own and signing is
+//! offline).
+
+use serde_json::{Value, json};
+
+use crate::dsse::Envelope;
+use crate::keys::KeyPair;
+use crate::{Error, Result};
+
+/// The media type of a bundle (layer and artifact type of its OCI manifest).
+pub const MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// A bundle around an envelope signed by `key`.
+pub fn wrap(key: &KeyPair, envelope: &Envelope) -> Result<Vec<u8>> {
+    Ok(json!({
+        "mediaType": MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": key.public().hint()?}},
+        "dsseEnvelope": envelope,
+    })
+    .to_string()
+    .into_bytes())
+}
+
+/// The envelope inside a bundle (a bundle of another version or kind is refused).
+pub fn unwrap(bytes: &[u8]) -> Result<Envelope> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Envelope(format!("not a sigstore bundle: {e}")))?;
+    let media = v["mediaType"].as_str().unwrap_or_default();
+    if !media.starts_with("application/vnd.dev.sigstore.bundle") {
+        return Err(Error::Envelope(format!("bundle media type {media:?}")));
+    }
+    let env = v
+        .get("dsseEnvelope")
+        .ok_or_else(|| Error::Envelope("a bundle without a DSSE envelope".into()))?;
+    serde_json::from_value(env.clone())
+        .map_err(|e| Error::Envelope(format!("the bundle's envelope: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bundle_gives_back_its_envelope() {
+        let key = KeyPair::generate().unwrap();
+        let env = Envelope::sign(&key, crate::dsse::IN_TOTO, b"{}");
+        let bytes = wrap(&key, &env).unwrap();
+        assert_eq!(unwrap(&bytes).unwrap(), env);
+        assert!(unwrap(br#"{"mediaType":"x"}"#).is_err());
+    }
+}
