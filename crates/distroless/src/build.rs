@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
 
 use crate::app::{AppPrepared, AppSpec, machine, prepare::auto_plan, prepare_app, settings};
+use crate::attest::provenance;
 use crate::image::assemble::{ArchImage, ArchStep};
 use crate::image::{index_digest, tagged_index};
 use crate::model::lock::Lock;
@@ -49,13 +50,16 @@ pub fn build(
     {
         source.reporter.warn(&w);
     }
+    let started = std::time::SystemTime::now();
     let layout = LayoutWriter::new(req.destination.path())?;
     let mut built = Vec::new();
     let mut explain = Vec::new();
+    let mut materials = Vec::new();
     for (&arch, app) in arches.iter().zip(&apps) {
         let what = || format!("{} for {arch}", target.shown(&image));
         let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
         explain.extend(lines);
+        materials.extend(provenance::from_plan(&p, image.variant.debug)?);
         let step = ArchStep {
             source,
             catalog,
@@ -67,7 +71,20 @@ pub fn build(
         };
         built.push(step.build(&p).with_context(what)?);
     }
-    finish(layout, req, &image, built, explain)
+    let record = Record {
+        materials,
+        started,
+        explain,
+    };
+    finish(layout, req, &image, built, record)
+}
+
+/// What the build learnt on the way that the output records: the inputs fetched (for the
+/// provenance), when it began, and the `--explain` lines.
+struct Record {
+    materials: Vec<provenance::Material>,
+    started: std::time::SystemTime,
+    explain: Vec<String>,
 }
 
 /// The plans a build would use, one per architecture, with their `--explain` lines (for
@@ -228,13 +245,13 @@ fn shown_list(names: &[String]) -> String {
     }
 }
 
-/// Writes the index, the output and the SBOMs of every architecture.
+/// Writes the index, the output, the SBOMs of every architecture and the provenance.
 fn finish(
     layout: LayoutWriter,
     req: &BuildRequest,
     image: &ImageRef,
     built: Vec<ArchImage>,
-    explain: Vec<String>,
+    record: Record,
 ) -> anyhow::Result<BuildSummary> {
     let tags: Vec<String> = match req.target.app.as_ref().map(|a| a.recipe.tags.clone()) {
         Some(t) if !t.is_empty() => t,
@@ -271,22 +288,54 @@ fn finish(
     // SBOMs are written under temporary names first and renamed beside the image only once
     // the image is in place: a failed or interrupted build leaves neither.
     let mut staged = Vec::new();
-    for doc in built.iter().flat_map(|b| &b.sboms) {
-        let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
-        let parent = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let mut tmp = oci::staging::Partial::new(&parent)?;
-        std::io::Write::write_all(&mut tmp, &doc.bytes)?;
-        staged.push((tmp, path));
+    let mut byproducts = Vec::new();
+    for b in &built {
+        for doc in &b.sboms {
+            let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
+            byproducts.push(provenance::Byproduct::of(&path, doc, &b.summary.digest));
+            staged.push((stage(&path, &doc.bytes)?, path));
+        }
     }
+    let top_digest = top
+        .manifests()
+        .first()
+        .map(|d| d.digest().to_string())
+        .unwrap_or_default();
+    let mut materials = record.materials;
+    for b in &built {
+        materials.extend(provenance::from_files(&b.summary.files));
+    }
+    let recipe = req
+        .target
+        .app
+        .as_ref()
+        .map(|a| (a.file.clone(), provenance::sha256_hex(a.text.as_bytes())));
+    let base_name = req.target.app.as_ref().map(|_| image.canonical());
+    let statement = provenance::statement(
+        &provenance::Build {
+            image: &name,
+            top: &top_digest,
+            manifests: built
+                .iter()
+                .map(|b| (b.summary.arch.clone(), b.summary.digest.clone()))
+                .collect(),
+            recipe: recipe.as_ref().map(|(f, d)| (f.as_str(), d.as_str())),
+            base: base_name.as_deref(),
+            request: req,
+            started: record.started,
+        },
+        &materials,
+        &byproducts,
+    );
+    let provenance_path = req.destination.provenance_path();
+    let staged_provenance = stage(&provenance_path, &statement.to_json())?;
     output::finish(layout, &top, &req.destination, docker.as_ref())?;
     let mut sboms = Vec::new();
     for (tmp, path) in staged {
         tmp.persist(&path)?;
         sboms.push(path);
     }
+    staged_provenance.persist(&provenance_path)?;
     let (shown, base) = match &req.target.app {
         Some(_) => (
             format!("{name}:{}", tags.first().map_or("latest", String::as_str)),
@@ -302,16 +351,25 @@ fn finish(
         base,
         output: req.destination.path().to_path_buf(),
         format: req.destination.format(),
-        digest: top
-            .manifests()
-            .first()
-            .map(|d| d.digest().to_string())
-            .unwrap_or_default(),
+        digest: top_digest,
         index_digest,
         manifests: built.into_iter().map(|b| b.summary).collect(),
         sboms,
-        explain,
+        provenance: Some(provenance_path),
+        explain: record.explain,
     })
+}
+
+/// Bytes written under a temporary name beside `path`, renamed into place by the caller once
+/// the image is there.
+fn stage(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<oci::staging::Partial> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = oci::staging::Partial::new(&parent)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    Ok(tmp)
 }
 
 /// Audits the image in the staging directory; a finding stops the build before anything is
@@ -381,6 +439,7 @@ mod tests {
             sbom: crate::sbom::SbomFormats::Both,
             replace: false,
             audit: None,
+            invocation: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@
 //! Nothing in the library prints: it reports through [`report::Reporter`].
 
 pub mod app;
+pub mod attest;
 pub mod build;
 pub mod cache;
 pub mod debs;

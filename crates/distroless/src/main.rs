@@ -27,7 +27,9 @@ fn run() -> anyhow::Result<()> {
         Command::Diff(args) => cli::inspect::diff(args),
         Command::Audit(args) => cli::inspect::audit(args),
         Command::Keygen { output } => cli::keys::keygen(output),
-        Command::Sign(args) => cli::keys::sign(args),
+        Command::Sign(args) => cli::signing::sign(args),
+        Command::Attest(args) => cli::signing::attest(args),
+        Command::Verify(args) => cli::signing::verify(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "distroless", &mut std::io::stdout());

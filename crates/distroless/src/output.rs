@@ -26,6 +26,9 @@ pub struct BuildSummary {
     pub index_digest: String,
     pub manifests: Vec<ManifestSummary>,
     pub sboms: Vec<PathBuf>,
+    /// The SLSA provenance statement written beside the output (unsigned; `attest` signs it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<PathBuf>,
     /// For `from = "auto"`: why every library file is in the image.
     pub explain: Vec<String>,
 }

@@ -48,6 +48,8 @@ pub struct BuildRequest {
     pub replace: bool,
     /// Audit the result with this policy before anything is written.
     pub audit: Option<crate::model::policy::Policy>,
+    /// The command line, secrets redacted (recorded in the provenance).
+    pub invocation: Vec<String>,
 }
 
 impl Target {

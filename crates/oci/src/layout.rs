@@ -265,3 +265,59 @@ impl LayoutWriter {
         file.persist(dest)
     }
 }
+
+/// Adds artifacts (each its blobs and its manifest, e.g. signatures and attestations that
+/// name an image of the layout as their `subject`) to an existing layout: blobs land under
+/// their digests, then `index.json` gains one untagged entry per manifest, replaced whole
+/// (written beside it and renamed), so a reader sees the old index or the new one.
+pub fn add_artifacts(dir: &Path, artifacts: &[(Vec<Vec<u8>>, Vec<u8>)]) -> Result<()> {
+    if !is_layout(dir) {
+        return Err(not_a_layout(dir));
+    }
+    let blobs = dir.join("blobs/sha256");
+    fs_err::create_dir_all(&blobs)?;
+    let put = |bytes: &[u8]| -> Result<String> {
+        let hex = hex::encode(Sha256::digest(bytes));
+        let dest = blobs.join(&hex);
+        if !dest.exists() {
+            let mut tmp = crate::staging::public_tempfile(&blobs)?;
+            std::io::Write::write_all(&mut tmp, bytes)?;
+            tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
+        }
+        Ok(format!("sha256:{hex}"))
+    };
+    let index_path = dir.join("index.json");
+    let text = fs_err::read(&index_path)?;
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| Error::Foreign {
+            image: dir.display().to_string(),
+            reason: format!("index.json: {e}"),
+        })?;
+    let Some(list) = index["manifests"].as_array_mut() else {
+        return Err(not_a_layout(dir));
+    };
+    for (parts, manifest) in artifacts {
+        for b in parts {
+            put(b)?;
+        }
+        let digest = put(manifest)?;
+        if list.iter().any(|m| m["digest"] == digest.as_str()) {
+            continue;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(manifest).unwrap_or_default();
+        let mut entry = serde_json::json!({
+            "mediaType": doc["mediaType"],
+            "digest": digest,
+            "size": manifest.len(),
+        });
+        if !doc["artifactType"].is_null() {
+            entry["artifactType"] = doc["artifactType"].clone();
+        }
+        list.push(entry);
+    }
+    let mut tmp = crate::staging::public_tempfile(dir)?;
+    std::io::Write::write_all(&mut tmp, &serde_json::to_vec(&index).unwrap_or_default())?;
+    tmp.persist(&index_path)
+        .map_err(|e| Error::io(&index_path, e.error))?;
+    Ok(())
+}

@@ -12,6 +12,7 @@ pub mod error;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod referrers;
 
 pub use client::{Client, Options};
 pub use error::{Error, Result};

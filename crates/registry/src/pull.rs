@@ -21,6 +21,8 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// The largest manifest or index we read.
 const MAX_MANIFEST: u64 = 4 << 20;
+/// Every manifest media type we read, for `Accept`.
+pub(crate) const ACCEPTED: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST];
 /// The largest image config we take (as for images read from disk).
 const MAX_CONFIG: u64 = oci::read::MAX_CONFIG;
 /// The layer media types an image we pull may use (as for images read from disk).
@@ -96,7 +98,7 @@ pub fn manifest(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, S
 fn manifest_once(client: &Client, r: &Reference, key: &str) -> Result<(Vec<u8>, String, Digest)> {
     let scopes = [format!("repository:{}:pull", r.repository)];
     let url = client.url(r, &format!("manifests/{key}"));
-    let accept = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST].join(", ");
+    let accept = ACCEPTED.join(", ");
     let resp = client.send(r, &scopes, || {
         Ok(client.http().get(&url).header(ACCEPT, &accept))
     })?;

@@ -308,7 +308,9 @@ fn has_manifest(client: &Client, r: &Reference, doc: &Doc) -> Result<bool> {
 }
 
 /// `PUT /manifests/KEY` (a digest or a tag).
-fn put_manifest(client: &Client, r: &Reference, key: &str, doc: &Doc) -> Result<()> {
+/// Puts a manifest; true when the registry says (`OCI-Subject`) it indexed the manifest's
+/// subject for the referrers API.
+fn put_manifest(client: &Client, r: &Reference, key: &str, doc: &Doc) -> Result<bool> {
     let scopes = [format!("repository:{}:pull,push", r.repository)];
     let url = client.url(r, &format!("manifests/{key}"));
     let resp = client.send(r, &scopes, || {
@@ -325,7 +327,7 @@ fn put_manifest(client: &Client, r: &Reference, key: &str, doc: &Doc) -> Result<
         .counters
         .bytes_sent
         .fetch_add(doc.bytes.len() as u64, Ordering::Relaxed);
-    Ok(())
+    Ok(resp.headers().contains_key("oci-subject"))
 }
 
 /// Uploads every blob, `jobs` at a time.
@@ -571,6 +573,32 @@ pub fn push_artifact(
     media_type: &str,
     tag: &str,
 ) -> Result<String> {
+    let doc = Doc::new(media_type, manifest.to_vec());
+    push_small(client, r, blobs, &doc, tag)?;
+    Ok(doc.digest.to_string())
+}
+
+/// Pushes an artifact manifest with a `subject` under its digest; true when the registry
+/// indexed it for the referrers API (else the caller keeps the referrers tag up to date).
+pub(crate) fn push_subject_artifact(
+    client: &Client,
+    r: &Reference,
+    blobs: &[Vec<u8>],
+    manifest: &[u8],
+) -> Result<(Digest, bool)> {
+    let doc = Doc::new(OCI_MANIFEST, manifest.to_vec());
+    let indexed = push_small(client, r, blobs, &doc, &doc.digest.to_string())?;
+    Ok((doc.digest, indexed))
+}
+
+/// Small in-memory blobs (skipped when present), then the manifest under `key`.
+fn push_small(
+    client: &Client,
+    r: &Reference,
+    blobs: &[Vec<u8>],
+    doc: &Doc,
+    key: &str,
+) -> Result<bool> {
     let scopes = [format!("repository:{}:pull,push", r.repository)];
     for bytes in blobs {
         let digest = Digest::sha256_of(bytes).to_string();
@@ -613,7 +641,5 @@ pub fn push_artifact(
             return Err(explain(r, resp, &format!("uploading {digest}")));
         }
     }
-    let doc = Doc::new(media_type, manifest.to_vec());
-    put_manifest(client, r, tag, &doc)?;
-    Ok(doc.digest.to_string())
+    put_manifest(client, r, key, doc)
 }

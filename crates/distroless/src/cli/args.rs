@@ -131,14 +131,40 @@ pub(crate) enum Command {
         #[arg(short, long, default_value = ".")]
         output: PathBuf,
     },
-    /// Sign an image in a registry with a cosign key: its index and every platform manifest,
-    /// stored as cosign stores signatures (the `sha256-<digest>.sig` tag), so `cosign verify
-    /// --key cosign.pub` accepts them.
+    /// Sign an image with a cosign key: its index and every platform manifest. In a registry,
+    /// stored as cosign 2 stores signatures (the `sha256-<digest>.sig` tag) and as cosign 3
+    /// does (a sigstore bundle attached as an OCI 1.1 referrer), so `cosign verify --key
+    /// cosign.pub` of either version accepts them; in an OCI layout, as referrers that
+    /// `distroless push` carries along. The password comes from $DISTROLESS_PASSWORD or stdin.
     ///
-    /// Example:
+    /// Examples:
     ///   printf %s "$PASSWORD" | distroless sign 127.0.0.1:5000/team/shop:1.2 --key cosign.key
+    ///   DISTROLESS_PASSWORD=... distroless sign ./shop --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign(SignArgs),
+    /// Attach signed in-toto attestations to an image: the SPDX and CycloneDX SBOMs and the
+    /// SLSA provenance v1 a build wrote beside its output (every .deb with its URL and
+    /// SHA-256, the InRelease files, the recipe and its digest, the copied files, the command
+    /// line). Stored as cosign's `.att` tag (DSSE envelopes) and as referrers (sigstore
+    /// bundles), so `cosign verify-attestation --type spdxjson|cyclonedx|slsaprovenance1`
+    /// accepts them. The build's files must be about this image's digest.
+    ///
+    /// Examples:
+    ///   distroless build cc-debian13 -o out/cc && distroless push out/cc 127.0.0.1:5000/cc
+    ///   distroless attest 127.0.0.1:5000/cc:latest --from out/cc --key cosign.key
+    ///   distroless attest ./out/cc --key cosign.key      (a layout: its own files beside it)
+    #[command(verbatim_doc_comment)]
+    Attest(AttestArgs),
+    /// Check an image's signatures and attestations with a public key. Every signature and
+    /// attestation found must verify with the key and be about this image; one signature is
+    /// required, and one attestation of each --attestation kind. Prints what was verified;
+    /// exits 1 on anything missing or wrong, naming it.
+    ///
+    /// Examples:
+    ///   distroless verify 127.0.0.1:5000/team/shop:1.2 --key cosign.pub
+    ///   distroless verify 127.0.0.1:5000/cc --key cosign.pub --attestation slsa --attestation spdx
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
     /// Print a shell completion script.
     ///
     /// Examples:
@@ -250,6 +276,16 @@ pub(crate) struct BuildArgs {
     /// With --push: also tag each platform's manifest TAG-ARCH.
     #[arg(long, requires = "push")]
     pub(crate) arch_tags: bool,
+
+    /// Sign the image and attest its SBOMs and provenance (with --push, in the registry;
+    /// else in the OCI layout written), as `distroless sign` and `attest` do.
+    #[arg(long, requires = "key")]
+    pub(crate) sign: bool,
+
+    /// The private key for --sign (cosign's format; password from $DISTROLESS_PASSWORD or
+    /// stdin).
+    #[arg(long, value_name = "FILE", requires = "sign")]
+    pub(crate) key: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
@@ -574,11 +610,65 @@ pub(crate) struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct SignArgs {
-    /// HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]
+    /// HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or an OCI layout (DIR or DIR:TAG).
     pub(crate) reference: String,
     /// The private key (cosign's format; password from $DISTROLESS_PASSWORD or stdin).
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AttestArgs {
+    /// HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or an OCI layout (DIR or DIR:TAG).
+    pub(crate) reference: String,
+    /// The private key (cosign's format; password from $DISTROLESS_PASSWORD or stdin).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// The build output (or its OUT.provenance.json) whose SBOMs and provenance to attach;
+    /// for a layout, the layout itself unless given.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) from: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+}
+
+/// An attestation kind `verify` can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AttestationArg {
+    Spdx,
+    Cyclonedx,
+    Slsa,
+}
+
+impl AttestationArg {
+    pub(crate) fn predicate(self) -> sign::statement::Predicate {
+        match self {
+            AttestationArg::Spdx => sign::statement::Predicate::Spdx,
+            AttestationArg::Cyclonedx => sign::statement::Predicate::CycloneDx,
+            AttestationArg::Slsa => sign::statement::Predicate::Slsa,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// HOST[:PORT]/REPOSITORY[:TAG][@DIGEST], or an OCI layout (DIR or DIR:TAG).
+    pub(crate) reference: String,
+    /// The public key (PEM, as `cosign.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key: PathBuf,
+    /// Require an attestation of this kind (repeatable).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(crate) attestation: Vec<AttestationArg>,
+    /// Require simple-signing signatures to name this image's repository (refuses a
+    /// signature copied from another repository).
+    #[arg(long)]
+    pub(crate) match_repository: bool,
+    /// Print what was verified as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

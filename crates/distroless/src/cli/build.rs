@@ -44,6 +44,15 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         "--push sends the OCI image the build makes; a docker-archive holds no manifest of it \
          (drop --format docker, or push the archive with `distroless push`, which makes one)"
     );
+    anyhow::ensure!(
+        !args.sign || !targets.is_empty() || matches!(req.destination, Destination::Layout(_)),
+        "--sign writes signatures into an OCI layout or a registry: write a layout (-o DIR) or add --push"
+    );
+    // The key is opened before anything is built: a wrong password fails in a second.
+    let key = match (&args.key, args.dry_run) {
+        (Some(k), false) => Some(super::signing::private_key(k)?),
+        _ => None,
+    };
     let reporter = source::reporter(&args.source, args.json);
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
@@ -55,8 +64,27 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         }
         build::build(&source, &catalog, &req)?
     };
+    // What `attest` needs, read before a temporary output goes away.
+    let evidence = key
+        .as_ref()
+        .map(|_| distroless::attest::load(req.destination.path()))
+        .transpose()?;
     if targets.is_empty() {
-        return print_summary(args, &summary);
+        print_summary(args, &summary)?;
+        if let (Some(key), Some(evidence)) = (&key, &evidence) {
+            let image = super::signing::Image::Layout {
+                dir: req.destination.path().to_path_buf(),
+                tag: built_tags(&req, &summary).first().cloned(),
+            };
+            let lines = super::signing::sign_and_attest(&image, key, Some(evidence))?;
+            if !args.source.quiet && !args.json {
+                println!(
+                    "  signed and attested in the layout ({} referrers)",
+                    lines.len()
+                );
+            }
+        }
+        return Ok(());
     }
     let mut summary = summary;
     if scratch.is_some() {
@@ -86,10 +114,39 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let client = super::registry::client(&args.registry)?;
     let cache = source::settings(&args.source)?.cache_dir;
     let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
+    let mut signed = Vec::new();
+    if let (Some(key), Some(evidence)) = (&key, &evidence) {
+        let mut repos: Vec<&Reference> = Vec::new();
+        for r in &refs {
+            if !repos
+                .iter()
+                .any(|x| x.registry == r.registry && x.repository == r.repository)
+            {
+                repos.push(r);
+            }
+        }
+        for r in repos {
+            let image = super::signing::Image::Registry {
+                client: super::registry::client(&args.registry)?,
+                reference: r.clone(),
+            };
+            signed.extend(super::signing::sign_and_attest(
+                &image,
+                key,
+                Some(evidence),
+            )?);
+        }
+    }
     if args.source.quiet && !args.json {
         return Ok(());
     }
-    super::registry::print_pushed(&client, &pushed, args.json, args.json.then_some(&summary))
+    super::registry::print_pushed(&client, &pushed, args.json, args.json.then_some(&summary))?;
+    if !args.json {
+        for line in &signed {
+            println!("  {line}");
+        }
+    }
+    Ok(())
 }
 
 /// The `--push` references, parsed before anything is built.
@@ -181,6 +238,7 @@ fn request(
         .or(scratch)
         .unwrap_or_else(|| PathBuf::from(default_name));
     Ok(BuildRequest {
+        invocation: distroless::attest::provenance::invocation(std::env::args()),
         target: Target {
             base,
             app,

@@ -13,4 +13,5 @@ pub(crate) mod lock;
 pub(crate) mod needs;
 pub(crate) mod progress;
 pub(crate) mod registry;
+pub(crate) mod signing;
 pub(crate) mod source;

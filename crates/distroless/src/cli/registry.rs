@@ -50,7 +50,72 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     let client = client(&args.registry)?;
     let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
     let pushed = push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    print_pushed(&client, &pushed, args.json, None)
+    let carried = carry_referrers(&client, &disk.path, &image, &refs)?;
+    print_pushed(&client, &pushed, args.json, None)?;
+    if carried > 0 && !args.json {
+        println!("  {carried} signature/attestation referrer(s) carried along");
+    }
+    Ok(())
+}
+
+/// Pushes the referrers an OCI layout holds for the image just pushed (signatures and
+/// attestations `--sign` wrote into it) to every reference's repository. Returns how many.
+pub(crate) fn carry_referrers(
+    client: &Client,
+    dir: &Path,
+    image: &ForeignImage,
+    refs: &[Reference],
+) -> anyhow::Result<usize> {
+    use distroless::attest::verify::{LayoutStore, Store};
+    if !dir.is_dir() {
+        return Ok(0);
+    }
+    let store = LayoutStore { dir };
+    let subjects = image.index_blob.iter().chain(
+        image
+            .manifests
+            .iter()
+            .filter_map(|m| m.manifest_blob.as_ref()),
+    );
+    let mut artifacts = Vec::new();
+    for s in subjects {
+        for d in store.referrers(&s.digest)? {
+            let digest: oci::digest::Digest = d["digest"]
+                .as_str()
+                .and_then(|x| x.parse().ok())
+                .context("index.json: a referrer without a digest")?;
+            let manifest = store
+                .manifest(&digest.to_string())?
+                .context("a referrer's manifest is missing")?;
+            let doc: serde_json::Value = serde_json::from_slice(&manifest)?;
+            let mut blobs = Vec::new();
+            for b in std::iter::once(&doc["config"])
+                .chain(doc["layers"].as_array().into_iter().flatten())
+            {
+                let bd: oci::digest::Digest = b["digest"]
+                    .as_str()
+                    .and_then(|x| x.parse().ok())
+                    .context("a referrer's blob without a digest")?;
+                blobs.push(store.blob(&bd, 256 << 20)?);
+            }
+            artifacts.push((blobs, manifest));
+        }
+    }
+    let mut repos: Vec<&Reference> = Vec::new();
+    for r in refs {
+        if !repos
+            .iter()
+            .any(|x| x.registry == r.registry && x.repository == r.repository)
+        {
+            repos.push(r);
+        }
+    }
+    for r in &repos {
+        for (blobs, manifest) in &artifacts {
+            registry::referrers::push(client, r, blobs, manifest)?;
+        }
+    }
+    Ok(artifacts.len())
 }
 
 /// Pushes an image to every reference; where blobs were seen before is remembered in the

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::Edit;
 use crate::app::prepare::copied_files;
 use crate::app::{Accounts, AppSpec, app_units, machine, prepare_app_with, settings};
+use crate::attest::provenance;
 use crate::image::{index_digest, tagged_index};
 use crate::model::Arch;
 use crate::model::DiskImage;
@@ -39,8 +40,10 @@ pub fn build(
             "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
         ));
     }
+    let started = std::time::SystemTime::now();
     let mut image = ForeignImage::open(&base.path, base.tag.as_deref())
         .map_err(|e| spec.error(None, "from", e))?;
+    let base_material = base_material(&image, base);
     if let Some(wanted) = arches {
         keep_platforms(&mut image, wanted, &base.shown)?;
     }
@@ -58,7 +61,7 @@ pub fn build(
         )?);
         Ok(())
     })?;
-    let summaries = rewritten
+    let summaries: Vec<ManifestSummary> = rewritten
         .iter()
         .zip(copied)
         .map(|(r, files)| ManifestSummary {
@@ -84,22 +87,95 @@ pub fn build(
     let refs = destination.ref_names(&spec.recipe.name, &tags);
     let top = tagged_index(&layout, manifests, &refs, destination.kept(req.replace))?;
     let index_digest = index_digest(&top)?;
+    let top_digest = top
+        .manifests()
+        .first()
+        .map(|d| d.digest().to_string())
+        .unwrap_or_default();
+    let provenance_path = destination.provenance_path();
+    let statement = statement(spec, &base_material, req, &top_digest, &summaries, started);
+    let mut staged = oci::staging::Partial::new(staging_dir(&provenance_path).as_path())?;
+    std::io::Write::write_all(&mut staged, &statement.to_json())?;
     output::finish(layout, &top, destination, docker.as_ref())?;
+    staged.persist(&provenance_path)?;
     Ok(BuildSummary {
         image: format!("{}:{}", spec.recipe.name, tags[0]),
         base: Some(base.shown.clone()),
         output: destination.path().to_path_buf(),
         format: destination.format(),
-        digest: top
-            .manifests()
-            .first()
-            .map(|d| d.digest().to_string())
-            .unwrap_or_default(),
+        digest: top_digest,
         index_digest,
         manifests: summaries,
         sboms: Vec::new(),
+        provenance: Some(provenance_path),
         explain: Vec::new(),
     })
+}
+
+/// The provenance of an application put on an image on disk: the base (by digest), the
+/// recipe and the copied files.
+fn statement(
+    spec: &AppSpec,
+    base: &provenance::Material,
+    req: &BuildRequest,
+    top: &str,
+    summaries: &[ManifestSummary],
+    started: std::time::SystemTime,
+) -> sign::statement::Statement {
+    let mut materials = vec![base.clone()];
+    for s in summaries {
+        materials.extend(provenance::from_files(&s.files));
+    }
+    let image = format!(
+        "{}:{}",
+        spec.recipe.name,
+        spec.recipe.tags.first().map_or("latest", String::as_str)
+    );
+    let recipe_sha = provenance::sha256_hex(spec.text.as_bytes());
+    provenance::statement(
+        &provenance::Build {
+            image: &image,
+            top,
+            manifests: summaries
+                .iter()
+                .map(|s| (s.arch.clone(), s.digest.clone()))
+                .collect(),
+            recipe: Some((&spec.file, &recipe_sha)),
+            base: Some(&base.name),
+            request: req,
+            started,
+        },
+        &materials,
+        &[],
+    )
+}
+
+fn staging_dir(path: &std::path::Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+/// The base image as a provenance input: its top digest (index, or its one manifest).
+fn base_material(image: &ForeignImage, base: &DiskImage) -> provenance::Material {
+    let digest = image
+        .index_blob
+        .as_ref()
+        .or_else(|| {
+            image
+                .manifests
+                .first()
+                .and_then(|m| m.manifest_blob.as_ref())
+        })
+        .map(|b| b.digest.hex().to_string())
+        .unwrap_or_default();
+    provenance::Material {
+        name: base.shown.clone(),
+        uri: String::new(),
+        sha256: digest,
+        annotations: [("role".to_string(), "base image".to_string())].into(),
+    }
 }
 
 /// Keeps the base's images of the architectures asked for (`--arch`, `arches`); every one

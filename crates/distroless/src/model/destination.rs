@@ -132,6 +132,11 @@ impl Destination {
         Ok(())
     }
 
+    /// Where the build's provenance statement is written: `OUT.provenance.json`.
+    pub fn provenance_path(&self) -> PathBuf {
+        crate::attest::provenance_path(self.path())
+    }
+
     /// Where an SBOM of this output lands: `OUT.spdx.json`, or `OUT.ARCH.spdx.json` when the
     /// image has several architectures.
     pub fn sbom_path(&self, arch: &str, kind: &str, multi: bool) -> PathBuf {

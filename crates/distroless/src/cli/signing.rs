@@ -1,0 +1,262 @@
+//! `distroless sign`, `attest` and `verify`, and the signing step of `build --sign`: an image
+//! in a registry or an OCI layout on disk, its digests, the key, and where artifacts go.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use distroless::attest::verify::{self, LayoutStore, RegistryStore, Store};
+use distroless::attest::{self, Attachment, Place, Target};
+use oci::read::ForeignImage;
+use registry::{Client, Reference};
+use sign::statement::Predicate;
+
+use super::args::{AttestArgs, RegistryArgs, SignArgs, VerifyArgs};
+
+/// An image to sign, attest or verify.
+pub(crate) enum Image {
+    Registry {
+        client: Client,
+        reference: Reference,
+    },
+    Layout {
+        dir: PathBuf,
+        tag: Option<String>,
+    },
+}
+
+impl Image {
+    /// A directory that is an OCI layout (`DIR` or `DIR:TAG`), else a registry reference.
+    pub(crate) fn open(text: &str, args: &RegistryArgs) -> anyhow::Result<Self> {
+        let disk = distroless::model::DiskImage::parse(text, Path::new(""));
+        if disk.path.is_dir() {
+            anyhow::ensure!(
+                oci::layout::is_layout(&disk.path),
+                "{}: not an OCI layout",
+                disk.path.display()
+            );
+            return Ok(Image::Layout {
+                dir: disk.path,
+                tag: disk.tag,
+            });
+        }
+        Ok(Image::Registry {
+            client: super::registry::client(args)?,
+            reference: Reference::parse(text)?,
+        })
+    }
+
+    /// The repository signatures name (`HOST/REPO`, or the layout's path).
+    pub(crate) fn repository(&self) -> String {
+        match self {
+            Image::Registry { reference, .. } => {
+                format!("{}/{}", reference.registry, reference.repository)
+            }
+            Image::Layout { dir, .. } => dir.display().to_string(),
+        }
+    }
+
+    /// The digest tags name, then every platform manifest of an index.
+    pub(crate) fn targets(&self) -> anyhow::Result<Vec<Target>> {
+        match self {
+            Image::Registry { client, reference } => {
+                let (bytes, media, top) =
+                    registry::pull::manifest(client, reference, &reference.manifest_key())?;
+                let mut out = vec![Target {
+                    media_type: media.clone(),
+                    digest: top.to_string(),
+                    size: bytes.len() as u64,
+                }];
+                if media.contains("index") || media.contains("list") {
+                    let index: serde_json::Value = serde_json::from_slice(&bytes)?;
+                    for m in index["manifests"].as_array().into_iter().flatten() {
+                        out.push(Target {
+                            media_type: m["mediaType"].as_str().unwrap_or_default().to_string(),
+                            digest: m["digest"].as_str().unwrap_or_default().to_string(),
+                            size: m["size"].as_u64().unwrap_or_default(),
+                        });
+                    }
+                }
+                Ok(out)
+            }
+            Image::Layout { dir, tag } => {
+                let image = ForeignImage::open(dir, tag.as_deref())?;
+                let blob_target = |b: &oci::read::BlobRef| Target {
+                    media_type: b.media_type.clone(),
+                    digest: b.digest.to_string(),
+                    size: b.size,
+                };
+                let mut out: Vec<Target> = image.index_blob.iter().map(blob_target).collect();
+                out.extend(
+                    image
+                        .manifests
+                        .iter()
+                        .filter_map(|m| m.manifest_blob.as_ref())
+                        .map(blob_target),
+                );
+                anyhow::ensure!(
+                    !out.is_empty(),
+                    "{}: no image manifest to sign",
+                    dir.display()
+                );
+                Ok(out)
+            }
+        }
+    }
+
+    /// Stores artifacts beside the image: tags and referrers in a registry; referrers only in
+    /// a layout (its tags name images).
+    pub(crate) fn store(&self, attachments: &[Attachment]) -> anyhow::Result<()> {
+        match self {
+            Image::Registry { client, reference } => {
+                for a in attachments {
+                    match &a.place {
+                        Place::Tag(tag) => {
+                            registry::push::push_artifact(
+                                client,
+                                reference,
+                                &a.artifact.blobs,
+                                &a.artifact.manifest,
+                                sign::storage::Artifact::MEDIA_TYPE,
+                                tag,
+                            )?;
+                        }
+                        Place::Referrer => {
+                            registry::referrers::push(
+                                client,
+                                reference,
+                                &a.artifact.blobs,
+                                &a.artifact.manifest,
+                            )?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Image::Layout { dir, .. } => {
+                let items: Vec<_> = attachments
+                    .iter()
+                    .filter(|a| a.place == Place::Referrer)
+                    .map(|a| (a.artifact.blobs.clone(), a.artifact.manifest.clone()))
+                    .collect();
+                Ok(oci::layout::add_artifacts(dir, &items)?)
+            }
+        }
+    }
+
+    fn store_for_reading(&self) -> Box<dyn Store + '_> {
+        match self {
+            Image::Registry { client, reference } => Box::new(RegistryStore { client, reference }),
+            Image::Layout { dir, .. } => Box::new(LayoutStore { dir }),
+        }
+    }
+}
+
+/// Opens a private key: the password from `$DISTROLESS_PASSWORD` or standard input.
+pub(crate) fn private_key(path: &Path) -> anyhow::Result<sign::KeyPair> {
+    let text = String::from_utf8(distroless::files::read_regular(path, 64 << 10)?)
+        .map_err(|_| anyhow::anyhow!("{}: not a key", path.display()))?;
+    sign::KeyPair::from_encrypted_pem(&text, &super::keys::password()?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+fn public_key(path: &Path) -> anyhow::Result<sign::PublicKey> {
+    let text = String::from_utf8(distroless::files::read_regular(path, 64 << 10)?)
+        .map_err(|_| anyhow::anyhow!("{}: not a public key", path.display()))?;
+    sign::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Signs an image (and, with `evidence`, attests it): returns what was stored.
+pub(crate) fn sign_and_attest(
+    image: &Image,
+    key: &sign::KeyPair,
+    evidence: Option<&attest::Evidence>,
+) -> anyhow::Result<Vec<String>> {
+    let targets = image.targets()?;
+    let repository = image.repository();
+    let mut all = attest::signatures(key, &repository, &targets)?;
+    if let Some(e) = evidence {
+        let statements = e.statements(&repository, &targets[0].digest)?;
+        all.extend(attest::attestations(key, &statements, &targets)?);
+    }
+    image.store(&all)?;
+    let layout = matches!(image, Image::Layout { .. });
+    Ok(all
+        .iter()
+        .filter(|a| !layout || a.place == Place::Referrer)
+        .map(|a| format!("{}@{}: {}", repository, a.subject, a.what))
+        .collect())
+}
+
+fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    Ok(())
+}
+
+/// Runs `distroless sign`.
+pub(crate) fn sign(args: &SignArgs) -> anyhow::Result<()> {
+    let image = Image::open(&args.reference, &args.registry)?;
+    let key = private_key(&args.key)?;
+    print_lines(&sign_and_attest(&image, &key, None)?)
+}
+
+/// Runs `distroless attest`.
+pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<()> {
+    let image = Image::open(&args.reference, &args.registry)?;
+    let from = match (&args.from, &image) {
+        (Some(f), _) => f.clone(),
+        (None, Image::Layout { dir, .. }) => dir.clone(),
+        (None, Image::Registry { .. }) => anyhow::bail!(
+            "--from OUTPUT: the build output whose SBOMs and provenance to attest (a registry keeps neither)"
+        ),
+    };
+    let evidence = attest::load(&from)?;
+    let key = private_key(&args.key)?;
+    let targets = image.targets()?;
+    let repository = image.repository();
+    let statements = evidence.statements(&repository, &targets[0].digest)?;
+    let made = attest::attestations(&key, &statements, &targets)?;
+    image.store(&made)?;
+    let layout = matches!(image, Image::Layout { .. });
+    let lines: Vec<String> = made
+        .iter()
+        .filter(|a| !layout || a.place == Place::Referrer)
+        .map(|a| format!("{repository}@{}: {}", a.subject, a.what))
+        .collect();
+    print_lines(&lines)
+}
+
+/// Runs `distroless verify`: exit 1 (an error) on anything missing or wrong.
+pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    let image = Image::open(&args.reference, &args.registry)?;
+    let key = public_key(&args.key)?;
+    let targets = image.targets()?;
+    let repository = image.repository();
+    let manifests: Vec<String> = targets[1..].iter().map(|t| t.digest.clone()).collect();
+    let wanted: Vec<Predicate> = args.attestation.iter().map(|a| a.predicate()).collect();
+    let store = image.store_for_reading();
+    let ask = verify::Ask {
+        key: &key,
+        repository: args.match_repository.then_some(repository.as_str()),
+        top: &targets[0].digest,
+        manifests: &manifests,
+        wanted: &wanted,
+    };
+    let verified = verify::verify(store.as_ref(), &ask)
+        .with_context(|| format!("{repository}: verification failed"))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let doc = serde_json::json!({"image": repository, "digest": targets[0].digest, "verified": verified});
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "verified {repository}@{}", targets[0].digest)?;
+    for v in &verified {
+        writeln!(out, "  {} {}: {}", v.kind, v.subject, v.from)?;
+    }
+    Ok(())
+}
