@@ -301,30 +301,14 @@ fn finish(
         .first()
         .map(|d| d.digest().to_string())
         .unwrap_or_default();
-    let mut materials = record.materials;
-    for b in &built {
-        materials.extend(provenance::from_files(&b.summary.files));
-    }
-    let recipe = req
-        .target
-        .app
-        .as_ref()
-        .map(|a| (a.file.clone(), provenance::sha256_hex(a.text.as_bytes())));
-    let base_name = req.target.app.as_ref().map(|_| image.canonical());
-    let statement = provenance::statement(
-        &provenance::Build {
-            image: &name,
-            top: &top_digest,
-            manifests: built
-                .iter()
-                .map(|b| (b.summary.arch.clone(), b.summary.digest.clone()))
-                .collect(),
-            recipe: recipe.as_ref().map(|(f, d)| (f.as_str(), d.as_str())),
-            base: base_name.as_deref(),
-            request: req,
-            started: record.started,
-        },
-        &materials,
+    let statement = provenance_of(
+        req,
+        image,
+        &name,
+        &top_digest,
+        &built,
+        record.materials,
+        record.started,
         &byproducts,
     );
     let provenance_path = req.destination.provenance_path();
@@ -358,6 +342,45 @@ fn finish(
         provenance: Some(provenance_path),
         explain: record.explain,
     })
+}
+
+/// The build's provenance: the packages fetched, the files copied, the recipe, the request.
+#[allow(clippy::too_many_arguments)]
+fn provenance_of(
+    req: &BuildRequest,
+    image: &ImageRef,
+    name: &str,
+    top: &str,
+    built: &[ArchImage],
+    mut materials: Vec<provenance::Material>,
+    started: std::time::SystemTime,
+    byproducts: &[provenance::Byproduct],
+) -> sign::statement::Statement {
+    for b in built {
+        materials.extend(provenance::from_files(&b.summary.files));
+    }
+    let recipe = req
+        .target
+        .app
+        .as_ref()
+        .map(|a| (a.file.clone(), provenance::sha256_hex(a.text.as_bytes())));
+    let base_name = req.target.app.as_ref().map(|_| image.canonical());
+    provenance::statement(
+        &provenance::Build {
+            image: name,
+            top,
+            manifests: built
+                .iter()
+                .map(|b| (b.summary.arch.clone(), b.summary.digest.clone()))
+                .collect(),
+            recipe: recipe.as_ref().map(|(f, d)| (f.as_str(), d.as_str())),
+            base: base_name.as_deref(),
+            request: req,
+            started,
+        },
+        &materials,
+        byproducts,
+    )
 }
 
 /// Bytes written under a temporary name beside `path`, renamed into place by the caller once

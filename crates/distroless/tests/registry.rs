@@ -41,19 +41,6 @@ impl PipeDigest for String {
     }
 }
 
-/// Builds a catalog image from the test repository into `out`.
-fn build_layout(cache: &Path, repo: &testkit::Repo, image: &str, arches: &[&str], out: &Path) {
-    let mut args = vec!["build", "-q", image];
-    for a in arches {
-        args.extend(["--arch", a]);
-    }
-    support::trusting(cache, &repo.file_url(), &args)
-        .arg("-o")
-        .arg(out)
-        .assert()
-        .success();
-}
-
 /// The digest `index.json`'s first entry names.
 fn layout_digest(layout: &Path) -> String {
     let index: serde_json::Value =
@@ -76,7 +63,7 @@ fn pushed_images_read_back_the_same_everywhere() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("base");
-    build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
+    support::build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let target = format!("{}/distroless/base", reg.addr);
     let pushed = support::distroless(&cache)
@@ -291,7 +278,7 @@ fn credentials_are_checked_stored_and_never_shown() {
     let cache = tmp.path().join("cache");
     let config = tmp.path().join("docker");
     let layout = tmp.path().join("static");
-    build_layout(&cache, &repo, "static", &["amd64"], &layout);
+    support::build_layout(&cache, &repo, "static", &["amd64"], &layout);
     let cmd = |args: &[&str]| {
         let mut c = support::distroless(&cache);
         c.env("DOCKER_CONFIG", &config)
@@ -448,7 +435,7 @@ fn pushes_and_pulls_survive_a_faulty_network_and_resume_without_resending() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("cc");
-    build_layout(&cache, &repo, "cc", &["amd64", "arm64"], &layout);
+    support::build_layout(&cache, &repo, "cc", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let faults = vec![
         Fault::ServerError,
@@ -544,7 +531,7 @@ fn crane_judges_what_we_push_and_we_pull_what_crane_pushes() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("base");
-    build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
+    support::build_layout(&cache, &repo, "base", &["amd64", "arm64"], &layout);
     let ours = layout_digest(&layout);
     let target = format!("{}/judged/base:1", reg.addr);
     support::distroless(&cache)
@@ -589,7 +576,7 @@ fn credentials_come_from_helpers_and_containers_auth_files() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("static");
-    build_layout(&cache, &repo, "static", &["amd64"], &layout);
+    support::build_layout(&cache, &repo, "static", &["amd64"], &layout);
     // A credential helper, as `docker-credential-NAME get` answers.
     let bin = tmp.path().join("bin");
     fs_err::create_dir_all(&bin).unwrap();
@@ -662,8 +649,8 @@ fn ambiguous_or_mismatched_requests_are_refused_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("two");
-    build_layout(&cache, &repo, "static", &["amd64"], &layout);
-    build_layout(&cache, &repo, "static:nonroot", &["amd64"], &layout);
+    support::build_layout(&cache, &repo, "static", &["amd64"], &layout);
+    support::build_layout(&cache, &repo, "static:nonroot", &["amd64"], &layout);
     let fails = |args: &[&str], why: &str| {
         let a = support::distroless(&cache).args(args).assert().failure();
         let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
@@ -696,8 +683,8 @@ fn ambiguous_or_mismatched_requests_are_refused_in_one_line() {
         "the layout's latest, not its first entry"
     );
     let only_tags = tmp.path().join("tags");
-    build_layout(&cache, &repo, "static:nonroot", &["amd64"], &only_tags);
-    build_layout(&cache, &repo, "static:debug", &["amd64"], &only_tags);
+    support::build_layout(&cache, &repo, "static:nonroot", &["amd64"], &only_tags);
+    support::build_layout(&cache, &repo, "static:debug", &["amd64"], &only_tags);
     fails(
         &["push", only_tags.to_str().unwrap(), &target],
         "holds several images",
@@ -748,7 +735,7 @@ fn cosign_verifies_what_we_sign() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let layout = tmp.path().join("static");
-    build_layout(&cache, &repo, "static", &["amd64", "arm64"], &layout);
+    support::build_layout(&cache, &repo, "static", &["amd64", "arm64"], &layout);
     let (signed, unsigned) = (
         format!("{}/t/static:1", reg.addr),
         format!("{}/t/unsigned:1", reg.addr),

@@ -44,15 +44,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         "--push sends the OCI image the build makes; a docker-archive holds no manifest of it \
          (drop --format docker, or push the archive with `distroless push`, which makes one)"
     );
-    anyhow::ensure!(
-        !args.sign || !targets.is_empty() || matches!(req.destination, Destination::Layout(_)),
-        "--sign writes signatures into an OCI layout or a registry: write a layout (-o DIR) or add --push"
-    );
-    // The key is opened before anything is built: a wrong password fails in a second.
-    let key = match (&args.key, args.dry_run) {
-        (Some(k), false) => Some(super::signing::private_key(k)?),
-        _ => None,
-    };
+    let key = super::signing::build_key(
+        args.key.as_deref().filter(|_| !args.dry_run),
+        !targets.is_empty(),
+        matches!(req.destination, Destination::Layout(_)),
+    )?;
     let reporter = source::reporter(&args.source, args.json);
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
@@ -114,29 +110,12 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let client = super::registry::client(&args.registry)?;
     let cache = source::settings(&args.source)?.cache_dir;
     let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    let mut signed = Vec::new();
-    if let (Some(key), Some(evidence)) = (&key, &evidence) {
-        let mut repos: Vec<&Reference> = Vec::new();
-        for r in &refs {
-            if !repos
-                .iter()
-                .any(|x| x.registry == r.registry && x.repository == r.repository)
-            {
-                repos.push(r);
-            }
+    let signed = match (&key, &evidence) {
+        (Some(key), Some(evidence)) => {
+            super::signing::sign_pushed(&refs, &args.registry, key, evidence)?
         }
-        for r in repos {
-            let image = super::signing::Image::Registry {
-                client: super::registry::client(&args.registry)?,
-                reference: r.clone(),
-            };
-            signed.extend(super::signing::sign_and_attest(
-                &image,
-                key,
-                Some(evidence),
-            )?);
-        }
-    }
+        _ => Vec::new(),
+    };
     if args.source.quiet && !args.json {
         return Ok(());
     }

@@ -16,7 +16,7 @@ use super::args::{AttestArgs, RegistryArgs, SignArgs, VerifyArgs};
 /// An image to sign, attest or verify.
 pub(crate) enum Image {
     Registry {
-        client: Client,
+        client: Box<Client>,
         reference: Reference,
     },
     Layout {
@@ -41,7 +41,7 @@ impl Image {
             });
         }
         Ok(Image::Registry {
-            client: super::registry::client(args)?,
+            client: Box::new(super::registry::client(args)?),
             reference: Reference::parse(text)?,
         })
     }
@@ -186,6 +186,56 @@ pub(crate) fn sign_and_attest(
         .filter(|a| !layout || a.place == Place::Referrer)
         .map(|a| format!("{}@{}: {}", repository, a.subject, a.what))
         .collect())
+}
+
+/// The key of `build --sign`, opened before anything is built (a wrong password fails in a
+/// second, not after the build); refused when there is nowhere to put signatures.
+pub(crate) fn build_key(
+    key: Option<&Path>,
+    push: bool,
+    layout: bool,
+) -> anyhow::Result<Option<sign::KeyPair>> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        push || layout,
+        "--sign writes signatures into an OCI layout or a registry: write a layout (-o DIR) or add --push"
+    );
+    private_key(key).map(Some)
+}
+
+/// References, one per repository (signatures live beside the image in its repository,
+/// whatever its tags).
+pub(crate) fn repositories(refs: &[Reference]) -> Vec<&Reference> {
+    let mut out: Vec<&Reference> = Vec::new();
+    for r in refs {
+        if !out
+            .iter()
+            .any(|x| x.registry == r.registry && x.repository == r.repository)
+        {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Signs and attests what `build --push` pushed, in every repository it went to.
+pub(crate) fn sign_pushed(
+    refs: &[Reference],
+    args: &RegistryArgs,
+    key: &sign::KeyPair,
+    evidence: &attest::Evidence,
+) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for r in repositories(refs) {
+        let image = Image::Registry {
+            client: Box::new(super::registry::client(args)?),
+            reference: r.clone(),
+        };
+        lines.extend(sign_and_attest(&image, key, Some(evidence))?);
+    }
+    Ok(lines)
 }
 
 fn print_lines(lines: &[String]) -> anyhow::Result<()> {

@@ -1,13 +1,24 @@
 """Validates an SBOM against the published schema shipped in tests/data/schemas.
 
-Usage: validate_sbom.py SCHEMA_DIR spdx|cdx FILE. Exit 0 when valid.
+Usage: validate_sbom.py SCHEMA_DIR spdx|cdx|intoto|slsa FILE. Exit 0 when valid. `intoto`
+checks an in-toto Statement v1 and, when its predicate is SLSA provenance v1, the predicate
+too; `slsa` checks a bare SLSA provenance v1 predicate.
 """
 import json, sys, pathlib
 from jsonschema import Draft201909Validator, Draft7Validator, validators
 from referencing import Registry, Resource
 schemas = pathlib.Path(sys.argv[1])
 kind, doc = sys.argv[2], json.load(open(sys.argv[3]))
-if kind == "spdx":
+def check(name, value):
+    schema = json.load(open(schemas / name))
+    return list(validators.validator_for(schema)(schema).iter_errors(value))
+if kind == "intoto":
+    errs = check("intoto-statement-v1.schema.json", doc)
+    if doc.get("predicateType") == "https://slsa.dev/provenance/v1":
+        errs += check("slsa-provenance-v1.schema.json", doc.get("predicate"))
+elif kind == "slsa":
+    errs = check("slsa-provenance-v1.schema.json", doc)
+elif kind == "spdx":
     schema = json.load(open(schemas / "spdx-2.3.schema.json"))
     cls = validators.validator_for(schema)
     errs = list(cls(schema).iter_errors(doc))

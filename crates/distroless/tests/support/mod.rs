@@ -415,3 +415,22 @@ pub(crate) fn validate_sarif(file: &Path) {
         .arg(&schema)
         .arg(file));
 }
+
+/// Builds a catalog image from the test repository into `out`.
+pub(crate) fn build_layout(
+    cache: &Path,
+    repo: &testkit::Repo,
+    image: &str,
+    arches: &[&str],
+    out: &Path,
+) {
+    let mut args = vec!["build", "-q", image];
+    for a in arches {
+        args.extend(["--arch", a]);
+    }
+    trusting(cache, &repo.file_url(), &args)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
