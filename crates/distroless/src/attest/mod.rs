@@ -134,18 +134,7 @@ pub struct Sbom {
     pub describes: String,
 }
 
-/// The provenance file of a build output (`OUT.provenance.json`), or the file itself.
-pub fn provenance_path(from: &Path) -> PathBuf {
-    let text = from.to_string_lossy();
-    if text.ends_with(provenance::SUFFIX) {
-        return from.to_path_buf();
-    }
-    let base = text
-        .strip_suffix(".tar")
-        .unwrap_or(&text)
-        .trim_end_matches('/');
-    PathBuf::from(format!("{base}.{}", provenance::SUFFIX))
-}
+pub use crate::model::destination::provenance_path;
 
 /// Reads the evidence of a build: `from` is its output or its provenance file.
 pub fn load(from: &Path) -> anyhow::Result<Evidence> {

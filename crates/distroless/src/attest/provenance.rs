@@ -16,8 +16,6 @@ use crate::plan::Plan;
 pub const BUILDER_ID: &str = "pkg:generic/distroless";
 /// What `buildType` says: builds of this tool, this version of the format.
 pub const BUILD_TYPE: &str = "urn:distroless:build:v1";
-/// The file name suffix of a provenance statement beside an output.
-pub const SUFFIX: &str = "provenance.json";
 
 /// One input of a build (an in-toto ResourceDescriptor).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -134,7 +134,7 @@ impl Destination {
 
     /// Where the build's provenance statement is written: `OUT.provenance.json`.
     pub fn provenance_path(&self) -> PathBuf {
-        crate::attest::provenance_path(self.path())
+        provenance_path(self.path())
     }
 
     /// Where an SBOM of this output lands: `OUT.spdx.json`, or `OUT.ARCH.spdx.json` when the
@@ -151,6 +151,22 @@ impl Destination {
             PathBuf::from(format!("{base}.{kind}"))
         }
     }
+}
+
+/// The file name suffix of a build's provenance statement beside its output.
+pub const PROVENANCE_SUFFIX: &str = "provenance.json";
+
+/// The provenance file of a build output (`OUT.provenance.json`), or the file itself.
+pub fn provenance_path(output: &Path) -> PathBuf {
+    let text = output.to_string_lossy();
+    if text.ends_with(PROVENANCE_SUFFIX) {
+        return output.to_path_buf();
+    }
+    let base = text
+        .strip_suffix(".tar")
+        .unwrap_or(&text)
+        .trim_end_matches('/');
+    PathBuf::from(format!("{base}.{PROVENANCE_SUFFIX}"))
 }
 
 /// The first thing under `blobs/` that a layout does not hold: anything but `<algorithm>/<hex>`
