@@ -58,6 +58,39 @@ impl Mirrors {
     }
 }
 
+/// `text` with the password of every `scheme://user:password@host` in it replaced by
+/// `<redacted>`: mirror URLs may carry credentials, and whatever people read or a document
+/// records (errors, SBOMs, provenance) must not.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == ')')
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority.rfind('@') {
+            Some(user_end) => {
+                let user = &authority[..user_end];
+                let name = user.split_once(':').map_or(user, |(n, _)| n);
+                if user.contains(':') {
+                    out.push_str(name);
+                    out.push_str(":<redacted>");
+                } else {
+                    out.push_str(user);
+                }
+                out.push_str(&authority[user_end..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Parses a mirror URL, accepting only the schemes the fetcher can serve.
 pub fn parse_url(text: &str) -> Result<Url> {
     let mut url = Url::parse(text.trim())
@@ -223,6 +256,16 @@ pub fn parse_deb822(text: &str) -> Vec<SourceEntry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_userinfo("get http://alice:S3cret@mirror.test/debian/x failed (http://b@h/)"),
+            "get http://alice:<redacted>@mirror.test/debian/x failed (http://b@h/)"
+        );
+        assert_eq!(redact_userinfo("file:///srv/m"), "file:///srv/m");
+        assert_eq!(redact_userinfo("no url"), "no url");
+    }
 
     #[test]
     fn deb822_with_comments_and_two_stanzas() {

@@ -359,10 +359,12 @@ fn provenance_of(
     for b in built {
         materials.extend(provenance::from_files(&b.summary.files));
     }
+    // A recipe given only as flags has no file: the command line records it.
     let recipe = req
         .target
         .app
         .as_ref()
+        .filter(|a| !a.text.is_empty())
         .map(|a| (a.file.clone(), provenance::sha256_hex(a.text.as_bytes())));
     let base_name = req.target.app.as_ref().map(|_| image.canonical());
     provenance::statement(

@@ -59,7 +59,7 @@ fn main() -> ExitCode {
             if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;
             }
-            let text = one_line(&format!("{e:#}"));
+            let text = debian::sources::redact_userinfo(&one_line(&format!("{e:#}")));
             match cli::hints::hint(&e) {
                 Some(hint) => eprintln!("error: {text} ({hint})"),
                 None => eprintln!("error: {text}"),

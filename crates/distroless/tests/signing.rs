@@ -198,7 +198,13 @@ fn payloads_are_the_builds(s: &Signed, r: &registry::Reference, top: &str) {
         let arch = m["platform"]["architecture"].as_str().unwrap();
         let file = s.tmp.path().join(format!("static.{arch}.spdx.json"));
         let on_disk: Value = serde_json::from_slice(&fs_err::read(file).unwrap()).unwrap();
-        let inside = attested(r, m["digest"].as_str().unwrap())
+        let own = attested(r, m["digest"].as_str().unwrap());
+        assert_eq!(
+            own.len(),
+            3,
+            "{arch}: the provenance and its own two SBOMs, no other's"
+        );
+        let inside = own
             .into_iter()
             .find(|st| st["predicateType"] == "https://spdx.dev/Document")
             .unwrap();
@@ -505,5 +511,44 @@ fn attest_refuses(cache: &Path, repo: &testkit::Repo, layout: &Path, image: &str
     refused_with(
         &ours(cache, &verify).assert().failure(),
         "not an ECDSA P-256 public key",
+    );
+}
+
+#[test]
+fn mirror_credentials_stay_out_of_provenance_sboms_and_errors() {
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let server = testkit::Server::start(repo.root());
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let secret = "S3cretTok";
+    let with_creds = server
+        .url
+        .replacen("http://", &format!("http://alice:{secret}@"), 1);
+    let out = tmp.path().join("img");
+    let args = [
+        "build",
+        "static",
+        "--arch",
+        "amd64",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let built = support::trusting(&cache, &with_creds, &args)
+        .assert()
+        .success();
+    assert!(!String::from_utf8_lossy(&built.get_output().stdout).contains(secret));
+    for kind in ["provenance.json", "spdx.json", "cdx.json"] {
+        let text = fs_err::read_to_string(tmp.path().join(format!("img.{kind}"))).unwrap();
+        assert!(text.contains("alice"), "{kind} names the mirror it used");
+        assert!(!text.contains(secret), "{kind} leaks the mirror's password");
+    }
+    let dead = format!("http://alice:{secret}@127.0.0.1:1/");
+    let failed = support::trusting(&tmp.path().join("c2"), &dead, &args)
+        .assert()
+        .failure();
+    let err = failure_line(&failed);
+    assert!(
+        err.contains("127.0.0.1:1") && !err.contains(secret),
+        "{err}"
     );
 }

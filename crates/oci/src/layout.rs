@@ -286,6 +286,10 @@ pub fn add_artifacts(dir: &Path, artifacts: &[(Vec<Vec<u8>>, Vec<u8>)]) -> Resul
         }
         Ok(format!("sha256:{hex}"))
     };
+    // Two signers of one layout at once must not lose each other's entries: the
+    // read-modify-write of index.json holds an exclusive lock on the layout directory.
+    let lock = fs_err::File::open(dir)?;
+    lock.file().lock().map_err(|e| Error::io(dir, e))?;
     let index_path = dir.join("index.json");
     let text = fs_err::read(&index_path)?;
     let mut index: serde_json::Value =

@@ -102,9 +102,21 @@ impl KeyPair {
             return Err(Error::Key("the key's scrypt cost is out of range".into()));
         }
         let (r, p) = (
-            u32::try_from(doc["kdf"]["params"]["r"].as_u64().unwrap_or(8)).unwrap_or(8),
-            u32::try_from(doc["kdf"]["params"]["p"].as_u64().unwrap_or(1)).unwrap_or(1),
+            doc["kdf"]["params"]["r"].as_u64().unwrap_or(8),
+            doc["kdf"]["params"]["p"].as_u64().unwrap_or(1),
         );
+        // scrypt needs 128·N·r bytes and N·r·p work: a key file must not be able to ask for
+        // gigabytes or hours. cosign writes N = 2^15 or 2^16, r = 8, p = 1.
+        if !(1..=64).contains(&r)
+            || !(1..=16).contains(&p)
+            || n * r > 1 << 21
+            || n * r * p > 1 << 23
+        {
+            return Err(Error::Key(format!(
+                "the key asks for an scrypt cost beyond what is accepted (N={n}, r={r}, p={p}; at most 256 MiB and 2^23 rounds)"
+            )));
+        }
+        let (r, p) = (u32::try_from(r).unwrap_or(8), u32::try_from(p).unwrap_or(1));
         let log_n = u8::try_from(n.trailing_zeros()).unwrap_or(0);
         let secret = derive(password, &field(&doc["kdf"]["salt"])?, log_n, r, p)?;
         let nonce = field(&doc["cipher"]["nonce"])?;
@@ -204,6 +216,26 @@ fn unpem(text: &str, labels: &[&str]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_cannot_ask_for_unbounded_scrypt_work() {
+        let sealed = KeyPair::generate()
+            .unwrap()
+            .to_encrypted_pem(b"pw")
+            .unwrap();
+        let body = unpem(&sealed, &[LABEL]).unwrap();
+        let mut doc: Value = serde_json::from_slice(&body).unwrap();
+        for (n, r, p) in [
+            (1u64 << 20, 1u64 << 24, 1u64),
+            (1024, 8, 1 << 26),
+            (1 << 20, 64, 1),
+        ] {
+            doc["kdf"]["params"] = json!({"N": n, "r": r, "p": p});
+            let hostile = pem(LABEL, &serde_json::to_vec(&doc).unwrap());
+            let err = KeyPair::from_encrypted_pem(&hostile, b"pw").err().unwrap();
+            assert!(err.to_string().contains("scrypt cost"), "{err}");
+        }
+    }
 
     #[test]
     fn a_sealed_key_opens_with_its_password_only_and_signs() {

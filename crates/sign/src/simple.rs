@@ -9,8 +9,7 @@ use crate::keys::KeyPair;
 
 /// The layer media type of a simple-signing payload.
 pub const PAYLOAD_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-/// The annotation holding the signature.
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+pub use crate::storage::SIGNATURE_ANNOTATION;
 
 /// The payload cosign signs for `repository` (`host/repo`) at `digest` (`sha256:…`).
 pub fn payload(repository: &str, digest: &str) -> Vec<u8> {

@@ -9,6 +9,8 @@ use crate::statement::Predicate;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The DSSE envelope layer type of cosign's `.att` manifests.
 pub const ENVELOPE_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The layer annotation holding a signature (empty on `.att` layers: the envelope signs).
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 /// OCI's empty descriptor: the config of an artifact manifest.
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 
@@ -50,7 +52,7 @@ pub fn attestations(envelopes: &[(Predicate, Vec<u8>)]) -> Artifact {
                 "digest": sha256(e),
                 "size": e.len(),
                 "annotations": {
-                    crate::simple::SIGNATURE_ANNOTATION: "",
+                    SIGNATURE_ANNOTATION: "",
                     "predicateType": p.uri(),
                 },
             })
@@ -72,6 +74,48 @@ pub fn attestations(envelopes: &[(Predicate, Vec<u8>)]) -> Artifact {
         blobs,
         manifest: manifest.to_string().into_bytes(),
     }
+}
+
+/// `new`'s layers added to the manifest already under a `.sig` or `.att` tag (as cosign
+/// appends: signing again, or by another key, keeps what was there), with a config naming
+/// them all.
+pub fn merge(existing: &[u8], new: &Artifact) -> Artifact {
+    let old: Value = serde_json::from_slice(existing).unwrap_or_default();
+    let mut fresh: Value = serde_json::from_slice(&new.manifest).unwrap_or_default();
+    let mut layers: Vec<Value> = old["layers"].as_array().cloned().unwrap_or_default();
+    for l in fresh["layers"].as_array().into_iter().flatten() {
+        if !layers.iter().any(|x| x["digest"] == l["digest"]) {
+            layers.push(l.clone());
+        }
+    }
+    let config = config_of(&layers);
+    let old_config = fresh["config"]["digest"].clone();
+    let mut blobs: Vec<Vec<u8>> = new
+        .blobs
+        .iter()
+        .filter(|b| old_config != sha256(b).as_str())
+        .cloned()
+        .collect();
+    fresh["layers"] = Value::Array(layers);
+    fresh["config"]["digest"] = sha256(&config).into();
+    fresh["config"]["size"] = config.len().into();
+    blobs.push(config);
+    Artifact {
+        blobs,
+        manifest: fresh.to_string().into_bytes(),
+    }
+}
+
+/// The config of a `.sig`/`.att` manifest: its layers as diff ids, as cosign writes it.
+fn config_of(layers: &[Value]) -> Vec<u8> {
+    json!({
+        "architecture": "",
+        "os": "",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l["digest"].clone()).collect::<Vec<_>>()},
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// The image a referrer is about: its manifest's media type, digest and size.

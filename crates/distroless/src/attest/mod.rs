@@ -166,6 +166,12 @@ pub fn load(from: &Path) -> anyhow::Result<Evidence> {
             file.display()
         );
         let path = dir.join(name);
+        anyhow::ensure!(
+            fs_err::symlink_metadata(&path).is_ok_and(|m| m.is_file()),
+            "{}: named by {}, but not a regular file beside it",
+            path.display(),
+            file.display()
+        );
         let doc = crate::files::read_regular(&path, 256 << 20)
             .with_context(|| format!("{}: named by {}", path.display(), file.display()))?;
         let want = b["digest"]["sha256"].as_str().unwrap_or_default();
@@ -179,10 +185,17 @@ pub fn load(from: &Path) -> anyhow::Result<Evidence> {
             Some("application/spdx+json") => Predicate::Spdx,
             Some("application/vnd.cyclonedx+json") => Predicate::CycloneDx,
             other => bail!(
-                "{}: byproduct {name} of unknown type {other:?}",
-                file.display()
+                "{}: byproduct {name} of unknown type {}",
+                file.display(),
+                other.unwrap_or("(none)")
             ),
         };
+        let describes = b["annotations"]["describes"].as_str().unwrap_or_default();
+        anyhow::ensure!(
+            describes.parse::<oci::digest::Digest>().is_ok() && provenance.about(describes),
+            "{}: byproduct {name} describes {describes:?}, not one of the build's images",
+            file.display()
+        );
         sboms.push(Sbom {
             predicate,
             document: serde_json::from_slice(&doc)
@@ -201,10 +214,16 @@ pub fn load(from: &Path) -> anyhow::Result<Evidence> {
 }
 
 impl Evidence {
-    /// The statements to attest for an image whose tags name `top` in `repository`: the
-    /// provenance, and each SBOM about its platform manifest (and the top, so a verifier that
-    /// starts from the tag finds it). Refused when the evidence is about another image.
-    pub fn statements(&self, repository: &str, top: &str) -> anyhow::Result<Vec<Statement>> {
+    /// The statements to attest for an image whose tags name `top`: the provenance, and each
+    /// SBOM about its platform manifest and the digest the build's tags named (so a verifier
+    /// starting from the tag finds it, and a platform manifest gets only its own SBOMs).
+    /// Subjects are renamed to `repository` when given (a registry's), else keep the build's
+    /// names. Refused when the evidence is about another image.
+    pub fn statements(
+        &self,
+        repository: Option<&str>,
+        top: &str,
+    ) -> anyhow::Result<Vec<Statement>> {
         if !self.provenance.about(top) {
             let recorded: Vec<String> = self
                 .provenance
@@ -218,15 +237,29 @@ impl Evidence {
                 recorded.join(", ")
             );
         }
+        let built_top = self
+            .provenance
+            .subject
+            .first()
+            .and_then(|s| s.digest.get("sha256"))
+            .map(|h| format!("sha256:{h}"))
+            .unwrap_or_default();
+        let name = |s: &Subject| repository.map_or_else(|| s.name.clone(), str::to_string);
         let mut provenance = self.provenance.clone();
         for s in &mut provenance.subject {
-            s.name = repository.to_string();
+            s.name = name(s);
         }
+        let image_name = self
+            .provenance
+            .subject
+            .first()
+            .map(name)
+            .unwrap_or_default();
         let mut out = vec![provenance];
         for sbom in &self.sboms {
-            let mut subjects = vec![Subject::oci(repository, &sbom.describes)];
-            if sbom.describes != top {
-                subjects.push(Subject::oci(repository, top));
+            let mut subjects = vec![Subject::oci(&image_name, &sbom.describes)];
+            if sbom.describes != built_top {
+                subjects.push(Subject::oci(&image_name, &built_top));
             }
             out.push(Statement::new(
                 subjects,

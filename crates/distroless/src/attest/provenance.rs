@@ -46,7 +46,7 @@ impl Material {
 pub fn from_plan(plan: &Plan, debug: bool) -> anyhow::Result<Vec<Material>> {
     let mut out = Vec::new();
     for p in plan.wanted(debug)? {
-        let mirror = p.mirror.trim_end_matches('/');
+        let mirror = debian::sources::redact_userinfo(p.mirror.trim_end_matches('/'));
         out.push(Material {
             name: format!(
                 "pkg:deb/debian/{}@{}?arch={}",
@@ -195,29 +195,63 @@ fn rfc3339(t: std::time::SystemTime) -> String {
     oci::image::rfc3339(secs)
 }
 
-/// The command line as provenance records it: values of flags that may carry secrets are
-/// replaced (a password never belongs in an attestation anyone can read).
+/// Words that mark a flag or an environment variable as holding a secret.
+const SECRET: [&str; 6] = ["password", "passwd", "creds", "token", "secret", "key"];
+
+fn secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET.iter().any(|s| lower.contains(s))
+}
+
+/// The command line as provenance records it: values of flags that may carry secrets, and of
+/// `--env NAME=VALUE` whose NAME looks like one, are replaced (a password never belongs in an
+/// attestation anyone can read).
 pub fn invocation(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    const SECRET: [&str; 4] = ["password", "creds", "token", "secret"];
+    let args = args
+        .into_iter()
+        .map(|a| debian::sources::redact_userinfo(&a));
     let mut out = Vec::new();
     let mut hide_next = false;
+    let mut env_next = false;
     for a in args {
         if hide_next {
             out.push("<redacted>".into());
             hide_next = false;
             continue;
         }
+        if env_next {
+            out.push(redact_env(&a));
+            env_next = false;
+            continue;
+        }
         let flag = a.starts_with("--");
-        let secret = flag && SECRET.iter().any(|s| a.to_ascii_lowercase().contains(s));
-        match a.split_once('=') {
-            Some((name, _)) if secret => out.push(format!("{name}=<redacted>")),
-            _ => {
-                hide_next = secret;
+        let (name, value) = a.split_once('=').unwrap_or((&a, ""));
+        if flag && name == "--env" {
+            if a.contains('=') {
+                out.push(format!("--env={}", redact_env(value)));
+            } else {
+                env_next = true;
                 out.push(a);
             }
+        } else if flag && secret(name) && name != "--key" {
+            if a.contains('=') {
+                out.push(format!("{name}=<redacted>"));
+            } else {
+                hide_next = true;
+                out.push(a);
+            }
+        } else {
+            out.push(a);
         }
     }
     out
+}
+
+fn redact_env(pair: &str) -> String {
+    match pair.split_once('=') {
+        Some((name, _)) if secret(name) => format!("{name}=<redacted>"),
+        _ => pair.to_string(),
+    }
 }
 
 /// The SHA-256 of bytes, as hex.

@@ -12,8 +12,8 @@ use sign::statement::{Predicate, Statement};
 
 use anyhow::{Context, bail};
 
-/// Signature payloads, envelopes and bundles are small; SBOM envelopes can be large.
-const MAX_ARTIFACT: u64 = 256 << 20;
+/// Signature payloads, envelopes and bundles are small; SBOM envelopes can be megabytes.
+const MAX_ARTIFACT: u64 = 64 << 20;
 const MAX_MANIFEST: u64 = 4 << 20;
 
 /// Where an image's artifacts are read from (a registry, an OCI layout).
@@ -43,6 +43,9 @@ pub struct Verified {
     pub subject: String,
     pub kind: String,
     pub from: String,
+    /// A signature whose payload names the repository (`--match-repository`); bundles name
+    /// none.
+    pub names_repository: bool,
 }
 
 /// Verifies everything found beside the image; the list of what verified, or the first
@@ -56,11 +59,18 @@ pub fn verify(store: &dyn Store, ask: &Ask<'_>) -> anyhow::Result<Vec<Verified>>
         simple_signatures(store, ask, &subject, &mut out)?;
         referrers(store, ask, &subject, &mut out)?;
         attestation_tag(store, ask, &subject, &mut out)?;
-        let signed = out[before..]
-            .iter()
-            .any(|v: &Verified| v.kind == "signature");
+        let signed = out[before..].iter().any(|v: &Verified| {
+            v.kind == "signature" && (ask.repository.is_none() || v.names_repository)
+        });
         if t == ask.top && !signed {
-            bail!("{t}: no signature made with this key (sign it with `distroless sign`)");
+            match ask.repository {
+                Some(repo) => bail!(
+                    "{t}: no signature made with this key that names {repo} (--match-repository needs a .sig signature; sigstore bundles name no repository)"
+                ),
+                None => {
+                    bail!("{t}: no signature made with this key (sign it with `distroless sign`)")
+                }
+            }
         }
     }
     for p in ask.wanted {
@@ -81,16 +91,26 @@ fn simple_signatures(
     out: &mut Vec<Verified>,
 ) -> anyhow::Result<()> {
     let tag = sign::simple::tag(&subject.to_string());
-    let Some(bytes) = store.manifest(&tag)? else {
+    let Some(bytes) = store
+        .manifest(&tag)
+        .map_err(|e| anyhow::anyhow!("{tag}: {e:#}"))?
+    else {
         return Ok(());
     };
     let manifest = json(&bytes, &tag)?;
-    for (i, layer) in layers(&manifest).iter().enumerate() {
-        if layer["mediaType"] != sign::simple::PAYLOAD_TYPE {
-            continue;
-        }
+    let found = layers(&manifest);
+    if found.is_empty() {
+        bail!("{tag}: not a signature manifest (no layers)");
+    }
+    for (i, layer) in found.iter().enumerate() {
         let at = format!("{tag}, layer {}", i + 1);
-        let payload = store.blob(&descriptor_digest(layer, &at)?, MAX_MANIFEST)?;
+        if layer["mediaType"] != sign::simple::PAYLOAD_TYPE {
+            bail!(
+                "{at}: a layer of type {}, not a simple-signing payload",
+                layer["mediaType"]
+            );
+        }
+        let payload = blob(store, &descriptor_digest(layer, &at)?, MAX_MANIFEST, &at)?;
         let sig = layer["annotations"][sign::simple::SIGNATURE_ANNOTATION]
             .as_str()
             .unwrap_or_default();
@@ -103,6 +123,7 @@ fn simple_signatures(
             subject: subject.to_string(),
             kind: "signature".into(),
             from: format!("{tag} (simple signing)"),
+            names_repository: ask.repository.is_some(),
         });
     }
     Ok(())
@@ -114,41 +135,36 @@ fn referrers(
     subject: &Digest,
     out: &mut Vec<Verified>,
 ) -> anyhow::Result<()> {
-    for d in store.referrers(subject)? {
+    let listed = store
+        .referrers(subject)
+        .map_err(|e| anyhow::anyhow!("the referrers of {subject}: {e:#}"))?;
+    for d in listed {
         let digest = descriptor_digest(&d, "a referrer")?;
         let at = format!("referrer {digest}");
-        let Some(bytes) = store.manifest(&digest.to_string())? else {
+        let listed = store
+            .manifest(&digest.to_string())
+            .map_err(|e| anyhow::anyhow!("{at}: {e:#}"))?;
+        let Some(bytes) = listed else {
             bail!("{at}: listed, but the manifest is missing");
         };
         let manifest = json(&bytes, &at)?;
-        let bundle_layer = layers(&manifest)
-            .into_iter()
-            .find(|l| l["mediaType"] == sign::bundle::MEDIA_TYPE);
-        let Some(layer) = bundle_layer else {
+        if !is_sigstore(&manifest) {
             continue; // Some other tool's artifact: not ours to judge.
-        };
+        }
         if manifest["subject"]["digest"] != subject.to_string().as_str() {
             bail!(
                 "{at}: its subject is {}, not {subject}",
                 manifest["subject"]["digest"]
             );
         }
-        let bundle = store.blob(&descriptor_digest(&layer, &at)?, MAX_ARTIFACT)?;
-        let env = sign::bundle::unwrap(&bundle).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-        let statement = open(&env, ask, subject, &at)?;
-        let annotated = manifest["annotations"]["dev.sigstore.bundle.predicateType"].as_str();
-        if annotated.is_some_and(|a| a != statement.predicate_type) {
-            bail!(
-                "{at}: labelled {}, but the signed statement is {}",
-                annotated.unwrap_or(""),
-                statement.predicate_type
-            );
+        let all = layers(&manifest);
+        if all.is_empty() {
+            bail!("{at}: a sigstore artifact without a bundle");
         }
-        out.push(found(
-            subject,
-            &statement,
-            format!("{at} (sigstore bundle)"),
-        ));
+        for (i, layer) in all.iter().enumerate() {
+            let at = format!("{at}, layer {}", i + 1);
+            out.push(bundle_layer(store, ask, subject, &manifest, layer, &at)?);
+        }
     }
     Ok(())
 }
@@ -160,16 +176,26 @@ fn attestation_tag(
     out: &mut Vec<Verified>,
 ) -> anyhow::Result<()> {
     let tag = sign::storage::attestation_tag(&subject.to_string());
-    let Some(bytes) = store.manifest(&tag)? else {
+    let Some(bytes) = store
+        .manifest(&tag)
+        .map_err(|e| anyhow::anyhow!("{tag}: {e:#}"))?
+    else {
         return Ok(());
     };
     let manifest = json(&bytes, &tag)?;
-    for (i, layer) in layers(&manifest).iter().enumerate() {
-        if layer["mediaType"] != sign::storage::ENVELOPE_TYPE {
-            continue;
-        }
+    let found_layers = layers(&manifest);
+    if found_layers.is_empty() {
+        bail!("{tag}: not an attestation manifest (no layers)");
+    }
+    for (i, layer) in found_layers.iter().enumerate() {
         let at = format!("{tag}, layer {}", i + 1);
-        let bytes = store.blob(&descriptor_digest(layer, &at)?, MAX_ARTIFACT)?;
+        if layer["mediaType"] != sign::storage::ENVELOPE_TYPE {
+            bail!(
+                "{at}: a layer of type {}, not a DSSE envelope",
+                layer["mediaType"]
+            );
+        }
+        let bytes = blob(store, &descriptor_digest(layer, &at)?, MAX_ARTIFACT, &at)?;
         let env = Envelope::from_json(&bytes).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
         let statement = open(&env, ask, subject, &at)?;
         if let Some(a) = layer["annotations"]["predicateType"].as_str()
@@ -183,6 +209,50 @@ fn attestation_tag(
         out.push(found(subject, &statement, format!("{tag} (DSSE)")));
     }
     Ok(())
+}
+
+/// Whether a referrer claims to be sigstore's (by artifact type or by a bundle layer).
+fn is_sigstore(manifest: &Value) -> bool {
+    let bundle = |v: &Value| {
+        v.as_str()
+            .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
+    };
+    bundle(&manifest["artifactType"]) || layers(manifest).iter().any(|l| bundle(&l["mediaType"]))
+}
+
+/// One bundle layer of a referrer, verified.
+fn bundle_layer(
+    store: &dyn Store,
+    ask: &Ask<'_>,
+    subject: &Digest,
+    manifest: &Value,
+    layer: &Value,
+    at: &str,
+) -> anyhow::Result<Verified> {
+    if !layer["mediaType"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("application/vnd.dev.sigstore.bundle"))
+    {
+        bail!(
+            "{at}: a layer of type {}, not a sigstore bundle",
+            layer["mediaType"]
+        );
+    }
+    let bundle = blob(store, &descriptor_digest(layer, at)?, MAX_ARTIFACT, at)?;
+    let env = sign::bundle::unwrap(&bundle).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+    let statement = open(&env, ask, subject, at)?;
+    let annotated = manifest["annotations"]["dev.sigstore.bundle.predicateType"].as_str();
+    if let Some(a) = annotated.filter(|a| *a != statement.predicate_type) {
+        bail!(
+            "{at}: labelled {a}, but the signed statement is {}",
+            statement.predicate_type
+        );
+    }
+    Ok(found(
+        subject,
+        &statement,
+        format!("{at} (sigstore bundle)"),
+    ))
 }
 
 /// Opens an envelope with the key and checks its statement is about `subject`.
@@ -209,7 +279,15 @@ fn found(subject: &Digest, statement: &Statement, from: String) -> Verified {
         subject: subject.to_string(),
         kind,
         from,
+        names_repository: false,
     }
+}
+
+/// A blob of an artifact, its failures naming the artifact.
+fn blob(store: &dyn Store, digest: &Digest, limit: u64, at: &str) -> anyhow::Result<Vec<u8>> {
+    store
+        .blob(digest, limit)
+        .map_err(|e| anyhow::anyhow!("{at}: blob {digest}: {e:#}"))
 }
 
 fn json(bytes: &[u8], at: &str) -> anyhow::Result<Value> {
@@ -294,6 +372,11 @@ impl Store for LayoutStore<'_> {
 
     fn blob(&self, digest: &Digest, limit: u64) -> anyhow::Result<Vec<u8>> {
         let path = digest.blob_path(self.dir);
+        anyhow::ensure!(
+            path.exists(),
+            "{}: blob {digest} is missing from the layout",
+            self.dir.display()
+        );
         let bytes = crate::files::read_regular(&path, limit)?;
         anyhow::ensure!(
             Digest::sha256_of(&bytes) == *digest,
@@ -313,7 +396,10 @@ impl Store for LayoutStore<'_> {
                 continue;
             }
             let Some(bytes) = self.manifest(&d.to_string())? else {
-                continue;
+                bail!(
+                    "{}: index.json lists {d}, whose blob is missing",
+                    self.dir.display()
+                );
             };
             let doc: Value = serde_json::from_slice(&bytes).unwrap_or_default();
             if doc["subject"]["digest"] == subject.to_string().as_str() {

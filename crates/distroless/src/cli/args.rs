@@ -223,96 +223,106 @@ pub(crate) struct BuildArgs {
 
     /// Build context: files a recipe copies must be inside it (default: the recipe's
     /// directory, or the current directory without -f).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help_heading = "Build")]
     pub(crate) context: Option<PathBuf>,
 
     /// Output: a directory (OCI image layout) or a file ending in .tar (oci-archive).
     /// Defaults to ./NAME.
-    #[arg(short, long)]
+    #[arg(short, long, help_heading = "Build")]
     pub(crate) output: Option<PathBuf>,
 
     /// Debian architecture to build (repeat for a multi-arch index). Defaults to the host's.
-    #[arg(long = "arch", value_name = "ARCH")]
+    #[arg(long = "arch", value_name = "ARCH", help_heading = "Build")]
     pub(crate) arches: Vec<String>,
 
     /// Layer compression.
-    #[arg(long, value_enum, default_value = "gzip")]
+    #[arg(long, value_enum, default_value = "gzip", help_heading = "Build")]
     pub(crate) compression: CompressionArg,
 
     /// How packages are grouped into layers.
-    #[arg(long, value_enum, default_value = "tier")]
+    #[arg(long, value_enum, default_value = "tier", help_heading = "Build")]
     pub(crate) layering: LayeringArg,
 
     /// Build every architecture the Debian suite offers (amd64, arm64, armhf, s390x, ppc64el,
     /// riscv64 where present) into one index.
-    #[arg(long, conflicts_with = "arches")]
+    #[arg(long, conflicts_with = "arches", help_heading = "Build")]
     pub(crate) all_arches: bool,
 
     /// Build exactly the packages pinned in the lock file (see `distroless lock`).
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     pub(crate) locked: bool,
 
     /// The lock file used by --locked.
-    #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
+    #[arg(
+        long,
+        default_value = "distroless.lock",
+        value_name = "FILE",
+        help_heading = "Build"
+    )]
     pub(crate) lockfile: std::path::PathBuf,
 
     /// Replace an existing layout at -o instead of adding the new tags to it (its other tags
     /// are kept by default, as `skopeo copy` keeps them).
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     pub(crate) replace: bool,
 
     /// Audit the result (see `distroless audit`) before anything is written; a finding stops
     /// the build.
-    #[arg(long)]
+    #[arg(long, help_heading = "Build")]
     pub(crate) audit: bool,
 
     #[command(flatten)]
     pub(crate) audit_policy: PolicyArgs,
 
     /// Push the result to HOST[:PORT]/REPOSITORY[:TAG] (repeatable); -o is then optional.
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", help_heading = "Registry and signing")]
     pub(crate) push: Vec<String>,
 
     /// With --push: also tag each platform's manifest TAG-ARCH.
-    #[arg(long, requires = "push")]
+    #[arg(long, requires = "push", help_heading = "Registry and signing")]
     pub(crate) arch_tags: bool,
 
-    /// Sign the image and attest its SBOMs and provenance (with --push, in the registry;
-    /// else in the OCI layout written), as `distroless sign` and `attest` do.
-    #[arg(long, requires = "key")]
+    /// Sign the image and attest its SBOMs and provenance, as `distroless sign` and `attest`
+    /// do: in the OCI layout written (-o DIR) and in the registry (--push).
+    #[arg(long, requires = "key", help_heading = "Registry and signing")]
     pub(crate) sign: bool,
 
     /// The private key for --sign (cosign's format; password from $DISTROLESS_PASSWORD or
     /// stdin).
-    #[arg(long, value_name = "FILE", requires = "sign")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "sign",
+        help_heading = "Registry and signing"
+    )]
     pub(crate) key: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 
     /// Resolve and print the package set (versions, sizes, cut dependencies); build nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub(crate) dry_run: bool,
 
     /// Output format: oci (a layout directory, or an oci-archive when -o ends in .tar) or
     /// docker (a docker-archive file for `docker load` / `podman load`).
-    #[arg(long, value_enum, default_value = "oci")]
+    #[arg(long, value_enum, default_value = "oci", help_heading = "Output")]
     pub(crate) format: FormatArg,
 
     /// SBOMs written next to the output (OUT.spdx.json, OUT.cdx.json).
-    #[arg(long, value_enum, default_value = "both")]
+    #[arg(long, value_enum, default_value = "both", help_heading = "Output")]
     pub(crate) sbom: SbomArg,
 
     /// With `from = "auto"`: print why every library file is in the image.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub(crate) explain: bool,
 
     /// Build even when an ELF file needs a library that is not in the image (warn instead).
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub(crate) allow_missing: bool,
 
     /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub(crate) json: bool,
 
     #[command(flatten)]

@@ -65,21 +65,25 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|_| distroless::attest::load(req.destination.path()))
         .transpose()?;
-    if targets.is_empty() {
-        print_summary(args, &summary)?;
-        if let (Some(key), Some(evidence)) = (&key, &evidence) {
+    // A layout kept on disk is signed too (its referrers travel with `distroless push`).
+    let in_layout = match (&key, &evidence, &req.destination, &scratch) {
+        (Some(key), Some(evidence), Destination::Layout(dir), None) => {
             let image = super::signing::Image::Layout {
-                dir: req.destination.path().to_path_buf(),
+                dir: dir.clone(),
                 tag: built_tags(&req, &summary).first().cloned(),
             };
-            let lines = super::signing::sign_and_attest(&image, key, Some(evidence))?;
-            if !args.source.quiet && !args.json {
-                println!(
-                    "  signed and attested in the layout ({} referrers)",
-                    lines.len()
-                );
-            }
+            Some(super::signing::sign_and_attest(&image, key, Some(evidence))?.len())
         }
+        _ => None,
+    };
+    let say_signed = || {
+        if let Some(n) = in_layout.filter(|_| !args.source.quiet && !args.json) {
+            println!("  signed and attested in the layout ({n} referrers)");
+        }
+    };
+    if targets.is_empty() {
+        print_summary(args, &summary)?;
+        say_signed();
         return Ok(());
     }
     let mut summary = summary;
@@ -87,11 +91,13 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         // The local copy was temporary: say so rather than print paths that are gone.
         summary.output = PathBuf::new();
         summary.sboms.clear();
+        summary.provenance = None;
     }
     if !args.json {
         print_summary(args, &summary)?;
+        say_signed();
         if scratch.is_some() && !args.source.quiet {
-            println!("  (no local copy kept: -o keeps the image and its SBOMs)");
+            println!("  (no local copy kept: -o keeps the image, its SBOMs and its provenance)");
         }
     }
     let tags = built_tags(&req, &summary);
@@ -414,13 +420,21 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
         .as_ref()
         .map(|b| format!(" on {b}"))
         .unwrap_or_default();
-    writeln!(
-        out,
-        "built {}{on} → {} ({})",
-        summary.image,
-        summary.output.display(),
-        summary.format
-    )?;
+    if summary.output.as_os_str().is_empty() {
+        writeln!(
+            out,
+            "built {}{on} ({}, for pushing)",
+            summary.image, summary.format
+        )?;
+    } else {
+        writeln!(
+            out,
+            "built {}{on} → {} ({})",
+            summary.image,
+            summary.output.display(),
+            summary.format
+        )?;
+    }
     for m in &summary.manifests {
         let partly = if m.partial_packages.is_empty() {
             String::new()
@@ -459,6 +473,9 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     writeln!(out, "  digest {}", summary.digest)?;
     for s in &summary.sboms {
         writeln!(out, "  sbom  {}", s.display())?;
+    }
+    if let Some(p) = &summary.provenance {
+        writeln!(out, "  provenance {}", p.display())?;
     }
     if args.explain {
         if summary.explain.is_empty() {

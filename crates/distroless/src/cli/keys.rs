@@ -7,11 +7,23 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// The password for a key: `$DISTROLESS_PASSWORD`, or standard input (a trailing newline
-/// dropped).
-pub(crate) fn password() -> anyhow::Result<Vec<u8>> {
+/// The password for a key: `$DISTROLESS_PASSWORD`; else asked for on the terminal without
+/// echo (twice for a new key) when standard input is one; else read from standard input (a
+/// trailing newline dropped).
+pub(crate) fn password(new_key: bool) -> anyhow::Result<Vec<u8>> {
+    use std::io::IsTerminal as _;
     if let Some(p) = std::env::var_os("DISTROLESS_PASSWORD") {
         return Ok(p.into_encoded_bytes());
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Enter password for private key: ")
+            .context("reading the key's password from the terminal")?;
+        if new_key {
+            let again = rpassword::prompt_password("Enter password for private key again: ")
+                .context("reading the key's password from the terminal")?;
+            anyhow::ensure!(first == again, "the two passwords differ; nothing written");
+        }
+        return Ok(first.into_bytes());
     }
     let mut text = String::new();
     std::io::stdin()
@@ -21,13 +33,30 @@ pub(crate) fn password() -> anyhow::Result<Vec<u8>> {
     Ok(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
 }
 
+/// Creates a file that must not exist yet (no symlink followed), with `mode`.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    std::io::Write::write_all(&mut f, bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
 /// Runs `distroless keygen`.
 pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     let (key, public) = (dir.join("cosign.key"), dir.join("cosign.pub"));
     for f in [&key, &public] {
-        anyhow::ensure!(!f.exists(), "{}: exists; not replaced", f.display());
+        // symlink_metadata: a dangling symlink is "there" too, and never written through.
+        anyhow::ensure!(
+            fs_err::symlink_metadata(f).is_err(),
+            "{}: exists; not replaced",
+            f.display()
+        );
     }
-    let password = password()?;
+    let password = password(true)?;
     anyhow::ensure!(
         !password.is_empty(),
         "an empty password would leave the key open; give one in $DISTROLESS_PASSWORD or on standard input"
@@ -35,14 +64,15 @@ pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     let pair = sign::KeyPair::generate()?;
     let sealed = pair.to_encrypted_pem(&password)?;
     fs_err::create_dir_all(dir)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&key)
-        .with_context(|| format!("{}: cannot create", key.display()))?;
-    std::io::Write::write_all(&mut f, sealed.as_bytes())?;
-    fs_err::write(&public, pair.public().to_pem()?)?;
+    let written = write_new(&key, sealed.as_bytes(), 0o600)
+        .and_then(|()| write_new(&public, pair.public().to_pem()?.as_bytes(), 0o644));
+    if let Err(e) = written {
+        // Both or neither: a key without its public half would block the next keygen.
+        for f in [&key, &public] {
+            let _ = fs_err::remove_file(f);
+        }
+        return Err(e);
+    }
     println!(
         "wrote {} (encrypted) and {}",
         key.display(),

@@ -49,8 +49,11 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     }
     let client = client(&args.registry)?;
     let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    // Read (and check) the layout's signatures before anything is sent: a damaged one stops
+    // the push before any tag names the image.
+    let referrers = layout_referrers(&disk.path, &image)?;
     let pushed = push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    let carried = carry_referrers(&client, &disk.path, &image, &refs)?;
+    let carried = carry_referrers(&client, &referrers, &refs)?;
     print_pushed(&client, &pushed, args.json, None)?;
     if carried > 0 && !args.json {
         println!("  {carried} signature/attestation referrer(s) carried along");
@@ -58,17 +61,16 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Pushes the referrers an OCI layout holds for the image just pushed (signatures and
-/// attestations `--sign` wrote into it) to every reference's repository. Returns how many.
-pub(crate) fn carry_referrers(
-    client: &Client,
-    dir: &Path,
-    image: &ForeignImage,
-    refs: &[Reference],
-) -> anyhow::Result<usize> {
+/// Signature and attestation artifacts (blobs, manifest) a layout holds for an image.
+type Artifacts = Vec<(Vec<Vec<u8>>, Vec<u8>)>;
+
+/// The referrers an OCI layout holds for `image` (signatures and attestations `--sign` wrote
+/// into it), read whole and digest-checked; at most 256 MiB in all.
+pub(crate) fn layout_referrers(dir: &Path, image: &ForeignImage) -> anyhow::Result<Artifacts> {
     use distroless::attest::verify::{LayoutStore, Store};
+    const LIMIT: u64 = 256 << 20;
     if !dir.is_dir() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let store = LayoutStore { dir };
     let subjects = image.index_blob.iter().chain(
@@ -78,6 +80,7 @@ pub(crate) fn carry_referrers(
             .filter_map(|m| m.manifest_blob.as_ref()),
     );
     let mut artifacts = Vec::new();
+    let mut total = 0u64;
     for s in subjects {
         for d in store.referrers(&s.digest)? {
             let digest: oci::digest::Digest = d["digest"]
@@ -86,32 +89,41 @@ pub(crate) fn carry_referrers(
                 .context("index.json: a referrer without a digest")?;
             let manifest = store
                 .manifest(&digest.to_string())?
-                .context("a referrer's manifest is missing")?;
-            let doc: serde_json::Value = serde_json::from_slice(&manifest)?;
+                .with_context(|| format!("referrer {digest}: its manifest is missing"))?;
+            let doc: serde_json::Value = serde_json::from_slice(&manifest)
+                .with_context(|| format!("referrer {digest}: not JSON"))?;
             let mut blobs = Vec::new();
-            for b in std::iter::once(&doc["config"])
-                .chain(doc["layers"].as_array().into_iter().flatten())
-            {
+            let parts = std::iter::once(&doc["config"])
+                .chain(doc["layers"].as_array().into_iter().flatten());
+            for b in parts {
                 let bd: oci::digest::Digest = b["digest"]
                     .as_str()
                     .and_then(|x| x.parse().ok())
-                    .context("a referrer's blob without a digest")?;
-                blobs.push(store.blob(&bd, 256 << 20)?);
+                    .with_context(|| format!("referrer {digest}: a blob without a digest"))?;
+                if blobs
+                    .iter()
+                    .any(|x: &Vec<u8>| oci::digest::Digest::sha256_of(x) == bd)
+                {
+                    continue;
+                }
+                let bytes = store.blob(&bd, LIMIT - total)?;
+                total += bytes.len() as u64;
+                blobs.push(bytes);
             }
             artifacts.push((blobs, manifest));
         }
     }
-    let mut repos: Vec<&Reference> = Vec::new();
-    for r in refs {
-        if !repos
-            .iter()
-            .any(|x| x.registry == r.registry && x.repository == r.repository)
-        {
-            repos.push(r);
-        }
-    }
-    for r in &repos {
-        for (blobs, manifest) in &artifacts {
+    Ok(artifacts)
+}
+
+/// Pushes a layout's referrers to every reference's repository. Returns how many.
+pub(crate) fn carry_referrers(
+    client: &Client,
+    artifacts: &Artifacts,
+    refs: &[Reference],
+) -> anyhow::Result<usize> {
+    for r in super::signing::repositories(refs) {
+        for (blobs, manifest) in artifacts {
             registry::referrers::push(client, r, blobs, manifest)?;
         }
     }

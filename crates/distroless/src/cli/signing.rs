@@ -46,6 +46,12 @@ impl Image {
         })
     }
 
+    /// The repository statements name: a registry's `HOST/REPO`; none for a layout (the
+    /// build's own names are kept).
+    pub(crate) fn registry_name(&self) -> Option<String> {
+        matches!(self, Image::Registry { .. }).then(|| self.repository())
+    }
+
     /// The repository signatures name (`HOST/REPO`, or the layout's path).
     pub(crate) fn repository(&self) -> String {
         match self {
@@ -112,11 +118,16 @@ impl Image {
                 for a in attachments {
                     match &a.place {
                         Place::Tag(tag) => {
+                            let there =
+                                registry::referrers::manifest_if_any(client, reference, tag)?;
+                            let merged =
+                                there.map(|(old, _, _)| sign::storage::merge(&old, &a.artifact));
+                            let artifact = merged.as_ref().unwrap_or(&a.artifact);
                             registry::push::push_artifact(
                                 client,
                                 reference,
-                                &a.artifact.blobs,
-                                &a.artifact.manifest,
+                                &artifact.blobs,
+                                &artifact.manifest,
                                 sign::storage::Artifact::MEDIA_TYPE,
                                 tag,
                             )?;
@@ -156,8 +167,17 @@ impl Image {
 pub(crate) fn private_key(path: &Path) -> anyhow::Result<sign::KeyPair> {
     let text = String::from_utf8(distroless::files::read_regular(path, 64 << 10)?)
         .map_err(|_| anyhow::anyhow!("{}: not a key", path.display()))?;
-    sign::KeyPair::from_encrypted_pem(&text, &super::keys::password()?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    let password = super::keys::password(false)?;
+    sign::KeyPair::from_encrypted_pem(&text, &password).map_err(|e| {
+        if password.is_empty() && matches!(e, sign::Error::WrongPassword) {
+            anyhow::anyhow!(
+                "{}: {e}; no password was given (set $DISTROLESS_PASSWORD or give it on standard input)",
+                path.display()
+            )
+        } else {
+            anyhow::anyhow!("{}: {e}", path.display())
+        }
+    })
 }
 
 fn public_key(path: &Path) -> anyhow::Result<sign::PublicKey> {
@@ -176,7 +196,7 @@ pub(crate) fn sign_and_attest(
     let repository = image.repository();
     let mut all = attest::signatures(key, &repository, &targets)?;
     if let Some(e) = evidence {
-        let statements = e.statements(&repository, &targets[0].digest)?;
+        let statements = e.statements(image.registry_name().as_deref(), &targets[0].digest)?;
         all.extend(attest::attestations(key, &statements, &targets)?);
     }
     image.store(&all)?;
@@ -267,7 +287,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<()> {
     let key = private_key(&args.key)?;
     let targets = image.targets()?;
     let repository = image.repository();
-    let statements = evidence.statements(&repository, &targets[0].digest)?;
+    let statements = evidence.statements(image.registry_name().as_deref(), &targets[0].digest)?;
     let made = attest::attestations(&key, &statements, &targets)?;
     image.store(&made)?;
     let layout = matches!(image, Image::Layout { .. });

@@ -140,7 +140,7 @@ fn statement(
                 .iter()
                 .map(|s| (s.arch.clone(), s.digest.clone()))
                 .collect(),
-            recipe: Some((&spec.file, &recipe_sha)),
+            recipe: (!spec.text.is_empty()).then_some((spec.file.as_str(), recipe_sha.as_str())),
             base: Some(&base.name),
             request: req,
             started,

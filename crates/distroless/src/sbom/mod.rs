@@ -176,7 +176,7 @@ fn content_id(subject: &Subject<'_>) -> String {
 fn download(pkg: &Package) -> String {
     // A local (file://) mirror is no place anyone else can download from.
     if pkg.mirror.starts_with("http://") || pkg.mirror.starts_with("https://") {
-        format!("{}{}", pkg.mirror, pkg.filename)
+        debian::sources::redact_userinfo(&format!("{}{}", pkg.mirror, pkg.filename))
     } else {
         "NOASSERTION".into()
     }
