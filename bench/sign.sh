@@ -7,6 +7,7 @@
 # manifest signed, each statement attested to the digest it describes. Needs: docker-registry,
 # bc; cosign is fetched by scripts/fetch-tools.sh.
 source "$(dirname "$0")/lib.sh"
+shopt -s inherit_errexit  # a failed cosign or distroless call inside $(timed …) stops the script
 bash scripts/fetch-tools.sh target/ci-tools
 export PATH="$PWD/target/ci-tools/usr/bin:$PATH"
 reg_pid=""
