@@ -37,7 +37,7 @@ impl Record {
     fn dir(self) -> &'static str {
         match self {
             Record::Plan => "plans-v3",
-            Record::Layer => "layers-v6",
+            Record::Layer => "layers-v7",
             Record::PackageFacts => "facts-v1",
             Record::FileList => "files-v1",
             Record::ElfFacts => "elf-v2",

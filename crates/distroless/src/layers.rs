@@ -343,8 +343,15 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
     let ca = &inputs.plan.ca_certificates;
     if unit.skeleton {
         rootfs::skeleton::add(tree, inputs.release.0, inputs.release.1)?;
-        let bundle = rootfs::cacerts::bundle_from_deb(&inputs.debs.path(ca)?)?;
+        let deb = inputs.debs.path(ca)?;
+        let bundle = rootfs::cacerts::bundle_from_deb(&deb)?;
         tree.put_file(rootfs::cacerts::BUNDLE, bundle, Meta::root(0o644))?;
+        // The package's programs stay out, but its copyright and its status.d record go in:
+        // scanners and license checks must see where the CA bundle came from.
+        let control = debian::deb::read_control(&deb, &ca.name)?;
+        let copyright = vec![rootfs::cacerts::copyright_path(&ca.name)];
+        let placed = tree.add_deb_filtered(&deb, &ca.name, Some(&copyright))?;
+        rootfs::dpkg::add_partial_records(tree, &ca.name, &control, &placed)?;
     }
     if unit.busybox {
         let bb = inputs

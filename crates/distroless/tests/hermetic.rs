@@ -61,10 +61,20 @@ fn static_image_has_the_distroless_skeleton() {
         ),
         (65532, 65532, 0o700)
     );
-    // CA bundle: every certificate, in path order, the package itself not installed.
+    // CA bundle: every certificate, in path order; of the package only its copyright and its
+    // record (scanners and license checks see it), never its programs.
     let bundle = text("etc/ssl/certs/ca-certificates.crt");
     assert!(bundle.find("AAAA").unwrap() < bundle.find("BBBB").unwrap());
-    assert!(!f.contains_key("var/lib/dpkg/status.d/ca-certificates"));
+    assert!(text("var/lib/dpkg/status.d/ca-certificates").contains("Package: ca-certificates"));
+    assert!(text("usr/share/doc/ca-certificates/copyright").contains("MPL-2.0"));
+    assert!(!f.contains_key("usr/sbin/update-ca-certificates"));
+    assert!(!f.contains_key("usr/share/ca-certificates/mozilla/A_Root.crt"));
+    let sums = text("var/lib/dpkg/status.d/ca-certificates.md5sums");
+    assert_eq!(sums.lines().count(), 1, "{sums}");
+    assert!(
+        sums.ends_with("  usr/share/doc/ca-certificates/copyright\n"),
+        "{sums}"
+    );
     // The newer tzdata from -updates wins; excluded packages are absent.
     assert!(text("var/lib/dpkg/status.d/tzdata").contains("Version: 2026g-0+deb13u1"));
     for absent in ["mawk", "debconf", "cdebconf"] {
@@ -758,6 +768,7 @@ fn sboms_are_written_valid_and_reproducible() {
         [
             "base-files",
             "busybox-static",
+            "ca-certificates",
             "libc6",
             "libssl3t64",
             "libzstd1",

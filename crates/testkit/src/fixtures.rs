@@ -72,7 +72,9 @@ pub fn catalog_packages() -> Vec<DebBuilder> {
         DebBuilder::new("ca-certificates", "20250419", "all")
             .field("Depends", "openssl (>= 1.1.1), debconf (>= 0.5) | debconf-2.0")
             .file("usr/share/ca-certificates/mozilla/B_Root.crt", b"-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n")
-            .file("usr/share/ca-certificates/mozilla/A_Root.crt", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
+            .file("usr/share/ca-certificates/mozilla/A_Root.crt", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
+            .file("usr/share/doc/ca-certificates/copyright", b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nLicense: GPL-2+ and MPL-2.0\n")
+            .file("usr/sbin/update-ca-certificates", b"#!/bin/sh\n"),
         DebBuilder::new("busybox-static", "1:1.37.0-6", a).file_mode("bin/busybox", &fake_busybox(), 0o755),
     ]
 }

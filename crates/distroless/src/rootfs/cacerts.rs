@@ -1,8 +1,9 @@
 //! `/etc/ssl/certs/ca-certificates.crt` from the `ca-certificates` package's certificates.
 //!
 //! Debian builds the bundle in a maintainer script (`update-ca-certificates`); we concatenate
-//! every `.crt` under `/usr/share/ca-certificates` in path order instead. The package itself is
-//! not installed.
+//! every `.crt` under `/usr/share/ca-certificates` in path order instead. The package's
+//! programs are not installed; its copyright file and status.d record are (as in the published
+//! images).
 
 use std::path::Path;
 
@@ -11,6 +12,11 @@ use debian::deb::{self, Kind};
 
 /// Path of the bundle in the image.
 pub const BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+
+/// The one file of the package itself that images carry: its copyright.
+pub fn copyright_path(package: &str) -> String {
+    format!("usr/share/doc/{package}/copyright")
+}
 
 /// Builds the bundle from a `ca-certificates` `.deb`.
 pub fn bundle_from_deb(deb_path: &Path) -> anyhow::Result<Vec<u8>> {

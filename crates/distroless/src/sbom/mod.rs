@@ -441,6 +441,19 @@ pub fn entries<'a>(
             });
         }
     }
+    // Every image has the CA bundle, built from this package, and its copyright and record.
+    let ca = &plan.ca_certificates;
+    out.push(Entry {
+        package: ca,
+        facts: facts(cache, debs, ca)?,
+        partial: Some(vec![
+            format!(
+                "usr/share/ca-certificates/*.crt (as /{})",
+                crate::rootfs::cacerts::BUNDLE
+            ),
+            crate::rootfs::cacerts::copyright_path(&ca.name),
+        ]),
+    });
     if busybox && let Some(b) = &plan.busybox {
         out.push(Entry {
             package: b,
