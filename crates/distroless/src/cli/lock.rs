@@ -72,11 +72,16 @@ fn targets(
     lock: &Lock,
     catalog: &Catalog,
 ) -> anyhow::Result<(Vec<Target>, Vec<String>)> {
-    let catalog_target = |image: ImageRef, arches: Arches| Target {
-        base: Base::Catalog(image),
-        app: None,
-        arches,
-        lock: None,
+    // Locked as the debug variant: its plan also pins the busybox every variant's lock entry
+    // records (the newest release's, see `plan`).
+    let catalog_target = |mut image: ImageRef, arches: Arches| {
+        image.variant.debug = true;
+        Target {
+            base: Base::Catalog(image),
+            app: None,
+            arches,
+            lock: None,
+        }
     };
     if let Some(file) = recipe_file(args) {
         return Ok((vec![recipe_target(args, &file, catalog)?], Vec::new()));

@@ -22,6 +22,12 @@ pub struct DebianRelease {
 }
 
 impl DebianRelease {
+    /// The newest supported release: its `busybox-static` goes into every release's debug
+    /// layer, so that layer is one blob everywhere (as in the published images).
+    pub fn newest() -> Self {
+        RELEASES[RELEASES.len() - 1]
+    }
+
     /// The release for a number (12, 13).
     pub fn from_number(n: u32) -> anyhow::Result<Self> {
         RELEASES

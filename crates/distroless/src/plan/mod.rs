@@ -219,11 +219,19 @@ pub fn plan(
 ) -> anyhow::Result<Plan> {
     let release = image.release;
     let indexes = source.archive.indexes(release.codename, arch.debian())?;
-    let key = plan_key(chain, image, arch, &indexes);
+    let newest = busybox_indexes(source, image, arch);
+    let mut key = plan_key(chain, image, arch, &indexes);
+    if let Some(n) = &newest {
+        key = format!("{key}-busybox-{}", short_fingerprint(n));
+    }
     if let Some(plan) = source.cache.read::<Plan>(Record::Plan, &key) {
         return Ok(plan);
     }
     let universe = source.archive.universe(&indexes)?;
+    let busybox = match &newest {
+        Some(n) => source.archive.universe(n)?.get("busybox-static"),
+        None => universe.get("busybox-static"),
+    };
     let main = indexes.main()?;
     let plan = Plan {
         image: image.canonical(),
@@ -235,10 +243,37 @@ pub fn plan(
         ca_certificates: universe
             .get("ca-certificates")
             .context("the suites have no ca-certificates package")?,
-        busybox: universe.get("busybox-static"),
+        busybox,
     };
     source.cache.write(Record::Plan, &key, &plan)?;
     Ok(plan)
+}
+
+/// For a debug image of an older release, the newest release's indexes (its busybox goes in);
+/// a mirror without that release gets a warning and the release's own busybox.
+fn busybox_indexes(source: &Source<'_>, image: &ImageRef, arch: Arch) -> Option<Indexes> {
+    let newest = DebianRelease::newest();
+    if !image.variant.debug || image.release == newest {
+        return None;
+    }
+    match source.archive.indexes(newest.codename, arch.debian()) {
+        Ok(i) => Some(i),
+        Err(e) => {
+            source.reporter.warn(&format!(
+                "{}: the debug layer takes Debian {}'s busybox-static, which cannot be read ({e}); using Debian {}'s",
+                image.canonical(),
+                newest.number,
+                image.release.number
+            ));
+            None
+        }
+    }
+}
+
+fn short_fingerprint(indexes: &Indexes) -> String {
+    let mut h = Sha256::new();
+    h.update(indexes.fingerprint());
+    hex::encode(h.finalize())
 }
 
 /// A recipe names a package the suites do not have.
