@@ -96,8 +96,22 @@ pub fn parse_relations(text: &str) -> Vec<Dependency> {
 
 fn parse_relation(text: &str) -> Option<Relation> {
     let text = text.trim();
-    // Drop architecture restrictions `[amd64]` and build profiles `<!nocheck>` (source-only syntax).
-    let text = text.split(['[', '<']).next().unwrap_or("").trim();
+    // Drop architecture restrictions `[amd64]` and build profiles `<!nocheck>` (source-only
+    // syntax), which come after the version: only outside the parentheses, where `<<` and `<=`
+    // are operators.
+    let mut depth = 0usize;
+    let end = text
+        .char_indices()
+        .find(|&(_, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            depth == 0 && (c == '[' || c == '<')
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let text = text[..end].trim();
     let (head, constraint) = match text.split_once('(') {
         Some((head, rest)) => {
             let inner = rest.trim_end().trim_end_matches(')').trim();
@@ -317,6 +331,10 @@ mod tests {
 
     #[test]
     fn relations() {
+        let strict = parse_relations("python3:any (<< 3.12), libfoo (<= 2) [amd64] <!nocheck>");
+        assert_eq!(strict[0][0].constraint, Some(("<<".into(), "3.12".into())));
+        assert_eq!(strict[1][0].constraint, Some(("<=".into(), "2".into())));
+        assert_eq!(strict[1][0].name, "libfoo");
         let deps = parse_relations("libc6 (>= 2.34), libgcc-s1 | libgcc1, python3:any (>= 3.11~)");
         assert_eq!(deps.len(), 3);
         assert_eq!(deps[0][0].constraint, Some((">=".into(), "2.34".into())));
