@@ -117,6 +117,13 @@ public class Probe {
         tmf.init((KeyStore) null);
         X509TrustManager tm = (X509TrustManager) tmf.getTrustManagers()[0];
         System.out.println(tm.getAcceptedIssuers().length + " " + Charset.defaultCharset() + " " + System.getProperty("user.name"));
+        // Text laid out and drawn headless: fontconfig finds fonts, harfbuzz shapes them.
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(200, 40, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = img.createGraphics();
+        g.setFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 16));
+        g.drawString("distroless \u00e9\u00df", 5, 25);
+        int fonts = java.awt.GraphicsEnvironment.getLocalGraphicsEnvironment().getAvailableFontFamilyNames().length;
+        System.out.println("fonts=" + fonts);
     }
 }
 "#;
@@ -163,8 +170,33 @@ fn java(name: &str, debian: u32, feature: u32) {
         &[(&class, "Probe.class")],
         &["/usr/bin/java", "-cp", "/", "Probe"],
     );
-    let parts: Vec<&str> = out.split_whitespace().collect();
+    let parts: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
     assert!(parts[0].parse::<u32>().unwrap() > 100, "trust store: {out}");
+    let fonts: u32 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("fonts="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(fonts > 0, "text renders with fonts: {out}");
+    // The runtime's version is exported and annotated, as in the published images.
+    let upstream_full = packaged
+        .split_once(':')
+        .map_or(packaged.as_str(), |(_, v)| v);
+    let upstream_full = upstream_full
+        .rsplit_once('-')
+        .map_or(upstream_full, |(v, _)| v);
+    let env = config(&latest, &manifests(&latest)[0].1)["config"]["Env"].clone();
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == &format!("JAVA_VERSION={upstream_full}").as_str()),
+        "{env}"
+    );
+    assert_eq!(
+        manifests(&latest)[0].1["annotations"]["dev.distroless.java.version"],
+        upstream_full
+    );
     assert_eq!(parts[1], "UTF-8");
     assert_eq!(parts[2], "root");
     // `java -version` reports the packaged upstream version.
@@ -183,7 +215,14 @@ fn java(name: &str, debian: u32, feature: u32) {
         &[(&class, "Probe.class")],
         &["/usr/bin/java", "-cp", "/", "Probe"],
     );
-    assert!(out.trim().ends_with("UTF-8 nonroot"), "{out}");
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .trim()
+            .ends_with("UTF-8 nonroot"),
+        "{out}"
+    );
 
     let debug = tmp.path().join("debug");
     build(&format!("{image}:debug"), "amd64", &debug);

@@ -64,7 +64,14 @@ impl ArchStep<'_> {
         }
         self.check_closure(&view, plan.arch)?;
         let platform = plan.arch.platform();
-        let runtime = runtime_config(self.image, self.chain);
+        let mut runtime = runtime_config(self.image, self.chain);
+        let language = super::runtime_of(self.chain, plan);
+        if let Some((r, _, version)) = &language
+            && let Some(var) = &r.env
+        {
+            runtime.env.retain(|e| !e.starts_with(&format!("{var}=")));
+            runtime.env.push(format!("{var}={version}"));
+        }
         let config = oci::image::config(&platform, &runtime, &layers, self.req.epoch)?;
         let mut config = serde_json::to_value(&config)?;
         if let Some(app) = self.app {
@@ -77,6 +84,7 @@ impl ArchStep<'_> {
             debian_version: &plan.debian_version,
             release_date: &plan.release_date,
             epoch: self.req.epoch,
+            runtime: language.map(|(r, package, version)| (r.name, package, version)),
         };
         let annotations = annotations(&naming, self.catalog)?;
         let docker = DockerImage {

@@ -52,6 +52,31 @@ pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> RuntimeConfig {
     }
 }
 
+/// The image's language runtime and its upstream version (epoch and Debian revision cut), from
+/// the last recipe of the chain that names one and the plan's packages.
+pub fn runtime_of(
+    chain: &[&Recipe],
+    plan: &crate::plan::Plan,
+) -> Option<(crate::model::recipe::Runtime, String, String)> {
+    let runtime = chain.iter().rev().find_map(|r| r.runtime.clone())?;
+    let all: Vec<&debian::index::Package> = plan.tiers.iter().flat_map(|t| &t.packages).collect();
+    let (package, version) = runtime.packages.iter().find_map(|name| {
+        all.iter()
+            .find(|p| &p.name == name)
+            .map(|p| (p.name.clone(), upstream_version(&p.version)))
+    })?;
+    Some((runtime, package, version))
+}
+
+/// `1:21.0.8+9-1~deb13u1` → `21.0.8+9`.
+fn upstream_version(debian: &str) -> String {
+    let no_epoch = debian.split_once(':').map_or(debian, |(_, v)| v);
+    no_epoch
+        .rsplit_once('-')
+        .map_or(no_epoch, |(v, _)| v)
+        .to_string()
+}
+
 /// What names an image in its manifest annotations.
 pub struct Naming<'a> {
     pub image: &'a ImageRef,
@@ -60,6 +85,8 @@ pub struct Naming<'a> {
     pub debian_version: &'a str,
     pub release_date: &'a str,
     pub epoch: u64,
+    /// The language runtime (name, package, version), if the image carries one.
+    pub runtime: Option<(String, String, String)>,
 }
 
 /// The manifest annotations of an image we build from the catalog.
@@ -101,6 +128,13 @@ pub fn annotations(
         "org.debian.release.date".into(),
         naming.release_date.to_string(),
     );
+    if let Some((name, package, version)) = &naming.runtime {
+        a.insert(format!("dev.distroless.{name}.version"), version.clone());
+        a.insert(
+            format!("dev.distroless.{name}.source"),
+            format!("debian:{package}"),
+        );
+    }
     if let Some(app) = naming.app {
         a.extend(app.annotations.clone());
     }
@@ -179,6 +213,7 @@ mod tests {
             debian_version: "13.1",
             release_date: "Sat, 06 Sep 2025 10:00:00 UTC",
             epoch: 0,
+            runtime: None,
         };
         let a = annotations(&n, &c).unwrap();
         assert_eq!(a["org.opencontainers.image.title"], "cc-debian13:nonroot");
@@ -205,5 +240,27 @@ mod tests {
             "cc-debian13:nonroot"
         );
         assert_eq!(a["x"], "y");
+        let java = Naming {
+            runtime: Some((
+                "java".into(),
+                "openjdk-21-jre-headless".into(),
+                "21.0.8+9".into(),
+            )),
+            ..n
+        };
+        let a = annotations(&java, &c).unwrap();
+        assert_eq!(a["dev.distroless.java.version"], "21.0.8+9");
+        assert_eq!(
+            a["dev.distroless.java.source"],
+            "debian:openjdk-21-jre-headless"
+        );
+    }
+
+    #[test]
+    fn upstream_versions_lose_epoch_and_revision() {
+        assert_eq!(upstream_version("1:21.0.8+9-1~deb13u1"), "21.0.8+9");
+        assert_eq!(upstream_version("3.13.5-2"), "3.13.5");
+        assert_eq!(upstream_version("20.19.2+dfsg-1"), "20.19.2+dfsg");
+        assert_eq!(upstream_version("1.0"), "1.0");
     }
 }

@@ -7,6 +7,20 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+/// The language runtime an image carries: named in annotations with its version (as the
+/// published images do), and optionally exported in an environment variable.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    /// `java`, `python`, `nodejs`.
+    pub name: String,
+    /// Packages whose upstream version is the runtime's: the first the image holds counts
+    /// (`["python3.11-minimal", "python3.13-minimal"]` covers both releases).
+    pub packages: Vec<String>,
+    /// An environment variable set to that version (`JAVA_VERSION`).
+    pub env: Option<String>,
+}
+
 /// Package additions and exclusions that apply to one Debian release only.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +118,8 @@ pub struct Recipe {
     /// Generate `/etc/ssl/certs/java/cacerts` from the CA bundle.
     #[serde(default)]
     pub java_trust_store: bool,
+    /// The language runtime, for annotations and a version variable.
+    pub runtime: Option<Runtime>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]
