@@ -190,7 +190,7 @@ fn java(name: &str, debian: u32, feature: u32) {
         env.as_array()
             .unwrap()
             .iter()
-            .any(|e| e == &format!("JAVA_VERSION={upstream_full}").as_str()),
+            .any(|e| e == format!("JAVA_VERSION={upstream_full}").as_str()),
         "{env}"
     );
     assert_eq!(
