@@ -56,6 +56,15 @@ pub struct Indexes {
 }
 
 impl Indexes {
+    /// The suites that are absent (not published, or without this architecture).
+    pub fn missing(&self) -> Vec<String> {
+        self.suites
+            .iter()
+            .filter(|(_, _, i)| i.is_none())
+            .map(|(_, s, _)| s.clone())
+            .collect()
+    }
+
     /// The main suite's `Release` (its `Version` and `Date` describe the whole release).
     pub fn main(&self) -> Result<&Release> {
         self.suites
@@ -151,6 +160,15 @@ impl Archive<'_> {
             }
         }
         let file = format!("{mirror}dists/{suite}/InRelease");
+        // An update suite that has dropped an architecture (bookworm-security and s390x) is
+        // like a missing update suite: the release is built from the rest, and said so.
+        if suite.contains('-') && !release.architectures.iter().any(|a| a == arch) {
+            self.reporter.warn(&format!(
+                "{file}: {suite} carries no {arch} (it has: {}); building without {suite}",
+                release.architectures.join(", ")
+            ));
+            return Ok(None);
+        }
         if release.architectures.iter().any(|a| a == arch) || suite.contains('-') {
             return Err(Error::Release {
                 file,

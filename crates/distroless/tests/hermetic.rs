@@ -1078,3 +1078,67 @@ fn outputs_honour_the_umask_like_any_tool() {
         assert_eq!(mode(&tmp.path().join(f)), 0o644, "{f}");
     }
 }
+
+#[test]
+fn an_update_suite_without_the_architecture_is_skipped_said_and_recorded() {
+    // As Debian's bookworm-security has dropped s390x: the security suite is published for
+    // amd64 only, and an arm64 build goes on without it.
+    let repo = testkit::fixtures::catalog_repo_for(&["amd64", "arm64"], |_| {});
+    repo.publish_suite(
+        "trixie-security",
+        &["amd64"],
+        Some("Sat, 01 Jan 2050 00:00:00 UTC"),
+        testkit::SignKey::shared(),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let built = support::trusting(
+        &tmp.path().join("cache"),
+        &repo.file_url(),
+        &[
+            "build",
+            "static",
+            "--arch",
+            "arm64",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    let stderr = String::from_utf8_lossy(&built.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("trixie-security carries no arm64") && stderr.contains("building without"),
+        "{stderr}"
+    );
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(tmp.path().join("s.spdx.json")).unwrap()).unwrap();
+    assert!(
+        spdx["comment"]
+            .as_str()
+            .unwrap()
+            .contains("trixie-security")
+    );
+    support::validate_sbom("spdx", &tmp.path().join("s.spdx.json"));
+    support::validate_sbom("cdx", &tmp.path().join("s.cdx.json"));
+    // The lock records it too; amd64 still has the suite.
+    let lock = tmp.path().join("distroless.lock");
+    support::trusting(
+        &tmp.path().join("cache"),
+        &repo.file_url(),
+        &[
+            "lock",
+            "static",
+            "--arch",
+            "arm64",
+            "--arch",
+            "amd64",
+            "--lockfile",
+            lock.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    let text = fs_err::read_to_string(&lock).unwrap();
+    assert_eq!(text.matches("missing_suites").count(), 1, "{text}");
+}

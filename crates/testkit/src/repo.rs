@@ -148,35 +148,49 @@ impl Repo {
     /// Like [`Repo::publish`] for several architectures: every package that is not
     /// `Architecture: all` is published once per architecture.
     pub fn publish_arches(&self, arches: &[&str], valid_until: Option<&str>, key: &SignKey) {
-        for (suite, debs) in &self.suites {
-            let dist = self.root().join("dists").join(suite);
-            let mut release = format!(
-                "Origin: Test\nLabel: Test\nSuite: {suite}\nVersion: 13.1\nCodename: {suite}\n\
-                 Date: Sat, 10 May 2025 09:00:00 UTC\n"
-            );
-            if let Some(v) = valid_until {
-                release.push_str(&format!("Valid-Until: {v}\n"));
-            }
-            release.push_str(&format!(
-                "Architectures: {}\nComponents: main\nSHA256:\n",
-                arches.join(" ")
-            ));
-            for arch in arches {
-                let debs: Vec<DebBuilder> = debs
-                    .iter()
-                    .map(|d| {
-                        let mut d = d.clone();
-                        if d.arch != "all" {
-                            d.arch = (*arch).to_string();
-                        }
-                        d
-                    })
-                    .collect();
-                release.push_str(&self.publish_index(suite, arch, &debs));
-            }
-            fs_err::write(dist.join("Release"), &release).expect("Release");
-            fs_err::write(dist.join("InRelease"), key.clearsign(&release)).expect("InRelease");
+        for suite in self.suites.keys() {
+            self.publish_suite(suite, arches, valid_until, key);
         }
+    }
+
+    /// Publishes (again) one suite for these architectures only: an update suite that has
+    /// dropped an architecture, as Debian's `bookworm-security` has s390x.
+    pub fn publish_suite(
+        &self,
+        suite: &str,
+        arches: &[&str],
+        valid_until: Option<&str>,
+        key: &SignKey,
+    ) {
+        let debs = self.suites.get(suite).cloned().unwrap_or_default();
+        let dist = self.root().join("dists").join(suite);
+        let mut release = format!(
+            "Origin: Test\nLabel: Test\nSuite: {suite}\nVersion: 13.1\nCodename: {suite}\n\
+             Date: Sat, 10 May 2025 09:00:00 UTC\n"
+        );
+        if let Some(v) = valid_until {
+            release.push_str(&format!("Valid-Until: {v}\n"));
+        }
+        release.push_str(&format!(
+            "Architectures: {}\nComponents: main\nSHA256:\n",
+            arches.join(" ")
+        ));
+        for arch in arches {
+            let debs: Vec<DebBuilder> = debs
+                .iter()
+                .map(|d| {
+                    let mut d = d.clone();
+                    if d.arch != "all" {
+                        d.arch = (*arch).to_string();
+                    }
+                    d
+                })
+                .collect();
+            release.push_str(&self.publish_index(suite, arch, &debs));
+        }
+        fs_err::create_dir_all(&dist).expect("dist dir");
+        fs_err::write(dist.join("Release"), &release).expect("Release");
+        fs_err::write(dist.join("InRelease"), key.clearsign(&release)).expect("InRelease");
     }
 
     /// Writes the pool files and `Packages` indexes of one suite and architecture; returns

@@ -62,6 +62,9 @@ pub struct LockedImage {
     pub ca_certificates: LockedPackage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub busybox: Option<LockedPackage>,
+    /// Update suites the resolution went without (see `Plan::missing_suites`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_suites: Vec<String>,
 }
 
 /// The whole lock file.

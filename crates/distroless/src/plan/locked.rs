@@ -75,6 +75,7 @@ impl LockedImage {
                 .collect(),
             ca_certificates: locked(&plan.ca_certificates, None),
             busybox: plan.busybox.as_ref().map(|b| locked(b, None)),
+            missing_suites: plan.missing_suites.clone(),
         }
     }
 
@@ -107,6 +108,7 @@ impl LockedImage {
                 .collect(),
             ca_certificates: unlocked(&self.ca_certificates, mirrors),
             busybox: self.busybox.as_ref().map(|b| unlocked(b, mirrors)),
+            missing_suites: self.missing_suites.clone(),
         }
     }
 }

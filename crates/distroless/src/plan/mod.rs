@@ -168,6 +168,10 @@ pub struct Plan {
     pub ca_certificates: Package,
     /// `busybox-static`, for debug variants.
     pub busybox: Option<Package>,
+    /// Update suites the release was resolved without (unpublished, or without this
+    /// architecture, as `bookworm-security` for s390x): the SBOMs and the lock say so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_suites: Vec<String>,
 }
 
 impl Plan {
@@ -244,6 +248,7 @@ pub fn plan(
             .get("ca-certificates")
             .context("the suites have no ca-certificates package")?,
         busybox,
+        missing_suites: indexes.missing(),
     };
     source.cache.write(Record::Plan, &key, &plan)?;
     Ok(plan)

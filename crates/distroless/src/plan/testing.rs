@@ -56,6 +56,7 @@ pub(crate) fn plan(tiers: &[(&str, &[&str])]) -> Plan {
             .collect(),
         ca_certificates: package("ca-certificates"),
         busybox: Some(package("busybox-static")),
+        missing_suites: Vec::new(),
     }
 }
 

@@ -125,6 +125,8 @@ pub struct Subject<'a> {
     pub entries: Vec<Entry<'a>>,
     /// The application's own files.
     pub files: &'a [CopiedFile],
+    /// Update suites the packages were resolved without.
+    pub missing_suites: &'a [String],
 }
 
 /// What the SBOMs of one image are about besides its packages: its name (the application's,
@@ -230,6 +232,18 @@ fn spdx_package(
     pkg
 }
 
+/// What the documents say about update suites the resolution went without.
+fn missing_note(subject: &Subject<'_>) -> Value {
+    if subject.missing_suites.is_empty() {
+        return Value::Null;
+    }
+    json!(format!(
+        "resolved without {} (not published for {})",
+        subject.missing_suites.join(", "),
+        subject.arch
+    ))
+}
+
 /// The SPDX 2.3 document.
 pub fn spdx(subject: &Subject<'_>) -> Value {
     let id = content_id(subject);
@@ -301,6 +315,10 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
     });
     if !files.is_empty() {
         doc["files"] = Value::Array(files);
+    }
+    let note = missing_note(subject);
+    if !note.is_null() {
+        doc["comment"] = note;
     }
     if !refs.is_empty() {
         doc["hasExtractedLicensingInfos"] = refs
@@ -396,7 +414,7 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
         }));
         depends.push(json!(r));
     }
-    json!({
+    let mut bom = json!({
         "bomFormat": "CycloneDX",
         "specVersion": "1.6",
         "serialNumber": serial,
@@ -414,7 +432,13 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
         },
         "components": components,
         "dependencies": [{"ref": "image", "dependsOn": depends}],
-    })
+    });
+    let note = missing_note(subject);
+    if !note.is_null() {
+        bom["metadata"]["properties"] =
+            json!([{"name": "distroless:missing-suites", "value": note}]);
+    }
+    bom
 }
 
 /// The entries of a plan: every installed package (and partial ones), sorted by name.
@@ -492,6 +516,7 @@ pub fn documents(
         created: oci::image::rfc3339(about.epoch),
         entries: entries(plan, cache, debs, debug)?,
         files: about.files,
+        missing_suites: &plan.missing_suites,
     };
     let mut out = Vec::new();
     if matches!(formats, SbomFormats::Spdx | SbomFormats::Both) {
@@ -535,7 +560,34 @@ mod tests {
                 })
                 .collect(),
             files: &[],
+            missing_suites: &[],
         }
+    }
+
+    #[test]
+    fn documents_say_which_update_suites_were_missing() {
+        let p = testing::package("libc6");
+        let missing = vec!["bookworm-security".to_string()];
+        let s = Subject {
+            missing_suites: &missing,
+            ..subject(std::slice::from_ref(&p))
+        };
+        assert!(
+            spdx(&s)["comment"]
+                .as_str()
+                .unwrap()
+                .contains("bookworm-security")
+        );
+        let cdx = cyclonedx(&s);
+        assert_eq!(
+            cdx["metadata"]["properties"][0]["name"],
+            "distroless:missing-suites"
+        );
+        assert!(
+            spdx(&subject(std::slice::from_ref(&p)))
+                .get("comment")
+                .is_none()
+        );
     }
 
     #[test]
