@@ -23,6 +23,11 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
                         "codename": d.codename,
                         "packages": r.packages_for(d.number),
                     })).collect::<Vec<_>>(),
+                    "runtime": r.runtime.as_ref().map(|rt| serde_json::json!({
+                        "name": rt.name,
+                        "from": "Debian archive",
+                        "packages": rt.packages,
+                    })),
                     "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
                     "arches": arches,
                 })
@@ -34,8 +39,8 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:12} {:12} {:10} DESCRIPTION",
-        "IMAGE", "FROM", "DEBIAN"
+        "{:12} {:12} {:8} {:24} DESCRIPTION",
+        "IMAGE", "FROM", "DEBIAN", "RUNTIME"
     )?;
     for r in catalog.recipes() {
         let debs: Vec<String> = RELEASES
@@ -43,12 +48,18 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
             .filter(|d| r.supports(d.number))
             .map(|d| d.number.to_string())
             .collect();
+        // Which language runtime, and where it comes from (its packages: --json).
+        let runtime = r.runtime.as_ref().map_or_else(
+            || "-".to_string(),
+            |rt| format!("{} (Debian archive)", rt.name),
+        );
         writeln!(
             out,
-            "{:12} {:12} {:10} {}",
+            "{:12} {:12} {:8} {:24} {}",
             r.name,
             r.from.as_deref().unwrap_or("-"),
             debs.join(","),
+            runtime,
             r.description
         )?;
     }
