@@ -233,6 +233,22 @@ fn java(name: &str, debian: u32, feature: u32) {
         &["/busybox/sh", "-c", "java -cp / Probe"],
     );
     assert!(out.contains("UTF-8"), "{out}");
+    // The debug variant carries the JDK's tools, as the published images; the others do not.
+    let bin = format!("/usr/lib/jvm/java-{feature}-openjdk-amd64/bin");
+    let out = run_with_files(
+        &debug,
+        "debug",
+        &[],
+        &[
+            "/busybox/sh",
+            "-c",
+            &format!("{bin}/javac -version 2>&1; ls {bin}"),
+        ],
+    );
+    assert!(out.contains(&format!("javac {feature}")), "{out}");
+    assert!(out.contains("jcmd") && out.contains("jstack"), "{out}");
+    let f = support::files(&latest, &manifests(&latest)[0].1);
+    assert!(!f.contains_key(&format!("{}/javac", bin.trim_start_matches('/'))));
 }
 
 /// The runtime version the JVM reports (what `java -version` prints, read on stdout).

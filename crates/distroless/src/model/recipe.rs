@@ -120,6 +120,10 @@ pub struct Recipe {
     pub java_trust_store: bool,
     /// The language runtime, for annotations and a version variable.
     pub runtime: Option<Runtime>,
+    /// Packages only `:debug` variants carry, in a tier of their own after the recipe's (the
+    /// JDK in Java's debug images: javac, jcmd, jstack).
+    #[serde(default)]
+    pub debug_packages: Vec<String>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]

@@ -90,6 +90,8 @@ impl LockedImage {
             tiers: self
                 .tiers
                 .iter()
+                // The debug-only tier belongs to debug variants (the lock records it for them).
+                .filter(|t| image.variant.debug || !t.name.ends_with(super::DEBUG_TIER))
                 .map(|t| Tier {
                     name: t.name.clone(),
                     packages: t

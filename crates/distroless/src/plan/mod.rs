@@ -243,7 +243,12 @@ pub fn plan(
         arch,
         debian_version: main.version.clone(),
         release_date: main.date.clone(),
-        tiers: resolve_tiers(&universe, chain, (release.number, arch))?,
+        tiers: resolve_tiers(
+            &universe,
+            chain,
+            (release.number, arch),
+            image.variant.debug,
+        )?,
         ca_certificates: universe
             .get("ca-certificates")
             .context("the suites have no ca-certificates package")?,
@@ -336,6 +341,7 @@ fn resolve_tiers(
     universe: &Universe,
     chain: &[&Recipe],
     (release, arch): (u32, Arch),
+    debug: bool,
 ) -> anyhow::Result<Vec<Tier>> {
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
@@ -378,12 +384,39 @@ fn resolve_tiers(
             partial,
         });
     }
+    let extra: Vec<String> = chain
+        .iter()
+        .flat_map(|r| r.debug_packages.clone())
+        .collect();
+    if debug && !extra.is_empty() {
+        let name = chain.last().map_or_else(String::new, |r| r.name.clone());
+        let label = format!("{name}-debian{release}:debug");
+        roots.extend(extra);
+        let res = resolve(universe, &label, &roots, &excludes)?;
+        tiers.push(Tier {
+            name: format!("{name}{DEBUG_TIER}"),
+            packages: res
+                .packages
+                .into_iter()
+                .filter(|p| !below.contains(&p.name))
+                .collect(),
+            broken: res.broken,
+            partial: Vec::new(),
+        });
+    }
     Ok(tiers)
 }
+
+/// The suffix of the tier `:debug` variants add (`java21:debug`); a lock holds it, and only
+/// debug variants build it.
+pub const DEBUG_TIER: &str = ":debug";
 
 fn plan_key(chain: &[&Recipe], image: &ImageRef, arch: Arch, indexes: &Indexes) -> String {
     let mut h = Sha256::new();
     h.update(format!("{arch}\n{}\n", image.release.number));
+    if image.variant.debug && chain.iter().any(|r| !r.debug_packages.is_empty()) {
+        h.update("debug tier\n");
+    }
     for r in chain {
         h.update(format!("{r:?}\n"));
     }
@@ -417,7 +450,7 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
             "name = \"base\"\nfrom = \"static\"\npackages = [\"libc6\"]\nexclude = [\"libgcc-s1\"]\n",
         );
         let cc = recipe("name = \"cc\"\nfrom = \"base\"\npackages = [\"libgcc-s1\"]\n");
-        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], (13, Arch::Amd64)).unwrap();
+        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], (13, Arch::Amd64), false).unwrap();
         let names = |t: &Tier| {
             t.packages
                 .iter()
@@ -444,7 +477,7 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
     fn a_missing_partial_package_is_named() {
         let u = universe();
         let r = recipe("name = \"p\"\n[partial]\nlibc-bin = [\"sbin/ldconfig\"]\n");
-        let err = resolve_tiers(&u, &[&r], (13, Arch::Amd64))
+        let err = resolve_tiers(&u, &[&r], (13, Arch::Amd64), false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("partial package libc-bin"), "{err}");
