@@ -101,6 +101,13 @@ impl Universe {
         u16::try_from(index).unwrap_or(u16::MAX)
     }
 
+    /// Puts a package in whatever version the suites have (a local `.deb` the recipe names
+    /// wins over the archive's); call [`Universe::finish`] again afterwards.
+    pub fn pin(&mut self, pkg: Package) {
+        self.packages.remove(pkg.name.as_str());
+        self.add(pkg);
+    }
+
     /// Builds the Provides map once every list is in.
     pub fn finish(&mut self) {
         let mut providers: HashMap<String, Vec<(String, Option<String>)>> = HashMap::new();

@@ -178,10 +178,13 @@ fn resolve(
     app: Option<&AppPrepared>,
     arch: Arch,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
+    let local = app.map_or(&[][..], |a| a.local_debs.as_slice());
     if let Some(lock) = &target.lock {
-        return Ok((locked_plan(source, target, lock, image, arch)?, Vec::new()));
+        let mut p = locked_plan(source, target, lock, image, arch)?;
+        local_locked(&mut p, local, target)?;
+        return Ok((p, Vec::new()));
     }
-    let p = plan(source, chain, image, arch).map_err(|e| {
+    let p = plan(source, chain, image, arch, local).map_err(|e| {
         match (&target.app, e.downcast_ref::<UnknownPackage>()) {
             // A package the application recipe names: located in the recipe file.
             (Some(app), Some(unknown)) if unknown.tier == "app" => {
@@ -194,6 +197,37 @@ fn resolve(
         (Base::Auto(release), Some(app)) => auto_plan(source, *release, p, app, arch),
         _ => Ok((p, Vec::new())),
     }
+}
+
+/// A locked build takes the lock's local `.deb`s only if the files on disk are still those,
+/// and reads them from there.
+fn local_locked(
+    p: &mut Plan,
+    local: &[debian::index::Package],
+    target: &Target,
+) -> anyhow::Result<()> {
+    for l in local {
+        let pinned = p
+            .tiers
+            .iter_mut()
+            .flat_map(|t| t.packages.iter_mut())
+            .find(|q| q.name == l.name && q.sha256 == l.sha256);
+        if let Some(q) = pinned {
+            q.mirror.clone_from(&l.mirror);
+            q.filename.clone_from(&l.filename);
+        } else {
+            let file = target
+                .app
+                .as_ref()
+                .map_or("the recipe", |a| a.file.as_str());
+            bail!(
+                "{file}: the local package {} ({}) is not the one locked; run `distroless lock -f {file}`",
+                l.name,
+                l.filename
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The plan the lock pins for one architecture; refused when the lock has no entry or the

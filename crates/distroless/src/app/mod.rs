@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod auto;
 pub mod copy;
+pub mod local;
 pub mod machine;
 pub mod prepare;
 pub mod settings;

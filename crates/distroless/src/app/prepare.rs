@@ -20,6 +20,8 @@ pub struct AppPrepared {
     pub copies: Vec<(String, Vec<GenEntry>)>,
     pub certs: Vec<(String, Vec<u8>)>,
     pub user: Option<String>,
+    /// The recipe's local `.deb` files, as index records.
+    pub local_debs: Vec<debian::index::Package>,
 }
 
 /// Checks an application recipe against the host and a catalog base's accounts, for one
@@ -56,12 +58,14 @@ pub fn prepare_app_with(
     let certs = copy::extra_certificates(spec)?;
     let user = settings::user_setting(spec, &accounts)?;
     settings::check(spec)?;
+    let local_debs = super::local::packages(spec, arch)?;
     Ok(AppPrepared {
         spec: spec.clone(),
         accounts,
         copies,
         certs,
         user,
+        local_debs,
     })
 }
 

@@ -33,6 +33,13 @@ pub fn build(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
     let (destination, compression, epoch) = (&req.destination, req.compression, req.epoch);
+    if !spec.recipe.debs.is_empty() {
+        return Err(spec.error(
+            None,
+            "debs",
+            "local .deb files are installed with their dependencies from Debian: they need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+        ));
+    }
     if !spec.recipe.packages.is_empty() {
         return Err(spec.error(
             None,

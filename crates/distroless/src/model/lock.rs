@@ -160,8 +160,12 @@ impl Lock {
                 .chain(i.busybox.iter());
             for p in all {
                 let shown: String = p.filename.chars().take(80).collect();
+                // A local `.deb` is pinned by its file name and digest; the recipe names where.
+                let local = p.suite == debian::archive::LOCAL_SUITE
+                    && !p.filename.contains('/')
+                    && debian::archive::pool_path_ok(&format!("pool/{}", p.filename));
                 anyhow::ensure!(
-                    debian::archive::pool_path_ok(&p.filename),
+                    local || debian::archive::pool_path_ok(&p.filename),
                     "{}: filename {shown:?} is not a path inside the pool",
                     p.name
                 );

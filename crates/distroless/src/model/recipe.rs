@@ -120,6 +120,10 @@ pub struct Recipe {
     pub java_trust_store: bool,
     /// The language runtime, for annotations and a version variable.
     pub runtime: Option<Runtime>,
+    /// Local `.deb` files (relative to the recipe, inside its build context; `{arch}` allowed)
+    /// installed like archive packages, their dependencies resolved from the archive.
+    #[serde(default)]
+    pub debs: Vec<String>,
     /// Packages only `:debug` variants carry, in a tier of their own after the recipe's (the
     /// JDK in Java's debug images: javac, jcmd, jstack).
     #[serde(default)]

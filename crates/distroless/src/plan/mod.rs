@@ -220,6 +220,7 @@ pub fn plan(
     chain: &[&Recipe],
     image: &ImageRef,
     arch: Arch,
+    local: &[Package],
 ) -> anyhow::Result<Plan> {
     let release = image.release;
     let indexes = source.archive.indexes(release.codename, arch.debian())?;
@@ -228,10 +229,19 @@ pub fn plan(
     if let Some(n) = &newest {
         key = format!("{key}-busybox-{}", short_fingerprint(n));
     }
+    for p in local {
+        key = format!("{key}-{}", &p.sha256[..16.min(p.sha256.len())]);
+    }
     if let Some(plan) = source.cache.read::<Plan>(Record::Plan, &key) {
         return Ok(plan);
     }
-    let universe = source.archive.universe(&indexes)?;
+    let mut universe = source.archive.universe(&indexes)?;
+    if !local.is_empty() {
+        for p in local {
+            universe.pin(p.clone());
+        }
+        universe.finish();
+    }
     let busybox = match &newest {
         Some(n) => source.archive.universe(n)?.get("busybox-static"),
         None => universe.get("busybox-static"),
@@ -248,6 +258,7 @@ pub fn plan(
             chain,
             (release.number, arch),
             image.variant.debug,
+            local,
         )?,
         ca_certificates: universe
             .get("ca-certificates")
@@ -342,6 +353,7 @@ fn resolve_tiers(
     chain: &[&Recipe],
     (release, arch): (u32, Arch),
     debug: bool,
+    local: &[Package],
 ) -> anyhow::Result<Vec<Tier>> {
     let mut tiers = Vec::new();
     let mut roots: Vec<String> = Vec::new();
@@ -361,6 +373,13 @@ fn resolve_tiers(
             }
         }
         roots.extend(recipe.packages_for(release));
+        // The application's local `.deb`s are roots of its own tier (the chain's last).
+        if chain
+            .last()
+            .is_some_and(|last| std::ptr::eq(*last, *recipe))
+        {
+            roots.extend(local.iter().map(|p| p.name.clone()));
+        }
         excludes.extend(recipe.excludes_for(release));
         let label = format!("{}-debian{release}", recipe.name);
         let res = resolve(universe, &label, &roots, &excludes)?;
@@ -450,7 +469,7 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
             "name = \"base\"\nfrom = \"static\"\npackages = [\"libc6\"]\nexclude = [\"libgcc-s1\"]\n",
         );
         let cc = recipe("name = \"cc\"\nfrom = \"base\"\npackages = [\"libgcc-s1\"]\n");
-        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], (13, Arch::Amd64), false).unwrap();
+        let tiers = resolve_tiers(&u, &[&stat, &base, &cc], (13, Arch::Amd64), false, &[]).unwrap();
         let names = |t: &Tier| {
             t.packages
                 .iter()
@@ -477,7 +496,7 @@ Package: libgcc-s1\nVersion: 3\nArchitecture: amd64\nDepends: libc6\nFilename: p
     fn a_missing_partial_package_is_named() {
         let u = universe();
         let r = recipe("name = \"p\"\n[partial]\nlibc-bin = [\"sbin/ldconfig\"]\n");
-        let err = resolve_tiers(&u, &[&r], (13, Arch::Amd64), false)
+        let err = resolve_tiers(&u, &[&r], (13, Arch::Amd64), false, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("partial package libc-bin"), "{err}");

@@ -1,0 +1,83 @@
+//! Local `.deb` files a recipe names (`debs = ["build/myapp_1.2_amd64.deb"]`): each resolved
+//! inside the build context, read with the same path policy as archive packages, and turned
+//! into an index record (its control file plus its own size and SHA-256) so the resolver, the
+//! lock, status.d and the SBOMs treat it like any package. Fetching it is a `file://` copy
+//! into the cache, checked against that SHA-256 like every download.
+
+use std::io::Read as _;
+
+use anyhow::Context;
+use debian::index::Package;
+use sha2::Digest as _;
+
+use super::AppSpec;
+use crate::model::Arch;
+
+/// The suite name local packages carry (in the lock and the SBOMs).
+pub use debian::archive::LOCAL_SUITE as SUITE;
+
+/// The packages of a recipe's `debs` for one architecture.
+pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
+    let mut out: Vec<Package> = Vec::new();
+    for (i, rel) in spec.recipe.debs.iter().enumerate() {
+        let rel = arch.expand(rel);
+        let path = spec.source(None, "debs", &rel)?;
+        let at = |e: String| spec.error(None, "debs", format!("{rel}: {e}"));
+        let (sha256, size) = digest(&path).map_err(|e| at(format!("{e:#}")))?;
+        // Its errors name the file already.
+        let control = debian::deb::read_control(&path, &rel)
+            .map_err(|e| spec.error(None, "debs", e.to_string()))?;
+        let canonical = fs_err::canonicalize(&path)?;
+        let dir = canonical
+            .parent()
+            .context("a .deb file without a directory")?;
+        let file = canonical
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .context("a .deb without a file name")?;
+        let stanza = format!(
+            "{}\nFilename: {file}\nSize: {size}\nSHA256: {sha256}\n",
+            control.control.trim_end()
+        );
+        let mirror = url::Url::from_directory_path(dir)
+            .map_err(|()| at("its directory is not an absolute path".into()))?;
+        let mut parsed = debian::index::parse_packages(&rel, &stanza, SUITE, mirror.as_str())
+            .map_err(|e| at(e.to_string()))?;
+        let pkg = parsed.pop().ok_or_else(|| at("no control record".into()))?;
+        if pkg.architecture != "all" && pkg.architecture != arch.debian() {
+            return Err(at(format!(
+                "a package for {}, not {} (use {{arch}} in the path for one file per architecture)",
+                pkg.architecture,
+                arch.debian()
+            )));
+        }
+        if let Some(other) = out.iter().find(|p| p.name == pkg.name) {
+            return Err(at(format!(
+                "{} is already given by another file ({} {}), entry {}",
+                pkg.name,
+                other.filename,
+                other.version,
+                i + 1
+            )));
+        }
+        out.push(pkg);
+    }
+    Ok(out)
+}
+
+/// SHA-256 and size of a file, streamed.
+fn digest(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
+    let mut f = fs_err::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(h.finalize()), size))
+}
