@@ -87,7 +87,7 @@ impl Indexes {
     }
 }
 
-impl Archive<'_> {
+impl<'a> Archive<'a> {
     /// The verified `InRelease` of a suite; `None` for a missing `-updates`/`-security` suite.
     /// Each verified file is kept in the cache so an offline run can read it again.
     pub fn inrelease(&self, mirror: &Url, suite: &str) -> Result<Option<Release>> {
@@ -142,11 +142,22 @@ impl Archive<'_> {
     }
 
     fn suite_index(&self, mirror: &Url, suite: &str, arch: &str) -> Result<Option<SuiteIndex>> {
+        self.component_index(mirror, suite, "main", arch)
+    }
+
+    /// The verified index of one component of a suite for `arch`.
+    fn component_index(
+        &self,
+        mirror: &Url,
+        suite: &str,
+        component: &str,
+        arch: &str,
+    ) -> Result<Option<SuiteIndex>> {
         let Some(release) = self.inrelease(mirror, suite)? else {
             return Ok(None);
         };
         for ext in ["xz", "gz"] {
-            let name = format!("main/binary-{arch}/Packages.{ext}");
+            let name = format!("{component}/binary-{arch}/Packages.{ext}");
             if let Some((sha256, size)) = release.sha256.get(&name).cloned() {
                 return Ok(Some(SuiteIndex {
                     mirror: mirror.clone(),
@@ -202,6 +213,54 @@ impl Archive<'_> {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Indexes { suites })
+    }
+
+    /// The same archive client trusting only `keyring`: for a third-party repository, whose
+    /// InRelease must be signed by the key its recipe names and by no other.
+    pub fn with_keyring(&self, keyring: Keyring) -> Archive<'a> {
+        Archive {
+            mirrors: self.mirrors.clone(),
+            keyring,
+            policy: self.policy,
+            offline: self.offline,
+            cache: self.cache.clone(),
+            fetcher: self.fetcher.clone(),
+            reporter: self.reporter,
+        }
+    }
+
+    /// The packages of a third-party repository (every suite and component named, for
+    /// `arch`), each InRelease verified with this client's keyring and each index by its
+    /// hash; and a fingerprint of the indexes read (for caches keyed on them).
+    pub fn repository(
+        &self,
+        mirror: &Url,
+        suites: &[String],
+        components: &[String],
+        arch: &str,
+    ) -> Result<(Universe, String)> {
+        let mut universe = Universe::default();
+        let mut fingerprint = String::new();
+        for suite in suites {
+            if self.inrelease(mirror, suite)?.is_none() {
+                return Err(Error::Release {
+                    file: format!("{mirror}dists/{suite}/InRelease"),
+                    reason: "not found".into(),
+                });
+            }
+            for component in components {
+                let idx = self
+                    .component_index(mirror, suite, component, arch)?
+                    .ok_or_else(|| Error::Release {
+                        file: format!("{mirror}dists/{suite}/InRelease"),
+                        reason: "not found".into(),
+                    })?;
+                fingerprint.push_str(&idx.sha256);
+                self.load_packages(&idx, mirror, &mut universe)?;
+            }
+        }
+        universe.finish();
+        Ok((universe, fingerprint))
     }
 
     /// Every package of the indexes merged into one universe (the highest version wins).

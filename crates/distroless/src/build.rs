@@ -184,7 +184,11 @@ fn resolve(
         local_locked(&mut p, local, target)?;
         return Ok((p, Vec::new()));
     }
-    let p = plan(source, chain, image, arch, local).map_err(|e| {
+    let additions = crate::plan::Additions {
+        local,
+        repositories: app.map_or(&[][..], |a| a.repositories.as_slice()),
+    };
+    let p = plan(source, chain, image, arch, additions).map_err(|e| {
         match (&target.app, e.downcast_ref::<UnknownPackage>()) {
             // A package the application recipe names: located in the recipe file.
             (Some(app), Some(unknown)) if unknown.tier == "app" => {

@@ -144,3 +144,134 @@ fn bad_local_debs_are_refused_in_one_line_and_write_nothing() {
     let err = one_line_failure(&build(&repo, dir.path(), &[]).failure());
     assert!(err.contains("outside"), "{err}");
 }
+
+/// A vendor's repository (suite `stable`) signed with `key`, published for amd64.
+fn vendor_repo(key: &testkit::SignKey, extra: Vec<DebBuilder>) -> testkit::Repo {
+    let mut repo = testkit::Repo::new();
+    repo.add(
+        "stable",
+        DebBuilder::new("vendor-tool", "2.0", "amd64")
+            .field("Depends", "libstdc++6")
+            .file("usr/share/vendor-tool/README", b"vendor\n"),
+    );
+    for d in extra {
+        repo.add("stable", d);
+    }
+    repo.publish("amd64", Some("Sat, 01 Jan 2050 00:00:00 UTC"), key);
+    repo
+}
+
+/// A recipe taking `packages` with the vendor repository (and its key file beside it).
+fn vendor_project(vendor: &testkit::Repo, key: &testkit::SignKey, pin: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::copy(&key.public, dir.path().join("vendor.gpg")).unwrap();
+    fs_err::write(
+        dir.path().join("distroless.toml"),
+        format!(
+            "name = \"shop\"\nfrom = \"base\"\npackages = [\"vendor-tool\", \"tzdata\"]\n\
+             [[repositories]]\nurl = \"{}\"\nsuites = [\"stable\"]\nkey = \"vendor.gpg\"\npin = [{pin}]\n",
+            vendor.file_url()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_vendor_repository_is_verified_with_its_own_key_and_resolved_with_debian() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("vendor");
+    // The vendor has an older tzdata (pinned: taken anyway) and a newer zlib1g (wins).
+    let vendor = vendor_repo(
+        &key,
+        vec![
+            DebBuilder::new("tzdata", "2020a-1", "all").file("usr/share/zoneinfo/UTC", b"old"),
+            DebBuilder::new("zlib1g", "1:9.9-1", "amd64").file("usr/lib/libz.so.1", b"z9"),
+        ],
+    );
+    let dir = vendor_project(&vendor, &key, "\"tzdata\"");
+    build(&debian, dir.path(), &[]).success();
+    let out = dir.path().join("out");
+    let f = files(&out, &manifests(&out)[0].1);
+    let text = |p: &str| String::from_utf8_lossy(&f[p].data).to_string();
+    assert!(text("var/lib/dpkg/status.d/vendor-tool").contains("Version: 2.0"));
+    assert!(
+        f.contains_key("var/lib/dpkg/status.d/libstdc++6"),
+        "its Debian dependency"
+    );
+    assert!(
+        text("var/lib/dpkg/status.d/tzdata").contains("Version: 2020a-1"),
+        "pinned"
+    );
+    assert!(
+        text("var/lib/dpkg/status.d/zlib1g").contains("Version: 1:9.9-1"),
+        "newer wins"
+    );
+    // The lock names the repository of its packages, and a locked build reads them there.
+    let cache = dir.path().join("cache");
+    support::trusting(&cache, &debian.file_url(), &["lock", "--arch", "amd64"])
+        .current_dir(dir.path())
+        .assert()
+        .success();
+    let lock = fs_err::read_to_string(dir.path().join("distroless.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("repository = \"{}\"", vendor.file_url())),
+        "{lock}"
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    fs_err::copy(
+        dir.path().join("distroless.lock"),
+        fresh.path().join("distroless.lock"),
+    )
+    .unwrap();
+    fs_err::copy(
+        dir.path().join("distroless.toml"),
+        fresh.path().join("distroless.toml"),
+    )
+    .unwrap();
+    fs_err::copy(
+        dir.path().join("vendor.gpg"),
+        fresh.path().join("vendor.gpg"),
+    )
+    .unwrap();
+    build(&debian, fresh.path(), &["--locked"]).success();
+}
+
+#[test]
+fn a_vendor_repository_signed_by_another_key_or_tampered_is_refused() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("vendor");
+    // Signed with Debian's (test) key: trusted for Debian, never for the vendor.
+    let wrong = vendor_repo(testkit::SignKey::shared(), Vec::new());
+    let dir = vendor_project(&wrong, &key, "");
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(
+        err.contains("InRelease") && err.contains("signature"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists());
+    // A changed index.
+    let vendor = vendor_repo(&key, Vec::new());
+    let packages = vendor
+        .root()
+        .join("dists/stable/main/binary-amd64/Packages.xz");
+    let mut bytes = fs_err::read(&packages).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs_err::write(&packages, bytes).unwrap();
+    fs_err::remove_file(
+        vendor
+            .root()
+            .join("dists/stable/main/binary-amd64/Packages.gz"),
+    )
+    .ok();
+    let dir = vendor_project(&vendor, &key, "");
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("Packages"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    // A pin the repository cannot honour.
+    let vendor = vendor_repo(&key, Vec::new());
+    let dir = vendor_project(&vendor, &key, "\"nothing-like-it\"");
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("pins nothing-like-it"), "{err}");
+}

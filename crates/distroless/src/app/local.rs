@@ -81,3 +81,32 @@ fn digest(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
     }
     Ok((hex::encode(h.finalize()), size))
 }
+
+/// The recipe's `[[repositories]]`, each with the one key it must be signed with (read from
+/// inside the build context).
+pub fn repositories(spec: &AppSpec) -> anyhow::Result<Vec<crate::plan::Repository>> {
+    let mut out = Vec::new();
+    for (i, r) in spec.recipe.repositories.iter().enumerate() {
+        let at = Some(("repositories", i));
+        let mut url = debian::sources::parse_url(&r.url).map_err(|e| spec.error(at, "url", e))?;
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        if r.suites.is_empty() || r.components.is_empty() {
+            return Err(spec.error(at, "suites", "name at least one suite and component"));
+        }
+        let key = spec.source(at, "key", &r.key)?;
+        let mut keyring = debian::release::Keyring::default();
+        keyring
+            .add_file(&key)
+            .map_err(|e| spec.error(at, "key", e))?;
+        out.push(crate::plan::Repository {
+            url,
+            suites: r.suites.clone(),
+            components: r.components.clone(),
+            keyring,
+            pin: r.pin.clone(),
+        });
+    }
+    Ok(out)
+}

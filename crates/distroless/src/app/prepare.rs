@@ -22,6 +22,8 @@ pub struct AppPrepared {
     pub user: Option<String>,
     /// The recipe's local `.deb` files, as index records.
     pub local_debs: Vec<debian::index::Package>,
+    /// The recipe's third-party apt repositories.
+    pub repositories: Vec<crate::plan::Repository>,
 }
 
 /// Checks an application recipe against the host and a catalog base's accounts, for one
@@ -59,6 +61,7 @@ pub fn prepare_app_with(
     let user = settings::user_setting(spec, &accounts)?;
     settings::check(spec)?;
     let local_debs = super::local::packages(spec, arch)?;
+    let repositories = super::local::repositories(spec)?;
     Ok(AppPrepared {
         spec: spec.clone(),
         accounts,
@@ -66,6 +69,7 @@ pub fn prepare_app_with(
         certs,
         user,
         local_debs,
+        repositories,
     })
 }
 

@@ -34,6 +34,9 @@ pub struct LockedPackage {
     /// For packages of which only some paths are installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<Vec<String>>,
+    /// The third-party repository (URL) it comes from; Debian's packages name none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 /// One tier's packages.

@@ -21,6 +21,27 @@ pub struct Runtime {
     pub env: Option<String>,
 }
 
+/// A third-party apt repository a recipe takes packages from (`[[repositories]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RepositorySpec {
+    /// Its base URL (`https://…/deb`, or `file://…`).
+    pub url: String,
+    pub suites: Vec<String>,
+    #[serde(default = "main_component")]
+    pub components: Vec<String>,
+    /// The OpenPGP key (armored or binary) its InRelease must be signed with, relative to the
+    /// recipe: the only key trusted for it.
+    pub key: String,
+    /// Packages taken from this repository whatever version the others have.
+    #[serde(default)]
+    pub pin: Vec<String>,
+}
+
+fn main_component() -> Vec<String> {
+    vec!["main".to_string()]
+}
+
 /// Package additions and exclusions that apply to one Debian release only.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +141,9 @@ pub struct Recipe {
     pub java_trust_store: bool,
     /// The language runtime, for annotations and a version variable.
     pub runtime: Option<Runtime>,
+    /// Third-party apt repositories packages resolve from, beside Debian's archive.
+    #[serde(default)]
+    pub repositories: Vec<RepositorySpec>,
     /// Local `.deb` files (relative to the recipe, inside its build context; `{arch}` allowed)
     /// installed like archive packages, their dependencies resolved from the archive.
     #[serde(default)]

@@ -8,8 +8,10 @@ use super::{Plan, Tier};
 use crate::model::ImageRef;
 use crate::model::lock::{LockedImage, LockedPackage, LockedTier};
 
-fn locked(p: &Package, only: Option<Vec<String>>) -> LockedPackage {
+fn locked(p: &Package, only: Option<Vec<String>>, repositories: &[String]) -> LockedPackage {
     LockedPackage {
+        // Debian's mirrors are the build's; a third-party repository is part of the pin.
+        repository: repositories.contains(&p.mirror).then(|| p.mirror.clone()),
         name: p.name.clone(),
         version: p.version.clone(),
         architecture: p.architecture.clone(),
@@ -22,10 +24,12 @@ fn locked(p: &Package, only: Option<Vec<String>>) -> LockedPackage {
 }
 
 fn unlocked(p: &LockedPackage, mirrors: &Mirrors) -> Package {
-    let mirror = if p.suite.ends_with("-security") {
-        &mirrors.security
+    let mirror = if let Some(r) = &p.repository {
+        r.clone()
+    } else if p.suite.ends_with("-security") {
+        mirrors.security.to_string()
     } else {
-        &mirrors.debian
+        mirrors.debian.to_string()
     };
     Package {
         name: p.name.clone(),
@@ -42,7 +46,7 @@ fn unlocked(p: &LockedPackage, mirrors: &Mirrors) -> Package {
         source: None,
         essential: false,
         suite: p.suite.clone(),
-        mirror: mirror.to_string(),
+        mirror,
     }
 }
 
@@ -64,19 +68,35 @@ impl LockedImage {
                     packages: t
                         .packages
                         .iter()
-                        .map(|p| locked(p, None))
+                        .map(|p| locked(p, None, &plan.repositories))
                         .chain(
                             t.partial
                                 .iter()
-                                .map(|(p, only)| locked(p, Some(only.clone()))),
+                                .map(|(p, only)| locked(p, Some(only.clone()), &plan.repositories)),
                         )
                         .collect(),
                 })
                 .collect(),
-            ca_certificates: locked(&plan.ca_certificates, None),
-            busybox: plan.busybox.as_ref().map(|b| locked(b, None)),
+            ca_certificates: locked(&plan.ca_certificates, None, &plan.repositories),
+            busybox: plan
+                .busybox
+                .as_ref()
+                .map(|b| locked(b, None, &plan.repositories)),
             missing_suites: plan.missing_suites.clone(),
         }
+    }
+
+    /// The third-party repositories its packages come from.
+    fn repositories(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .tiers
+            .iter()
+            .flat_map(|t| &t.packages)
+            .filter_map(|p| p.repository.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The plan this entry pins, fetching from the given mirrors.
@@ -111,6 +131,7 @@ impl LockedImage {
             ca_certificates: unlocked(&self.ca_certificates, mirrors),
             busybox: self.busybox.as_ref().map(|b| unlocked(b, mirrors)),
             missing_suites: self.missing_suites.clone(),
+            repositories: self.repositories(),
         }
     }
 }

@@ -172,6 +172,10 @@ pub struct Plan {
     /// architecture, as `bookworm-security` for s390x): the SBOMs and the lock say so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_suites: Vec<String>,
+    /// The URLs of the third-party repositories packages may come from (a package whose
+    /// mirror is one of them is locked with it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repositories: Vec<String>,
 }
 
 impl Plan {
@@ -214,14 +218,80 @@ pub fn load_universe(
     Ok(source.archive.universe(&indexes)?)
 }
 
+/// A third-party apt repository, ready to read: its URL, what to read of it, the only key
+/// trusted for it, and the packages taken from it whatever version Debian has.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub url: url::Url,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    pub keyring: debian::release::Keyring,
+    pub pin: Vec<String>,
+}
+
+/// What an application adds to the Debian archive's packages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Additions<'a> {
+    /// Local `.deb` files (they win over any version of the same name).
+    pub local: &'a [Package],
+    pub repositories: &'a [Repository],
+}
+
+/// Reads every repository (InRelease verified with its own key only, indexes by their
+/// hashes); a pin must name a package the repository has. Returns each one's packages and a
+/// fingerprint of all the indexes read.
+fn read_repositories(
+    source: &Source<'_>,
+    repositories: &[Repository],
+    arch: Arch,
+) -> anyhow::Result<(Vec<Universe>, String)> {
+    let mut read = Vec::new();
+    let mut h = Sha256::new();
+    for r in repositories {
+        let (theirs, fp) = source.archive.with_keyring(r.keyring.clone()).repository(
+            &r.url,
+            &r.suites,
+            &r.components,
+            arch.debian(),
+        )?;
+        h.update(format!("{} {:?} {fp}\n", r.url, r.pin));
+        for name in &r.pin {
+            anyhow::ensure!(
+                theirs.get(name).is_some(),
+                "{}: pins {name}, which the repository does not have for {arch}",
+                r.url
+            );
+        }
+        read.push(theirs);
+    }
+    Ok((read, hex::encode(h.finalize())))
+}
+
+/// The repositories' packages merged into Debian's: the highest version wins, except for
+/// pinned names, which come from their repository.
+fn merge_repositories(universe: &mut Universe, read: &[Universe], repositories: &[Repository]) {
+    for (theirs, r) in read.iter().zip(repositories) {
+        for name in theirs.names() {
+            if let Some(p) = theirs.get(name) {
+                if r.pin.contains(&p.name) {
+                    universe.pin(p);
+                } else {
+                    universe.add(p);
+                }
+            }
+        }
+    }
+}
+
 /// Resolves every tier of an image for one architecture.
 pub fn plan(
     source: &Source<'_>,
     chain: &[&Recipe],
     image: &ImageRef,
     arch: Arch,
-    local: &[Package],
+    additions: Additions<'_>,
 ) -> anyhow::Result<Plan> {
+    let local = additions.local;
     let release = image.release;
     let indexes = source.archive.indexes(release.codename, arch.debian())?;
     let newest = busybox_indexes(source, image, arch);
@@ -232,16 +302,19 @@ pub fn plan(
     for p in local {
         key = format!("{key}-{}", &p.sha256[..16.min(p.sha256.len())]);
     }
+    let (read, fingerprint) = read_repositories(source, additions.repositories, arch)?;
+    if !read.is_empty() {
+        key = format!("{key}-repos-{fingerprint}");
+    }
     if let Some(plan) = source.cache.read::<Plan>(Record::Plan, &key) {
         return Ok(plan);
     }
     let mut universe = source.archive.universe(&indexes)?;
-    if !local.is_empty() {
-        for p in local {
-            universe.pin(p.clone());
-        }
-        universe.finish();
+    merge_repositories(&mut universe, &read, additions.repositories);
+    for p in local {
+        universe.pin(p.clone());
     }
+    universe.finish();
     let busybox = match &newest {
         Some(n) => source.archive.universe(n)?.get("busybox-static"),
         None => universe.get("busybox-static"),
@@ -265,6 +338,11 @@ pub fn plan(
             .context("the suites have no ca-certificates package")?,
         busybox,
         missing_suites: indexes.missing(),
+        repositories: additions
+            .repositories
+            .iter()
+            .map(|r| r.url.to_string())
+            .collect(),
     };
     source.cache.write(Record::Plan, &key, &plan)?;
     Ok(plan)

@@ -57,6 +57,7 @@ pub(crate) fn plan(tiers: &[(&str, &[&str])]) -> Plan {
         ca_certificates: package("ca-certificates"),
         busybox: Some(package("busybox-static")),
         missing_suites: Vec::new(),
+        repositories: Vec::new(),
     }
 }
 
