@@ -217,6 +217,7 @@ impl<'a> Archive<'a> {
 
     /// The same archive client trusting only `keyring`: for a third-party repository, whose
     /// InRelease must be signed by the key its recipe names and by no other.
+    #[must_use]
     pub fn with_keyring(&self, keyring: Keyring) -> Archive<'a> {
         Archive {
             mirrors: self.mirrors.clone(),
