@@ -222,6 +222,9 @@ pub struct Expected<'a> {
     pub name: &'a str,
     pub size: u64,
     pub sha256: &'a str,
+    /// `size` is the exact size (index records) or only a bound (an upstream archive, whose
+    /// checksum file names no size).
+    pub exact: bool,
 }
 
 /// Content-addressed store: a blob lives at `<root>/sha256/<hex>`.
@@ -307,11 +310,16 @@ impl Cache {
     /// rename, so processes sharing the cache never remove each other's fresh entries (and a
     /// file that vanishes while it is checked is simply absent).
     pub fn verified(&self, sha256: &str, size: u64) -> Result<Option<PathBuf>> {
+        self.verified_within(sha256, size, true)
+    }
+
+    /// Like [`Cache::verified`], with `size` exact or only a bound.
+    pub fn verified_within(&self, sha256: &str, size: u64, exact: bool) -> Result<Option<PathBuf>> {
         let path = self.path_of(sha256);
         let Ok(meta) = fs_err::metadata(&path) else {
             return Ok(None);
         };
-        if meta.len() != size {
+        if (exact && meta.len() != size) || meta.len() > size {
             return Ok(None);
         }
         match hash_file(&path) {
@@ -331,7 +339,7 @@ impl Cache {
         want: &Expected<'_>,
         reporter: &dyn Reporter,
     ) -> Result<PathBuf> {
-        if let Some(path) = self.verified(want.sha256, want.size)? {
+        if let Some(path) = self.verified_within(want.sha256, want.size, want.exact)? {
             reporter.advance(want.size);
             return Ok(path);
         }
@@ -396,7 +404,7 @@ impl Cache {
                 .map_err(|e| fatal(Error::io(tmp.path(), e)))?;
             reporter.advance(n as u64);
         }
-        if total != want.size && want.url.scheme() == "file" {
+        if total != want.size && want.exact && want.url.scheme() == "file" {
             // A local file does not grow by reading it again.
             return Err(fatal(Error::SizeMismatch {
                 file: want.name.to_string(),
@@ -404,7 +412,7 @@ impl Cache {
                 actual: total,
             }));
         }
-        if total != want.size {
+        if total != want.size && want.exact {
             return Err(Attempt::Retry(
                 format!(
                     "{}: body ended after {total} of {} bytes",
@@ -492,7 +500,7 @@ mod tests {
             url: Url::from_file_path(&src).unwrap(),
             name: "blob",
             size: 5,
-            sha256: &sha,
+            sha256: &sha, exact: true,
         };
         let fetcher = Fetcher::new().unwrap();
         let path = cache.ensure(&fetcher, &want, &QuietReporter).unwrap();
@@ -529,7 +537,7 @@ mod tests {
             url: Url::from_file_path(&src).unwrap(),
             name: "blob",
             size: 5,
-            sha256: &sha,
+            sha256: &sha, exact: true,
         };
         let err = cache
             .ensure(&Fetcher::new().unwrap(), &want, &QuietReporter)

@@ -155,6 +155,15 @@ pub fn verify_inrelease(
     keyring: &Keyring,
     policy: ReleasePolicy,
 ) -> Result<Release> {
+    let text = verify_clearsigned(file, bytes, keyring)?;
+    let release = parse_release(file, &text)?;
+    check_validity(file, &release, policy)?;
+    Ok(release)
+}
+
+/// Verifies any OpenPGP clear-signed text (an `InRelease`, a `SHASUMS256.txt.asc`) against
+/// the keyring, with the same policy on keys and hashes, and returns the signed text.
+pub fn verify_clearsigned(file: &str, bytes: &[u8], keyring: &Keyring) -> Result<String> {
     let sig_err = |reason: String| Error::Signature {
         file: file.to_string(),
         reason,
@@ -179,9 +188,7 @@ pub fn verify_inrelease(
         }
         return Err(sig_err(reasons.join("; ")));
     }
-    let release = parse_release(file, &msg.signed_text().replace("\r\n", "\n"))?;
-    check_validity(file, &release, policy)?;
-    Ok(release)
+    Ok(msg.signed_text().replace("\r\n", "\n"))
 }
 
 fn check_signature(
