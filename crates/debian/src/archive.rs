@@ -318,7 +318,8 @@ impl<'a> Archive<'a> {
             url: idx.packages_url.clone(),
             name: &idx.packages_name,
             size: idx.size,
-            sha256: &idx.sha256, exact: true,
+            sha256: &idx.sha256,
+            exact: true,
         };
         if idx.release.acquire_by_hash {
             let dir = idx
@@ -387,7 +388,8 @@ impl<'a> Archive<'a> {
                     url: join(&base, &p.filename)?,
                     name: &p.filename,
                     size: p.size,
-                    sha256: &p.sha256, exact: true,
+                    sha256: &p.sha256,
+                    exact: true,
                 };
                 let path = self.cache.download(&self.fetcher, &want, self.reporter)?;
                 Ok((p.sha256.clone(), path))

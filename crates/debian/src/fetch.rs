@@ -500,7 +500,8 @@ mod tests {
             url: Url::from_file_path(&src).unwrap(),
             name: "blob",
             size: 5,
-            sha256: &sha, exact: true,
+            sha256: &sha,
+            exact: true,
         };
         let fetcher = Fetcher::new().unwrap();
         let path = cache.ensure(&fetcher, &want, &QuietReporter).unwrap();
@@ -537,7 +538,8 @@ mod tests {
             url: Url::from_file_path(&src).unwrap(),
             name: "blob",
             size: 5,
-            sha256: &sha, exact: true,
+            sha256: &sha,
+            exact: true,
         };
         let err = cache
             .ensure(&Fetcher::new().unwrap(), &want, &QuietReporter)

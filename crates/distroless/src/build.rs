@@ -43,8 +43,19 @@ pub fn build(
     let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
-    let apps = prepare(target, &arches)?;
+    let mut apps = prepare(target, &arches)?;
     req.destination.check()?;
+    // Upstream archives: downloaded, checked and unpacked before any layer is built.
+    for (&arch, app) in arches.iter().zip(apps.iter_mut()) {
+        if let Some(app) = app {
+            let made =
+                crate::app::archives::materialize(source, &app.spec, arch, &req.archive_mirrors)?;
+            for (label, entries, record) in made {
+                app.copies.push((label, entries));
+                app.archives.push(record);
+            }
+        }
+    }
     if let Some(w) =
         (target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
     {
@@ -60,6 +71,9 @@ pub fn build(
         let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
         explain.extend(lines);
         materials.extend(provenance::from_plan(&p, image.variant.debug)?);
+        if let Some(app) = app {
+            materials.extend(provenance::from_archives(&app.archives));
+        }
         let step = ArchStep {
             source,
             catalog,
@@ -503,6 +517,7 @@ mod tests {
             replace: false,
             audit: None,
             invocation: Vec::new(),
+            archive_mirrors: std::collections::BTreeMap::new(),
         }
     }
 

@@ -50,6 +50,8 @@ pub struct BuildRequest {
     pub audit: Option<crate::model::policy::Policy>,
     /// The command line, secrets redacted (recorded in the provenance).
     pub invocation: Vec<String>,
+    /// `{mirror}` of a recipe's archives, by archive name (`--archive-mirror NAME=URL`).
+    pub archive_mirrors: std::collections::BTreeMap<String, String>,
 }
 
 impl Target {

@@ -275,3 +275,159 @@ fn a_vendor_repository_signed_by_another_key_or_tampered_is_refused() {
     let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
     assert!(err.contains("pins nothing-like-it"), "{err}");
 }
+
+/// A `.tar.xz` whose entries are written with raw names (so `..` can be tested).
+fn tar_xz(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        tar.append(&h, *data).unwrap();
+    }
+    let raw = tar.into_inner().unwrap();
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    std::io::Write::write_all(&mut xz, &raw).unwrap();
+    xz.finish().unwrap()
+}
+
+/// A Node.js-style release directory served on 127.0.0.1: the archive and a checksum file
+/// clear-signed with `key`.
+struct Release {
+    dir: tempfile::TempDir,
+    server: testkit::Server,
+}
+
+fn release(archive: &[u8], key: &testkit::SignKey, sums_for: Option<&[u8]>) -> Release {
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("v24.0.0");
+    fs_err::create_dir_all(&v).unwrap();
+    fs_err::write(v.join("node-v24.0.0-linux-x64.tar.xz"), archive).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        sums_for.unwrap_or(archive),
+    ));
+    let sums = format!(
+        "{sha}  node-v24.0.0-linux-x64.tar.xz\n{}  node-v24.0.0-linux-arm64.tar.xz\n",
+        "0".repeat(64)
+    );
+    fs_err::write(v.join("SHASUMS256.txt.asc"), key.clearsign(&sums)).unwrap();
+    let server = testkit::Server::start(dir.path());
+    Release { dir, server }
+}
+
+fn node_recipe(dir: &Path, key: &testkit::SignKey, mirror: Option<&str>) {
+    fs_err::copy(&key.public, dir.join("nodejs.gpg")).unwrap();
+    let mirror = mirror
+        .map(|m| format!("mirror = \"{m}\"\n"))
+        .unwrap_or_default();
+    fs_err::write(
+        dir.join("distroless.toml"),
+        format!(
+            "name = \"web\"\nfrom = \"cc\"\n[[archives]]\nname = \"node\"\nversion = \"24.0.0\"\n{mirror}\
+             url = \"{{mirror}}/v{{version}}/node-v{{version}}-linux-{{arch}}.tar.xz\"\n\
+             arch_names = {{ amd64 = \"x64\", arm64 = \"arm64\" }}\n\
+             checksums_url = \"{{mirror}}/v{{version}}/SHASUMS256.txt.asc\"\nchecksums_key = \"nodejs.gpg\"\n\
+             strip_components = 1\ninclude = [\"bin/node\"]\ndest = \"/nodejs\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn node_archive() -> Vec<u8> {
+    tar_xz(&[
+        (
+            "node-v24.0.0-linux-x64/bin/node",
+            b"#!/bin/false\nnode\n",
+            0o755,
+        ),
+        (
+            "node-v24.0.0-linux-x64/share/doc/node/README.md",
+            b"docs",
+            0o644,
+        ),
+        (
+            "node-v24.0.0-linux-x64/include/node/node.h",
+            b"header",
+            0o644,
+        ),
+    ])
+}
+
+#[test]
+fn an_upstream_archive_is_checked_against_a_signed_checksum_file_and_unpacked() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("node releases");
+    let rel = release(&node_archive(), &key, None);
+    let dir = tempfile::tempdir().unwrap();
+    node_recipe(dir.path(), &key, None);
+    // No mirror given: one line saying how to give it.
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("--archive-mirror node=URL"), "{err}");
+    build(
+        &debian,
+        dir.path(),
+        &["--archive-mirror", &format!("node={}", rel.server.url)],
+    )
+    .success();
+    let out = dir.path().join("out");
+    let f = files(&out, &manifests(&out)[0].1);
+    assert_eq!(f["nodejs/bin/node"].data, b"#!/bin/false\nnode\n");
+    assert_eq!(f["nodejs/bin/node"].mode & 0o777, 0o755);
+    assert!(
+        !f.contains_key("nodejs/share/doc/node/README.md"),
+        "only what include names"
+    );
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(node_archive()));
+    let provenance = fs_err::read_to_string(dir.path().join("out.provenance.json")).unwrap();
+    assert!(provenance.contains("pkg:generic/node@24.0.0") && provenance.contains(&sha));
+    drop(rel.dir);
+}
+
+#[test]
+fn upstream_archives_that_are_unsigned_changed_or_escaping_are_refused() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("node releases");
+    let other = testkit::SignKey::generate("someone else");
+    let cases: Vec<(Release, &str)> = vec![
+        // Signed, but by another key.
+        (release(&node_archive(), &other, None), "InRelease"),
+        // The archive is not the one the signed file lists.
+        (
+            release(&node_archive(), &key, Some(b"another archive")),
+            "hash mismatch",
+        ),
+        // An entry climbing out of the tree.
+        (
+            release(
+                &tar_xz(&[("node-v24.0.0-linux-x64/../../etc/evil", b"x", 0o644)]),
+                &key,
+                None,
+            ),
+            "leaves the archive's tree",
+        ),
+    ];
+    for (rel, needle) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        node_recipe(dir.path(), &key, Some(&rel.server.url));
+        let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+        let needle = if needle == "InRelease" {
+            "signature"
+        } else {
+            needle
+        };
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert!(!dir.path().join("out").exists());
+    }
+    // A checksum file that is not signed at all.
+    let rel = release(&node_archive(), &key, None);
+    let sums = rel.dir.path().join("v24.0.0/SHASUMS256.txt.asc");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(node_archive()));
+    fs_err::write(&sums, format!("{sha}  node-v24.0.0-linux-x64.tar.xz\n")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    node_recipe(dir.path(), &key, Some(&rel.server.url));
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("clear-signed"), "{err}");
+}

@@ -19,7 +19,7 @@ pub fn parse_mode(text: &str) -> Option<u32> {
         .filter(|m| *m <= 0o7777)
 }
 
-fn globs(patterns: &[String]) -> Result<GlobSet, String> {
+pub(crate) fn globs(patterns: &[String]) -> Result<GlobSet, String> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         b.add(Glob::new(p).map_err(|e| format!("bad pattern {p:?}: {e}"))?);

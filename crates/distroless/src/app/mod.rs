@@ -7,6 +7,7 @@
 //! the layers and the config it becomes are written by the build.
 
 pub mod accounts;
+pub mod archives;
 pub mod auto;
 pub mod copy;
 pub mod local;

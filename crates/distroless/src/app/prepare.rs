@@ -24,6 +24,8 @@ pub struct AppPrepared {
     pub local_debs: Vec<debian::index::Package>,
     /// The recipe's third-party apt repositories.
     pub repositories: Vec<crate::plan::Repository>,
+    /// The upstream archives unpacked into it (filled once downloaded, before the layers).
+    pub archives: Vec<super::archives::ArchiveRecord>,
 }
 
 /// Checks an application recipe against the host and a catalog base's accounts, for one
@@ -70,6 +72,7 @@ pub fn prepare_app_with(
         user,
         local_debs,
         repositories,
+        archives: Vec::new(),
     })
 }
 

@@ -77,6 +77,19 @@ pub fn from_plan(plan: &Plan, debug: bool) -> anyhow::Result<Vec<Material>> {
     Ok(out)
 }
 
+/// Upstream archives unpacked into the image.
+pub fn from_archives(archives: &[crate::app::archives::ArchiveRecord]) -> Vec<Material> {
+    archives
+        .iter()
+        .map(|a| Material {
+            name: format!("pkg:generic/{}@{}", a.name, a.version),
+            uri: a.url.clone(),
+            sha256: a.sha256.clone(),
+            annotations: [("unpackedTo".to_string(), a.dest.clone())].into(),
+        })
+        .collect()
+}
+
 /// Files copied into the image, by their path in it and their digest.
 pub fn from_files(files: &[crate::sbom::CopiedFile]) -> Vec<Material> {
     files

@@ -252,6 +252,11 @@ pub(crate) struct BuildArgs {
     #[arg(long, help_heading = "Build")]
     pub(crate) locked: bool,
 
+    /// Where a recipe's archive NAME is fetched from: NAME=URL, filling `{mirror}` in its
+    /// URLs (repeatable; also $DISTROLESS_ARCHIVE_MIRROR=NAME=URL,…).
+    #[arg(long, value_name = "NAME=URL", help_heading = "Build")]
+    pub(crate) archive_mirror: Vec<String>,
+
     /// The lock file used by --locked.
     #[arg(
         long,

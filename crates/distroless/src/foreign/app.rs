@@ -33,6 +33,13 @@ pub fn build(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
     let (destination, compression, epoch) = (&req.destination, req.compression, req.epoch);
+    if !spec.recipe.archives.is_empty() || !spec.recipe.repositories.is_empty() {
+        return Err(spec.error(
+            None,
+            if spec.recipe.archives.is_empty() { "repositories" } else { "archives" },
+            "archives and repositories need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+        ));
+    }
     if !spec.recipe.debs.is_empty() {
         return Err(spec.error(
             None,

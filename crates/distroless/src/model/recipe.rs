@@ -21,6 +21,41 @@ pub struct Runtime {
     pub env: Option<String>,
 }
 
+/// An upstream archive a recipe unpacks into the image (`[[archives]]`): a release tarball,
+/// checked against a SHA-256 the recipe pins or a checksum file signed by a key it names.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveSpec {
+    /// What it is (`node`): its name in the SBOM (`pkg:generic/NAME@VERSION`) and in
+    /// `--archive-mirror NAME=URL`.
+    pub name: String,
+    pub version: String,
+    /// With `{mirror}`, `{version}` and `{arch}` (the Debian architecture, or its
+    /// `arch_names` entry).
+    pub url: String,
+    /// Where `{mirror}` points unless `--archive-mirror` / `$DISTROLESS_ARCHIVE_MIRROR` says.
+    pub mirror: Option<String>,
+    /// The project's names for Debian architectures (`{ amd64 = "x64" }`).
+    #[serde(default)]
+    pub arch_names: BTreeMap<String, String>,
+    /// SHA-256 per Debian architecture…
+    #[serde(default)]
+    pub sha256: BTreeMap<String, String>,
+    /// …or a clear-signed checksum file (`SHASUMS256.txt.asc`; same placeholders) and the
+    /// key (beside the recipe) it must be signed with.
+    pub checksums_url: Option<String>,
+    pub checksums_key: Option<String>,
+    #[serde(default)]
+    pub strip_components: usize,
+    /// Paths (after stripping) to take, and to leave out (globs).
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Where in the image (absolute).
+    pub dest: String,
+}
+
 /// A third-party apt repository a recipe takes packages from (`[[repositories]]`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +176,9 @@ pub struct Recipe {
     pub java_trust_store: bool,
     /// The language runtime, for annotations and a version variable.
     pub runtime: Option<Runtime>,
+    /// Upstream archives unpacked into the image, each one layer.
+    #[serde(default)]
+    pub archives: Vec<ArchiveSpec>,
     /// Third-party apt repositories packages resolve from, beside Debian's archive.
     #[serde(default)]
     pub repositories: Vec<RepositorySpec>,

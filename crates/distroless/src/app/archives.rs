@@ -1,0 +1,382 @@
+//! Upstream archives a recipe unpacks into the image (`[[archives]]`, e.g. an official Node.js
+//! release): the URL made for the architecture, the SHA-256 taken from the recipe or from a
+//! checksum file whose OpenPGP signature must verify with the key the recipe names, the
+//! download hash-checked into the cache, and the tarball unpacked under the same rules as
+//! packages (no absolute paths, no `..`, no link leaving the tree, no devices) into a cached
+//! directory the layer streams from.
+//!
+//! Written here rather than with an unpacking crate: the path policy is the point, and `tar`
+//! gives the entries to judge one by one.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use oci::layer::Meta;
+use sha2::Digest as _;
+
+use super::AppSpec;
+use crate::layers::GenEntry;
+use crate::model::Arch;
+use crate::model::recipe::ArchiveSpec;
+use crate::plan::Source;
+
+/// Largest archive downloaded, and largest tree unpacked from one.
+const MAX_ARCHIVE: u64 = 2 << 30;
+const MAX_UNPACKED: u64 = 8 << 30;
+/// Checksum files are small.
+const MAX_CHECKSUMS: u64 = 1 << 20;
+
+/// One archive as it went into the image (for the SBOM and the provenance).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArchiveRecord {
+    pub name: String,
+    pub version: String,
+    /// Where it was downloaded from (any password cut).
+    pub url: String,
+    pub sha256: String,
+    pub dest: String,
+}
+
+/// `NAME=URL` overrides of archives' `{mirror}` (flag, then `$DISTROLESS_ARCHIVE_MIRROR`,
+/// comma-separated).
+pub fn mirror_overrides(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let env = std::env::var("DISTROLESS_ARCHIVE_MIRROR").unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for item in env
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .chain(flags.iter().map(String::as_str))
+    {
+        let (name, url) = item
+            .split_once('=')
+            .with_context(|| format!("archive mirror {item:?}: expected NAME=URL"))?;
+        out.insert(name.trim().to_string(), url.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// Every archive of a recipe for one architecture: downloaded, checked, unpacked; the layer
+/// (label and entries) of each, and its record.
+pub fn materialize(
+    source: &Source<'_>,
+    spec: &AppSpec,
+    arch: Arch,
+    mirrors: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<(String, Vec<GenEntry>, ArchiveRecord)>> {
+    let mut out = Vec::new();
+    for (i, a) in spec.recipe.archives.iter().enumerate() {
+        let at = Some(("archives", i));
+        let place = |key: &str, e: String| spec.error(at, key, e);
+        anyhow::ensure!(
+            a.dest.starts_with('/') && !a.dest.split('/').any(|c| c == ".."),
+            place(
+                "dest",
+                format!("{:?} must be an absolute path without ..", a.dest)
+            )
+        );
+        let url = expand(&a.url, a, arch, mirrors).map_err(|e| place("url", e))?;
+        let file = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| place("url", "names no file".into()))?
+            .to_string();
+        let sha256 = expected_sha256(source, spec, a, arch, mirrors, &file, i)?;
+        let want = debian::fetch::Expected {
+            url: url.clone(),
+            name: &file,
+            size: MAX_ARCHIVE,
+            sha256: &sha256,
+            exact: false,
+        };
+        let archive = source
+            .archive
+            .cache
+            .ensure(&source.archive.fetcher, &want, source.reporter)
+            .map_err(|e| place("url", e.to_string()))?;
+        let tree = unpacked(source, a, &archive, &sha256, &file)
+            .map_err(|e| place("url", format!("{file}: {e:#}")))?;
+        let entries = entries(&tree, &a.dest)?;
+        let record = ArchiveRecord {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            url: debian::sources::redact_userinfo(url.as_str()),
+            sha256,
+            dest: a.dest.clone(),
+        };
+        out.push((
+            format!("distroless archive: {} {} → {}", a.name, a.version, a.dest),
+            entries,
+            record,
+        ));
+    }
+    Ok(out)
+}
+
+/// The URL (or checksum URL) for an architecture: `{mirror}`, `{version}`, `{arch}` filled.
+fn expand(
+    template: &str,
+    a: &ArchiveSpec,
+    arch: Arch,
+    mirrors: &BTreeMap<String, String>,
+) -> Result<url::Url, String> {
+    let arch_name = match a.arch_names.get(arch.debian()) {
+        Some(n) => n.clone(),
+        None if a.arch_names.is_empty() => arch.debian().to_string(),
+        None => return Err(format!("{} has no archive for {arch}", a.name)),
+    };
+    let mut text = template
+        .replace("{version}", &a.version)
+        .replace("{arch}", &arch_name);
+    if text.contains("{mirror}") {
+        let mirror = mirrors
+            .get(&a.name)
+            .or(a.mirror.as_ref())
+            .ok_or_else(|| {
+                format!(
+                    "{} needs a mirror: --archive-mirror {}=URL (or $DISTROLESS_ARCHIVE_MIRROR, or `mirror` in the recipe)",
+                    a.name, a.name
+                )
+            })?;
+        text = text.replace("{mirror}", mirror.trim_end_matches('/'));
+    }
+    if let Some(at) = text.find('{') {
+        return Err(format!("unknown placeholder in {:?}", &text[at..]));
+    }
+    let url = url::Url::parse(&text).map_err(|e| format!("{text:?}: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http" | "file") {
+        return Err(format!("{text:?}: only https, http and file URLs"));
+    }
+    Ok(url)
+}
+
+/// The SHA-256 the archive must have: pinned per architecture, or read from a checksum file
+/// whose signature verifies with the recipe's key (and no other).
+fn expected_sha256(
+    source: &Source<'_>,
+    spec: &AppSpec,
+    a: &ArchiveSpec,
+    arch: Arch,
+    mirrors: &BTreeMap<String, String>,
+    file: &str,
+    i: usize,
+) -> anyhow::Result<String> {
+    let at = Some(("archives", i));
+    let hex_ok = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(sha) = a.sha256.get(arch.debian()) {
+        if !hex_ok(sha) {
+            return Err(spec.error(at, "sha256", format!("{sha:?} is not 64 hex digits")));
+        }
+        return Ok(sha.to_ascii_lowercase());
+    }
+    let (Some(sums), Some(key)) = (&a.checksums_url, &a.checksums_key) else {
+        return Err(spec.error(
+            at,
+            "sha256",
+            format!("no SHA-256 for {arch}: pin one, or name checksums_url and checksums_key"),
+        ));
+    };
+    let sums_url =
+        expand(sums, a, arch, mirrors).map_err(|e| spec.error(at, "checksums_url", e))?;
+    let key_path = spec.source(at, "checksums_key", key)?;
+    let mut keyring = debian::release::Keyring::default();
+    keyring
+        .add_file(&key_path)
+        .map_err(|e| spec.error(at, "checksums_key", e))?;
+    let bytes = source
+        .archive
+        .fetcher
+        .get(&sums_url, MAX_CHECKSUMS)
+        .map_err(|e| spec.error(at, "checksums_url", e))?;
+    let text = debian::release::verify_clearsigned(sums_url.as_str(), &bytes, &keyring)
+        .map_err(|e| spec.error(at, "checksums_url", e))?;
+    text.lines()
+        .filter_map(|l| l.split_once(char::is_whitespace))
+        .find(|(_, name)| name.trim().trim_start_matches('*') == file)
+        .map(|(sha, _)| sha.to_ascii_lowercase())
+        .filter(|sha| hex_ok(sha))
+        .ok_or_else(|| {
+            spec.error(
+                at,
+                "checksums_url",
+                format!("the signed checksum file lists no SHA-256 for {file}"),
+            )
+        })
+}
+
+/// The archive unpacked (filtered, stripped) into the cache, under a key of everything that
+/// shapes the tree; made once, under a temporary name renamed into place.
+fn unpacked(
+    source: &Source<'_>,
+    a: &ArchiveSpec,
+    archive: &Path,
+    sha256: &str,
+    file: &str,
+) -> anyhow::Result<PathBuf> {
+    let mut h = sha2::Sha256::new();
+    h.update(format!(
+        "{sha256} {} {:?} {:?}\n",
+        a.strip_components, a.include, a.exclude
+    ));
+    let root = source.archive.cache.root().join("archives-v1");
+    let dest = root.join(hex::encode(h.finalize()));
+    if dest.is_dir() {
+        return Ok(dest);
+    }
+    fs_err::create_dir_all(&root)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(&root)?;
+    let reader = decompress(archive, file)?;
+    unpack(reader, a, tmp.path())?;
+    let kept = tmp.keep();
+    if let Err(e) = fs_err::rename(&kept, &dest) {
+        let _ = fs_err::remove_dir_all(&kept);
+        if !dest.is_dir() {
+            return Err(e.into());
+        }
+    }
+    Ok(dest)
+}
+
+fn decompress(archive: &Path, file: &str) -> anyhow::Result<Box<dyn Read>> {
+    let f = std::io::BufReader::new(fs_err::File::open(archive)?);
+    Ok(if file.ends_with(".tar.xz") || file.ends_with(".txz") {
+        Box::new(liblzma::read::XzDecoder::new(f))
+    } else if file.ends_with(".tar.gz") || file.ends_with(".tgz") {
+        Box::new(flate2::read::GzDecoder::new(f))
+    } else if file.ends_with(".tar.zst") {
+        Box::new(zstd::stream::read::Decoder::new(f)?)
+    } else if file.ends_with(".tar") {
+        Box::new(f)
+    } else {
+        bail!("not a tar archive this tool reads (.tar, .tar.gz, .tar.xz, .tar.zst)")
+    })
+}
+
+/// Unpacks entry by entry, judging each path before anything is written.
+fn unpack(reader: Box<dyn Read>, a: &ArchiveSpec, into: &Path) -> anyhow::Result<()> {
+    let include = super::copy::globs(&a.include).map_err(anyhow::Error::msg)?;
+    let exclude = super::copy::globs(&a.exclude).map_err(anyhow::Error::msg)?;
+    let mut tar = tar::Archive::new(reader);
+    let mut total = 0u64;
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).to_string();
+        let parts: Vec<&str> = raw
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        if raw.starts_with('/') || parts.contains(&"..") {
+            bail!("entry {raw:?} leaves the archive's tree");
+        }
+        if parts.len() <= a.strip_components {
+            continue;
+        }
+        let rel = parts[a.strip_components..].join("/");
+        let wanted = (a.include.is_empty() || include.is_match(&rel)) && !exclude.is_match(&rel);
+        let kind = entry.header().entry_type();
+        if !wanted && !kind.is_dir() {
+            continue;
+        }
+        let target = into.join(&rel);
+        if let Some(parent) = target.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                total += entry.size();
+                anyhow::ensure!(
+                    total <= MAX_UNPACKED,
+                    "unpacks to more than {MAX_UNPACKED} bytes"
+                );
+                let mode = entry.header().mode().unwrap_or(0o644) & 0o755;
+                let mut out = fs_err::File::create(&target)?;
+                std::io::copy(&mut entry, &mut out)?;
+                fs_err::set_permissions(
+                    &target,
+                    std::os::unix::fs::PermissionsExt::from_mode(mode),
+                )?;
+            }
+            tar::EntryType::Directory => {
+                if wanted {
+                    fs_err::create_dir_all(&target)?;
+                }
+            }
+            tar::EntryType::Symlink => {
+                let link = entry
+                    .link_name()?
+                    .context("a symlink without a target")?
+                    .to_string_lossy()
+                    .to_string();
+                anyhow::ensure!(
+                    stays_inside(&rel, &link),
+                    "symlink {rel} → {link} leaves the archive's tree"
+                );
+                std::os::unix::fs::symlink(&link, &target)?;
+            }
+            other => {
+                bail!("entry {raw:?} is a {other:?}, which an image does not take from an archive")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a relative link at `path` pointing to `target` stays inside the tree.
+fn stays_inside(path: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false;
+    }
+    // How deep below the root the link's directory is, then walked along the target.
+    let mut depth = path.split('/').count().saturating_sub(1);
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." if depth == 0 => return false,
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+    }
+    true
+}
+
+/// The unpacked tree as layer entries under `dest`, in path order (files stream from disk).
+fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
+    let dest = dest.trim_matches('/');
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(tree).sort_by_file_name().min_depth(1) {
+        let e = e?;
+        let rel = e.path().strip_prefix(tree)?.to_string_lossy().to_string();
+        let at = if dest.is_empty() {
+            rel
+        } else {
+            format!("{dest}/{rel}")
+        };
+        let meta = fs_err::symlink_metadata(e.path())?;
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o755;
+        if meta.file_type().is_symlink() {
+            let target = fs_err::read_link(e.path())?.to_string_lossy().to_string();
+            out.push(GenEntry::Symlink(at, target, Meta::root(0o777)));
+        } else if meta.is_dir() {
+            out.push(GenEntry::Dir(at, Meta::root(0o755)));
+        } else {
+            out.push(GenEntry::Host(at, e.path().to_path_buf(), Meta::root(mode)));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_must_stay_inside() {
+        assert!(super::stays_inside("bin/node", "../lib/x"));
+        assert!(!super::stays_inside("bin/node", "../../etc/passwd"));
+        assert!(!super::stays_inside("a", "/etc/passwd"));
+        assert!(super::stays_inside("a/b/c", "../../d"));
+    }
+}
