@@ -487,3 +487,74 @@ fn nodejs_from_an_official_release_archive() {
     let printed = run_with_files(&out, "latest", &[], &["/nodejs/bin/node", "-e", probe]);
     assert!(printed.starts_with(&format!("v{version} 64")), "{printed}");
 }
+
+#[test]
+fn java25_debian13() {
+    java("java25", 13, 25);
+}
+
+/// java-base carries what a JRE links but no JVM: a runtime made with jlink on the host runs
+/// on it (its closure checked at build time like any copied program).
+#[test]
+fn a_jlinked_runtime_runs_on_java_base() {
+    if !tools() || !have_tool("jlink") || !have_tool("javac") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("app");
+    fs_err::create_dir_all(&project).unwrap();
+    run(Command::new("jlink")
+        .args([
+            "--add-modules",
+            "java.base",
+            "--no-header-files",
+            "--no-man-pages",
+        ])
+        .arg("--output")
+        .arg(project.join("runtime")));
+    // java.base only: the trust store and the default charset.
+    let src = tmp.path().join("Probe.java");
+    let probe = JAVA_PROBE
+        .split("        // Text laid out")
+        .next()
+        .unwrap()
+        .to_string()
+        + "    }\n}\n";
+    fs_err::write(&src, probe).unwrap();
+    run(Command::new("javac")
+        .args(["--release", "17", "-d"])
+        .arg(&project)
+        .arg(&src));
+    fs_err::write(
+        project.join("distroless.toml"),
+        "name = \"jl\"\nfrom = \"java-base-debian13\"\nentrypoint = [\"/opt/java/bin/java\"]\n\
+         [[copy]]\nsrc = \"runtime\"\ndest = \"/opt/java\"\n\
+         [[copy]]\nsrc = \"Probe.class\"\ndest = \"/app/Probe.class\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    distroless(&shared_cache())
+        .current_dir(&project)
+        .args(["build", "-q", "--arch", "amd64", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let f = support::files(&out, &manifests(&out)[0].1);
+    assert!(
+        !f.keys().any(|k| k.starts_with("usr/lib/jvm")),
+        "no JVM of its own"
+    );
+    assert!(f.contains_key("etc/ssl/certs/java/cacerts"));
+    let printed = run_with_files(
+        &out,
+        "latest",
+        &[],
+        &["/opt/java/bin/java", "-cp", "/app", "Probe"],
+    );
+    let first: Vec<&str> = printed.lines().next().unwrap().split_whitespace().collect();
+    assert!(
+        first[0].parse::<u32>().unwrap() > 100,
+        "trust store: {printed}"
+    );
+    assert_eq!(first[1], "UTF-8", "{printed}");
+}

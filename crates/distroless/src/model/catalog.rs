@@ -35,6 +35,14 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../images/java21.toml"),
     ),
     (
+        "images/java25.toml",
+        include_str!("../../../../images/java25.toml"),
+    ),
+    (
+        "images/java-base.toml",
+        include_str!("../../../../images/java-base.toml"),
+    ),
+    (
         "images/nodejs.toml",
         include_str!("../../../../images/nodejs.toml"),
     ),
