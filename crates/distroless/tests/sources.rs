@@ -383,6 +383,14 @@ fn an_upstream_archive_is_checked_against_a_signed_checksum_file_and_unpacked() 
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(node_archive()));
     let provenance = fs_err::read_to_string(dir.path().join("out.provenance.json")).unwrap();
     assert!(provenance.contains("pkg:generic/node@24.0.0") && provenance.contains(&sha));
+    for (kind, file) in [("spdx", "out.spdx.json"), ("cdx", "out.cdx.json")] {
+        let text = fs_err::read_to_string(dir.path().join(file)).unwrap();
+        assert!(
+            text.contains("pkg:generic/node@24.0.0") && text.contains(&sha),
+            "{kind}"
+        );
+        support::validate_sbom(kind, &dir.path().join(file));
+    }
     drop(rel.dir);
 }
 

@@ -28,16 +28,7 @@ const MAX_UNPACKED: u64 = 8 << 30;
 /// Checksum files are small.
 const MAX_CHECKSUMS: u64 = 1 << 20;
 
-/// One archive as it went into the image (for the SBOM and the provenance).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ArchiveRecord {
-    pub name: String,
-    pub version: String,
-    /// Where it was downloaded from (any password cut).
-    pub url: String,
-    pub sha256: String,
-    pub dest: String,
-}
+pub use crate::model::recipe::ArchiveRecord;
 
 /// `NAME=URL` overrides of archives' `{mirror}` (flag, then `$DISTROLESS_ARCHIVE_MIRROR`,
 /// comma-separated).

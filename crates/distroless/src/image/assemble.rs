@@ -118,6 +118,7 @@ impl ArchStep<'_> {
             manifest_digest: &summary.digest,
             files: &files,
             epoch: self.req.epoch,
+            archives: self.app.map_or(&[][..], |a| a.archives.as_slice()),
         };
         let sboms = sbom::documents(
             self.req.sbom,

@@ -56,6 +56,17 @@ pub struct ArchiveSpec {
     pub dest: String,
 }
 
+/// One archive as it went into the image (for the SBOM and the provenance).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArchiveRecord {
+    pub name: String,
+    pub version: String,
+    /// Where it was downloaded from (any password cut).
+    pub url: String,
+    pub sha256: String,
+    pub dest: String,
+}
+
 /// A third-party apt repository a recipe takes packages from (`[[repositories]]`).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{Cache, Record};
 use crate::debs::Debs;
+use crate::model::recipe::ArchiveRecord;
 use crate::plan::Plan;
 
 /// Which SBOM formats to write.
@@ -83,15 +84,38 @@ fn purl_encode(s: &str) -> String {
 
 /// The package URL of a Debian package.
 pub fn purl(pkg: &Package, arch: &str, release: u32) -> String {
+    purl_from(pkg, arch, release, &[])
+}
+
+/// The package URL of a package, naming the third-party repository (one of `repositories`)
+/// it came from; a local `.deb` belongs to no distribution.
+fn purl_from(pkg: &Package, arch: &str, release: u32, repositories: &[String]) -> String {
     let arch = if pkg.architecture == "all" {
         "all"
     } else {
         arch
     };
+    let (name, version) = (purl_encode(&pkg.name), purl_encode(&pkg.version));
+    if pkg.suite == debian::archive::LOCAL_SUITE {
+        return format!("pkg:deb/{name}@{version}?arch={arch}");
+    }
+    let mut out = format!("pkg:deb/debian/{name}@{version}?arch={arch}&distro=debian-{release}");
+    if repositories.contains(&pkg.mirror) {
+        out.push_str(&format!(
+            "&repository_url={}",
+            purl_encode(&debian::sources::redact_userinfo(&pkg.mirror))
+        ));
+    }
+    out
+}
+
+/// The package URL of an upstream archive.
+fn archive_purl(a: &ArchiveRecord) -> String {
     format!(
-        "pkg:deb/debian/{}@{}?arch={arch}&distro=debian-{release}",
-        purl_encode(&pkg.name),
-        purl_encode(&pkg.version)
+        "pkg:generic/{}@{}?download_url={}",
+        purl_encode(&a.name),
+        purl_encode(&a.version),
+        purl_encode(&a.url)
     )
 }
 
@@ -127,6 +151,10 @@ pub struct Subject<'a> {
     pub files: &'a [CopiedFile],
     /// Update suites the packages were resolved without.
     pub missing_suites: &'a [String],
+    /// Third-party repositories packages may come from (named in their purls).
+    pub repositories: &'a [String],
+    /// Upstream archives unpacked into the image.
+    pub archives: &'a [ArchiveRecord],
 }
 
 /// What the SBOMs of one image are about besides its packages: its name (the application's,
@@ -136,6 +164,7 @@ pub struct About<'a> {
     pub manifest_digest: &'a str,
     pub files: &'a [CopiedFile],
     pub epoch: u64,
+    pub archives: &'a [ArchiveRecord],
 }
 
 fn file_ref(path: &str) -> String {
@@ -220,7 +249,7 @@ fn spdx_package(
         "externalRefs": [{
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
-            "referenceLocator": purl(p, subject.arch, subject.release),
+            "referenceLocator": purl_from(p, subject.arch, subject.release, subject.repositories),
         }],
     });
     if let Some(files) = &e.partial {
@@ -268,6 +297,32 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
             "spdxElementId": "SPDXRef-Image",
             "relationshipType": "CONTAINS",
             "relatedSpdxElement": spdx_ref(&e.package.name),
+        }));
+    }
+    for (i, a) in subject.archives.iter().enumerate() {
+        let id = format!("SPDXRef-Archive-{i}");
+        packages.push(json!({
+            "SPDXID": id,
+            "name": a.name,
+            "versionInfo": a.version,
+            "downloadLocation": a.url,
+            "filesAnalyzed": false,
+            "supplier": "NOASSERTION",
+            "checksums": [{"algorithm": "SHA256", "checksumValue": a.sha256}],
+            "externalRefs": [{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": archive_purl(a),
+            }],
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
+            "comment": format!("upstream archive, unpacked at {}", a.dest),
+        }));
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
         }));
     }
     if !subject.files.is_empty() {
@@ -378,7 +433,7 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
     let mut depends = Vec::new();
     for e in &subject.entries {
         let p = e.package;
-        let purl = purl(p, subject.arch, subject.release);
+        let purl = purl_from(p, subject.arch, subject.release, subject.repositories);
         let mut c = json!({
             "type": "library",
             "bom-ref": purl,
@@ -403,6 +458,19 @@ pub fn cyclonedx(subject: &Subject<'_>) -> Value {
         }
         depends.push(json!(purl));
         components.push(c);
+    }
+    for a in subject.archives {
+        let purl = archive_purl(a);
+        components.push(json!({
+            "type": "library",
+            "bom-ref": purl,
+            "name": a.name,
+            "version": a.version,
+            "purl": purl,
+            "hashes": [{"alg": "SHA-256", "content": a.sha256}],
+            "externalReferences": [{"type": "distribution", "url": a.url}],
+        }));
+        depends.push(json!(purl));
     }
     for f in subject.files {
         let r = format!("file:{}", f.path);
@@ -517,6 +585,8 @@ pub fn documents(
         entries: entries(plan, cache, debs, debug)?,
         files: about.files,
         missing_suites: &plan.missing_suites,
+        repositories: &plan.repositories,
+        archives: about.archives,
     };
     let mut out = Vec::new();
     if matches!(formats, SbomFormats::Spdx | SbomFormats::Both) {
@@ -561,6 +631,8 @@ mod tests {
                 .collect(),
             files: &[],
             missing_suites: &[],
+            repositories: &[],
+            archives: &[],
         }
     }
 
