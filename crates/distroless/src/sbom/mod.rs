@@ -101,10 +101,8 @@ fn purl_from(pkg: &Package, arch: &str, release: u32, repositories: &[String]) -
     }
     let mut out = format!("pkg:deb/debian/{name}@{version}?arch={arch}&distro=debian-{release}");
     if repositories.contains(&pkg.mirror) {
-        out.push_str(&format!(
-            "&repository_url={}",
-            purl_encode(&debian::sources::redact_userinfo(&pkg.mirror))
-        ));
+        out.push_str("&repository_url=");
+        out.push_str(&purl_encode(&debian::sources::redact_userinfo(&pkg.mirror)));
     }
     out
 }
@@ -273,6 +271,30 @@ fn missing_note(subject: &Subject<'_>) -> Value {
     ))
 }
 
+/// An upstream archive as an SPDX package, and its id.
+fn archive_package(i: usize, a: &ArchiveRecord) -> (Value, String) {
+    let id = format!("SPDXRef-Archive-{i}");
+    let package = json!({
+        "SPDXID": id,
+        "name": a.name,
+        "versionInfo": a.version,
+        "downloadLocation": a.url,
+        "filesAnalyzed": false,
+        "supplier": "NOASSERTION",
+        "checksums": [{"algorithm": "SHA256", "checksumValue": a.sha256}],
+        "externalRefs": [{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": archive_purl(a),
+        }],
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "comment": format!("upstream archive, unpacked at {}", a.dest),
+    });
+    (package, id)
+}
+
 /// The SPDX 2.3 document.
 pub fn spdx(subject: &Subject<'_>) -> Value {
     let id = content_id(subject);
@@ -300,25 +322,8 @@ pub fn spdx(subject: &Subject<'_>) -> Value {
         }));
     }
     for (i, a) in subject.archives.iter().enumerate() {
-        let id = format!("SPDXRef-Archive-{i}");
-        packages.push(json!({
-            "SPDXID": id,
-            "name": a.name,
-            "versionInfo": a.version,
-            "downloadLocation": a.url,
-            "filesAnalyzed": false,
-            "supplier": "NOASSERTION",
-            "checksums": [{"algorithm": "SHA256", "checksumValue": a.sha256}],
-            "externalRefs": [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": archive_purl(a),
-            }],
-            "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": "NOASSERTION",
-            "copyrightText": "NOASSERTION",
-            "comment": format!("upstream archive, unpacked at {}", a.dest),
-        }));
+        let (package, id) = archive_package(i, a);
+        packages.push(package);
         relationships.push(json!({
             "spdxElementId": "SPDXRef-Image",
             "relationshipType": "CONTAINS",
