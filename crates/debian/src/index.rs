@@ -140,6 +140,19 @@ fn parse_relation(text: &str) -> Option<Relation> {
     })
 }
 
+/// Debian's rule for package names: lower-case letters, digits, `+`, `-`, `.`, starting with
+/// a letter or digit (so a name is never a path).
+pub fn package_name_ok(name: &str) -> bool {
+    name.len() >= 2
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
+}
+
 /// Parses a whole `Packages` text. `file` names it in errors.
 pub fn parse_packages(file: &str, text: &str, suite: &str, mirror: &str) -> Result<Vec<Package>> {
     parse_packages_from(file, text.as_bytes(), suite, mirror)

@@ -242,6 +242,7 @@ pub fn build_layer(
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
+    no_conflicts_below(&tree, view, &foreign_packages(inputs, unit))?;
     add_generated(&unit.entries, view, &mut tree)?;
     let mut index = tree.index()?;
     if unit.ldcache {
@@ -274,6 +275,41 @@ pub fn build_layer(
     }))
 }
 
+/// The unit's packages that do not come from Debian's archive (local `.deb`s, vendor
+/// repositories): they may not replace anything below them.
+fn foreign_packages<'u>(inputs: &LayerInputs<'_>, unit: &'u Unit) -> BTreeSet<&'u str> {
+    unit.packages
+        .iter()
+        .filter(|p| {
+            p.suite == debian::archive::LOCAL_SUITE || inputs.plan.repositories.contains(&p.mirror)
+        })
+        .map(|p| p.name.as_str())
+        .collect()
+}
+
+/// A package from outside Debian's archive may not replace what a lower layer holds: a file,
+/// a link, or a directory by something that is not one (dpkg refuses such conflicts; here a
+/// layer would silently win, over a library or a status.d record).
+fn no_conflicts_below(
+    tree: &Tree,
+    view: &ImageView,
+    foreign: &BTreeSet<&str>,
+) -> anyhow::Result<()> {
+    for (path, package, is_dir) in tree.package_paths() {
+        if !foreign.contains(package) {
+            continue;
+        }
+        let below_file = view.index.files.contains(path) || view.index.symlinks.contains_key(path);
+        if !is_dir && below_file {
+            anyhow::bail!("{package}: ships /{path}, which a lower layer already has");
+        }
+        if !is_dir && view.index.dirs.contains(path) {
+            anyhow::bail!("{package}: ships /{path}, which is a directory in a lower layer");
+        }
+    }
+    Ok(())
+}
+
 /// Where a path lands when its parent directories are followed through the image's own
 /// symlinks (copying to `/lib/x` on a merged-/usr image writes `/usr/lib/x`). A parent that
 /// is a file in the image is refused: writing below it would turn the file (a CA bundle, a
@@ -300,8 +336,25 @@ fn land(view: &ImageView, path: &str) -> anyhow::Result<String> {
 
 fn add_generated(entries: &[GenEntry], view: &ImageView, tree: &mut Tree) -> anyhow::Result<()> {
     for g in entries {
+        // A file or link where the image has a directory would take the directory away
+        // (a CA bundle's directory, `/bin` on a merged-/usr release).
+        let (p, is_dir) = match g {
+            GenEntry::Dir(p, _) => (p, true),
+            GenEntry::File(p, ..) | GenEntry::Host(p, ..) | GenEntry::Symlink(p, ..) => (p, false),
+        };
+        let landed = land(view, p)?;
+        if !is_dir && view.index.dirs.contains(&landed) {
+            anyhow::bail!("/{p} would replace a directory of the image");
+        }
         match g {
-            GenEntry::Dir(p, m) => tree.put_dir(&land(view, p)?, *m)?,
+            // A directory the image has as a link to a directory (`bin` → `usr/bin`) is that
+            // directory: the link stays.
+            GenEntry::Dir(p, m) => match view.resolve(p) {
+                crate::rootfs::view::Resolved::Dir(real) if real != *p => {
+                    tree.put_dir(&real, *m)?;
+                }
+                _ => tree.put_dir(&land(view, p)?, *m)?,
+            },
             GenEntry::File(p, bytes, m) => tree.put_file(&land(view, p)?, bytes.clone(), *m)?,
             GenEntry::Host(p, host, m) => tree.put_host_file(&land(view, p)?, host, *m)?,
             GenEntry::Symlink(p, t, m) => tree.put_symlink_owned(&land(view, p)?, t, *m)?,

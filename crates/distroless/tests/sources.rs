@@ -439,3 +439,89 @@ fn upstream_archives_that_are_unsigned_changed_or_escaping_are_refused() {
     let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
     assert!(err.contains("clear-signed"), "{err}");
 }
+
+#[test]
+fn packages_from_elsewhere_cannot_replace_what_debian_put_there() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("vendor");
+    // A vendor package shipping libc's status.d record; a local one shipping a file where the
+    // image has a directory; another claiming a name that is a path.
+    let vendor = vendor_repo(
+        &key,
+        vec![DebBuilder::new("vendor-runtime", "1.0", "amd64").file(
+            "var/lib/dpkg/status.d/libc6",
+            b"Package: libc6\nVersion: 9.99\n",
+        )],
+    );
+    let dir = vendor_project(&vendor, &key, "");
+    let recipe = fs_err::read_to_string(dir.path().join("distroless.toml")).unwrap();
+    fs_err::write(
+        dir.path().join("distroless.toml"),
+        recipe.replace("[\"vendor-tool\", \"tzdata\"]", "[\"vendor-runtime\"]"),
+    )
+    .unwrap();
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(
+        err.contains("var/lib/dpkg/status.d/libc6") && err.contains("lower layer"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists());
+
+    let certs = DebBuilder::new("myapp", "1.0", "amd64").file("etc/ssl/certs", b"not a dir");
+    let dir = project(&certs, "myapp.deb");
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("/etc/ssl/certs"), "{err}");
+
+    let named = DebBuilder::new("a/b", "1.0", "amd64").file("usr/share/x", b"x");
+    let dir = project(&named, "x.deb");
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("not a Debian package name"), "{err}");
+}
+
+#[test]
+fn archive_links_that_climb_out_through_other_links_are_refused() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("node releases");
+    // x → . and s → x/x/../..: each lexically inside, together the root.
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, target) in [
+        ("node-v24.0.0-linux-x64/x", "."),
+        ("node-v24.0.0-linux-x64/s", "x/x/../.."),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        tar.append_link(&mut h, name, target).unwrap();
+    }
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+    std::io::Write::write_all(&mut xz, &tar.into_inner().unwrap()).unwrap();
+    let rel = release(&xz.finish().unwrap(), &key, None);
+    let dir = tempfile::tempdir().unwrap();
+    node_recipe(dir.path(), &key, Some(&rel.server.url));
+    let recipe = fs_err::read_to_string(dir.path().join("distroless.toml")).unwrap();
+    fs_err::write(
+        dir.path().join("distroless.toml"),
+        recipe.replace("include = [\"bin/node\"]\n", ""),
+    )
+    .unwrap();
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(
+        err.contains("resolves outside") || err.contains("outside the archive"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_fifo_is_not_read_as_a_package() {
+    let repo = catalog_repo();
+    let dir = project(&myapp("1.0"), "myapp.deb");
+    fs_err::remove_file(dir.path().join("build/myapp.deb")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("build/myapp.deb"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = one_line_failure(&build(&repo, dir.path(), &[]).failure());
+    assert!(err.contains("not a regular file"), "{err}");
+}

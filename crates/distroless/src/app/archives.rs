@@ -57,6 +57,15 @@ pub fn materialize(
     arch: Arch,
     mirrors: &BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<(String, Vec<GenEntry>, ArchiveRecord)>> {
+    if spec.recipe.archives.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Some(unknown) = mirrors
+        .keys()
+        .find(|n| !spec.recipe.archives.iter().any(|a| &a.name == *n))
+    {
+        bail!("--archive-mirror {unknown}=…: the recipe has no archive named {unknown}");
+    }
     let mut out = Vec::new();
     for (i, a) in spec.recipe.archives.iter().enumerate() {
         let at = Some(("archives", i));
@@ -68,6 +77,9 @@ pub fn materialize(
                 format!("{:?} must be an absolute path without ..", a.dest)
             )
         );
+        for (key, list) in [("include", &a.include), ("exclude", &a.exclude)] {
+            super::copy::globs(list).map_err(|e| place(key, e))?;
+        }
         let url = expand(&a.url, a, arch, mirrors).map_err(|e| place("url", e))?;
         let file = url
             .path_segments()
@@ -184,10 +196,24 @@ fn expected_sha256(
         .map_err(|e| spec.error(at, "checksums_url", e))?;
     let text = debian::release::verify_clearsigned(sums_url.as_str(), &bytes, &keyring)
         .map_err(|e| spec.error(at, "checksums_url", e))?;
-    text.lines()
+    let listed: Vec<String> = text
+        .lines()
         .filter_map(|l| l.split_once(char::is_whitespace))
-        .find(|(_, name)| name.trim().trim_start_matches('*') == file)
+        .filter(|(_, name)| name.trim().trim_start_matches('*') == file)
         .map(|(sha, _)| sha.to_ascii_lowercase())
+        .collect();
+    if listed.len() > 1 && listed.iter().any(|s| *s != listed[0]) {
+        return Err(spec.error(
+            at,
+            "checksums_url",
+            format!(
+                "the signed checksum file lists {file} more than once, with different SHA-256s"
+            ),
+        ));
+    }
+    listed
+        .into_iter()
+        .next()
         .filter(|sha| hex_ok(sha))
         .ok_or_else(|| {
             spec.error(
@@ -223,6 +249,15 @@ fn unpacked(
         .tempdir_in(&root)?;
     let reader = decompress(archive, file)?;
     unpack(reader, a, tmp.path())?;
+    links_resolve_inside(tmp.path())?;
+    anyhow::ensure!(
+        walkdir::WalkDir::new(tmp.path())
+            .min_depth(1)
+            .into_iter()
+            .next()
+            .is_some(),
+        "nothing is left after strip_components and include/exclude"
+    );
     let kept = tmp.keep();
     if let Err(e) = fs_err::rename(&kept, &dest) {
         let _ = fs_err::remove_dir_all(&kept);
@@ -274,8 +309,13 @@ fn unpack(reader: Box<dyn Read>, a: &ArchiveSpec, into: &Path) -> anyhow::Result
             continue;
         }
         let target = into.join(&rel);
+        // Never through a link: an earlier entry may have made an ancestor a symlink.
+        through_no_link(into, &rel)?;
         if let Some(parent) = target.parent() {
             fs_err::create_dir_all(parent)?;
+        }
+        if fs_err::symlink_metadata(&target).is_ok() && !kind.is_dir() {
+            bail!("entry {raw:?} comes twice");
         }
         match kind {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -313,6 +353,59 @@ fn unpack(reader: Box<dyn Read>, a: &ArchiveSpec, into: &Path) -> anyhow::Result
                 bail!("entry {raw:?} is a {other:?}, which an image does not take from an archive")
             }
         }
+    }
+    Ok(())
+}
+
+/// Fails when a directory on the way to `rel` (below `root`) is a symlink.
+fn through_no_link(root: &Path, rel: &str) -> anyhow::Result<()> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        at.push(c);
+        if fs_err::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "{rel} would be written through the symlink {}",
+                at.strip_prefix(root).unwrap_or(&at).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// After unpacking: every symlink, followed through the links before it, must land inside
+/// the tree (a chain like `x → .`, `s → x/x/../..` passes each lexical check alone).
+fn links_resolve_inside(root: &Path) -> anyhow::Result<()> {
+    let real_root = fs_err::canonicalize(root)?;
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e?;
+        if !e.path_is_symlink() {
+            continue;
+        }
+        let rel = e.path().strip_prefix(root)?.display().to_string();
+        let resolved = match fs_err::canonicalize(e.path()) {
+            Ok(r) => r,
+            // Dangling: judge where it points from its (real) directory.
+            Err(_) => {
+                let dir = fs_err::canonicalize(e.path().parent().unwrap_or(root))?;
+                let target = fs_err::read_link(e.path())?;
+                let mut out = dir;
+                for c in target.components() {
+                    match c {
+                        std::path::Component::ParentDir => {
+                            out.pop();
+                        }
+                        std::path::Component::Normal(n) => out.push(n),
+                        _ => bail!("symlink {rel} points outside the archive's tree"),
+                    }
+                }
+                out
+            }
+        };
+        anyhow::ensure!(
+            resolved.starts_with(&real_root),
+            "symlink {rel} resolves outside the archive's tree"
+        );
     }
     Ok(())
 }

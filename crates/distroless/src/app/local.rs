@@ -23,6 +23,9 @@ pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
         let rel = arch.expand(rel);
         let path = spec.source(None, "debs", &rel)?;
         let at = |e: String| spec.error(None, "debs", format!("{rel}: {e}"));
+        if !fs_err::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Err(at("not a regular file".into()));
+        }
         let (sha256, size) = digest(&path).map_err(|e| at(format!("{e:#}")))?;
         // Its errors name the file already.
         let control = debian::deb::read_control(&path, &rel)
@@ -44,6 +47,15 @@ pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
         let mut parsed = debian::index::parse_packages(&rel, &stanza, SUITE, mirror.as_str())
             .map_err(|e| at(e.to_string()))?;
         let pkg = parsed.pop().ok_or_else(|| at("no control record".into()))?;
+        if !debian::index::package_name_ok(&pkg.name) {
+            return Err(at(format!("{:?} is not a Debian package name", pkg.name)));
+        }
+        if debian::version::Version::parse(&pkg.version).is_none() {
+            return Err(at(format!(
+                "Version {:?} is not a Debian version",
+                pkg.version
+            )));
+        }
         if pkg.architecture != "all" && pkg.architecture != arch.debian() {
             return Err(at(format!(
                 "a package for {}, not {} (use {{arch}} in the path for one file per architecture)",

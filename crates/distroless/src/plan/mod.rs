@@ -255,6 +255,12 @@ fn read_repositories(
             arch.debian(),
         )?;
         h.update(format!("{} {:?} {fp}\n", r.url, r.pin));
+        if let Some(bad) = theirs.names().find(|n| !debian::index::package_name_ok(n)) {
+            anyhow::bail!(
+                "{}: lists a package named {bad:?}, which is not a Debian package name",
+                r.url
+            );
+        }
         for name in &r.pin {
             anyhow::ensure!(
                 theirs.get(name).is_some(),

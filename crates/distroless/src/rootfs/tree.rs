@@ -71,6 +71,8 @@ pub struct Tree {
     outer_symlinks: BTreeSet<String>,
     /// Top-level directories rewritten into /usr by this tier.
     rewritten: BTreeSet<String>,
+    /// The packages whose files this tier holds (owners that are packages, not generated).
+    packages: BTreeSet<String>,
 }
 
 /// Moves `lib/x` to `usr/lib/x` on merged-/usr releases; other paths are unchanged.
@@ -93,7 +95,22 @@ impl Tree {
             merged_usr,
             outer_symlinks,
             rewritten: BTreeSet::new(),
+            packages: BTreeSet::new(),
         })
+    }
+
+    /// The paths packages placed in this tier (path, package, whether a directory).
+    pub fn package_paths(&self) -> impl Iterator<Item = (&str, &str, bool)> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| self.packages.contains(&n.owner))
+            .map(|(p, n)| {
+                (
+                    p.as_str(),
+                    n.owner.as_str(),
+                    matches!(n.kind, NodeKind::Dir),
+                )
+            })
     }
 
     /// Whether a path exists in this tier.
@@ -176,6 +193,7 @@ impl Tree {
         only: Option<&[String]>,
     ) -> anyhow::Result<BTreeMap<String, String>> {
         let mut placed_paths = BTreeMap::new();
+        self.packages.insert(package.to_string());
         let wanted = |p: &str| {
             only.is_none_or(|list| {
                 list.iter().any(|w| {
@@ -216,6 +234,18 @@ impl Tree {
                     NodeKind::File(Content::Spool { offset, len: n })
                 }
             };
+            // Two packages shipping one file is a conflict dpkg refuses: one would silently
+            // replace the other's file (a library, a status.d record).
+            if !matches!(kind, NodeKind::Dir)
+                && let Some(existing) = self.nodes.get(&path)
+                && existing.owner != package
+                && self.packages.contains(&existing.owner)
+            {
+                return Err(debian::Error::deb(
+                    package,
+                    format!("ships /{path}, which {} ships too", existing.owner),
+                ));
+            }
             placed_paths.insert(entry.path.clone(), path.clone());
             self.insert(
                 path,
