@@ -171,7 +171,13 @@ pub fn verify_clearsigned(file: &str, bytes: &[u8], keyring: &Keyring) -> Result
     let text = std::str::from_utf8(bytes).map_err(|_| sig_err("not UTF-8 text".into()))?;
     let (msg, _) = CleartextSignedMessage::from_string(text).map_err(|e| {
         // The parser's message may quote the input (in decimal bytes): keep one short line.
-        let why: String = e.to_string().chars().take(160).collect();
+        let text = e.to_string();
+        let text = text
+            .split(" input: [")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(['(', '{', ' ']);
+        let why: String = text.chars().take(160).collect();
         sig_err(format!("not an OpenPGP clear-signed message: {why}"))
     })?;
     let mut reasons = Vec::new();

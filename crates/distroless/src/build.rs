@@ -196,6 +196,16 @@ fn resolve(
     if let Some(lock) = &target.lock {
         let mut p = locked_plan(source, target, lock, image, arch)?;
         local_locked(&mut p, local, target)?;
+        // The lock names repositories without their passwords; the recipe's URLs have them.
+        for r in app.map_or(&[][..], |a| a.repositories.as_slice()) {
+            let real = r.url.to_string();
+            let shown = debian::sources::redact_userinfo(&real);
+            for q in p.tiers.iter_mut().flat_map(|t| t.packages.iter_mut()) {
+                if q.mirror == shown {
+                    q.mirror.clone_from(&real);
+                }
+            }
+        }
         return Ok((p, Vec::new()));
     }
     let additions = crate::plan::Additions {

@@ -190,7 +190,16 @@ fn a_vendor_repository_is_verified_with_its_own_key_and_resolved_with_debian() {
         ],
     );
     let dir = vendor_project(&vendor, &key, "\"tzdata\"");
-    build(&debian, dir.path(), &[]).success();
+    let built = build(&debian, dir.path(), &[]).success();
+    let warned = String::from_utf8_lossy(&built.get_output().stderr).to_string();
+    assert!(
+        warned.contains("zlib1g: file://") && warned.contains("1:9.9-1 replaces Debian's"),
+        "{warned}"
+    );
+    assert!(
+        warned.contains("tzdata:") && warned.contains("2020a-1 replaces Debian's"),
+        "{warned}"
+    );
     let out = dir.path().join("out");
     let f = files(&out, &manifests(&out)[0].1);
     let text = |p: &str| String::from_utf8_lossy(&f[p].data).to_string();

@@ -11,7 +11,10 @@ use crate::model::lock::{LockedImage, LockedPackage, LockedTier};
 fn locked(p: &Package, only: Option<Vec<String>>, repositories: &[String]) -> LockedPackage {
     LockedPackage {
         // Debian's mirrors are the build's; a third-party repository is part of the pin.
-        repository: repositories.contains(&p.mirror).then(|| p.mirror.clone()),
+        // Without its password: a lock is shared; the recipe gives the credentials back.
+        repository: repositories
+            .contains(&p.mirror)
+            .then(|| debian::sources::redact_userinfo(&p.mirror)),
         name: p.name.clone(),
         version: p.version.clone(),
         architecture: p.architecture.clone(),

@@ -274,19 +274,36 @@ fn read_repositories(
 }
 
 /// The repositories' packages merged into Debian's: the highest version wins, except for
-/// pinned names, which come from their repository.
-fn merge_repositories(universe: &mut Universe, read: &[Universe], repositories: &[Repository]) {
+/// pinned names, which come from their repository. Returns the Debian packages a repository
+/// replaced (name, Debian's version, the repository's URL and version).
+fn merge_repositories(
+    universe: &mut Universe,
+    read: &[Universe],
+    repositories: &[Repository],
+) -> Vec<(String, String, String, String)> {
+    let mut replaced = Vec::new();
     for (theirs, r) in read.iter().zip(repositories) {
         for name in theirs.names() {
-            if let Some(p) = theirs.get(name) {
-                if r.pin.contains(&p.name) {
-                    universe.pin(p);
-                } else {
-                    universe.add(p);
-                }
+            let Some(p) = theirs.get(name) else { continue };
+            let debian = universe
+                .get(name)
+                .filter(|d| !repositories.iter().any(|x| x.url.as_str() == d.mirror));
+            let (name, version) = (p.name.clone(), p.version.clone());
+            if r.pin.contains(&p.name) {
+                universe.pin(p);
+            } else {
+                universe.add(p);
+            }
+            if let Some(d) = debian
+                && universe
+                    .get(&name)
+                    .is_some_and(|now| now.version == version && now.mirror == r.url.as_str())
+            {
+                replaced.push((name, d.version, r.url.to_string(), version));
             }
         }
     }
+    replaced
 }
 
 /// Resolves every tier of an image for one architecture.
@@ -316,7 +333,7 @@ pub fn plan(
         return Ok(plan);
     }
     let mut universe = source.archive.universe(&indexes)?;
-    merge_repositories(&mut universe, &read, additions.repositories);
+    let replaced = merge_repositories(&mut universe, &read, additions.repositories);
     for p in local {
         universe.pin(p.clone());
     }
@@ -350,6 +367,20 @@ pub fn plan(
             .map(|r| r.url.to_string())
             .collect(),
     };
+    // A vendor's package standing in for one of Debian's is allowed (newer, or pinned), and
+    // said: it may change what a lower tier holds.
+    for (name, debian, url, theirs) in &replaced {
+        if plan
+            .tiers
+            .iter()
+            .any(|t| t.packages.iter().any(|p| &p.name == name))
+        {
+            source.reporter.warn(&format!(
+                "{name}: {} {theirs} replaces Debian's {debian}",
+                debian::sources::redact_userinfo(url)
+            ));
+        }
+    }
     source.cache.write(Record::Plan, &key, &plan)?;
     Ok(plan)
 }
