@@ -122,12 +122,27 @@ pub(crate) fn carry_referrers(
     artifacts: &Artifacts,
     refs: &[Reference],
 ) -> anyhow::Result<usize> {
-    for r in super::signing::repositories(refs) {
+    for r in repositories(refs) {
         for (blobs, manifest) in artifacts {
             registry::referrers::push(client, r, blobs, manifest)?;
         }
     }
     Ok(artifacts.len())
+}
+
+/// References, one per repository (signatures live beside the image in its repository,
+/// whatever its tags).
+pub(crate) fn repositories(refs: &[Reference]) -> Vec<&Reference> {
+    let mut out: Vec<&Reference> = Vec::new();
+    for r in refs {
+        if !out
+            .iter()
+            .any(|x| x.registry == r.registry && x.repository == r.repository)
+        {
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// Pushes an image to every reference; where blobs were seen before is remembered in the

@@ -225,21 +225,6 @@ pub(crate) fn build_key(
     private_key(key).map(Some)
 }
 
-/// References, one per repository (signatures live beside the image in its repository,
-/// whatever its tags).
-pub(crate) fn repositories(refs: &[Reference]) -> Vec<&Reference> {
-    let mut out: Vec<&Reference> = Vec::new();
-    for r in refs {
-        if !out
-            .iter()
-            .any(|x| x.registry == r.registry && x.repository == r.repository)
-        {
-            out.push(r);
-        }
-    }
-    out
-}
-
 /// Signs and attests what `build --push` pushed, in every repository it went to.
 pub(crate) fn sign_pushed(
     refs: &[Reference],
@@ -248,7 +233,7 @@ pub(crate) fn sign_pushed(
     evidence: &attest::Evidence,
 ) -> anyhow::Result<Vec<String>> {
     let mut lines = Vec::new();
-    for r in repositories(refs) {
+    for r in super::registry::repositories(refs) {
         let image = Image::Registry {
             client: Box::new(super::registry::client(args)?),
             reference: r.clone(),
