@@ -48,8 +48,18 @@ pub fn build(
     // Upstream archives: downloaded, checked and unpacked before any layer is built.
     for (&arch, app) in arches.iter().zip(apps.iter_mut()) {
         if let Some(app) = app {
-            let made =
-                crate::app::archives::materialize(source, &app.spec, arch, &req.archive_mirrors)?;
+            // Under --locked, the lock's digests (the checksum file is not read again).
+            let pinned = target.lock.as_ref().map(|lock| {
+                lock.find(&target.lock_name(&image), image.release.number, arch)
+                    .map_or_else(Vec::new, |e| e.archives.clone())
+            });
+            let made = crate::app::archives::materialize(
+                source,
+                &app.spec,
+                arch,
+                &req.archive_mirrors,
+                pinned.as_deref(),
+            )?;
             for (label, entries, record) in made {
                 app.copies.push((label, entries));
                 app.archives.push(record);

@@ -400,6 +400,45 @@ fn an_upstream_archive_is_checked_against_a_signed_checksum_file_and_unpacked() 
         );
         support::validate_sbom(kind, &dir.path().join(file));
     }
+    // Locked: the digest read from the signed file is pinned; a locked build needs neither the
+    // checksum file nor the key again, and refuses another version.
+    let cache = dir.path().join("cache");
+    let mirror = format!("node={}", rel.server.url);
+    support::trusting(
+        &cache,
+        &debian.file_url(),
+        &["lock", "--arch", "amd64", "--archive-mirror", &mirror],
+    )
+    .current_dir(dir.path())
+    .assert()
+    .success();
+    let lock = fs_err::read_to_string(dir.path().join("distroless.lock")).unwrap();
+    assert!(
+        lock.contains("[[image.archive]]") && lock.contains(&sha),
+        "{lock}"
+    );
+    fs_err::remove_file(rel.dir.path().join("v24.0.0/SHASUMS256.txt.asc")).unwrap();
+    build(
+        &debian,
+        dir.path(),
+        &["--locked", "--replace", "--archive-mirror", &mirror],
+    )
+    .success();
+    let recipe = fs_err::read_to_string(dir.path().join("distroless.toml")).unwrap();
+    fs_err::write(
+        dir.path().join("distroless.toml"),
+        recipe.replace("version = \"24.0.0\"", "version = \"24.0.1\""),
+    )
+    .unwrap();
+    let err = one_line_failure(
+        &build(
+            &debian,
+            dir.path(),
+            &["--locked", "--replace", "--archive-mirror", &mirror],
+        )
+        .failure(),
+    );
+    assert!(err.contains("not in the lock"), "{err}");
     drop(rel.dir);
 }
 

@@ -28,6 +28,7 @@ const MAX_UNPACKED: u64 = 8 << 30;
 /// Checksum files are small.
 const MAX_CHECKSUMS: u64 = 1 << 20;
 
+pub use crate::model::lock::LockedArchive;
 pub use crate::model::recipe::ArchiveRecord;
 
 /// `NAME=URL` overrides of archives' `{mirror}` (flag, then `$DISTROLESS_ARCHIVE_MIRROR`,
@@ -49,13 +50,43 @@ pub fn mirror_overrides(flags: &[String]) -> anyhow::Result<BTreeMap<String, Str
     Ok(out)
 }
 
+/// The archives of a recipe for one architecture as a lock pins them: URL and the SHA-256 the
+/// recipe pins or the signed checksum file lists (nothing but the checksum file is fetched).
+pub fn pins(
+    source: &Source<'_>,
+    spec: &AppSpec,
+    arch: Arch,
+    mirrors: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<LockedArchive>> {
+    let mut out = Vec::new();
+    for (i, a) in spec.recipe.archives.iter().enumerate() {
+        let url = expand(&a.url, a, arch, mirrors)
+            .map_err(|e| spec.error(Some(("archives", i)), "url", e))?;
+        let file = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or("")
+            .to_string();
+        let sha256 = expected_sha256(source, spec, a, arch, mirrors, &file, i)?;
+        out.push(LockedArchive {
+            name: a.name.clone(),
+            version: a.version.clone(),
+            url: debian::sources::redact_userinfo(url.as_str()),
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
 /// Every archive of a recipe for one architecture: downloaded, checked, unpacked; the layer
-/// (label and entries) of each, and its record.
+/// (label and entries) of each, and its record. With `locked`, each archive must be the one
+/// locked and its SHA-256 is the lock's (the checksum file is not read).
 pub fn materialize(
     source: &Source<'_>,
     spec: &AppSpec,
     arch: Arch,
     mirrors: &BTreeMap<String, String>,
+    locked: Option<&[LockedArchive]>,
 ) -> anyhow::Result<Vec<(String, Vec<GenEntry>, ArchiveRecord)>> {
     if spec.recipe.archives.is_empty() {
         return Ok(Vec::new());
@@ -87,7 +118,25 @@ pub fn materialize(
             .filter(|f| !f.is_empty())
             .ok_or_else(|| place("url", "names no file".into()))?
             .to_string();
-        let sha256 = expected_sha256(source, spec, a, arch, mirrors, &file, i)?;
+        let sha256 = match locked {
+            Some(pins) => {
+                let pin = pins
+                    .iter()
+                    .find(|p| p.name == a.name)
+                    .filter(|p| p.version == a.version)
+                    .ok_or_else(|| {
+                        place(
+                            "version",
+                            format!(
+                                "{} {} is not in the lock; run `distroless lock -f {}`",
+                                a.name, a.version, spec.file
+                            ),
+                        )
+                    })?;
+                pin.sha256.clone()
+            }
+            None => expected_sha256(source, spec, a, arch, mirrors, &file, i)?,
+        };
         let want = debian::fetch::Expected {
             url: url.clone(),
             name: &file,

@@ -727,6 +727,11 @@ pub(crate) struct LockArgs {
     #[arg(long)]
     pub(crate) update: bool,
 
+    /// Where a recipe's archive NAME is fetched from (to read its signed checksum file):
+    /// NAME=URL (repeatable; also $DISTROLESS_ARCHIVE_MIRROR).
+    #[arg(long, value_name = "NAME=URL")]
+    pub(crate) archive_mirror: Vec<String>,
+
     /// The lock file.
     #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
     pub(crate) lockfile: std::path::PathBuf,

@@ -20,6 +20,7 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let mut lock = Lock::read(&args.lockfile)?;
     let (targets, skipped) = targets(args, &lock, &catalog)?;
+    let mirrors = distroless::app::archives::mirror_overrides(&args.archive_mirror)?;
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let mut out = std::io::stdout().lock();
@@ -38,7 +39,10 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
                 Some(_) => format!("{name} (Debian {n}) {}", p.arch),
                 None => format!("{name}-debian{n} {}", p.arch),
             };
-            let entry = LockedImage::from_plan(&name, &p, build::requested(&target));
+            let mut entry = LockedImage::from_plan(&name, &p, build::requested(&target));
+            if let Some(spec) = &target.app {
+                entry.archives = distroless::app::archives::pins(&source, spec, p.arch, &mirrors)?;
+            }
             let changes = lock.put(entry);
             if args.update {
                 if changes.is_empty() {

@@ -68,6 +68,21 @@ pub struct LockedImage {
     /// Update suites the resolution went without (see `Plan::missing_suites`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_suites: Vec<String>,
+    /// Upstream archives of an application recipe, pinned by the SHA-256 they had.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "archive")]
+    pub archives: Vec<LockedArchive>,
+}
+
+/// An upstream archive as locked: a locked build takes exactly these bytes, without reading
+/// the checksum file again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedArchive {
+    pub name: String,
+    pub version: String,
+    /// Without any password.
+    pub url: String,
+    pub sha256: String,
 }
 
 /// The whole lock file.

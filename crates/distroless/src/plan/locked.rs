@@ -86,6 +86,7 @@ impl LockedImage {
                 .as_ref()
                 .map(|b| locked(b, None, &plan.repositories)),
             missing_suites: plan.missing_suites.clone(),
+            archives: Vec::new(),
         }
     }
 
