@@ -123,13 +123,6 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
                 });
             }
             Layering::Package => {
-                if i == 0 {
-                    out.push(Unit {
-                        label: "distroless skeleton: accounts, os-release, CA bundle".into(),
-                        skeleton: true,
-                        ..Unit::default()
-                    });
-                }
                 // The recipe's removals happen in the layer of the package that ships the file.
                 let removals = Extras {
                     remove: extras.remove.clone(),
@@ -141,6 +134,15 @@ pub fn units(plan: &Plan, chain: &[&Recipe], layering: Layering, debug: bool) ->
                         label: format!("distroless package: {} {}", p.name, p.version),
                         packages: vec![p.clone()],
                         extras: removals.clone(),
+                        ..Unit::default()
+                    });
+                }
+                // Above the first tier's packages: what it generates (os-release, accounts)
+                // replaces what base-files ships, as in a tier's single layer.
+                if i == 0 {
+                    out.push(Unit {
+                        label: "distroless skeleton: accounts, os-release, CA bundle".into(),
+                        skeleton: true,
                         ..Unit::default()
                     });
                 }

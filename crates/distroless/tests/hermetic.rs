@@ -586,6 +586,9 @@ fn zstd_package_layering_and_archive_output() {
     );
     let f = files(&out, m);
     assert!(f.values().all(|e| e.mtime == 1_700_000_000));
+    // The generated os-release stands above base-files' one, as with one layer per tier.
+    let os = String::from_utf8(f["usr/lib/os-release"].data.clone()).unwrap();
+    assert!(os.contains("PRETTY_NAME=\"Distroless\""), "{os}");
     assert_eq!(config(&out, m)["created"], "2023-11-14T22:13:20Z");
 
     let archive = tmp.path().join("base.tar");
