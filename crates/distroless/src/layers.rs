@@ -509,9 +509,9 @@ mod tests {
         assert_eq!(
             labels,
             [
-                "distroless skeleton: accounts, os-release, CA bundle",
                 "distroless package: base-files 1.0-1",
                 "distroless package: tzdata 1.0-1",
+                "distroless skeleton: accounts, os-release, CA bundle",
                 "distroless static generated files",
                 "distroless package: libc6 1.0-1",
                 "distroless base-nossl generated files",
