@@ -365,7 +365,7 @@ fn finish(
         for doc in &b.sboms {
             let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
             byproducts.push(provenance::Byproduct::of(&path, doc, &b.summary.digest));
-            staged.push((stage(&path, &doc.bytes)?, path));
+            staged.push((crate::files::stage(&path, &doc.bytes)?, path));
         }
     }
     let top_digest = top
@@ -384,7 +384,7 @@ fn finish(
         &byproducts,
     );
     let provenance_path = req.destination.provenance_path();
-    let staged_provenance = stage(&provenance_path, &statement.to_json())?;
+    let staged_provenance = crate::files::stage(&provenance_path, &statement.to_json())?;
     output::finish(layout, &top, &req.destination, docker.as_ref())?;
     let mut sboms = Vec::new();
     for (tmp, path) in staged {
@@ -455,18 +455,6 @@ fn provenance_of(
         &materials,
         byproducts,
     )
-}
-
-/// Bytes written under a temporary name beside `path`, renamed into place by the caller once
-/// the image is there.
-fn stage(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<oci::staging::Partial> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = oci::staging::Partial::new(&parent)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    Ok(tmp)
 }
 
 /// Audits the image in the staging directory; a finding stops the build before anything is

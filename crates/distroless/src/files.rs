@@ -8,12 +8,25 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// Writes `bytes` to `path` atomically, creating its directory if needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
+/// The directory a file lands in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+/// `bytes` written under a temporary name beside `path`, for the caller to rename into place
+/// once what it goes with (an image) is there: a failed build leaves neither.
+pub fn stage(path: &Path, bytes: &[u8]) -> anyhow::Result<oci::staging::Partial> {
+    let mut tmp = oci::staging::Partial::new(&dir_of(path))?;
+    tmp.write_all(bytes)?;
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `path` atomically, creating its directory if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = dir_of(path);
     fs_err::create_dir_all(&dir)?;
     // 0666 less the umask, like any tool's output (tempfile's default is 0600).
     let mut tmp = tempfile::Builder::new()

@@ -4,11 +4,8 @@
 //! lock, status.d and the SBOMs treat it like any package. Fetching it is a `file://` copy
 //! into the cache, checked against that SHA-256 like every download.
 
-use std::io::Read as _;
-
 use anyhow::Context;
 use debian::index::Package;
-use sha2::Digest as _;
 
 use super::AppSpec;
 use crate::model::Arch;
@@ -26,7 +23,8 @@ pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
         if !fs_err::metadata(&path).is_ok_and(|m| m.is_file()) {
             return Err(at("not a regular file".into()));
         }
-        let (sha256, size) = digest(&path).map_err(|e| at(format!("{e:#}")))?;
+        let sha256 = debian::fetch::hash_file(&path).map_err(|e| at(e.to_string()))?;
+        let size = fs_err::metadata(&path)?.len();
         // Its errors name the file already.
         let control = debian::deb::read_control(&path, &rel)
             .map_err(|e| spec.error(None, "debs", e.to_string()))?;
@@ -75,23 +73,6 @@ pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
         out.push(pkg);
     }
     Ok(out)
-}
-
-/// SHA-256 and size of a file, streamed.
-fn digest(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
-    let mut f = fs_err::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex::encode(h.finalize()), size))
 }
 
 /// The recipe's `[[repositories]]`, each with the one key it must be signed with (read from

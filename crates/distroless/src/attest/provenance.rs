@@ -269,8 +269,7 @@ fn redact_env(pair: &str) -> String {
 
 /// The SHA-256 of bytes, as hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(bytes))
+    oci::digest::Digest::sha256_of(bytes).hex().to_string()
 }
 
 #[cfg(test)]

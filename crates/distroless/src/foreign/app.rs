@@ -108,8 +108,7 @@ pub fn build(
         .unwrap_or_default();
     let provenance_path = destination.provenance_path();
     let statement = statement(spec, &base_material, req, &top_digest, &summaries, started);
-    let mut staged = oci::staging::Partial::new(staging_dir(&provenance_path).as_path())?;
-    std::io::Write::write_all(&mut staged, &statement.to_json())?;
+    let staged = crate::files::stage(&provenance_path, &statement.to_json())?;
     output::finish(layout, &top, destination, docker.as_ref())?;
     staged.persist(&provenance_path)?;
     Ok(BuildSummary {
@@ -162,13 +161,6 @@ fn statement(
         &materials,
         &[],
     )
-}
-
-fn staging_dir(path: &std::path::Path) -> std::path::PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    }
 }
 
 /// The base image as a provenance input: its top digest (index, or its one manifest).
