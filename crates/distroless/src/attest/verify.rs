@@ -84,6 +84,38 @@ pub fn verify(store: &dyn Store, ask: &Ask<'_>) -> anyhow::Result<Vec<Verified>>
     Ok(out)
 }
 
+/// The layers of the manifest a `.sig`/`.att` tag names (none when there is no such tag),
+/// each checked to be of `media_type` and read with its blob: `(where, layer, bytes)`.
+fn tag_layers(
+    store: &dyn Store,
+    tag: &str,
+    (what, media_type, limit): (&str, &str, u64),
+) -> anyhow::Result<Vec<(String, Value, Vec<u8>)>> {
+    let Some(bytes) = store
+        .manifest(tag)
+        .map_err(|e| anyhow::anyhow!("{tag}: {e:#}"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let found = layers(&json(&bytes, tag)?);
+    if found.is_empty() {
+        bail!("{tag}: not {what} manifest (no layers)");
+    }
+    let mut out = Vec::new();
+    for (i, layer) in found.into_iter().enumerate() {
+        let at = format!("{tag}, layer {}", i + 1);
+        if layer["mediaType"] != media_type {
+            bail!(
+                "{at}: a layer of type {}, not {media_type}",
+                layer["mediaType"]
+            );
+        }
+        let bytes = blob(store, &descriptor_digest(&layer, &at)?, limit, &at)?;
+        out.push((at, layer, bytes));
+    }
+    Ok(out)
+}
+
 fn simple_signatures(
     store: &dyn Store,
     ask: &Ask<'_>,
@@ -91,26 +123,8 @@ fn simple_signatures(
     out: &mut Vec<Verified>,
 ) -> anyhow::Result<()> {
     let tag = sign::simple::tag(&subject.to_string());
-    let Some(bytes) = store
-        .manifest(&tag)
-        .map_err(|e| anyhow::anyhow!("{tag}: {e:#}"))?
-    else {
-        return Ok(());
-    };
-    let manifest = json(&bytes, &tag)?;
-    let found = layers(&manifest);
-    if found.is_empty() {
-        bail!("{tag}: not a signature manifest (no layers)");
-    }
-    for (i, layer) in found.iter().enumerate() {
-        let at = format!("{tag}, layer {}", i + 1);
-        if layer["mediaType"] != sign::simple::PAYLOAD_TYPE {
-            bail!(
-                "{at}: a layer of type {}, not a simple-signing payload",
-                layer["mediaType"]
-            );
-        }
-        let payload = blob(store, &descriptor_digest(layer, &at)?, MAX_MANIFEST, &at)?;
+    let kind = ("a signature", sign::simple::PAYLOAD_TYPE, MAX_MANIFEST);
+    for (at, layer, payload) in tag_layers(store, &tag, kind)? {
         let sig = layer["annotations"][sign::simple::SIGNATURE_ANNOTATION]
             .as_str()
             .unwrap_or_default();
@@ -176,26 +190,8 @@ fn attestation_tag(
     out: &mut Vec<Verified>,
 ) -> anyhow::Result<()> {
     let tag = sign::storage::attestation_tag(&subject.to_string());
-    let Some(bytes) = store
-        .manifest(&tag)
-        .map_err(|e| anyhow::anyhow!("{tag}: {e:#}"))?
-    else {
-        return Ok(());
-    };
-    let manifest = json(&bytes, &tag)?;
-    let found_layers = layers(&manifest);
-    if found_layers.is_empty() {
-        bail!("{tag}: not an attestation manifest (no layers)");
-    }
-    for (i, layer) in found_layers.iter().enumerate() {
-        let at = format!("{tag}, layer {}", i + 1);
-        if layer["mediaType"] != sign::storage::ENVELOPE_TYPE {
-            bail!(
-                "{at}: a layer of type {}, not a DSSE envelope",
-                layer["mediaType"]
-            );
-        }
-        let bytes = blob(store, &descriptor_digest(layer, &at)?, MAX_ARTIFACT, &at)?;
+    let kind = ("an attestation", sign::storage::ENVELOPE_TYPE, MAX_ARTIFACT);
+    for (at, layer, bytes) in tag_layers(store, &tag, kind)? {
         let env = Envelope::from_json(&bytes).map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
         let statement = open(&env, ask, subject, &at)?;
         if let Some(a) = layer["annotations"]["predicateType"].as_str()
