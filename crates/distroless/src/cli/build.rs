@@ -72,7 +72,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
                 dir: dir.clone(),
                 tag: built_tags(&req, &summary).first().cloned(),
             };
-            Some(super::signing::sign_and_attest(&image, key, Some(evidence))?.len())
+            Some(super::signing::sign_and_attest(&image, key, true, Some(evidence))?.len())
         }
         _ => None,
     };

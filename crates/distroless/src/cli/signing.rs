@@ -16,7 +16,7 @@ use super::args::{AttestArgs, RegistryArgs, SignArgs, VerifyArgs};
 /// An image to sign, attest or verify.
 pub(crate) enum Image {
     Registry {
-        client: Box<Client>,
+        client: std::rc::Rc<Client>,
         reference: Reference,
     },
     Layout {
@@ -41,7 +41,7 @@ impl Image {
             });
         }
         Ok(Image::Registry {
-            client: Box::new(super::registry::client(args)?),
+            client: std::rc::Rc::new(super::registry::client(args)?),
             reference: Reference::parse(text)?,
         })
     }
@@ -190,11 +190,15 @@ fn public_key(path: &Path) -> anyhow::Result<sign::PublicKey> {
 pub(crate) fn sign_and_attest(
     image: &Image,
     key: &sign::KeyPair,
+    sign: bool,
     evidence: Option<&attest::Evidence>,
 ) -> anyhow::Result<Vec<String>> {
     let targets = image.targets()?;
     let repository = image.repository();
-    let mut all = attest::signatures(key, &repository, &targets)?;
+    let mut all = Vec::new();
+    if sign {
+        all.extend(attest::signatures(key, &repository, &targets)?);
+    }
     if let Some(e) = evidence {
         let statements = e.statements(image.registry_name().as_deref(), &targets[0].digest)?;
         all.extend(attest::attestations(key, &statements, &targets)?);
@@ -232,13 +236,15 @@ pub(crate) fn sign_pushed(
     key: &sign::KeyPair,
     evidence: &attest::Evidence,
 ) -> anyhow::Result<Vec<String>> {
+    // One client for every repository (its connections and tokens shared).
+    let client = std::rc::Rc::new(super::registry::client(args)?);
     let mut lines = Vec::new();
     for r in super::registry::repositories(refs) {
         let image = Image::Registry {
-            client: Box::new(super::registry::client(args)?),
+            client: std::rc::Rc::clone(&client),
             reference: r.clone(),
         };
-        lines.extend(sign_and_attest(&image, key, Some(evidence))?);
+        lines.extend(sign_and_attest(&image, key, true, Some(evidence))?);
     }
     Ok(lines)
 }
@@ -255,7 +261,7 @@ fn print_lines(lines: &[String]) -> anyhow::Result<()> {
 pub(crate) fn sign(args: &SignArgs) -> anyhow::Result<()> {
     let image = Image::open(&args.reference, &args.registry)?;
     let key = private_key(&args.key)?;
-    print_lines(&sign_and_attest(&image, &key, None)?)
+    print_lines(&sign_and_attest(&image, &key, true, None)?)
 }
 
 /// Runs `distroless attest`.
@@ -270,18 +276,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<()> {
     };
     let evidence = attest::load(&from)?;
     let key = private_key(&args.key)?;
-    let targets = image.targets()?;
-    let repository = image.repository();
-    let statements = evidence.statements(image.registry_name().as_deref(), &targets[0].digest)?;
-    let made = attest::attestations(&key, &statements, &targets)?;
-    image.store(&made)?;
-    let layout = matches!(image, Image::Layout { .. });
-    let lines: Vec<String> = made
-        .iter()
-        .filter(|a| !layout || a.place == Place::Referrer)
-        .map(|a| format!("{repository}@{}: {}", a.subject, a.what))
-        .collect();
-    print_lines(&lines)
+    print_lines(&sign_and_attest(&image, &key, false, Some(&evidence))?)
 }
 
 /// Runs `distroless verify`: exit 1 (an error) on anything missing or wrong.
