@@ -244,7 +244,7 @@ pub fn build_layer(
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
-    no_conflicts_below(&tree, view, &foreign_packages(inputs, unit))?;
+    no_conflicts_below(&tree, view)?;
     add_generated(&unit.entries, view, &mut tree)?;
     let mut index = tree.index()?;
     if unit.ldcache {
@@ -277,30 +277,11 @@ pub fn build_layer(
     }))
 }
 
-/// The unit's packages that do not come from Debian's archive (local `.deb`s, vendor
-/// repositories): they may not replace anything below them.
-fn foreign_packages<'u>(inputs: &LayerInputs<'_>, unit: &'u Unit) -> BTreeSet<&'u str> {
-    unit.packages
-        .iter()
-        .filter(|p| {
-            p.suite == debian::archive::LOCAL_SUITE || inputs.plan.repositories.contains(&p.mirror)
-        })
-        .map(|p| p.name.as_str())
-        .collect()
-}
-
-/// A package from outside Debian's archive may not replace what a lower layer holds: a file,
-/// a link, or a directory by something that is not one (dpkg refuses such conflicts; here a
-/// layer would silently win, over a library or a status.d record).
-fn no_conflicts_below(
-    tree: &Tree,
-    view: &ImageView,
-    foreign: &BTreeSet<&str>,
-) -> anyhow::Result<()> {
+/// A package may not replace what a lower layer holds: a file, a link, or a directory by
+/// something that is not one (dpkg refuses such conflicts; here a layer would silently win,
+/// over a library or a status.d record) — whatever archive, repository or file it came from.
+fn no_conflicts_below(tree: &Tree, view: &ImageView) -> anyhow::Result<()> {
     for (path, package, is_dir) in tree.package_paths() {
-        if !foreign.contains(package) {
-            continue;
-        }
         let below_file = view.index.files.contains(path) || view.index.symlinks.contains_key(path);
         if !is_dir && below_file {
             anyhow::bail!("{package}: ships /{path}, which a lower layer already has");
