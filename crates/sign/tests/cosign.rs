@@ -9,18 +9,28 @@ use std::process::Command;
 use sign::{KeyPair, PublicKey};
 
 fn cosign() -> Option<Command> {
-    let found = Command::new("sh")
-        .args(["-c", "command -v cosign"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "cosign is required in CI");
+    if !testkit::have("cosign") {
         return None;
     }
     let mut c = Command::new("cosign");
     c.env("COSIGN_PASSWORD", "pa55")
         .env_remove("COSIGN_EXPERIMENTAL");
     Some(c)
+}
+
+/// `cosign verify-blob` of `d/blob` against `d/cosign.pub` and a signature file in `d`.
+fn verify_blob(d: &std::path::Path, signature: &str) -> Command {
+    let mut c = cosign().unwrap();
+    c.current_dir(d).args([
+        "verify-blob",
+        "--key",
+        "cosign.pub",
+        "--insecure-ignore-tlog",
+        "--signature",
+        signature,
+        "blob",
+    ]);
+    c
 }
 
 fn run(mut c: Command) -> String {
@@ -77,28 +87,14 @@ fn keys_and_signatures_work_both_ways_with_cosign() {
         PublicKey::from_pem(&fs_err::read_to_string(d.join("cosign.pub")).unwrap()).unwrap();
     assert_eq!(public, theirs.public());
     fs_err::write(d.join("by-us.sig"), theirs.sign(b"hello distroless\n")).unwrap();
-    let mut c = cosign().unwrap();
-    c.current_dir(d).args([
-        "verify-blob",
-        "--key",
-        "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--signature",
-        "by-us.sig",
-        "blob",
-    ]);
-    run(c);
+    run(verify_blob(d, "by-us.sig"));
     // A signature over other bytes is refused by cosign too.
     fs_err::write(d.join("blob"), b"hello distroless!\n").unwrap();
-    let mut c = cosign().unwrap();
-    c.current_dir(d).args([
-        "verify-blob",
-        "--key",
-        "cosign.pub",
-        "--insecure-ignore-tlog",
-        "--signature",
-        "by-us.sig",
-        "blob",
-    ]);
-    assert!(!c.output().unwrap().status.success());
+    assert!(
+        !verify_blob(d, "by-us.sig")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
 }
