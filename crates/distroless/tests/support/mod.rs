@@ -20,14 +20,7 @@ pub(crate) fn distroless(cache: &Path) -> assert_cmd::Command {
 
 /// Whether an external tool is available; in CI its absence fails the test instead.
 pub(crate) fn have_tool(name: &str) -> bool {
-    let found = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("{name} is required in CI but is not installed");
-    }
-    found
+    testkit::have(name)
 }
 
 fn read_json(path: &Path) -> Value {
