@@ -623,7 +623,12 @@ pub(crate) fn explain(r: &Reference, resp: Response, doing: &str) -> Error {
             }
         });
     let message = format!("{doing}: HTTP {status} ({})", oci::digest::shown(&detail));
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+    if status == StatusCode::NOT_FOUND {
+        Error::NotFound {
+            reference: r.to_string(),
+            message,
+        }
+    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
         Error::Unauthorized {
             reference: r.to_string(),
             message,

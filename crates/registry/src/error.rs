@@ -10,6 +10,9 @@ pub enum Error {
     /// The registry answered, but not as the distribution spec says (or said no).
     #[error("{reference}: {message}")]
     Registry { reference: String, message: String },
+    /// The registry has no such manifest or blob (HTTP 404).
+    #[error("{reference}: {message}")]
+    NotFound { reference: String, message: String },
     /// The registry wants credentials we do not have (or rejected the ones we sent).
     #[error("{reference}: {message}")]
     Unauthorized { reference: String, message: String },

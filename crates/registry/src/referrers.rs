@@ -120,17 +120,12 @@ pub fn manifest_if_any(
     r: &Reference,
     key: &str,
 ) -> Result<Option<(Vec<u8>, String, Digest)>> {
-    let scopes = [format!("repository:{}:pull", r.repository)];
-    let url = client.url(r, &format!("manifests/{key}"));
-    // Without an Accept naming them, a registry may deny having OCI manifests and indexes.
-    let accept = crate::pull::ACCEPTED.join(", ");
-    let resp = client.send(r, &scopes, || {
-        Ok(client.http().head(&url).header(ACCEPT, &accept))
-    })?;
-    if resp.status() == StatusCode::NOT_FOUND {
-        return Ok(None);
+    // One GET: a 404 is the answer "none", not an error.
+    match crate::pull::manifest(client, r, key) {
+        Ok(m) => Ok(Some(m)),
+        Err(Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
-    crate::pull::manifest(client, r, key).map(Some)
 }
 
 /// A small blob, whole in memory, checked against its digest (signatures and attestations
