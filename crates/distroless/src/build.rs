@@ -5,6 +5,7 @@
 use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
 
+use crate::app::upstream::Upstream;
 use crate::app::{AppPrepared, AppSpec, machine, prepare::auto_plan, prepare_app, settings};
 use crate::attest::provenance;
 use crate::image::assemble::{ArchImage, ArchStep};
@@ -43,28 +44,18 @@ pub fn build(
     let (image, owned) = stands_on(catalog, target)?;
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
-    let mut apps = prepare(target, &arches)?;
+    let apps = prepare(target, &arches)?;
+    let upstream = Upstream::prepare(catalog, &chain, target.app.as_ref(), &target.upstreams)?;
     req.destination.check()?;
     // Upstream archives: downloaded, checked and unpacked before any layer is built.
-    for (&arch, app) in arches.iter().zip(apps.iter_mut()) {
-        if let Some(app) = app {
-            // Under --locked, the lock's digests (the checksum file is not read again).
-            let pinned = target.lock.as_ref().map(|lock| {
-                lock.find(&target.lock_name(&image), image.release.number, arch)
-                    .map_or_else(Vec::new, |e| e.archives.clone())
-            });
-            let made = crate::app::archives::materialize(
-                source,
-                &app.spec,
-                arch,
-                &req.archive_mirrors,
-                pinned.as_deref(),
-            )?;
-            for (label, entries, record) in made {
-                app.copies.push((label, entries));
-                app.archives.push(record);
-            }
-        }
+    let mut archives = Vec::new();
+    for &arch in &arches {
+        // Under --locked, the lock's digests (the checksum file is not read again).
+        let pinned = target.lock.as_ref().map(|lock| {
+            lock.find(&target.lock_name(&image), image.release.number, arch)
+                .map_or_else(Vec::new, |e| e.archives.clone())
+        });
+        archives.push(upstream.materialize(source, arch, &target.upstreams, pinned.as_deref())?);
     }
     if let Some(w) =
         (target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
@@ -76,14 +67,20 @@ pub fn build(
     let mut built = Vec::new();
     let mut explain = Vec::new();
     let mut materials = Vec::new();
-    for (&arch, app) in arches.iter().zip(&apps) {
+    for ((&arch, app), archives) in arches.iter().zip(&apps).zip(&archives) {
         let what = || format!("{} for {arch}", target.shown(&image));
-        let (p, lines) = resolve(source, target, &image, &chain, app.as_ref(), arch)?;
+        let (p, lines) = resolve(
+            source,
+            target,
+            &image,
+            &chain,
+            app.as_ref(),
+            arch,
+            &upstream,
+        )?;
         explain.extend(lines);
         materials.extend(provenance::from_plan(&p, image.variant.debug)?);
-        if let Some(app) = app {
-            materials.extend(provenance::from_archives(&app.archives));
-        }
+        materials.extend(provenance::from_archives(&archives.records));
         let step = ArchStep {
             source,
             catalog,
@@ -91,6 +88,7 @@ pub fn build(
             image: &image,
             chain: &chain,
             app: app.as_ref(),
+            archives,
             layout: &layout,
         };
         built.push(step.build(&p).with_context(what)?);
@@ -123,6 +121,7 @@ pub fn plans(
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
     let apps = prepare(target, &arches)?;
+    let upstream = Upstream::prepare(catalog, &chain, target.app.as_ref(), &target.upstreams)?;
     for (arch, app) in arches.iter().zip(&apps) {
         if let Some(app) = app {
             for w in machine::check_copies(app, *arch)? {
@@ -133,7 +132,17 @@ pub fn plans(
     arches
         .into_iter()
         .zip(&apps)
-        .map(|(arch, app)| resolve(source, target, &image, &chain, app.as_ref(), arch))
+        .map(|(arch, app)| {
+            resolve(
+                source,
+                target,
+                &image,
+                &chain,
+                app.as_ref(),
+                arch,
+                &upstream,
+            )
+        })
         .collect()
 }
 
@@ -201,13 +210,14 @@ fn resolve(
     chain: &[&Recipe],
     app: Option<&AppPrepared>,
     arch: Arch,
+    upstream: &Upstream,
 ) -> anyhow::Result<(Plan, Vec<String>)> {
     let local = app.map_or(&[][..], |a| a.local_debs.as_slice());
     if let Some(lock) = &target.lock {
         let mut p = locked_plan(source, target, lock, image, arch)?;
         local_locked(&mut p, local, target)?;
         // The lock names repositories without their passwords; the recipe's URLs have them.
-        for r in app.map_or(&[][..], |a| a.repositories.as_slice()) {
+        for r in &upstream.repositories {
             let real = r.url.to_string();
             let shown = debian::sources::redact_userinfo(&real);
             for q in p.tiers.iter_mut().flat_map(|t| t.packages.iter_mut()) {
@@ -220,7 +230,7 @@ fn resolve(
     }
     let additions = crate::plan::Additions {
         local,
-        repositories: app.map_or(&[][..], |a| a.repositories.as_slice()),
+        repositories: &upstream.repositories,
     };
     let p = plan(source, chain, image, arch, additions).map_err(|e| {
         match (&target.app, e.downcast_ref::<UnknownPackage>()) {
@@ -515,6 +525,7 @@ mod tests {
                 app: None,
                 arches: Arches::Listed(vec![Arch::Amd64]),
                 lock: None,
+                upstreams: crate::model::Upstreams::default(),
             },
             destination: Destination::from_path(out, false),
             compression: oci::layer::Compression::Gzip,
@@ -525,7 +536,6 @@ mod tests {
             replace: false,
             audit: None,
             invocation: Vec::new(),
-            archive_mirrors: std::collections::BTreeMap::new(),
         }
     }
 

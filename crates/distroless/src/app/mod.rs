@@ -14,6 +14,7 @@ pub mod local;
 pub mod machine;
 pub mod prepare;
 pub mod settings;
+pub mod upstream;
 
 use std::path::{Path, PathBuf};
 
@@ -314,9 +315,14 @@ impl AppSpec {
 /// Fails when an application recipe uses catalog-only keys.
 pub fn check_keys(spec: &AppSpec) -> anyhow::Result<()> {
     let r = &spec.recipe;
-    if r.java_trust_store || !r.partial.is_empty() || !r.remove.is_empty() || r.releases.is_some() {
+    if r.java_trust_store
+        || !r.partial.is_empty()
+        || !r.remove.is_empty()
+        || !r.debug_remove.is_empty()
+        || r.releases.is_some()
+    {
         bail!(
-            "{}: java_trust_store, partial, remove and releases are for catalog recipes only",
+            "{}: java_trust_store, partial, remove, debug_remove and releases are for catalog recipes only",
             spec.file
         );
     }

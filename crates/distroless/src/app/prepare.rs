@@ -22,10 +22,6 @@ pub struct AppPrepared {
     pub user: Option<String>,
     /// The recipe's local `.deb` files, as index records.
     pub local_debs: Vec<debian::index::Package>,
-    /// The recipe's third-party apt repositories.
-    pub repositories: Vec<crate::plan::Repository>,
-    /// The upstream archives unpacked into it (filled once downloaded, before the layers).
-    pub archives: Vec<super::archives::ArchiveRecord>,
 }
 
 /// Checks an application recipe against the host and a catalog base's accounts, for one
@@ -63,7 +59,6 @@ pub fn prepare_app_with(
     let user = settings::user_setting(spec, &accounts)?;
     settings::check(spec)?;
     let local_debs = super::local::packages(spec, arch)?;
-    let repositories = super::local::repositories(spec)?;
     Ok(AppPrepared {
         spec: spec.clone(),
         accounts,
@@ -71,8 +66,6 @@ pub fn prepare_app_with(
         certs,
         user,
         local_debs,
-        repositories,
-        archives: Vec::new(),
     })
 }
 

@@ -252,11 +252,6 @@ pub(crate) struct BuildArgs {
     #[arg(long, help_heading = "Build")]
     pub(crate) locked: bool,
 
-    /// Where a recipe's archive NAME is fetched from: NAME=URL, filling `{mirror}` in its
-    /// URLs (repeatable; also $DISTROLESS_ARCHIVE_MIRROR=NAME=URL,…).
-    #[arg(long, value_name = "NAME=URL", help_heading = "Build")]
-    pub(crate) archive_mirror: Vec<String>,
-
     /// The lock file used by --locked.
     #[arg(
         long,
@@ -727,11 +722,6 @@ pub(crate) struct LockArgs {
     #[arg(long)]
     pub(crate) update: bool,
 
-    /// Where a recipe's archive NAME is fetched from (to read its signed checksum file):
-    /// NAME=URL (repeatable; also $DISTROLESS_ARCHIVE_MIRROR).
-    #[arg(long, value_name = "NAME=URL")]
-    pub(crate) archive_mirror: Vec<String>,
-
     /// The lock file.
     #[arg(long, default_value = "distroless.lock", value_name = "FILE")]
     pub(crate) lockfile: std::path::PathBuf,
@@ -775,6 +765,27 @@ pub(crate) struct SourceArgs {
         value_name = "SECONDS"
     )]
     pub(crate) http_timeout: u64,
+
+    /// Where archive NAME of a recipe (or of a catalog image: `node`) is fetched from:
+    /// NAME=URL, filling `{mirror}` in its URLs (repeatable; also
+    /// $DISTROLESS_ARCHIVE_MIRROR=NAME=URL,…).
+    #[arg(long, value_name = "NAME=URL", help_heading = "Sources beyond Debian")]
+    pub(crate) archive_mirror: Vec<String>,
+
+    /// The OpenPGP key (armored or binary) archive NAME's checksum file must be signed with:
+    /// NAME=FILE, e.g. node=nodejs-release-keys.asc (repeatable; also $DISTROLESS_ARCHIVE_KEY).
+    #[arg(long, value_name = "NAME=FILE", help_heading = "Sources beyond Debian")]
+    pub(crate) archive_key: Vec<String>,
+
+    /// Where apt repository NAME of a recipe (or of a catalog image: `adoptium`) is:
+    /// NAME=URL (repeatable; also $DISTROLESS_REPOSITORY).
+    #[arg(long, value_name = "NAME=URL", help_heading = "Sources beyond Debian")]
+    pub(crate) repository: Vec<String>,
+
+    /// The only key repository NAME's InRelease may be signed with: NAME=FILE (repeatable;
+    /// also $DISTROLESS_REPOSITORY_KEY).
+    #[arg(long, value_name = "NAME=FILE", help_heading = "Sources beyond Debian")]
+    pub(crate) repository_key: Vec<String>,
 
     /// Build from the cache alone; fail with the list of what is missing.
     #[arg(long)]

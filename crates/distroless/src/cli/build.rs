@@ -224,12 +224,12 @@ fn request(
         .unwrap_or_else(|| PathBuf::from(default_name));
     Ok(BuildRequest {
         invocation: distroless::attest::provenance::invocation(std::env::args()),
-        archive_mirrors: distroless::app::archives::mirror_overrides(&args.archive_mirror)?,
         target: Target {
             base,
             app,
             arches,
             lock,
+            upstreams: source::upstreams(&args.source)?,
         },
         destination: Destination::from_path(output, args.format == FormatArg::Docker),
         compression: compression(args.compression),

@@ -25,8 +25,9 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
                     })).collect::<Vec<_>>(),
                     "runtime": r.runtime.as_ref().map(|rt| serde_json::json!({
                         "name": rt.name,
-                        "from": "Debian archive",
+                        "from": rt.origin.as_deref().unwrap_or("Debian archive"),
                         "packages": rt.packages,
+                        "archive": rt.archive,
                     })),
                     "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
                     "arches": arches,
@@ -39,7 +40,7 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:12} {:12} {:8} {:24} DESCRIPTION",
+        "{:15} {:12} {:8} {:32} DESCRIPTION",
         "IMAGE", "FROM", "DEBIAN", "RUNTIME"
     )?;
     for r in catalog.recipes() {
@@ -51,11 +52,17 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
         // Which language runtime, and where it comes from (its packages: --json).
         let runtime = r.runtime.as_ref().map_or_else(
             || "-".to_string(),
-            |rt| format!("{} (Debian archive)", rt.name),
+            |rt| {
+                format!(
+                    "{} ({})",
+                    rt.name,
+                    rt.origin.as_deref().unwrap_or("Debian archive")
+                )
+            },
         );
         writeln!(
             out,
-            "{:12} {:12} {:8} {:24} {}",
+            "{:15} {:12} {:8} {:32} {}",
             r.name,
             r.from.as_deref().unwrap_or("-"),
             debs.join(","),

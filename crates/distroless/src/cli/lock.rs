@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use distroless::app;
+use distroless::app::upstream::Upstream;
 use distroless::build;
 use distroless::model::lock::{Lock, LockedImage};
 use distroless::model::{Base, Catalog, ImageRef};
@@ -20,7 +21,6 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let mut lock = Lock::read(&args.lockfile)?;
     let (targets, skipped) = targets(args, &lock, &catalog)?;
-    let mirrors = distroless::app::archives::mirror_overrides(&args.archive_mirror)?;
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let mut out = std::io::stdout().lock();
@@ -31,7 +31,9 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
         )?;
     }
     for target in targets {
-        let (image, _) = build::stands_on(&catalog, &target)?;
+        let (image, chain) = build::stands_on(&catalog, &target)?;
+        let chain: Vec<_> = chain.iter().collect();
+        let upstream = Upstream::prepare(&catalog, &chain, target.app.as_ref(), &target.upstreams)?;
         let name = target.lock_name(&image);
         for (p, _) in build::plans(&source, &catalog, &target)? {
             let n = image.release.number;
@@ -40,9 +42,7 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
                 None => format!("{name}-debian{n} {}", p.arch),
             };
             let mut entry = LockedImage::from_plan(&name, &p, build::requested(&target));
-            if let Some(spec) = &target.app {
-                entry.archives = distroless::app::archives::pins(&source, spec, p.arch, &mirrors)?;
-            }
+            entry.archives = upstream.pins(&source, p.arch, &target.upstreams)?;
             let changes = lock.put(entry);
             if args.update {
                 if changes.is_empty() {
@@ -76,6 +76,7 @@ fn targets(
     lock: &Lock,
     catalog: &Catalog,
 ) -> anyhow::Result<(Vec<Target>, Vec<String>)> {
+    let upstreams = super::source::upstreams(&args.source)?;
     // Locked as the debug variant: its plan also pins the busybox every variant's lock entry
     // records (the newest release's, see `plan`).
     let catalog_target = |mut image: ImageRef, arches: Arches| {
@@ -85,6 +86,7 @@ fn targets(
             app: None,
             arches,
             lock: None,
+            upstreams: upstreams.clone(),
         }
     };
     if let Some(file) = recipe_file(args) {
@@ -150,5 +152,6 @@ fn recipe_target(args: &LockArgs, file: &Path, catalog: &Catalog) -> anyhow::Res
         app: Some(spec),
         arches: Arches::Listed(arches),
         lock: None,
+        upstreams: super::source::upstreams(&args.source)?,
     })
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use debian::fetch::Timeouts;
 
 use distroless::cache::Cache;
+use distroless::model::upstream::{UpstreamFlags, Upstreams};
 use distroless::plan::SourceSettings;
 
 use super::args::SourceArgs;
@@ -30,6 +31,16 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
             idle: Duration::from_secs(args.http_timeout.max(1)),
             ..Timeouts::default()
         },
+    })
+}
+
+/// Where the recipes' sources beyond Debian come from, as the flags and environment say.
+pub(crate) fn upstreams(args: &SourceArgs) -> anyhow::Result<Upstreams> {
+    Upstreams::read(&UpstreamFlags {
+        archive_mirrors: args.archive_mirror.clone(),
+        archive_keys: args.archive_key.clone(),
+        repositories: args.repository.clone(),
+        repository_keys: args.repository_key.clone(),
     })
 }
 

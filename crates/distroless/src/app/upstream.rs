@@ -1,0 +1,150 @@
+//! What an image takes from outside Debian's archive, over its whole recipe chain (the catalog
+//! recipes it stands on, then the application): apt repositories resolved beside Debian's, and
+//! upstream archives, each unpacked into a layer right after its recipe's tier, so an image
+//! built on `nodejs24` starts with exactly `nodejs24`'s layers.
+//!
+//! A catalog recipe names no host and no key file (the catalog never writes a host name, and
+//! a vendor's key is the user's to trust): the command line gives both, by the source's name
+//! (see [`Upstreams`]).
+
+use std::path::PathBuf;
+
+use super::AppSpec;
+use super::archives::{self, ArchiveRecord, LockedArchive};
+use crate::layers::GenEntry;
+use crate::model::recipe::Recipe;
+use crate::model::{Arch, Catalog, Upstreams};
+use crate::plan::{Repository, Source};
+
+/// The recipes of a chain that name sources beyond Debian, ready to fetch from.
+pub struct Upstream {
+    /// Each such recipe (catalog ones first, the application last) with the tier its
+    /// archives follow.
+    specs: Vec<(String, AppSpec)>,
+    /// Every repository of the chain, with its one key.
+    pub repositories: Vec<Repository>,
+}
+
+/// The archives of a chain for one architecture, unpacked.
+#[derive(Default)]
+pub struct ArchiveLayers {
+    /// (tier it follows, layer label, entries), in chain order.
+    pub layers: Vec<(String, String, Vec<GenEntry>)>,
+    pub records: Vec<ArchiveRecord>,
+}
+
+impl Upstream {
+    /// The chain's sources: `chain` holds the catalog recipes (the application, if any, is
+    /// `app` and its tier is named `app`). Checks that every override names a source.
+    pub fn prepare(
+        catalog: &Catalog,
+        chain: &[&Recipe],
+        app: Option<&AppSpec>,
+        upstreams: &Upstreams,
+    ) -> anyhow::Result<Self> {
+        let mut specs: Vec<(String, AppSpec)> = chain
+            .iter()
+            .filter(|r| r.name != "app")
+            .filter(|r| !r.archives.is_empty() || !r.repositories.is_empty())
+            .map(|r| Ok((r.name.clone(), catalog_spec(catalog, r)?)))
+            .collect::<anyhow::Result<_>>()?;
+        if let Some(app) = app {
+            specs.push(("app".into(), app.clone()));
+        }
+        let archives: Vec<&str> = specs
+            .iter()
+            .flat_map(|(_, s)| s.recipe.archives.iter().map(|a| a.name.as_str()))
+            .collect();
+        let repositories: Vec<&str> = specs
+            .iter()
+            .flat_map(|(_, s)| s.recipe.repositories.iter())
+            .filter_map(|r| r.name.as_deref())
+            .collect();
+        upstreams.check_known(&archives, &repositories)?;
+        let mut all = Vec::new();
+        for (_, spec) in &specs {
+            all.extend(super::local::repositories(spec, upstreams)?);
+        }
+        Ok(Upstream {
+            specs,
+            repositories: all,
+        })
+    }
+
+    /// Every archive of the chain for one architecture: downloaded, checked, unpacked. With
+    /// `locked`, each must be the one locked (its SHA-256 is the lock's).
+    pub fn materialize(
+        &self,
+        source: &Source<'_>,
+        arch: Arch,
+        upstreams: &Upstreams,
+        locked: Option<&[LockedArchive]>,
+    ) -> anyhow::Result<ArchiveLayers> {
+        let mut out = ArchiveLayers::default();
+        for (tier, spec) in &self.specs {
+            for (label, entries, record) in
+                archives::materialize(source, spec, arch, upstreams, locked)?
+            {
+                out.layers.push((tier.clone(), label, entries));
+                out.records.push(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The archives of the chain for one architecture as a lock pins them.
+    pub fn pins(
+        &self,
+        source: &Source<'_>,
+        arch: Arch,
+        upstreams: &Upstreams,
+    ) -> anyhow::Result<Vec<LockedArchive>> {
+        let mut out = Vec::new();
+        for (_, spec) in &self.specs {
+            out.extend(archives::pins(source, spec, arch, upstreams)?);
+        }
+        Ok(out)
+    }
+}
+
+/// A catalog recipe as a spec: errors name its file under `images/`; it has no build context
+/// (a path it named could not resolve anywhere), so its sources come from the command line.
+fn catalog_spec(catalog: &Catalog, recipe: &Recipe) -> anyhow::Result<AppSpec> {
+    let (file, text) = catalog
+        .file_of(&recipe.name)
+        .ok_or_else(|| anyhow::anyhow!("catalog image {:?} has no recipe file", recipe.name))?;
+    Ok(AppSpec {
+        recipe: recipe.clone(),
+        file: file.to_string(),
+        text: text.to_string(),
+        dir: PathBuf::from("."),
+        // Nothing canonical starts with a relative, empty-named directory: every path the
+        // recipe might name is outside it.
+        context: PathBuf::from("(catalog recipes read no files)"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The catalog names no host and no key file: those come from the command line.
+    #[test]
+    fn catalog_sources_name_no_host_and_no_file() {
+        let catalog = Catalog::embedded().unwrap();
+        for r in catalog.recipes() {
+            for a in &r.archives {
+                assert!(
+                    a.mirror.is_none() && a.checksums_key.is_none(),
+                    "{}",
+                    r.name
+                );
+                assert!(a.url.starts_with("{mirror}/"), "{}", r.name);
+            }
+            for repo in &r.repositories {
+                assert!(repo.url.is_none() && repo.key.is_none(), "{}", r.name);
+                assert!(repo.name.is_some(), "{}", r.name);
+            }
+        }
+    }
+}
