@@ -148,6 +148,9 @@ fn tier_units(
         .or_else(|| {
             debug_of.map(|r| Extras {
                 remove: expand(&r.debug_remove),
+                symlinks: (r.debug_symlinks.iter())
+                    .map(|(k, v)| (k.clone(), v.replace("{arch}", plan.arch.debian())))
+                    .collect(),
                 ..Extras::default()
             })
         })

@@ -573,3 +573,73 @@ fn a_fifo_is_not_read_as_a_package() {
     let err = one_line_failure(&build(&repo, dir.path(), &[]).failure());
     assert!(err.contains("not a regular file"), "{err}");
 }
+
+/// The catalog's images that need sources beyond Debian name neither host nor key: without
+/// the flags, or with the wrong ones, the build stops in one line that says which flag, and
+/// writes nothing.
+#[test]
+fn catalog_sources_come_from_the_command_line_and_are_verified() {
+    let debian = catalog_repo();
+    let dir = tempfile::tempdir().unwrap();
+    let key = testkit::SignKey::generate("node releases");
+    let other = testkit::SignKey::generate("someone else");
+    let rel = release(&node_archive(), &key, None);
+    let mirror = format!("node={}", rel.server.url);
+    let signed_by = |k: &testkit::SignKey| format!("node={}", k.public.display());
+    let fails = |args: &[&str]| {
+        let mut all = vec!["nodejs24"];
+        all.extend(args);
+        let err = one_line_failure(&build(&debian, dir.path(), &all).failure());
+        assert!(!dir.path().join("out").exists(), "{err}");
+        err
+    };
+    let err = fails(&[]);
+    assert!(err.contains("--archive-mirror node=URL"), "{err}");
+    let err = fails(&["--archive-mirror", &mirror]);
+    assert!(err.contains("--archive-key node=FILE"), "{err}");
+    // The release directory has no 24.21.0 here, and the key is not the one that signed: the
+    // signature is what is judged first.
+    let err = fails(&[
+        "--archive-mirror",
+        &mirror,
+        "--archive-key",
+        &signed_by(&other),
+    ]);
+    assert!(err.contains("images/nodejs24.toml"), "{err}");
+    let err = fails(&["--archive-mirror", "nod=file:///x"]);
+    assert!(
+        err.contains("--archive-mirror nod=…: no archive named nod (its archive names are node)"),
+        "{err}"
+    );
+
+    let mut adoptium = testkit::Repo::new();
+    adoptium.add(
+        "trixie",
+        DebBuilder::new("temurin-17-jre", "17.0.21.1.0+2-0", "amd64").file("x", b"x"),
+    );
+    adoptium.publish("amd64", None, &key);
+    let url = format!("adoptium={}", adoptium.file_url());
+    let fails = |args: &[&str]| {
+        let mut all = vec!["java17-temurin"];
+        all.extend(args);
+        let err = one_line_failure(&build(&debian, dir.path(), &all).failure());
+        assert!(!dir.path().join("out").exists(), "{err}");
+        err
+    };
+    let err = fails(&[]);
+    assert!(
+        err.contains("images/java17-temurin.toml") && err.contains("--repository adoptium=…"),
+        "{err}"
+    );
+    let err = fails(&["--repository", &url]);
+    assert!(err.contains("--repository-key adoptium=…"), "{err}");
+    let err = fails(&[
+        "--repository",
+        &url,
+        "--repository-key",
+        &format!("adoptium={}", other.public.display()),
+    ]);
+    assert!(err.contains("InRelease"), "{err}");
+    let err = fails(&["--repository-key", "adoptum=/nonexistent"]);
+    assert!(err.contains("no repository named adoptum"), "{err}");
+}

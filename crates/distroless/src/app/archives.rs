@@ -205,7 +205,7 @@ fn expected_sha256(
             at,
             "sha256",
             format!(
-                "no SHA-256 for {arch}: pin one, or name checksums_url and checksums_key (or --archive-key {}=FILE)",
+                "no SHA-256 for {arch}: give --archive-key {}=FILE (the key its checksum file is signed with), or name checksums_url and checksums_key, or pin one in the recipe",
                 a.name
             ),
         )

@@ -319,10 +319,11 @@ pub fn check_keys(spec: &AppSpec) -> anyhow::Result<()> {
         || !r.partial.is_empty()
         || !r.remove.is_empty()
         || !r.debug_remove.is_empty()
+        || !r.debug_symlinks.is_empty()
         || r.releases.is_some()
     {
         bail!(
-            "{}: java_trust_store, partial, remove, debug_remove and releases are for catalog recipes only",
+            "{}: java_trust_store, partial, remove, debug_remove, debug_symlinks and releases are for catalog recipes only",
             spec.file
         );
     }

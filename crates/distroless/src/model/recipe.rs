@@ -212,6 +212,10 @@ pub struct Recipe {
     /// Like `remove`, for the files of `debug_packages`.
     #[serde(default)]
     pub debug_remove: Vec<String>,
+    /// Like `symlinks`, made in the `:debug` tier (over the recipe's own: `/usr/bin/java`
+    /// leading to the JDK's).
+    #[serde(default)]
+    pub debug_symlinks: BTreeMap<String, String>,
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
     #[serde(default)]
