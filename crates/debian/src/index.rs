@@ -140,6 +140,52 @@ fn parse_relation(text: &str) -> Option<Relation> {
     })
 }
 
+/// Checks a relation field's syntax (`name[:arch] [(op version)]`, alternatives with `|`):
+/// a relation [`parse_relations`] would read otherwise (an unknown operator, an unclosed
+/// parenthesis) must not silently become an unsatisfiable or a missing constraint. The
+/// offending relation is the error.
+pub fn check_relations(text: &str) -> std::result::Result<(), String> {
+    const OPERATORS: [&str; 7] = ["<<", "<=", "=", ">=", ">>", "<", ">"];
+    for rel in text
+        .split([',', '|'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let bad = || rel.chars().take(120).collect::<String>();
+        let head = rel.split(['(', '[', '<']).next().unwrap_or("").trim();
+        let name = head.split(':').next().unwrap_or("");
+        // Debian asks for two characters at least; one is tolerated here (test indexes).
+        let name_ok = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b));
+        if !name_ok || head.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        if let Some((_, rest)) = rel.split_once('(') {
+            let Some((inner, _)) = rest.split_once(')') else {
+                return Err(bad());
+            };
+            let inner = inner.trim();
+            let split = inner
+                .find(|c: char| !matches!(c, '<' | '>' | '='))
+                .unwrap_or(inner.len());
+            let (op, version) = inner.split_at(split);
+            let version = version.trim();
+            if !OPERATORS.contains(&op.trim())
+                || version.is_empty()
+                || version.contains(char::is_whitespace)
+            {
+                return Err(bad());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Debian's rule for package names: lower-case letters, digits, `+`, `-`, `.`, starting with
 /// a letter or digit (so a name is never a path).
 pub fn package_name_ok(name: &str) -> bool {
@@ -231,6 +277,12 @@ pub fn for_each_package(
                 reason: format!("line {lineno}: not a `Field: value` line"),
             });
         };
+        if fields.seen_twice(key) {
+            return Err(Error::Index {
+                file: file.to_string(),
+                reason: format!("line {lineno}: field `{key}` given twice in one record"),
+            });
+        }
         last = fields.set(key, value.trim());
         fields.any = true;
     }
@@ -240,6 +292,8 @@ pub fn for_each_package(
 #[derive(Default)]
 struct Fields {
     any: bool,
+    /// The fields read so far, one bit each (of [`FIELDS`]).
+    seen: u32,
     name: Option<String>,
     version: Option<String>,
     arch: Option<String>,
@@ -255,7 +309,37 @@ struct Fields {
     essential: bool,
 }
 
+/// The fields we read: a record that gives one twice is refused, since which copy counts
+/// would differ between readers (apt takes the first, a naive map the last).
+const FIELDS: [&str; 14] = [
+    "Package",
+    "Version",
+    "Architecture",
+    "Multi-Arch",
+    "Depends",
+    "Pre-Depends",
+    "Provides",
+    "Filename",
+    "Size",
+    "SHA256",
+    "Installed-Size",
+    "Source",
+    "Essential",
+    "MD5sum",
+];
+
 impl Fields {
+    /// Marks `key` as read; true when it already was.
+    fn seen_twice(&mut self, key: &str) -> bool {
+        let Some(i) = FIELDS.iter().position(|f| f.eq_ignore_ascii_case(key)) else {
+            return false;
+        };
+        let bit = 1u32 << i;
+        let twice = self.seen & bit != 0;
+        self.seen |= bit;
+        twice
+    }
+
     fn set(&mut self, key: &str, value: &str) -> Option<&'static str> {
         let v = || Some(value.to_string());
         match key {
@@ -308,6 +392,18 @@ impl Fields {
             .ok_or_else(|| missing("Size"))?
             .parse()
             .map_err(|_| missing("a numeric Size"))?;
+        for (field, text) in [
+            ("Depends", &self.depends),
+            ("Pre-Depends", &self.pre_depends),
+            ("Provides", &self.provides),
+        ] {
+            check_relations(text).map_err(|bad| Error::Index {
+                file: file.to_string(),
+                reason: format!(
+                    "stanza ending at line {lineno}: {field}: {bad:?} is not a package relation"
+                ),
+            })?;
+        }
         let sha256 = self.sha256.ok_or_else(|| missing("SHA256"))?;
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(missing("a valid SHA256"));
@@ -354,6 +450,38 @@ mod tests {
         assert_eq!(deps[1].len(), 2);
         assert_eq!(deps[2][0].arch.as_deref(), Some("any"));
         assert_eq!(deps[2][0].to_string(), "python3:any (>= 3.11~)");
+    }
+
+    #[test]
+    fn malformed_relations_and_repeated_fields_are_refused() {
+        assert!(check_relations("libc6 (>= 2.34), a | b:any (<< 1~) [amd64] <!nocheck>").is_ok());
+        assert!(check_relations("").is_ok());
+        for bad in [
+            "x (>>> 1)",
+            "libx (>= 1",
+            "libx (>= )",
+            "lib x",
+            "libx (~ 1)",
+            "Libx",
+        ] {
+            assert!(check_relations(bad).is_err(), "{bad}");
+        }
+        let sha = "a".repeat(64);
+        let record = |extra: &str| {
+            format!(
+                "Package: foo\nVersion: 1\nArchitecture: all\nFilename: f.deb\nSize: 1\nSHA256: {sha}\n{extra}"
+            )
+        };
+        let e = parse_packages("P", &record("Package: bar\n"), "s", "m").unwrap_err();
+        assert!(e.to_string().contains("field `Package` given twice"), "{e}");
+        let e = parse_packages("P", &record("Depends: x (>>> 1)\n"), "s", "m").unwrap_err();
+        assert!(e.to_string().contains("is not a package relation"), "{e}");
+        assert_eq!(
+            parse_packages("P", &record("Depends: x (>> 1)\n"), "s", "m")
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
