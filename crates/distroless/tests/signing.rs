@@ -542,6 +542,33 @@ fn mirror_credentials_stay_out_of_provenance_sboms_and_errors() {
         assert!(text.contains("alice"), "{kind} names the mirror it used");
         assert!(!text.contains(secret), "{kind} leaks the mirror's password");
     }
+    // Nor is it written into the cache (the plan cache keeps URLs without passwords), and a
+    // warm build from that cache still reaches the mirror with them.
+    let leaked: Vec<String> = walkdir::WalkDir::new(&cache)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            fs_err::read(e.path())
+                .unwrap()
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes())
+        })
+        .map(|e| e.path().display().to_string())
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+    let again = tmp.path().join("img2");
+    let args2 = [
+        "build",
+        "static:debug",
+        "--arch",
+        "amd64",
+        "-o",
+        again.to_str().unwrap(),
+    ];
+    support::trusting(&cache, &with_creds, &args2)
+        .assert()
+        .success();
     let dead = format!("http://alice:{secret}@127.0.0.1:1/");
     let failed = support::trusting(&tmp.path().join("c2"), &dead, &args)
         .assert()

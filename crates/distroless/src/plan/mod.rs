@@ -179,6 +179,24 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Rewrites every mirror and repository URL the plan holds (to store it without
+    /// passwords, and to put them back).
+    pub fn map_urls(&mut self, f: impl Fn(&str) -> String) {
+        let packages = self.tiers.iter_mut().flat_map(|t| {
+            let partial = t.partial.iter_mut().map(|(p, _)| p);
+            t.packages.iter_mut().chain(partial)
+        });
+        for p in packages
+            .chain(std::iter::once(&mut self.ca_certificates))
+            .chain(self.busybox.as_mut())
+        {
+            p.mirror = f(&p.mirror);
+        }
+        for r in &mut self.repositories {
+            *r = f(r);
+        }
+    }
+
     /// Every package a layer may read: installed, partial, the CA source and (for debug
     /// variants) busybox.
     pub fn wanted(&self, debug: bool) -> anyhow::Result<Vec<&Package>> {
@@ -329,7 +347,21 @@ pub fn plan(
     if !read.is_empty() {
         key = format!("{key}-repos-{fingerprint}");
     }
-    if let Some(plan) = source.cache.read::<Plan>(Record::Plan, &key) {
+    // The cache holds plans without mirror passwords; the real URLs are put back on reading.
+    let real: Vec<String> = [
+        source.archive.mirrors.debian.to_string(),
+        source.archive.mirrors.security.to_string(),
+    ]
+    .into_iter()
+    .chain(additions.repositories.iter().map(|r| r.url.to_string()))
+    .collect();
+    if let Some(mut plan) = source.cache.read::<Plan>(Record::Plan, &key) {
+        plan.map_urls(|shown| {
+            real.iter()
+                .find(|r| debian::sources::redact_userinfo(r) == shown)
+                .cloned()
+                .unwrap_or_else(|| shown.to_string())
+        });
         return Ok(plan);
     }
     let mut universe = source.archive.universe(&indexes)?;
@@ -381,7 +413,9 @@ pub fn plan(
             ));
         }
     }
-    source.cache.write(Record::Plan, &key, &plan)?;
+    let mut stored = plan.clone();
+    stored.map_urls(debian::sources::redact_userinfo);
+    source.cache.write(Record::Plan, &key, &stored)?;
     Ok(plan)
 }
 
