@@ -45,7 +45,7 @@ pub fn build(
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
     let apps = prepare(target, &arches)?;
-    let upstream = Upstream::prepare(catalog, &chain, target.app.as_ref(), &target.upstreams)?;
+    let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
     req.destination.check()?;
     // Upstream archives: downloaded, checked and unpacked before any layer is built.
     let mut archives = Vec::new();
@@ -121,8 +121,11 @@ pub fn plans(
     let chain: Vec<&Recipe> = owned.iter().collect();
     let arches = arches(source, &image, &target.arches)?;
     let apps = prepare(target, &arches)?;
-    let upstream = Upstream::prepare(catalog, &chain, target.app.as_ref(), &target.upstreams)?;
+    let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
     for (arch, app) in arches.iter().zip(&apps) {
+        if target.lock.is_none() {
+            upstream.check(*arch, &target.upstreams)?;
+        }
         if let Some(app) = app {
             for w in machine::check_copies(app, *arch)? {
                 source.reporter.warn(&w);

@@ -470,6 +470,35 @@ fn nodejs24_from_the_official_release_archive() {
         f.contains_key("nodejs"),
         "the layer has its parent directory"
     );
+    // Locked, it builds again from the lock alone (no flags: the locked URL and digest).
+    let lockfile = tmp.path().join("distroless.lock");
+    distroless(&shared_cache())
+        .args(["lock", "nodejs24", "-q", "--arch", "amd64", "--lockfile"])
+        .arg(&lockfile)
+        .args(node.args())
+        .assert()
+        .success();
+    let locked = tmp.path().join("locked");
+    distroless(&shared_cache())
+        .args([
+            "build",
+            "nodejs24",
+            "-q",
+            "--arch",
+            "amd64",
+            "--locked",
+            "--lockfile",
+        ])
+        .arg(&lockfile)
+        .arg("-o")
+        .arg(&locked)
+        .assert()
+        .success();
+    assert_eq!(
+        manifests(&locked)[0].0,
+        manifests(&out)[0].0,
+        "the same image"
+    );
     // The SBOM names it with its purl.
     let spdx = fs_err::read_to_string(tmp.path().join("out.spdx.json")).unwrap();
     assert!(

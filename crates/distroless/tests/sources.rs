@@ -597,15 +597,23 @@ fn catalog_sources_come_from_the_command_line_and_are_verified() {
     assert!(err.contains("--archive-mirror node=URL"), "{err}");
     let err = fails(&["--archive-mirror", &mirror]);
     assert!(err.contains("--archive-key node=FILE"), "{err}");
-    // The release directory has no 24.21.0 here, and the key is not the one that signed: the
-    // signature is what is judged first.
+    // A checksum file for the catalog's version, signed by `key`: another key is refused.
+    let v = rel.dir.path().join("v24.21.0");
+    fs_err::create_dir_all(&v).unwrap();
+    let sums = format!("{}  node-v24.21.0-linux-x64.tar.gz\n", "1".repeat(64));
+    fs_err::write(v.join("SHASUMS256.txt.asc"), key.clearsign(&sums)).unwrap();
     let err = fails(&[
         "--archive-mirror",
         &mirror,
         "--archive-key",
         &signed_by(&other),
     ]);
-    assert!(err.contains("images/nodejs24.toml"), "{err}");
+    assert!(
+        err.contains("catalog image nodejs24: checksums_url:")
+            && err.contains("signed by unknown key")
+            && err.contains("the key it must be signed with"),
+        "{err}"
+    );
     let err = fails(&["--archive-mirror", "nod=file:///x"]);
     assert!(
         err.contains("--archive-mirror nod=…: no archive named nod (its archive names are node)"),
@@ -628,7 +636,7 @@ fn catalog_sources_come_from_the_command_line_and_are_verified() {
     };
     let err = fails(&[]);
     assert!(
-        err.contains("images/java17-temurin.toml") && err.contains("--repository adoptium=…"),
+        err.contains("catalog image java17-temurin: url: no URL and no key: give --repository adoptium=URL and --repository-key adoptium=FILE"),
         "{err}"
     );
     let err = fails(&["--repository", &url]);

@@ -59,6 +59,23 @@ pub fn pins(
     Ok(out)
 }
 
+/// Checks, without fetching anything, that every archive of a recipe can be fetched and
+/// checked for an architecture: its URL expands (a mirror is named) and a SHA-256 or a key for
+/// its checksum file is there (for `--dry-run`, which must fail where the build would).
+pub fn check(spec: &AppSpec, arch: Arch, upstreams: &Upstreams) -> anyhow::Result<()> {
+    for (i, a) in spec.recipe.archives.iter().enumerate() {
+        let at = Some(("archives", i));
+        expand(&a.url, a, arch, &upstreams.archive_mirrors)
+            .map_err(|e| spec.error(at, "url", e))?;
+        let keyed = upstreams.archive_keys.contains_key(&a.name) || a.checksums_key.is_some();
+        let signed = a.checksums_url.is_some() && keyed;
+        if !(a.sha256.contains_key(arch.debian()) || signed) {
+            return Err(spec.error(at, "sha256", no_sha256(a, arch)));
+        }
+    }
+    Ok(())
+}
+
 /// Every archive of a recipe for one architecture: downloaded, checked, unpacked; the layer
 /// (label and entries) of each, and its record. With `locked`, each archive must be the one
 /// locked and its SHA-256 is the lock's (the checksum file is not read).
@@ -86,31 +103,41 @@ pub fn materialize(
         for (key, list) in [("include", &a.include), ("exclude", &a.exclude)] {
             super::copy::globs(list).map_err(|e| place(key, e))?;
         }
-        let url =
-            expand(&a.url, a, arch, &upstreams.archive_mirrors).map_err(|e| place("url", e))?;
-        let file = url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .filter(|f| !f.is_empty())
-            .ok_or_else(|| place("url", "names no file".into()))?
-            .to_string();
-        let sha256 = match locked {
-            Some(pins) => {
-                let pin = pins
-                    .iter()
+        let pin = match locked {
+            Some(pins) => Some(
+                pins.iter()
                     .find(|p| p.name == a.name)
                     .filter(|p| p.version == a.version)
                     .ok_or_else(|| {
                         place(
                             "version",
                             format!(
-                                "{} {} is not in the lock; run `distroless lock -f {}`",
-                                a.name, a.version, spec.file
+                                "{} {} is not in the lock; run `{}`",
+                                a.name,
+                                a.version,
+                                relock(spec)
                             ),
                         )
-                    })?;
-                pin.sha256.clone()
+                    })?,
+            ),
+            None => None,
+        };
+        let url = match (expand(&a.url, a, arch, &upstreams.archive_mirrors), pin) {
+            (Ok(url), _) => url,
+            // Locked and no mirror named now: where the lock says it came from.
+            (Err(_), Some(pin)) if !upstreams.archive_mirrors.contains_key(&a.name) => {
+                url::Url::parse(&pin.url).map_err(|e| place("url", format!("locked URL: {e}")))?
             }
+            (Err(e), _) => return Err(place("url", e)),
+        };
+        let file = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| place("url", "names no file".into()))?
+            .to_string();
+        let sha256 = match pin {
+            Some(pin) => pin.sha256.clone(),
             None => expected_sha256(source, spec, a, arch, upstreams, &file, i)?,
         };
         let want = debian::fetch::Expected {
@@ -144,6 +171,22 @@ pub fn materialize(
     Ok(out)
 }
 
+/// Why an archive cannot be checked, and what to give.
+fn no_sha256(a: &ArchiveSpec, arch: Arch) -> String {
+    format!(
+        "no SHA-256 for {arch}: give --archive-key {}=FILE (the key its checksum file is signed with), or name checksums_url and checksums_key, or pin one in the recipe",
+        a.name
+    )
+}
+
+/// The command that locks the recipe again.
+fn relock(spec: &AppSpec) -> String {
+    match spec.file.strip_prefix(super::upstream::CATALOG_PREFIX) {
+        Some(name) => format!("distroless lock {name} (with the flags that name its sources)"),
+        None => format!("distroless lock -f {}", spec.file),
+    }
+}
+
 /// The URL (or checksum URL) for an architecture: `{mirror}`, `{version}`, `{arch}` filled.
 fn expand(
     template: &str,
@@ -160,15 +203,18 @@ fn expand(
         .replace("{version}", &a.version)
         .replace("{arch}", &arch_name);
     if text.contains("{mirror}") {
-        let mirror = mirrors
-            .get(&a.name)
-            .or(a.mirror.as_ref())
-            .ok_or_else(|| {
-                format!(
-                    "{} needs a mirror: --archive-mirror {}=URL (or $DISTROLESS_ARCHIVE_MIRROR, or `mirror` in the recipe)",
-                    a.name, a.name
-                )
-            })?;
+        let mirror = mirrors.get(&a.name).or(a.mirror.as_ref()).ok_or_else(|| {
+            format!(
+                "{} needs a mirror: give --archive-mirror {}=URL (or $DISTROLESS_ARCHIVE_MIRROR){}",
+                a.name,
+                a.name,
+                if a.checksums_url.is_some() && a.checksums_key.is_none() {
+                    format!(" and --archive-key {}=FILE", a.name)
+                } else {
+                    String::new()
+                }
+            )
+        })?;
         text = text.replace("{mirror}", mirror.trim_end_matches('/'));
     }
     if let Some(at) = text.find('{') {
@@ -200,16 +246,7 @@ fn expected_sha256(
         }
         return Ok(sha.to_ascii_lowercase());
     }
-    let unchecked = || {
-        spec.error(
-            at,
-            "sha256",
-            format!(
-                "no SHA-256 for {arch}: give --archive-key {}=FILE (the key its checksum file is signed with), or name checksums_url and checksums_key, or pin one in the recipe",
-                a.name
-            ),
-        )
-    };
+    let unchecked = || spec.error(at, "sha256", no_sha256(a, arch));
     let sums = a.checksums_url.as_ref().ok_or_else(unchecked)?;
     let key_path = match (upstreams.archive_keys.get(&a.name), &a.checksums_key) {
         (Some(path), _) => path.clone(),
@@ -227,8 +264,18 @@ fn expected_sha256(
         .fetcher
         .get(&sums_url, MAX_CHECKSUMS)
         .map_err(|e| spec.error(at, "checksums_url", e))?;
-    let text = debian::release::verify_clearsigned(sums_url.as_str(), &bytes, &keyring)
-        .map_err(|e| spec.error(at, "checksums_url", e))?;
+    let text =
+        debian::release::verify_clearsigned(sums_url.as_str(), &bytes, &keyring).map_err(|e| {
+            let shown = debian::sources::redact_userinfo(&e.to_string());
+            spec.error(
+                at,
+                "checksums_url",
+                format!(
+                    "{shown} (the key it must be signed with: {})",
+                    key_path.display()
+                ),
+            )
+        })?;
     let listed: Vec<String> = text
         .lines()
         .filter_map(|l| l.split_once(char::is_whitespace))

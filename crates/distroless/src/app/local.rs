@@ -85,7 +85,14 @@ pub fn repositories(
     let mut out = Vec::new();
     for (i, r) in spec.recipe.repositories.iter().enumerate() {
         let at = Some(("repositories", i));
+        let key_given = (r.name.as_ref())
+            .is_some_and(|n| upstreams.repository_keys.contains_key(n))
+            || r.key.is_some();
         let wanted = |what: &str, flag: &str| match &r.name {
+            // Both missing: say both at once.
+            Some(n) if what == "URL" && !key_given => format!(
+                "no URL and no key: give --repository {n}=URL and --repository-key {n}=FILE"
+            ),
             Some(n) => format!("no {what}: give {flag} {n}=…"),
             None => format!("no {what}: name one in the recipe"),
         };

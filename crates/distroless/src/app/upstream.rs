@@ -13,8 +13,11 @@ use super::AppSpec;
 use super::archives::{self, ArchiveRecord, LockedArchive};
 use crate::layers::GenEntry;
 use crate::model::recipe::Recipe;
-use crate::model::{Arch, Catalog, Upstreams};
+use crate::model::{Arch, Upstreams};
 use crate::plan::{Repository, Source};
+
+/// How errors about a catalog recipe's sources begin (`catalog image nodejs24: …`).
+pub const CATALOG_PREFIX: &str = "catalog image ";
 
 /// The recipes of a chain that name sources beyond Debian, ready to fetch from.
 pub struct Upstream {
@@ -37,7 +40,6 @@ impl Upstream {
     /// The chain's sources: `chain` holds the catalog recipes (the application, if any, is
     /// `app` and its tier is named `app`). Checks that every override names a source.
     pub fn prepare(
-        catalog: &Catalog,
         chain: &[&Recipe],
         app: Option<&AppSpec>,
         upstreams: &Upstreams,
@@ -46,8 +48,8 @@ impl Upstream {
             .iter()
             .filter(|r| r.name != "app")
             .filter(|r| !r.archives.is_empty() || !r.repositories.is_empty())
-            .map(|r| Ok((r.name.clone(), catalog_spec(catalog, r)?)))
-            .collect::<anyhow::Result<_>>()?;
+            .map(|r| (r.name.clone(), catalog_spec(r)))
+            .collect();
         if let Some(app) = app {
             specs.push(("app".into(), app.clone()));
         }
@@ -92,6 +94,14 @@ impl Upstream {
         Ok(out)
     }
 
+    /// Checks, without fetching, that the chain's archives can be fetched for `arch`.
+    pub fn check(&self, arch: Arch, upstreams: &Upstreams) -> anyhow::Result<()> {
+        for (_, spec) in &self.specs {
+            archives::check(spec, arch, upstreams)?;
+        }
+        Ok(())
+    }
+
     /// The archives of the chain for one architecture as a lock pins them.
     pub fn pins(
         &self,
@@ -107,28 +117,26 @@ impl Upstream {
     }
 }
 
-/// A catalog recipe as a spec: errors name its file under `images/`; it has no build context
-/// (a path it named could not resolve anywhere), so its sources come from the command line.
-fn catalog_spec(catalog: &Catalog, recipe: &Recipe) -> anyhow::Result<AppSpec> {
-    let (file, text) = catalog
-        .file_of(&recipe.name)
-        .ok_or_else(|| anyhow::anyhow!("catalog image {:?} has no recipe file", recipe.name))?;
-    Ok(AppSpec {
+/// A catalog recipe as a spec: errors name the image (its file is embedded, not the user's);
+/// it has no build context (a path it named could not resolve anywhere), so its sources come
+/// from the command line.
+fn catalog_spec(recipe: &Recipe) -> AppSpec {
+    AppSpec {
         recipe: recipe.clone(),
-        file: file.to_string(),
-        text: text.to_string(),
+        file: format!("{CATALOG_PREFIX}{}", recipe.name),
+        text: String::new(),
         dir: PathBuf::from("."),
-        // Nothing canonical starts with a relative, empty-named directory: every path the
-        // recipe might name is outside it.
+        // Nothing canonical starts with a relative directory: every path is outside it.
         context: PathBuf::from("(catalog recipes read no files)"),
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     /// The catalog names no host and no key file: those come from the command line.
+    use crate::model::Catalog;
+
     #[test]
     fn catalog_sources_name_no_host_and_no_file() {
         let catalog = Catalog::embedded().unwrap();

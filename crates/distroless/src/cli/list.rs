@@ -29,6 +29,10 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
                         "packages": rt.packages,
                         "archive": rt.archive,
                     })),
+                    "archives": r.archives.iter().map(|a| serde_json::json!({
+                        "name": a.name, "version": a.version,
+                    })).collect::<Vec<_>>(),
+                    "repositories": r.repositories.iter().filter_map(|x| x.name.clone()).collect::<Vec<_>>(),
                     "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
                     "arches": arches,
                 })
@@ -76,5 +80,23 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
         "without -debianN: Debian 13, or the only release an image exists for (java17: 12)"
     )?;
     writeln!(out, "architectures: {}", arches.join(", "))?;
+    // The sources the catalog names no host or key for: the command line gives them.
+    for r in catalog.recipes() {
+        let mut flags: Vec<String> = Vec::new();
+        for a in r.archives.iter().filter(|a| a.mirror.is_none()) {
+            flags.push(format!("--archive-mirror {}=URL", a.name));
+            if a.checksums_key.is_none() && a.sha256.is_empty() {
+                flags.push(format!("--archive-key {}=FILE", a.name));
+            }
+        }
+        for repo in &r.repositories {
+            if let Some(n) = &repo.name {
+                flags.push(format!("--repository {n}=URL --repository-key {n}=FILE"));
+            }
+        }
+        if !flags.is_empty() {
+            writeln!(out, "{} needs {}", r.name, flags.join(" "))?;
+        }
+    }
     Ok(())
 }

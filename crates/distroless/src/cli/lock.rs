@@ -33,7 +33,7 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     for target in targets {
         let (image, chain) = build::stands_on(&catalog, &target)?;
         let chain: Vec<_> = chain.iter().collect();
-        let upstream = Upstream::prepare(&catalog, &chain, target.app.as_ref(), &target.upstreams)?;
+        let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
         let name = target.lock_name(&image);
         for (p, _) in build::plans(&source, &catalog, &target)? {
             let n = image.release.number;

@@ -185,13 +185,6 @@ impl Catalog {
         self.recipes.iter().find(|r| r.name == name)
     }
 
-    /// The file (`images/NAME.toml`) and text an embedded recipe came from, for errors.
-    pub fn file_of(&self, name: &str) -> Option<(&'static str, &'static str)> {
-        let at = self.recipes.iter().position(|r| r.name == name)?;
-        // The catalog is the embedded files, parsed in order.
-        EMBEDDED.get(at).copied()
-    }
-
     /// All names in catalog order.
     pub fn names(&self) -> Vec<&str> {
         self.recipes.iter().map(|r| r.name.as_str()).collect()

@@ -348,7 +348,7 @@ pub fn plan(
         key = format!("{key}-repos-{fingerprint}");
     }
     // The cache holds plans without mirror passwords; the real URLs are put back on reading.
-    let real: Vec<String> = [
+    let with_passwords: Vec<String> = [
         source.archive.mirrors.debian.to_string(),
         source.archive.mirrors.security.to_string(),
     ]
@@ -357,7 +357,8 @@ pub fn plan(
     .collect();
     if let Some(mut plan) = source.cache.read::<Plan>(Record::Plan, &key) {
         plan.map_urls(|shown| {
-            real.iter()
+            with_passwords
+                .iter()
                 .find(|r| debian::sources::redact_userinfo(r) == shown)
                 .cloned()
                 .unwrap_or_else(|| shown.to_string())
