@@ -418,7 +418,9 @@ pub fn pool_path_ok(f: &str) -> bool {
 /// name in the `file://` directory their mirror names.
 pub const LOCAL_SUITE: &str = "local";
 
-fn check_pool_entry(p: &Package) -> Result<()> {
+/// Checks a package record before any use of it: its `Filename` is a path inside the pool
+/// (or a local file's own name) and its SHA256 is 64 hex digits.
+pub fn check_pool_entry(p: &Package) -> Result<()> {
     let bad = |reason: &str| Error::Index {
         file: p.name.clone(),
         reason: reason.to_string(),

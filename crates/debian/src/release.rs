@@ -17,6 +17,9 @@ use pgp::types::KeyDetails;
 use crate::error::{Error, Result};
 
 /// Debian's archive keys, embedded in the binary so that a build trusts nothing from the host.
+/// The largest key file read (Debian's whole archive keyring is about 100 KiB).
+const MAX_KEY_FILE: u64 = 8 << 20;
+
 const EMBEDDED_KEYS: &[(&str, &[u8])] = &[
     (
         "bullseye-stable",
@@ -111,8 +114,33 @@ impl Keyring {
 
     /// Adds the keys of a file on disk.
     pub fn add_file(&mut self, path: &std::path::Path) -> Result<()> {
-        let bytes = fs_err::read(path)?;
-        self.add_bytes(&path.display().to_string(), &bytes)
+        // A key file is small and regular: /dev/zero, a FIFO or a huge file is refused before
+        // it is opened or read (opening a FIFO would wait for a writer forever).
+        let shown = path.display().to_string();
+        let refuse = |reason: &str| Error::Release {
+            file: shown.clone(),
+            reason: reason.to_string(),
+        };
+        let meta = fs_err::metadata(path)?;
+        if !meta.is_file() {
+            return Err(refuse("not a regular file"));
+        }
+        if meta.len() > MAX_KEY_FILE {
+            return Err(refuse(&format!(
+                "{} bytes; a key file is at most {MAX_KEY_FILE}",
+                meta.len()
+            )));
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(fs_err::File::open(path)?, MAX_KEY_FILE + 1),
+            &mut bytes,
+        )
+        .map_err(|e| refuse(&e.to_string()))?;
+        if bytes.len() as u64 > MAX_KEY_FILE {
+            return Err(refuse("grew while being read"));
+        }
+        self.add_bytes(&shown, &bytes)
     }
 
     /// Number of primary keys.

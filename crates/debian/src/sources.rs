@@ -79,7 +79,8 @@ pub fn redact_userinfo(text: &str) -> String {
                     out.push_str(name);
                     out.push_str(":<redacted>");
                 } else {
-                    out.push_str(user);
+                    // A user name alone is how tokens are often given (`https://TOKEN@host`).
+                    out.push_str("<redacted>");
                 }
                 out.push_str(&authority[user_end..]);
             }
@@ -261,7 +262,7 @@ mod tests {
     fn passwords_in_urls_are_redacted() {
         assert_eq!(
             redact_userinfo("get http://alice:S3cret@mirror.test/debian/x failed (http://b@h/)"),
-            "get http://alice:<redacted>@mirror.test/debian/x failed (http://b@h/)"
+            "get http://alice:<redacted>@mirror.test/debian/x failed (http://<redacted>@h/)"
         );
         assert_eq!(redact_userinfo("file:///srv/m"), "file:///srv/m");
         assert_eq!(redact_userinfo("no url"), "no url");

@@ -26,18 +26,23 @@ pub struct Debs<'a> {
 }
 
 impl<'a> Debs<'a> {
-    /// The packages an image may need.
+    /// The packages an image may need. Every record is checked now (its pool path and
+    /// digest), not when a `.deb` is first read: a build whose layers all come from the cache
+    /// reads none, yet records the URLs in its provenance.
     pub fn new(
         source: &'a Source<'a>,
         wanted: Vec<&'a Package>,
         vanished_hint: Option<String>,
-    ) -> Self {
-        Debs {
+    ) -> anyhow::Result<Self> {
+        for p in &wanted {
+            debian::archive::check_pool_entry(p)?;
+        }
+        Ok(Debs {
             source,
             wanted,
             vanished_hint,
             fetched: OnceLock::new(),
-        }
+        })
     }
 
     /// The cached `.deb` of a package; the first call fetches every wanted package in parallel.

@@ -71,6 +71,9 @@ pub struct Unit {
     pub extras: Extras,
     /// Regenerate `/etc/ld.so.cache` for everything up to this layer.
     pub ldcache: bool,
+    /// Its entries may not replace a file or link a lower layer holds (an upstream archive,
+    /// like a package: it adds to the image, never overwrites `/etc/passwd` or the CA bundle).
+    pub adds_only: bool,
 }
 
 /// Everything besides the unit that a layer's bytes depend on.
@@ -284,6 +287,9 @@ pub fn build_layer(
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
     no_conflicts_below(&tree, view)?;
+    if unit.adds_only {
+        nothing_replaced(&unit.entries, view)?;
+    }
     add_generated(&unit.entries, view, &mut tree)?;
     let mut index = tree.index()?;
     if unit.ldcache {
@@ -327,6 +333,22 @@ fn no_conflicts_below(tree: &Tree, view: &ImageView) -> anyhow::Result<()> {
         }
         if !is_dir && view.index.dirs.contains(path) {
             anyhow::bail!("{package}: ships /{path}, which is a directory in a lower layer");
+        }
+    }
+    Ok(())
+}
+
+/// Fails when a generated file or link would land on one a lower layer holds.
+fn nothing_replaced(entries: &[GenEntry], view: &ImageView) -> anyhow::Result<()> {
+    for g in entries {
+        let (GenEntry::File(p, ..) | GenEntry::Host(p, ..) | GenEntry::Symlink(p, ..)) = g else {
+            continue;
+        };
+        let landed = land(view, p)?;
+        if view.index.files.contains(&landed) || view.index.symlinks.contains_key(&landed) {
+            anyhow::bail!(
+                "/{p} is already in the image (a lower layer has it); it may not be replaced"
+            );
         }
     }
     Ok(())
@@ -573,7 +595,7 @@ mod tests {
             ..Default::default()
         };
         let source = crate::plan::Source::open(&settings, &testing::Quiet).unwrap();
-        let debs = Debs::new(&source, Vec::new(), None);
+        let debs = Debs::new(&source, Vec::new(), None).unwrap();
         let inputs = |compression, epoch| LayerInputs {
             plan: &plan,
             debs: &debs,

@@ -651,3 +651,116 @@ fn catalog_sources_come_from_the_command_line_and_are_verified() {
     let err = fails(&["--repository-key", "adoptum=/nonexistent"]);
     assert!(err.contains("no repository named adoptum"), "{err}");
 }
+
+/// The hostile-input findings on sources beyond Debian, each refused in one line with nothing
+/// written: an archive replacing what a lower layer holds, a catalog image whose archive lacks
+/// its entrypoint, a key that is not a regular file, names that are not names; and what must
+/// keep working: overrides in the environment for images without those sources, a killed
+/// build's unpacking directory swept.
+#[test]
+fn archives_add_to_an_image_and_never_replace_or_break_it() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("node releases");
+    // dest = "/" and an /etc/passwd inside: refused, as a package shipping it is.
+    let evil = tar_xz(&[(
+        "node-v24.0.0-linux-x64/etc/passwd",
+        b"root::0:0::/:/x\n",
+        0o644,
+    )]);
+    let rel = release(&evil, &key, None);
+    let dir = tempfile::tempdir().unwrap();
+    node_recipe(dir.path(), &key, Some(&rel.server.url));
+    let recipe = dir.path().join("distroless.toml");
+    let text = fs_err::read_to_string(&recipe).unwrap();
+    let text = text
+        .replace("include = [\"bin/node\"]\n", "")
+        .replace("dest = \"/nodejs\"", "dest = \"/\"");
+    fs_err::write(&recipe, &text).unwrap();
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(err.contains("/etc/passwd is already in the image"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    // Names become purls and flag keys.
+    fs_err::write(&recipe, text.replace("name = \"node\"", "name = \"../x\"")).unwrap();
+    let err = one_line_failure(&build(&debian, dir.path(), &[]).failure());
+    assert!(
+        err.contains("archives[0].name: \"../x\" is not a name"),
+        "{err}"
+    );
+
+    // The catalog's nodejs24 from a correctly signed archive without bin/node.
+    let tmp = tempfile::tempdir().unwrap();
+    let v = tmp.path().join("v24.21.0");
+    fs_err::create_dir_all(&v).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    {
+        let mut tar = tar::Builder::new(&mut gz);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "node-v24.21.0-linux-x64/LICENSE", &b"MIT"[..])
+            .unwrap();
+        tar.finish().unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    fs_err::write(v.join("node-v24.21.0-linux-x64.tar.gz"), &gz).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&gz));
+    fs_err::write(
+        v.join("SHASUMS256.txt.asc"),
+        key.clearsign(&format!("{sha}  node-v24.21.0-linux-x64.tar.gz\n")),
+    )
+    .unwrap();
+    let server = testkit::Server::start(tmp.path());
+    let work = tempfile::tempdir().unwrap();
+    // A killed build's unpacking directory, swept by the next build.
+    let stale = work.path().join("cache/archives-v2/.unpack-999999999-dead");
+    fs_err::create_dir_all(&stale).unwrap();
+    let flags = [
+        "nodejs24",
+        "--archive-mirror",
+        &format!("node={}", server.url),
+        "--archive-key",
+        &format!("node={}", key.public.display()),
+    ];
+    let err = one_line_failure(&build(&debian, work.path(), &flags).failure());
+    assert!(
+        err.contains("the entrypoint /nodejs/bin/node is not in the image"),
+        "{err}"
+    );
+    assert!(!work.path().join("out").exists());
+    assert!(
+        !stale.exists(),
+        "a dead process's unpacking directory is swept"
+    );
+    let leftover: Vec<_> = fs_err::read_dir(work.path().join("cache/archives-v2"))
+        .unwrap()
+        .collect();
+    assert!(
+        leftover.is_empty(),
+        "the build removes its own: {leftover:?}"
+    );
+
+    // A key that is not a regular file is refused before it is read.
+    let zero = [
+        "nodejs24",
+        "--archive-mirror",
+        &format!("node={}", server.url),
+        "--archive-key",
+        "node=/dev/zero",
+    ];
+    let err = one_line_failure(&build(&debian, work.path(), &zero).failure());
+    assert!(err.contains("/dev/zero: not a regular file"), "{err}");
+
+    // Overrides in the environment concern only images that have those sources.
+    let cache = work.path().join("cache");
+    support::trusting(
+        &cache,
+        &debian.file_url(),
+        &["build", "-q", "--arch", "amd64", "static", "-o", "plain"],
+    )
+    .current_dir(work.path())
+    .env("DISTROLESS_ARCHIVE_MIRROR", format!("node={}", server.url))
+    .env("DISTROLESS_REPOSITORY", "adoptium=file:///nowhere")
+    .assert()
+    .success();
+}

@@ -10,11 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use oci::layer::Meta;
-use sha2::Digest as _;
 
 use super::AppSpec;
 use crate::layers::GenEntry;
@@ -85,7 +84,7 @@ pub fn materialize(
     arch: Arch,
     upstreams: &Upstreams,
     locked: Option<&[LockedArchive]>,
-) -> anyhow::Result<Vec<(String, Vec<GenEntry>, ArchiveRecord)>> {
+) -> anyhow::Result<Vec<Unpacked>> {
     if spec.recipe.archives.is_empty() {
         return Ok(Vec::new());
     }
@@ -152,9 +151,9 @@ pub fn materialize(
             .cache
             .ensure(&source.archive.fetcher, &want, source.reporter)
             .map_err(|e| place("url", e.to_string()))?;
-        let tree = unpacked(source, a, &archive, &sha256, &file)
-            .map_err(|e| place("url", format!("{file}: {e:#}")))?;
-        let entries = entries(&tree, &a.dest)?;
+        let tree = unpacked(source, a, &archive, &file)
+            .map_err(|e| place("url", format!("{file}: {}", inside_only(&format!("{e:#}")))))?;
+        let entries = entries(tree.path(), &a.dest)?;
         let record = ArchiveRecord {
             name: a.name.clone(),
             version: a.version.clone(),
@@ -162,13 +161,40 @@ pub fn materialize(
             sha256,
             dest: a.dest.clone(),
         };
-        out.push((
-            format!("distroless archive: {} {} → {}", a.name, a.version, a.dest),
+        out.push(Unpacked {
+            label: format!("distroless archive: {} {} → {}", a.name, a.version, a.dest),
             entries,
             record,
-        ));
+            tree,
+        });
     }
     Ok(out)
+}
+
+/// One archive, unpacked for a build: its layer's label and entries (files of `tree`, which
+/// lives as long as this value), and its record.
+pub struct Unpacked {
+    pub label: String,
+    pub entries: Vec<GenEntry>,
+    pub record: ArchiveRecord,
+    pub tree: tempfile::TempDir,
+}
+
+/// An error's text without the paths of our own unpacking directory (`…/.unpack-PID-X/`),
+/// which mean nothing to the reader: what remains is the path inside the archive.
+fn inside_only(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("/.unpack-") {
+        let start = rest[..at]
+            .rfind(|c: char| c.is_whitespace() || c == '`' || c == '"')
+            .map_or(0, |i| i + 1);
+        out.push_str(&rest[..start]);
+        let after = &rest[at + 1..];
+        rest = after.find('/').map_or("", |slash| &after[slash + 1..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Why an archive cannot be checked, and what to give.
@@ -215,6 +241,12 @@ fn expand(
                 }
             )
         })?;
+        if mirror.contains(['?', '#']) {
+            return Err(format!(
+                "the mirror of {} may not have a query or fragment (`?`, `#`)",
+                a.name
+            ));
+        }
         text = text.replace("{mirror}", mirror.trim_end_matches('/'));
     }
     if let Some(at) = text.find('{') {
@@ -304,28 +336,26 @@ fn expected_sha256(
         })
 }
 
-/// The archive unpacked (filtered, stripped) into the cache, under a key of everything that
-/// shapes the tree; made once, under a temporary name renamed into place.
+/// The archive unpacked (filtered, stripped) into a directory of this build, removed when
+/// the build is done. Not kept between builds: a tree on disk could be changed behind our
+/// back, while the archive itself is hash-checked on every read. Directories a killed build
+/// left are swept first.
 fn unpacked(
     source: &Source<'_>,
     a: &ArchiveSpec,
     archive: &Path,
-    sha256: &str,
     file: &str,
-) -> anyhow::Result<PathBuf> {
-    let mut h = sha2::Sha256::new();
-    h.update(format!(
-        "{sha256} {} {:?} {:?}\n",
-        a.strip_components, a.include, a.exclude
-    ));
-    let root = source.archive.cache.root().join("archives-v1");
-    let dest = root.join(hex::encode(h.finalize()));
-    if dest.is_dir() {
-        return Ok(dest);
+) -> anyhow::Result<tempfile::TempDir> {
+    // Trees earlier versions kept between builds (no longer trusted or used).
+    let old = source.archive.cache.root().join("archives-v1");
+    if old.is_dir() {
+        let _ = fs_err::remove_dir_all(&old);
     }
+    let root = source.archive.cache.root().join("archives-v2");
     fs_err::create_dir_all(&root)?;
+    sweep(&root);
     let tmp = tempfile::Builder::new()
-        .prefix(".unpack-")
+        .prefix(&format!(".unpack-{}-", std::process::id()))
         .tempdir_in(&root)?;
     let reader = decompress(archive, file)?;
     unpack(reader, a, tmp.path())?;
@@ -338,14 +368,26 @@ fn unpacked(
             .is_some(),
         "nothing is left after strip_components and include/exclude"
     );
-    let kept = tmp.keep();
-    if let Err(e) = fs_err::rename(&kept, &dest) {
-        let _ = fs_err::remove_dir_all(&kept);
-        if !dest.is_dir() {
-            return Err(e.into());
+    Ok(tmp)
+}
+
+/// Removes the unpacking directories of processes that no longer run.
+fn sweep(root: &Path) {
+    let Ok(entries) = fs_err::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let pid = name
+            .strip_prefix(".unpack-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = fs_err::remove_dir_all(e.path());
         }
     }
-    Ok(dest)
 }
 
 fn decompress(archive: &Path, file: &str) -> anyhow::Result<Box<dyn Read>> {
@@ -547,6 +589,15 @@ fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn our_directories_are_not_shown() {
+        assert_eq!(
+            super::inside_only("/c/archives-v2/.unpack-12-ab/bin/x: entry /lib/x is bad"),
+            "bin/x: entry /lib/x is bad"
+        );
+        assert_eq!(super::inside_only("plain"), "plain");
+    }
+
     #[test]
     fn links_must_stay_inside() {
         assert!(super::stays_inside("bin/node", "../lib/x"));

@@ -34,6 +34,8 @@ pub struct ArchiveLayers {
     /// (tier it follows, layer label, entries), in chain order.
     pub layers: Vec<(String, String, Vec<GenEntry>)>,
     pub records: Vec<ArchiveRecord>,
+    /// The unpacked trees the layers' entries are read from, removed when this is dropped.
+    pub trees: Vec<tempfile::TempDir>,
 }
 
 impl Upstream {
@@ -53,6 +55,7 @@ impl Upstream {
         if let Some(app) = app {
             specs.push(("app".into(), app.clone()));
         }
+        check_names(&specs)?;
         let archives: Vec<&str> = specs
             .iter()
             .flat_map(|(_, s)| s.recipe.archives.iter().map(|a| a.name.as_str()))
@@ -84,11 +87,10 @@ impl Upstream {
     ) -> anyhow::Result<ArchiveLayers> {
         let mut out = ArchiveLayers::default();
         for (tier, spec) in &self.specs {
-            for (label, entries, record) in
-                archives::materialize(source, spec, arch, upstreams, locked)?
-            {
-                out.layers.push((tier.clone(), label, entries));
-                out.records.push(record);
+            for u in archives::materialize(source, spec, arch, upstreams, locked)? {
+                out.layers.push((tier.clone(), u.label, u.entries));
+                out.records.push(u.record);
+                out.trees.push(u.tree);
             }
         }
         Ok(out)
@@ -115,6 +117,48 @@ impl Upstream {
         }
         Ok(out)
     }
+}
+
+/// Archive and repository names are names (they become purls and flag keys): lower-case
+/// letters, digits and `.`, `_`, `+`, `-`, starting with a letter or digit; each once in the
+/// whole chain.
+fn check_names(specs: &[(String, AppSpec)]) -> anyhow::Result<()> {
+    let ok = |n: &str| {
+        n.len() <= 64
+            && n.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._+-".contains(&b))
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, spec) in specs {
+        let named = (spec.recipe.archives.iter().enumerate())
+            .map(|(i, a)| ("archives", i, Some(a.name.as_str())))
+            .chain(
+                (spec.recipe.repositories.iter().enumerate())
+                    .map(|(i, r)| ("repositories", i, r.name.as_deref())),
+            );
+        for (table, i, name) in named {
+            let Some(name) = name else { continue };
+            if !ok(name) {
+                return Err(spec.error(
+                    Some((table, i)),
+                    "name",
+                    format!(
+                        "{} is not a name (lower-case letters, digits, `.`, `_`, `+`, `-`)",
+                        oci::digest::shown(name)
+                    ),
+                ));
+            }
+            if !seen.insert((table, name.to_string())) {
+                return Err(spec.error(
+                    Some((table, i)),
+                    "name",
+                    format!("{name} names two {table}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A catalog recipe as a spec: errors name the image (its file is embedded, not the user's);

@@ -25,6 +25,26 @@ use crate::sbom::{self, Sbom};
 #[error("closure check: {0}")]
 pub struct MissingLibraries(pub String);
 
+/// A catalog image's entrypoint must be a file of the image (through its links): an upstream
+/// archive without the program, or with a directory in its place, is not an image.
+fn entrypoint_present(entrypoint: Option<&[String]>, view: &ImageView) -> anyhow::Result<()> {
+    let Some(program) = entrypoint.and_then(<[String]>::first) else {
+        return Ok(());
+    };
+    if !program.starts_with('/') {
+        return Ok(());
+    }
+    match view.resolve(program) {
+        rootfs::view::Resolved::File(_) => Ok(()),
+        rootfs::view::Resolved::Dir(_) => {
+            anyhow::bail!("the entrypoint {program} is a directory in the image, not a program")
+        }
+        rootfs::view::Resolved::Missing => {
+            anyhow::bail!("the entrypoint {program} is not in the image")
+        }
+    }
+}
+
 /// What one architecture's build produced.
 pub struct ArchImage {
     pub manifest: Descriptor,
@@ -58,7 +78,7 @@ impl ArchStep<'_> {
                 plan.release_date
             )
         });
-        let debs = Debs::new(self.source, plan.wanted(debug)?, hint);
+        let debs = Debs::new(self.source, plan.wanted(debug)?, hint)?;
         let (layers, view) = self.layers(plan, &debs)?;
         if let Some(app) = self.app {
             for warning in machine::check(app, &view, plan.arch)? {
@@ -68,6 +88,9 @@ impl ArchStep<'_> {
         self.check_closure(&view, plan.arch)?;
         let platform = plan.arch.platform();
         let mut runtime = runtime_config(self.image, self.chain);
+        if self.app.is_none() {
+            entrypoint_present(runtime.entrypoint.as_deref(), &view)?;
+        }
         let language = super::runtime_of(self.chain, plan, &self.archives.records);
         if let Some((r, _, version)) = &language
             && let Some(var) = &r.env
@@ -175,6 +198,7 @@ impl ArchStep<'_> {
                     label: label.clone(),
                     entries: entries.clone(),
                     uncached: true,
+                    adds_only: true,
                     ..Unit::default()
                 };
                 (tier.clone(), unit)

@@ -22,6 +22,9 @@ pub struct Upstreams {
     pub repository_urls: BTreeMap<String, String>,
     /// `--repository-key NAME=FILE`: the key repository NAME's InRelease must be signed with.
     pub repository_keys: BTreeMap<String, PathBuf>,
+    /// `(flag, NAME)` of every override given as a flag: those must name a source of the
+    /// image. The environment's may name sources of other images (set once for a whole CI).
+    pub from_flags: Vec<(String, String)>,
 }
 
 /// The raw `NAME=VALUE` items of each override: flags, and the comma-separated environment
@@ -38,103 +41,101 @@ impl Upstreams {
     /// Reads the flags and `$DISTROLESS_ARCHIVE_MIRROR`, `$DISTROLESS_ARCHIVE_KEY`,
     /// `$DISTROLESS_REPOSITORY`, `$DISTROLESS_REPOSITORY_KEY`.
     pub fn read(flags: &UpstreamFlags) -> anyhow::Result<Self> {
+        let mut from_flags = Vec::new();
+        let mut read = |flag: &str, var: &str, items: &[String]| {
+            let (map, named) = pairs(flag, var, items)?;
+            from_flags.extend(named.into_iter().map(|n| (flag.to_string(), n)));
+            anyhow::Ok(map)
+        };
+        let archive_mirrors = read(
+            "--archive-mirror",
+            "DISTROLESS_ARCHIVE_MIRROR",
+            &flags.archive_mirrors,
+        )?;
+        let archive_keys = read(
+            "--archive-key",
+            "DISTROLESS_ARCHIVE_KEY",
+            &flags.archive_keys,
+        )?;
+        let repository_urls = read("--repository", "DISTROLESS_REPOSITORY", &flags.repositories)?;
+        let repository_keys = read(
+            "--repository-key",
+            "DISTROLESS_REPOSITORY_KEY",
+            &flags.repository_keys,
+        )?;
         let paths = |m: BTreeMap<String, String>| {
             m.into_iter().map(|(k, v)| (k, PathBuf::from(v))).collect()
         };
         Ok(Upstreams {
-            archive_mirrors: pairs(
-                "--archive-mirror",
-                "DISTROLESS_ARCHIVE_MIRROR",
-                &flags.archive_mirrors,
-            )?,
-            archive_keys: paths(pairs(
-                "--archive-key",
-                "DISTROLESS_ARCHIVE_KEY",
-                &flags.archive_keys,
-            )?),
-            repository_urls: pairs("--repository", "DISTROLESS_REPOSITORY", &flags.repositories)?,
-            repository_keys: paths(pairs(
-                "--repository-key",
-                "DISTROLESS_REPOSITORY_KEY",
-                &flags.repository_keys,
-            )?),
+            archive_mirrors,
+            archive_keys: paths(archive_keys),
+            repository_urls,
+            repository_keys: paths(repository_keys),
+            from_flags,
         })
     }
 
     /// Fails when an override names a source no recipe of the build has (a typo would
     /// otherwise be ignored and the recipe's own source used).
     pub fn check_known(&self, archives: &[&str], repositories: &[&str]) -> anyhow::Result<()> {
-        let unknown = |flag: &str, names: Vec<&String>, known: &[&str]| {
-            names
-                .into_iter()
-                .find(|n| !known.contains(&n.as_str()))
-                .map(|n| {
-                    let kind = if flag.starts_with("--archive") {
-                        "archive"
-                    } else {
-                        "repository"
-                    };
-                    let listed = if known.is_empty() {
-                        format!("the image has no {kind}")
-                    } else {
-                        format!("its {kind} names are {}", known.join(", "))
-                    };
-                    anyhow::anyhow!("{flag} {n}=…: no {kind} named {n} ({listed})")
-                })
-        };
-        let checks = [
-            (
-                "--archive-mirror",
-                self.archive_mirrors.keys().collect(),
-                archives,
-            ),
-            (
-                "--archive-key",
-                self.archive_keys.keys().collect(),
-                archives,
-            ),
-            (
-                "--repository",
-                self.repository_urls.keys().collect(),
-                repositories,
-            ),
-            (
-                "--repository-key",
-                self.repository_keys.keys().collect(),
-                repositories,
-            ),
-        ];
-        for (flag, names, known) in checks {
-            if let Some(e) = unknown(flag, names, known) {
-                return Err(e);
+        for (flag, name) in &self.from_flags {
+            let (kind, known) = if flag.starts_with("--archive") {
+                ("archive", archives)
+            } else {
+                ("repository", repositories)
+            };
+            if known.contains(&name.as_str()) {
+                continue;
             }
+            let listed = if known.is_empty() {
+                format!("the image has no {kind}")
+            } else {
+                format!("its {kind} names are {}", known.join(", "))
+            };
+            anyhow::bail!("{flag} {name}=…: no {kind} named {name} ({listed})");
         }
         Ok(())
     }
 }
 
-/// `NAME=VALUE` items from the environment variable (comma-separated), then the flags.
-fn pairs(flag: &str, var: &str, flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+/// `NAME=VALUE` items from the environment variable (comma-separated), then the flags (which
+/// win); also the names the flags gave. A name given twice in one place is refused.
+fn pairs(
+    flag: &str,
+    var: &str,
+    flags: &[String],
+) -> anyhow::Result<(BTreeMap<String, String>, Vec<String>)> {
     let env = std::env::var(var).unwrap_or_default();
+    let from_env = env.split(',').map(str::trim).filter(|s| !s.is_empty());
     let mut out = BTreeMap::new();
-    for item in env
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .chain(flags.iter().map(String::as_str))
-    {
-        let (name, value) = item
-            .split_once('=')
-            .filter(|(n, v)| !n.trim().is_empty() && !v.trim().is_empty())
-            .with_context(|| {
-                format!(
-                    "{flag} {}: expected NAME=VALUE",
-                    debian::sources::redact_userinfo(item)
-                )
-            })?;
-        out.insert(name.trim().to_string(), value.trim().to_string());
+    let mut named = Vec::new();
+    for (whence, items) in [
+        (format!("${var}"), from_env.collect::<Vec<_>>()),
+        (flag.to_string(), flags.iter().map(String::as_str).collect()),
+    ] {
+        let mut seen = std::collections::BTreeSet::new();
+        for item in items {
+            let (name, value) = item
+                .split_once('=')
+                .map(|(n, v)| (n.trim(), v.trim()))
+                .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+                .with_context(|| {
+                    format!(
+                        "{whence} {}: expected NAME=VALUE",
+                        debian::sources::redact_userinfo(item)
+                    )
+                })?;
+            anyhow::ensure!(
+                seen.insert(name.to_string()),
+                "{whence}: {name} is given twice"
+            );
+            if whence == flag {
+                named.push(name.to_string());
+            }
+            out.insert(name.to_string(), value.to_string());
+        }
     }
-    Ok(out)
+    Ok((out, named))
 }
 
 #[cfg(test)]
@@ -157,12 +158,25 @@ mod tests {
         };
         let e = Upstreams::read(&bad).unwrap_err().to_string();
         assert!(e.contains("--archive-key node: expected NAME=VALUE"), "{e}");
+        let twice = UpstreamFlags {
+            archive_mirrors: vec!["node=a".into(), "node=b".into()],
+            ..UpstreamFlags::default()
+        };
+        let e = Upstreams::read(&twice).unwrap_err().to_string();
+        assert_eq!(e, "--archive-mirror: node is given twice");
+        // The environment's names need not be the image's.
+        let quiet = Upstreams {
+            repository_urls: [("other".to_string(), "file:///r".to_string())].into(),
+            ..Upstreams::default()
+        };
+        assert!(quiet.check_known(&[], &[]).is_ok());
     }
 
     #[test]
     fn unknown_names_are_refused() {
         let u = Upstreams {
             repository_urls: [("adoptum".to_string(), "file:///r".to_string())].into(),
+            from_flags: vec![("--repository".into(), "adoptum".into())],
             ..Upstreams::default()
         };
         let e = u.check_known(&["node"], &["adoptium"]).unwrap_err();
