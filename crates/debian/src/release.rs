@@ -197,6 +197,14 @@ pub fn verify_clearsigned(file: &str, bytes: &[u8], keyring: &Keyring) -> Result
         reason,
     };
     let text = std::str::from_utf8(bytes).map_err(|_| sig_err("not UTF-8 text".into()))?;
+    if !text
+        .trim_start()
+        .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+    {
+        return Err(sig_err(
+            "not an OpenPGP clear-signed message (no BEGIN PGP SIGNED MESSAGE line first)".into(),
+        ));
+    }
     let (msg, _) = CleartextSignedMessage::from_string(text).map_err(|e| {
         // The parser's message may quote the input (in decimal bytes): keep one short line.
         let text = e.to_string();
@@ -283,7 +291,12 @@ fn check_signature(
             }
             return verifier
                 .verify_text(sig, text.as_bytes())
-                .map_err(|e| format!("bad signature by key {fp}: {e}"));
+                // The library's reason is a digest comparison in its own terms: say what it means.
+                .map_err(|_| {
+                    format!(
+                        "bad signature by key {fp}: the signed text or the signature was changed"
+                    )
+                });
         }
     }
     let who: Vec<String> = fingerprints
