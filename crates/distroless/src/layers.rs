@@ -74,6 +74,29 @@ pub struct Unit {
     /// Its entries may not replace a file or link a lower layer holds (an upstream archive,
     /// like a package: it adds to the image, never overwrites `/etc/passwd` or the CA bundle).
     pub adds_only: bool,
+    /// Entries made only when the layer is not in the cache (an archive unpacked), and what
+    /// names their content in the layer key (the archive's SHA-256 and how it is unpacked).
+    pub lazy: Option<LazyEntries>,
+}
+
+/// Entries made on demand, with a guard that keeps their files (a temporary directory) until
+/// the layer is written.
+#[derive(Clone)]
+pub struct LazyEntries {
+    /// Everything that shapes the entries' bytes.
+    pub key: String,
+    #[allow(clippy::type_complexity)]
+    pub make: std::sync::Arc<
+        dyn Fn() -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any>)> + Send + Sync,
+    >,
+}
+
+impl std::fmt::Debug for LazyEntries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyEntries")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything besides the unit that a layer's bytes depend on.
@@ -234,6 +257,9 @@ fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String 
     for (p, paths) in &unit.partial {
         h.update(format!("partial {} {} {paths:?}\n", p.name, p.sha256));
     }
+    if let Some(lazy) = &unit.lazy {
+        h.update(format!("lazy {}\n", lazy.key));
+    }
     let ca = &inputs.plan.ca_certificates.sha256;
     if unit.skeleton {
         h.update(format!("skeleton ca {ca}\n"));
@@ -287,10 +313,19 @@ pub fn build_layer(
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
     no_conflicts_below(&tree, view)?;
+    // Made now that the cache has missed; the guard keeps their files until the layer is out.
+    let (made, _guard) = match &unit.lazy {
+        Some(lazy) => {
+            let (entries, guard) = (lazy.make)()?;
+            (entries, Some(guard))
+        }
+        None => (Vec::new(), None),
+    };
+    let entries: Vec<&GenEntry> = unit.entries.iter().chain(&made).collect();
     if unit.adds_only {
-        nothing_replaced(&unit.entries, view)?;
+        nothing_replaced(&entries, view)?;
     }
-    add_generated(&unit.entries, view, &mut tree)?;
+    add_generated(&entries, view, &mut tree)?;
     let mut index = tree.index()?;
     if unit.ldcache {
         let mut with = view.clone();
@@ -339,7 +374,7 @@ fn no_conflicts_below(tree: &Tree, view: &ImageView) -> anyhow::Result<()> {
 }
 
 /// Fails when a generated file or link would land on one a lower layer holds.
-fn nothing_replaced(entries: &[GenEntry], view: &ImageView) -> anyhow::Result<()> {
+fn nothing_replaced(entries: &[&GenEntry], view: &ImageView) -> anyhow::Result<()> {
     for g in entries {
         let (GenEntry::File(p, ..) | GenEntry::Host(p, ..) | GenEntry::Symlink(p, ..)) = g else {
             continue;
@@ -378,7 +413,7 @@ fn land(view: &ImageView, path: &str) -> anyhow::Result<String> {
     })
 }
 
-fn add_generated(entries: &[GenEntry], view: &ImageView, tree: &mut Tree) -> anyhow::Result<()> {
+fn add_generated(entries: &[&GenEntry], view: &ImageView, tree: &mut Tree) -> anyhow::Result<()> {
     for g in entries {
         // A file or link where the image has a directory would take the directory away
         // (a CA bundle's directory, `/bin` on a merged-/usr release).
@@ -417,7 +452,7 @@ pub fn build_generated(
 ) -> anyhow::Result<(LayerBlob, LayerIndex)> {
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(false, below_links)?;
-    add_generated(&unit.entries, view, &mut tree)?;
+    add_generated(&unit.entries.iter().collect::<Vec<_>>(), view, &mut tree)?;
     let index = tree.index()?;
     let mut writer = LayerWriter::new(&layout.blobs(), compression, epoch)?;
     tree.write_layer(&mut writer)?;

@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 use oci::layer::Meta;
 
 use super::AppSpec;
-use crate::layers::GenEntry;
+use crate::layers::{GenEntry, LazyEntries};
 use crate::model::recipe::ArchiveSpec;
 use crate::model::{Arch, Upstreams};
 use crate::plan::Source;
@@ -151,33 +151,60 @@ pub fn materialize(
             .cache
             .ensure(&source.archive.fetcher, &want, source.reporter)
             .map_err(|e| place("url", e.to_string()))?;
-        let tree = unpacked(source, a, &archive, &file)
-            .map_err(|e| place("url", format!("{file}: {}", inside_only(&format!("{e:#}")))))?;
-        let entries = entries(tree.path(), &a.dest)?;
         let record = ArchiveRecord {
             name: a.name.clone(),
             version: a.version.clone(),
             url: debian::sources::redact_userinfo(url.as_str()),
-            sha256,
+            sha256: sha256.clone(),
             dest: a.dest.clone(),
         };
         out.push(Unpacked {
             label: format!("distroless archive: {} {} → {}", a.name, a.version, a.dest),
-            entries,
+            entries: lazy_entries(source, spec, i, archive, file, &sha256),
             record,
-            tree,
         });
     }
     Ok(out)
 }
 
-/// One archive, unpacked for a build: its layer's label and entries (files of `tree`, which
-/// lives as long as this value), and its record.
+/// The entries of an archive's layer, made only when the layer cache misses: the archive
+/// (hash-checked already) unpacked into a directory of this build, which lives until the
+/// layer is written. The key names everything that shapes the entries.
+fn lazy_entries(
+    source: &Source<'_>,
+    spec: &AppSpec,
+    i: usize,
+    archive: std::path::PathBuf,
+    file: String,
+    sha256: &str,
+) -> LazyEntries {
+    let a = spec.recipe.archives[i].clone();
+    let key = format!(
+        "archive {sha256} strip {} include {:?} exclude {:?} dest {}",
+        a.strip_components, a.include, a.exclude, a.dest
+    );
+    let root = source.archive.cache.root().to_path_buf();
+    let spec = spec.clone();
+    let make = move || -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any>)> {
+        let tree = unpacked(&root, &a, &archive, &file).map_err(|e| {
+            let why = format!("{file}: {}", inside_only(&format!("{e:#}")));
+            spec.error(Some(("archives", i)), "url", why)
+        })?;
+        let entries = entries(tree.path(), &a.dest)?;
+        Ok((entries, Box::new(tree)))
+    };
+    LazyEntries {
+        key,
+        make: std::sync::Arc::new(make),
+    }
+}
+
+/// One archive of a build: its layer's label, its entries (made when the layer is built), and
+/// its record.
 pub struct Unpacked {
     pub label: String,
-    pub entries: Vec<GenEntry>,
+    pub entries: LazyEntries,
     pub record: ArchiveRecord,
-    pub tree: tempfile::TempDir,
 }
 
 /// An error's text without the paths of our own unpacking directory (`…/.unpack-PID-X/`),
@@ -341,17 +368,17 @@ fn expected_sha256(
 /// back, while the archive itself is hash-checked on every read. Directories a killed build
 /// left are swept first.
 fn unpacked(
-    source: &Source<'_>,
+    cache_root: &Path,
     a: &ArchiveSpec,
     archive: &Path,
     file: &str,
 ) -> anyhow::Result<tempfile::TempDir> {
     // Trees earlier versions kept between builds (no longer trusted or used).
-    let old = source.archive.cache.root().join("archives-v1");
+    let old = cache_root.join("archives-v1");
     if old.is_dir() {
         let _ = fs_err::remove_dir_all(&old);
     }
-    let root = source.archive.cache.root().join("archives-v2");
+    let root = cache_root.join("archives-v2");
     fs_err::create_dir_all(&root)?;
     sweep(&root);
     let tmp = tempfile::Builder::new()

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use super::AppSpec;
 use super::archives::{self, ArchiveRecord, LockedArchive};
-use crate::layers::GenEntry;
+use crate::layers::LazyEntries;
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Upstreams};
 use crate::plan::{Repository, Source};
@@ -31,11 +31,9 @@ pub struct Upstream {
 /// The archives of a chain for one architecture, unpacked.
 #[derive(Default)]
 pub struct ArchiveLayers {
-    /// (tier it follows, layer label, entries), in chain order.
-    pub layers: Vec<(String, String, Vec<GenEntry>)>,
+    /// (tier it follows, layer label, entries made when the layer is built), in chain order.
+    pub layers: Vec<(String, String, LazyEntries)>,
     pub records: Vec<ArchiveRecord>,
-    /// The unpacked trees the layers' entries are read from, removed when this is dropped.
-    pub trees: Vec<tempfile::TempDir>,
 }
 
 impl Upstream {
@@ -90,7 +88,6 @@ impl Upstream {
             for u in archives::materialize(source, spec, arch, upstreams, locked)? {
                 out.layers.push((tier.clone(), u.label, u.entries));
                 out.records.push(u.record);
-                out.trees.push(u.tree);
             }
         }
         Ok(out)

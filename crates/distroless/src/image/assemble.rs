@@ -196,8 +196,7 @@ impl ArchStep<'_> {
             .map(|(tier, label, entries)| {
                 let unit = Unit {
                     label: label.clone(),
-                    entries: entries.clone(),
-                    uncached: true,
+                    lazy: Some(entries.clone()),
                     adds_only: true,
                     ..Unit::default()
                 };
