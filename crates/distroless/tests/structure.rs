@@ -17,6 +17,11 @@ const CASES: &[(&str, &[&str])] = &[
     ("static-debian13", &["skeleton", "debian13"]),
     ("base-debian12", &["skeleton", "libc", "debian12"]),
     ("base-debian13:nonroot", &["skeleton", "libc", "debian13"]),
+    ("base-nossl-debian12", &["skeleton", "libc", "debian12"]),
+    (
+        "base-nossl-debian13:nonroot",
+        &["skeleton", "libc", "debian13"],
+    ),
     ("cc-debian13", &["skeleton", "libc", "debian13"]),
     ("static-debian12:debug", &["skeleton", "debug", "debian12"]),
     (
@@ -61,8 +66,8 @@ fn published_structure_checks_pass_on_our_images() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The catalog's Node.js images with the official binary (served on 127.0.0.1, see
-/// `support::NodeReleases`), judged like the published nodejs24.
+/// The catalog's Node.js images with the official binaries (served on 127.0.0.1, see
+/// `support::NodeReleases`), judged like the published nodejs22/24/26.
 #[test]
 fn nodejs_structure_checks_pass() {
     if !have_tool("container-structure-test") || !have_tool("npm") {
@@ -71,14 +76,25 @@ fn nodejs_structure_checks_pass() {
     let Some(engine) = testkit::engine::Dockerd::start() else {
         return;
     };
-    let node = support::NodeReleases::for_catalog("nodejs24");
     let tmp = tempfile::tempdir().unwrap();
-    let vars = [("{version}", node.version.as_str())];
     let configs = ["skeleton", "libc", "debian13", "nodejs"];
-    let failures: Vec<String> = ["nodejs24-debian13", "nodejs24-debian13:nonroot"]
-        .iter()
-        .filter_map(|image| judge(&engine, tmp.path(), image, &node.args(), &configs, &vars))
-        .collect();
+    let mut failures = Vec::new();
+    for (name, images) in [
+        ("nodejs22", &["nodejs22-debian13"][..]),
+        (
+            "nodejs24",
+            &["nodejs24-debian13", "nodejs24-debian13:nonroot"][..],
+        ),
+        ("nodejs26", &["nodejs26-debian13:debug"][..]),
+    ] {
+        let node = support::NodeReleases::for_catalog(name);
+        let vars = [("{version}", node.version.as_str())];
+        failures.extend(
+            images
+                .iter()
+                .filter_map(|i| judge(&engine, tmp.path(), i, &node.args(), &configs, &vars)),
+        );
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
