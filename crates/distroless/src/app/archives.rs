@@ -234,7 +234,7 @@ fn no_sha256(a: &ArchiveSpec, arch: Arch) -> String {
 
 /// The command that locks the recipe again.
 fn relock(spec: &AppSpec) -> String {
-    match spec.file.strip_prefix(super::upstream::CATALOG_PREFIX) {
+    match spec.file.strip_prefix(super::CATALOG_PREFIX) {
         Some(name) => format!("distroless lock {name} (with the flags that name its sources)"),
         None => format!("distroless lock -f {}", spec.file),
     }

@@ -54,6 +54,10 @@ impl AppSpec {
     }
 }
 
+/// How a catalog recipe is named in errors about its sources (`catalog image nodejs24: …`):
+/// its file is embedded, not one the user has.
+pub const CATALOG_PREFIX: &str = "catalog image ";
+
 /// The largest recipe file we read.
 const MAX_RECIPE: u64 = 1 << 20;
 

@@ -9,15 +9,12 @@
 
 use std::path::PathBuf;
 
-use super::AppSpec;
+use super::{AppSpec, CATALOG_PREFIX};
 use super::archives::{self, ArchiveRecord, LockedArchive};
 use crate::layers::LazyEntries;
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Upstreams};
 use crate::plan::{Repository, Source};
-
-/// How errors about a catalog recipe's sources begin (`catalog image nodejs24: …`).
-pub const CATALOG_PREFIX: &str = "catalog image ";
 
 /// The recipes of a chain that name sources beyond Debian, ready to fetch from.
 pub struct Upstream {
