@@ -38,6 +38,7 @@ pub struct Archive<'a> {
 }
 
 /// One suite's verified `Release` and the `Packages` file it names for an architecture.
+#[derive(Clone)]
 pub struct SuiteIndex {
     pub mirror: Url,
     pub suite: String,
@@ -51,6 +52,7 @@ pub struct SuiteIndex {
 
 /// The verified indexes of a release for one architecture: the main suite first, then
 /// `-updates` and `-security` (absent when the archive does not carry them).
+#[derive(Clone)]
 pub struct Indexes {
     pub suites: Vec<(Url, String, Option<SuiteIndex>)>,
 }

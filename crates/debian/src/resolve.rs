@@ -26,7 +26,7 @@ use crate::version::Version;
 /// compact string (fields joined by U+001F) and turned back into a [`Package`] only when the
 /// resolver looks at it. This keeps a cold build's peak memory at a fraction of a fully parsed
 /// index.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Universe {
     packages: HashMap<Box<str>, Compact>,
     providers: HashMap<String, Vec<(String, Option<String>)>>,
@@ -34,7 +34,7 @@ pub struct Universe {
     origins: Vec<(String, String)>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Compact {
     fields: Box<str>,
     origin: u16,

@@ -356,7 +356,13 @@ fn finish(
     let top = tagged_index(
         &layout,
         manifests,
-        &req.destination.ref_names(&name, &tags),
+        &match &req.matrix {
+            Some(m) => tags
+                .iter()
+                .map(|t| format!("{}:{t}", m.repository))
+                .collect(),
+            None => req.destination.ref_names(&name, &tags),
+        },
         req.destination.kept(req.replace),
     )?;
     let index_digest = index_digest(&top)?;
@@ -372,11 +378,15 @@ fn finish(
     };
     // SBOMs are written under temporary names first and renamed beside the image only once
     // the image is in place: a failed or interrupted build leaves neither.
+    let evidence = match &req.matrix {
+        Some(m) => crate::model::Destination::Layout(m.evidence.clone()),
+        None => req.destination.clone(),
+    };
     let mut staged = Vec::new();
     let mut byproducts = Vec::new();
     for b in &built {
         for doc in &b.sboms {
-            let path = req.destination.sbom_path(&doc.arch, doc.kind, multi);
+            let path = evidence.sbom_path(&doc.arch, doc.kind, multi);
             byproducts.push(provenance::Byproduct::of(&path, doc, &b.summary.digest));
             staged.push((crate::files::stage(&path, &doc.bytes)?, path));
         }
@@ -396,7 +406,7 @@ fn finish(
         record.started,
         &byproducts,
     );
-    let provenance_path = req.destination.provenance_path();
+    let provenance_path = evidence.provenance_path();
     let staged_provenance = crate::files::stage(&provenance_path, &statement.to_json())?;
     output::finish(layout, &top, &req.destination, docker.as_ref())?;
     let mut sboms = Vec::new();
@@ -539,6 +549,7 @@ mod tests {
             replace: false,
             audit: None,
             invocation: Vec::new(),
+            matrix: None,
         }
     }
 

@@ -14,6 +14,7 @@ use cli::args::{Cli, Command};
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
+        Command::Build(args) if args.matrix.is_some() || args.all => cli::matrix::run(args),
         Command::Build(args) => cli::build::run(args),
         Command::Lock(args) => cli::lock::run(args),
         Command::Debug(args) => cli::debug::run(args),

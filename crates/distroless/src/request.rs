@@ -52,6 +52,16 @@ pub struct BuildRequest {
     pub audit: Option<crate::model::policy::Policy>,
     /// The command line, secrets redacted (recorded in the provenance).
     pub invocation: Vec<String>,
+    /// In a matrix: the image's repository (its layout refs are `REPOSITORY:TAG`) and where
+    /// its SBOMs and provenance go (`STEM.spdx.json`, …) instead of beside the layout.
+    pub matrix: Option<MatrixPlace>,
+}
+
+/// Where one image of a matrix lands in the matrix's shared layout.
+#[derive(Debug, Clone)]
+pub struct MatrixPlace {
+    pub repository: String,
+    pub evidence: std::path::PathBuf,
 }
 
 impl Target {

@@ -249,7 +249,7 @@ pub fn analyse_cached(
     programs: &[Program],
     extra_roots: &[String],
 ) -> anyhow::Result<Needs> {
-    let indexes = source.archive.indexes(release.codename, arch.debian())?;
+    let indexes = source.indexes(release.codename, arch.debian())?;
     let mut h = sha2::Sha256::new();
     h.update(format!("{arch}\n{}\n{extra_roots:?}\n", release.number));
     h.update(indexes.fingerprint());
@@ -262,7 +262,7 @@ pub fn analyse_cached(
     if let Some(needs) = source.cache.read::<Needs>(Record::AutoNeeds, &key) {
         return Ok(needs);
     }
-    let universe = source.archive.universe(&indexes)?;
+    let universe = source.universe(&indexes)?;
     let needs = analyse(
         source,
         &universe,

@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 
-use super::{AppSpec, CATALOG_PREFIX};
 use super::archives::{self, ArchiveRecord, LockedArchive};
+use super::{AppSpec, CATALOG_PREFIX};
 use crate::layers::LazyEntries;
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Upstreams};

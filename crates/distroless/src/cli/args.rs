@@ -218,6 +218,17 @@ pub(crate) struct BuildArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub(crate) file: Option<std::path::PathBuf>,
 
+    /// Build a family in one process: the images, Debian releases, tags and architectures a
+    /// matrix file names, into one OCI layout (-o DIR, refs REPOSITORY:TAG) and/or a registry
+    /// (--push HOST[:PORT][/PREFIX]). Shared layers are built once.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["image", "file"])]
+    pub(crate) matrix: Option<std::path::PathBuf>,
+
+    /// Build the whole catalog as a matrix (every image, release and tag; images whose
+    /// sources beyond Debian are not given on the command line are skipped, and said).
+    #[arg(long, conflicts_with_all = ["image", "file", "matrix"])]
+    pub(crate) all: bool,
+
     #[command(flatten)]
     pub(crate) app: AppArgs,
 

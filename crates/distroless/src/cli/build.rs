@@ -222,16 +222,28 @@ fn request(
         .clone()
         .or(scratch)
         .unwrap_or_else(|| PathBuf::from(default_name));
+    let target = Target {
+        base,
+        app,
+        arches,
+        lock,
+        upstreams: source::upstreams(&args.source)?,
+    };
+    let destination = Destination::from_path(output, args.format == FormatArg::Docker);
+    request_for(args, target, destination)
+}
+
+/// The request the flags make for a target and a destination (the matrix makes one per image).
+pub(crate) fn request_for(
+    args: &BuildArgs,
+    target: Target,
+    destination: Destination,
+) -> anyhow::Result<BuildRequest> {
     Ok(BuildRequest {
         invocation: distroless::attest::provenance::invocation(std::env::args()),
-        target: Target {
-            base,
-            app,
-            arches,
-            lock,
-            upstreams: source::upstreams(&args.source)?,
-        },
-        destination: Destination::from_path(output, args.format == FormatArg::Docker),
+        matrix: None,
+        target,
+        destination,
         compression: compression(args.compression),
         layering: match args.layering {
             LayeringArg::Tier => Layering::Tier,

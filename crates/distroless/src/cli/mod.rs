@@ -10,6 +10,7 @@ pub(crate) mod inspect;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod lock;
+pub(crate) mod matrix;
 pub(crate) mod needs;
 pub(crate) mod progress;
 pub(crate) mod registry;

@@ -7,6 +7,7 @@ pub mod base;
 pub mod catalog;
 pub mod destination;
 pub mod lock;
+pub mod matrix;
 pub mod policy;
 pub mod recipe;
 pub mod release;

@@ -10,8 +10,9 @@ pub mod locked;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use debian::archive::{Archive, Indexes};
@@ -90,6 +91,44 @@ pub struct Source<'a> {
     pub archive: Archive<'a>,
     pub cache: Cache,
     pub reporter: &'a dyn Reporter,
+    /// What this process has read already: a matrix of images reads each release's
+    /// `InRelease` files once and parses each `Packages` file once.
+    memo: Memo,
+}
+
+#[derive(Default)]
+struct Memo {
+    indexes: Mutex<HashMap<(String, String), Indexes>>,
+    universes: Mutex<HashMap<String, Arc<Universe>>>,
+}
+
+impl Source<'_> {
+    /// The verified indexes of a release for an architecture (read once per process).
+    pub fn indexes(&self, codename: &str, arch: &str) -> anyhow::Result<Indexes> {
+        let key = (codename.to_string(), arch.to_string());
+        if let Some(i) = lock(&self.memo.indexes).get(&key) {
+            return Ok(i.clone());
+        }
+        let read = self.archive.indexes(codename, arch)?;
+        lock(&self.memo.indexes).insert(key, read.clone());
+        Ok(read)
+    }
+
+    /// The package universe of verified indexes (parsed once per process).
+    pub fn universe(&self, indexes: &Indexes) -> anyhow::Result<Arc<Universe>> {
+        let key = indexes.fingerprint();
+        if let Some(u) = lock(&self.memo.universes).get(&key) {
+            return Ok(Arc::clone(u));
+        }
+        let parsed = Arc::new(self.archive.universe(indexes)?);
+        lock(&self.memo.universes).insert(key, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+}
+
+/// A memo's map, even if another thread panicked holding it (it only ever holds whole values).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<'a> Source<'a> {
@@ -125,6 +164,7 @@ impl<'a> Source<'a> {
             archive,
             cache,
             reporter,
+            memo: Memo::default(),
         })
     }
 }
@@ -232,8 +272,8 @@ pub fn load_universe(
     release: DebianRelease,
     arch: Arch,
 ) -> anyhow::Result<Universe> {
-    let indexes = source.archive.indexes(release.codename, arch.debian())?;
-    Ok(source.archive.universe(&indexes)?)
+    let indexes = source.indexes(release.codename, arch.debian())?;
+    Ok(Universe::clone(&*source.universe(&indexes)?))
 }
 
 /// A third-party apt repository, ready to read: its URL, what to read of it, the only key
@@ -334,7 +374,7 @@ pub fn plan(
 ) -> anyhow::Result<Plan> {
     let local = additions.local;
     let release = image.release;
-    let indexes = source.archive.indexes(release.codename, arch.debian())?;
+    let indexes = source.indexes(release.codename, arch.debian())?;
     let newest = busybox_indexes(source, image, arch);
     let mut key = plan_key(chain, image, arch, &indexes);
     if let Some(n) = &newest {
@@ -365,14 +405,21 @@ pub fn plan(
         });
         return Ok(plan);
     }
-    let mut universe = source.archive.universe(&indexes)?;
-    let replaced = merge_repositories(&mut universe, &read, additions.repositories);
-    for p in local {
-        universe.pin(p.clone());
-    }
-    universe.finish();
+    let shared = source.universe(&indexes)?;
+    // Debian's universe as parsed, unless packages from elsewhere join it (then a copy).
+    let (universe, replaced) = if read.is_empty() && local.is_empty() {
+        (shared, Vec::new())
+    } else {
+        let mut own = Universe::clone(&shared);
+        let replaced = merge_repositories(&mut own, &read, additions.repositories);
+        for p in local {
+            own.pin(p.clone());
+        }
+        own.finish();
+        (Arc::new(own), replaced)
+    };
     let busybox = match &newest {
-        Some(n) => source.archive.universe(n)?.get("busybox-static"),
+        Some(n) => source.universe(n)?.get("busybox-static"),
         None => universe.get("busybox-static"),
     };
     let main = indexes.main()?;
@@ -427,7 +474,7 @@ fn busybox_indexes(source: &Source<'_>, image: &ImageRef, arch: Arch) -> Option<
     if !image.variant.debug || image.release == newest {
         return None;
     }
-    match source.archive.indexes(newest.codename, arch.debian()) {
+    match source.indexes(newest.codename, arch.debian()) {
         Ok(i) => Some(i),
         Err(e) => {
             source.reporter.warn(&format!(

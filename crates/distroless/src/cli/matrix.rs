@@ -1,0 +1,302 @@
+//! `distroless build --matrix FILE` / `--all`: a family of catalog images in one process. One
+//! archive client and cache serve every image, so each index is read, each package fetched
+//! and each layer built once, whatever number of images share it; every image lands in one OCI
+//! layout under `REPOSITORY:TAG` (its SBOMs and provenance in `OUT.evidence/`), then, with
+//! `--push`, in a registry (shared blobs sent once: the push skips what the registry has).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use distroless::app::upstream::Upstream;
+use distroless::build;
+use distroless::model::matrix::{Job, Matrix};
+use distroless::model::{Arch, Base, Catalog, Destination, Upstreams};
+use distroless::plan::Source;
+use distroless::request::{Arches, MatrixPlace, Target};
+use oci::read::ForeignImage;
+use registry::Reference;
+
+use super::args::BuildArgs;
+use super::build::{parse_arches, request_for};
+use super::source;
+
+/// An image left out of `--all`, and why (the flags it needs).
+#[derive(serde::Serialize)]
+struct Skipped {
+    image: String,
+    why: String,
+}
+
+/// One image of the matrix as built.
+#[derive(serde::Serialize)]
+struct Row {
+    reference: String,
+    digest: String,
+    arches: Vec<String>,
+    layers: usize,
+    seconds: f64,
+    /// Where it was pushed, if it was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pushed: Vec<String>,
+}
+
+/// Runs a matrix build.
+pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded()?;
+    let (file, matrix) = match &args.matrix {
+        Some(path) => {
+            let text = String::from_utf8(distroless::files::read_regular(path, 1 << 20)?)
+                .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+            let shown = path.display().to_string();
+            let m = Matrix::parse(&shown, &text)?;
+            (shown, m)
+        }
+        None => ("--all".to_string(), Matrix::all()),
+    };
+    anyhow::ensure!(
+        args.format != super::args::FormatArg::Docker,
+        "a matrix is written as one OCI layout; --format docker holds one image"
+    );
+    let upstreams = source::upstreams(&args.source)?;
+    let names = if args.arches.is_empty() {
+        &matrix.arches
+    } else {
+        &args.arches
+    };
+    let arches = if names.is_empty() {
+        vec![Arch::host()]
+    } else {
+        parse_arches(names)?
+    };
+    let (jobs, skipped) = runnable(
+        &catalog,
+        matrix.jobs(&file, &catalog)?,
+        &upstreams,
+        &arches,
+        args.all,
+    )?;
+    let registry = args.push.first().cloned().or(matrix.registry.clone());
+    anyhow::ensure!(
+        args.push.len() <= 1,
+        "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
+    );
+    if args.dry_run {
+        return print_jobs(&jobs, &skipped, &arches, registry.as_deref(), args.json);
+    }
+    let scratch = (args.output.is_none() && registry.is_some())
+        .then(tempfile::tempdir)
+        .transpose()?;
+    let out = match (&args.output, &scratch) {
+        (Some(o), _) => o.clone(),
+        (None, Some(t)) => t.path().join("matrix"),
+        (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
+    };
+    let evidence = PathBuf::from(format!("{}.evidence", out.display()));
+    fs_err::create_dir_all(&evidence)?;
+    let reporter = source::reporter(&args.source, args.json);
+    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+    let mut rows = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let started = Instant::now();
+        let target = Target {
+            base: Base::Catalog(job.image.clone()),
+            app: None,
+            arches: Arches::Listed(arches.clone()),
+            lock: None,
+            upstreams: upstreams.clone(),
+        };
+        let mut req = request_for(args, target, Destination::Layout(out.clone()))?;
+        // The first image replaces the layout only when asked; the others add to it.
+        req.replace = args.replace && i == 0;
+        req.matrix = Some(MatrixPlace {
+            repository: job.repository.clone(),
+            evidence: evidence.join(evidence_name(job)),
+        });
+        let summary =
+            build::build(&source, &catalog, &req).map_err(|e| e.context(job.reference()))?;
+        rows.push(Row {
+            reference: job.reference(),
+            digest: summary.digest,
+            arches: summary.manifests.iter().map(|m| m.arch.clone()).collect(),
+            layers: summary
+                .manifests
+                .iter()
+                .map(|m| m.layers)
+                .max()
+                .unwrap_or(0),
+            seconds: started.elapsed().as_secs_f64(),
+            pushed: Vec::new(),
+        });
+    }
+    if let Some(prefix) = &registry {
+        push(
+            args,
+            &out,
+            prefix,
+            &jobs,
+            &mut rows,
+            matrix.arch_tags || args.arch_tags,
+        )?;
+    }
+    print_rows(&rows, &skipped, &out, scratch.is_some(), args)
+}
+
+/// The jobs whose sources beyond Debian are all given (with `--all`, the others are skipped
+/// and returned with the flags they need; a matrix that names such an image fails).
+fn runnable(
+    catalog: &Catalog,
+    jobs: Vec<Job>,
+    upstreams: &Upstreams,
+    arches: &[Arch],
+    all: bool,
+) -> anyhow::Result<(Vec<Job>, Vec<Skipped>)> {
+    let mut keep = Vec::new();
+    let mut skipped: Vec<Skipped> = Vec::new();
+    for job in jobs {
+        let chain = catalog.chain(&job.image.name)?;
+        let ready = Upstream::prepare(&chain, None, upstreams)
+            .and_then(|u| arches.iter().try_for_each(|&a| u.check(a, upstreams)));
+        match ready {
+            Ok(()) => keep.push(job),
+            Err(e) if all => {
+                if !skipped.iter().any(|s| s.image == job.image.name) {
+                    skipped.push(Skipped {
+                        image: job.image.name.clone(),
+                        why: format!("{e:#}"),
+                    });
+                }
+            }
+            Err(e) => return Err(e.context(job.reference())),
+        }
+    }
+    Ok((keep, skipped))
+}
+
+/// `distroless_static-debian12_latest`: the stem of an image's evidence files.
+fn evidence_name(job: &Job) -> String {
+    format!("{}_{}", job.repository.replace('/', "_"), job.tag)
+}
+
+/// Pushes every image to `PREFIX/REPOSITORY:TAG`, in matrix order (a blob shared by many
+/// images is sent once: later pushes find it in the registry).
+fn push(
+    args: &BuildArgs,
+    out: &Path,
+    prefix: &str,
+    jobs: &[Job],
+    rows: &mut [Row],
+    arch_tags: bool,
+) -> anyhow::Result<()> {
+    let client = super::registry::client(&args.registry)?;
+    let cache = source::settings(&args.source)?.cache_dir;
+    for (job, row) in jobs.iter().zip(rows.iter_mut()) {
+        let target = Reference::parse(&format!(
+            "{}/{}",
+            prefix.trim_end_matches('/'),
+            job.reference()
+        ))?;
+        let image = ForeignImage::open(out, Some(&job.reference()))?;
+        let pushed = super::registry::push_image(&client, &image, &[target], arch_tags, &cache)
+            .map_err(|e| e.context(job.reference()))?;
+        row.pushed = pushed.into_iter().map(|p| p.reference).collect();
+    }
+    Ok(())
+}
+
+fn print_jobs(
+    jobs: &[Job],
+    skipped: &[Skipped],
+    arches: &[Arch],
+    registry: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<serde_json::Value> = jobs
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "reference": j.reference(),
+                    "image": j.image.canonical(),
+                    "arches": arches.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "push": registry.map(|r| format!("{}/{}", r.trim_end_matches('/'), j.reference())),
+                })
+            })
+            .collect();
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"images": items, "skipped": skipped}),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let shown: Vec<String> = arches.iter().map(ToString::to_string).collect();
+    writeln!(out, "{} images, {}:", jobs.len(), shown.join(", "))?;
+    for j in jobs {
+        writeln!(out, "  {:48} {}", j.reference(), j.image.canonical())?;
+    }
+    say_skipped(&mut out, skipped)?;
+    Ok(())
+}
+
+fn say_skipped(out: &mut impl Write, skipped: &[Skipped]) -> anyhow::Result<()> {
+    for s in skipped {
+        writeln!(out, "skipped {}: {}", s.image, s.why)?;
+    }
+    Ok(())
+}
+
+fn print_rows(
+    rows: &[Row],
+    skipped: &[Skipped],
+    out_dir: &Path,
+    scratch: bool,
+    args: &BuildArgs,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "output": (!scratch).then(|| out_dir.display().to_string()),
+                "images": rows,
+                "skipped": skipped,
+            }),
+        )?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if args.source.quiet {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:48} {:8} {:>6} {:>7}  DIGEST",
+        "IMAGE", "ARCHES", "LAYERS", "SECONDS"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "{:48} {:8} {:>6} {:>7.2}  {}",
+            r.reference,
+            r.arches.len(),
+            r.layers,
+            r.seconds,
+            r.digest
+        )?;
+    }
+    let total: f64 = rows.iter().map(|r| r.seconds).sum();
+    let where_ = if scratch {
+        String::new()
+    } else {
+        format!(" into {}", out_dir.display())
+    };
+    writeln!(out, "{} images in {total:.2} s{where_}", rows.len())?;
+    if rows.iter().any(|r| !r.pushed.is_empty()) {
+        let n: usize = rows.iter().map(|r| r.pushed.len()).sum();
+        writeln!(out, "pushed {n} references")?;
+    }
+    say_skipped(&mut out, skipped)?;
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! A matrix file: a family of catalog images (which images, Debian releases, tags and
+//! architectures) and where each goes, built in one process by `build --matrix FILE` (or the
+//! whole catalog with `build --all`). Plain data and its expansion into jobs; nothing here
+//! builds.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use super::catalog::{Catalog, ImageRef, Variant};
+use super::release::{DebianRelease, RELEASES};
+
+/// The four tags of every catalog image.
+pub const TAGS: [&str; 4] = ["latest", "nonroot", "debug", "debug-nonroot"];
+
+/// The matrix file, as written.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Matrix {
+    /// Catalog image names (`static`, `python3`); `["all"]` for the whole catalog.
+    pub images: Vec<String>,
+    /// Debian releases (default: every one); an image is built for those it exists for.
+    #[serde(default)]
+    pub releases: Vec<u32>,
+    /// Tags (default: latest, nonroot, debug, debug-nonroot).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Debian architectures of every index (default: the host's).
+    #[serde(default)]
+    pub arches: Vec<String>,
+    /// Each image's repository, with `{image}` and `{release}`:
+    /// default `distroless/{image}-debian{release}`, the published names.
+    #[serde(default = "default_repository")]
+    pub repository: String,
+    /// Where `--push` sends the repositories (`127.0.0.1:5000/team`), unless the flag says.
+    pub registry: Option<String>,
+    /// Also tag each architecture's manifest (`latest-amd64`), as the published images do.
+    #[serde(default)]
+    pub arch_tags: bool,
+}
+
+fn default_repository() -> String {
+    "distroless/{image}-debian{release}".to_string()
+}
+
+/// One image of the matrix: a catalog reference and the repository and tag it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub image: ImageRef,
+    pub repository: String,
+    pub tag: String,
+}
+
+impl Job {
+    /// `REPOSITORY:TAG`, the image's name in the matrix's layout.
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+impl Matrix {
+    /// Parses a matrix file; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> anyhow::Result<Self> {
+        let m: Matrix = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{file}: {}", e.message().trim().replace('\n', " ")))?;
+        anyhow::ensure!(!m.images.is_empty(), "{file}: images: name at least one");
+        Ok(m)
+    }
+
+    /// The whole catalog, every release, the four tags.
+    pub fn all() -> Self {
+        Matrix {
+            images: vec!["all".into()],
+            releases: Vec::new(),
+            tags: Vec::new(),
+            arches: Vec::new(),
+            repository: default_repository(),
+            registry: None,
+            arch_tags: false,
+        }
+    }
+
+    /// Every image × release × tag, in catalog order; an image is skipped for a release it
+    /// does not exist for. Unknown names, releases and tags are errors naming `file`.
+    pub fn jobs(&self, file: &str, catalog: &Catalog) -> anyhow::Result<Vec<Job>> {
+        let names: Vec<String> = if self.images.iter().any(|i| i == "all") {
+            catalog.names().into_iter().map(str::to_string).collect()
+        } else {
+            self.images.clone()
+        };
+        let releases: Vec<DebianRelease> = if self.releases.is_empty() {
+            RELEASES.to_vec()
+        } else {
+            (self.releases.iter())
+                .map(|&n| {
+                    DebianRelease::from_number(n).with_context(|| format!("{file}: releases"))
+                })
+                .collect::<anyhow::Result<_>>()?
+        };
+        let tags: Vec<String> = if self.tags.is_empty() {
+            TAGS.iter().map(ToString::to_string).collect()
+        } else {
+            self.tags.clone()
+        };
+        for t in &tags {
+            if !TAGS.contains(&t.as_str()) {
+                bail!("{file}: tags: unknown tag {t:?} (use {})", TAGS.join(", "));
+            }
+        }
+        let mut jobs = Vec::new();
+        let mut seen = BTreeSet::new();
+        for name in &names {
+            let recipe = catalog.get(name).with_context(|| {
+                format!(
+                    "{file}: images: no catalog image named {name:?} (known: {})",
+                    catalog.names().join(", ")
+                )
+            })?;
+            for release in releases.iter().filter(|r| recipe.supports(r.number)) {
+                let repository = self
+                    .repository
+                    .replace("{image}", name)
+                    .replace("{release}", &release.number.to_string());
+                check_repository(file, &repository)?;
+                for tag in &tags {
+                    let image = ImageRef {
+                        name: name.clone(),
+                        release: *release,
+                        variant: variant(tag),
+                    };
+                    let job = Job {
+                        image,
+                        repository: repository.clone(),
+                        tag: tag.clone(),
+                    };
+                    if !seen.insert(job.reference()) {
+                        bail!(
+                            "{file}: repository: {} names two images (use {{image}} and {{release}})",
+                            job.reference()
+                        );
+                    }
+                    jobs.push(job);
+                }
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+fn variant(tag: &str) -> Variant {
+    Variant {
+        nonroot: tag.contains("nonroot"),
+        debug: tag.contains("debug"),
+    }
+}
+
+/// A repository name as the distribution spec has it: lower-case components of letters,
+/// digits and single separators, joined by `/`.
+fn check_repository(file: &str, name: &str) -> anyhow::Result<()> {
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+            && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+    };
+    if name.len() > 200 || !name.split('/').all(component_ok) {
+        bail!(
+            "{file}: repository: {name:?} is not a repository name (lower-case components separated by /)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_matrix_expands_to_the_images_that_exist() {
+        let c = Catalog::embedded().unwrap();
+        let m = Matrix::parse(
+            "m.toml",
+            "images = [\"static\", \"java17\"]\ntags = [\"latest\", \"debug\"]\n",
+        )
+        .unwrap();
+        let refs: Vec<String> = m
+            .jobs("m.toml", &c)
+            .unwrap()
+            .iter()
+            .map(Job::reference)
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                "distroless/static-debian12:latest",
+                "distroless/static-debian12:debug",
+                "distroless/static-debian13:latest",
+                "distroless/static-debian13:debug",
+                "distroless/java17-debian12:latest",
+                "distroless/java17-debian12:debug",
+            ]
+        );
+        let all = Matrix::all().jobs("--all", &c).unwrap();
+        assert!(all.len() > 60, "{}", all.len());
+    }
+
+    #[test]
+    fn bad_matrices_are_refused_naming_the_file() {
+        let c = Catalog::embedded().unwrap();
+        let err = |text: &str| {
+            Matrix::parse("m.toml", text)
+                .and_then(|m| m.jobs("m.toml", &c))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("images = [\"nope\"]\n")
+                .contains("m.toml: images: no catalog image named \"nope\"")
+        );
+        assert!(err("images = [\"static\"]\ntags = [\"edge\"]\n").contains("unknown tag \"edge\""));
+        assert!(err("images = [\"static\"]\nreleases = [11]\n").starts_with("m.toml: releases"));
+        assert!(
+            err("images = [\"static\", \"base\"]\nrepository = \"x/one\"\n")
+                .contains("names two images")
+        );
+        assert!(
+            err("images = [\"static\"]\nrepository = \"X/{image}\"\n")
+                .contains("not a repository name")
+        );
+        assert!(err("imagez = []\n").starts_with("m.toml: unknown field"));
+    }
+}
