@@ -1,0 +1,154 @@
+//! `build --matrix`: a family of catalog images in one process, into one OCI layout and a
+//! loopback registry (Debian's `docker-registry`), from the hermetic test archive.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+
+use testkit::fixtures::catalog_repo_for;
+use testkit::registry::Registry;
+
+const MATRIX: &str = "images = [\"static\", \"base\", \"cc\"]\nreleases = [13]\n\
+                      tags = [\"latest\", \"nonroot\", \"debug\"]\narches = [\"amd64\", \"arm64\"]\n\
+                      arch_tags = true\n";
+
+fn matrix(cache: &Path, repo: &testkit::Repo, dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["build", "--matrix", "m.toml", "--json"];
+    args.extend(extra);
+    let out = support::trusting(cache, &repo.file_url(), &args)
+        .current_dir(dir)
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    fs_err::write(tmp.path().join("m.toml"), MATRIX).unwrap();
+
+    // Nine images (three images × three tags), each an index of two platforms, in one layout
+    // whose refs are REPOSITORY:TAG, with SBOMs and provenance in OUT.evidence.
+    let doc = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
+    let images = doc["images"].as_array().unwrap();
+    assert_eq!(images.len(), 9, "{doc}");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(tmp.path().join("out/index.json")).unwrap()).unwrap();
+    let mut refs: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    refs.sort_unstable();
+    assert_eq!(refs.len(), 9);
+    assert!(refs.contains(&"distroless/cc-debian13:debug"), "{refs:?}");
+    for i in images {
+        let reference = i["reference"].as_str().unwrap();
+        let stem = reference.replace('/', "_").replace(':', "_");
+        for kind in ["provenance.json", "amd64.spdx.json", "arm64.cdx.json"] {
+            let f = tmp.path().join(format!("out.evidence/{stem}.{kind}"));
+            assert!(f.is_file(), "{}", f.display());
+        }
+        // Each ref is the image a single build of it makes.
+        let one = tmp.path().join(format!("one-{stem}"));
+        let image = reference.trim_start_matches("distroless/").to_string();
+        let one_s = one.to_str().unwrap();
+        let args = [
+            "build", &image, "-q", "--arch", "amd64", "--arch", "arm64", "-o", one_s,
+        ];
+        support::trusting(&cache, &repo.file_url(), &args)
+            .assert()
+            .success();
+        let single: serde_json::Value =
+            serde_json::from_slice(&fs_err::read(one.join("index.json")).unwrap()).unwrap();
+        assert_eq!(single["manifests"][0]["digest"], i["digest"], "{reference}");
+    }
+
+    // Pushed: every image under PREFIX/REPOSITORY:TAG (and TAG-ARCH); a blob shared by many
+    // images is uploaded once; a second run uploads nothing.
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let prefix = format!("{}/family", reg.addr);
+    let doc = matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);
+    let pushed: Vec<&str> = doc["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["pushed"].as_array().unwrap())
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        pushed.contains(&format!("{prefix}/distroless/base-debian13:nonroot-arm64").as_str()),
+        "{pushed:?}"
+    );
+    let uploads = reg.requests("POST", "/blobs/uploads/");
+    let layouts_blobs = fs_err::read_dir(tmp.path().join("out/blobs/sha256"))
+        .unwrap()
+        .count();
+    assert!(
+        uploads <= layouts_blobs,
+        "{uploads} uploads for {layouts_blobs} distinct blobs"
+    );
+    matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);
+    assert_eq!(
+        reg.requests("POST", "/blobs/uploads/"),
+        uploads,
+        "nothing uploaded again"
+    );
+}
+
+#[test]
+fn bad_matrices_and_missing_sources_are_one_line() {
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let fails = |text: &str, extra: &[&str]| {
+        fs_err::write(tmp.path().join("m.toml"), text).unwrap();
+        let mut args = vec!["build", "--matrix", "m.toml", "-o", "out"];
+        args.extend(extra);
+        let out = support::trusting(&cache, &repo.file_url(), &args)
+            .current_dir(tmp.path())
+            .assert()
+            .failure();
+        assert!(!tmp.path().join("out").exists());
+        String::from_utf8_lossy(&out.get_output().stderr)
+            .trim()
+            .to_string()
+    };
+    let err = fails("images = [\"static\"]\ntags = [\"edge\"]\n", &[]);
+    assert!(
+        err.starts_with("error: m.toml: tags: unknown tag \"edge\""),
+        "{err}"
+    );
+    let err = fails("images = [\"nodejs24\"]\n", &[]);
+    assert!(
+        err.contains("nodejs24-debian13:latest") && err.contains("--archive-mirror node=URL"),
+        "{err}"
+    );
+    // --all leaves such images out, and says which flags they need.
+    let out = support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "--all", "--dry-run", "--arch", "amd64"],
+    )
+    .assert()
+    .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        text.contains("skipped nodejs24:") && text.contains("skipped java21-temurin:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("distroless/python3-debian12:debug-nonroot"),
+        "{text}"
+    );
+}
