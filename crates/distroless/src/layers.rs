@@ -321,7 +321,16 @@ pub fn build_layer(
         }
         None => (Vec::new(), None),
     };
-    let entries: Vec<&GenEntry> = unit.entries.iter().chain(&made).collect();
+    // A directory the image has keeps its owner and mode (`/home/nonroot` 65532 0700, `/tmp`
+    // 1777): what adds to an image only adds.
+    let entries: Vec<&GenEntry> = (unit.entries.iter().chain(&made))
+        .filter(|e| match e {
+            GenEntry::Dir(p, _) if unit.adds_only => {
+                !matches!(view.resolve(p), crate::rootfs::view::Resolved::Dir(_))
+            }
+            _ => true,
+        })
+        .collect();
     if unit.adds_only {
         nothing_replaced(&entries, view)?;
     }

@@ -52,7 +52,7 @@ fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
     assert!(refs.contains(&"distroless/cc-debian13:debug"), "{refs:?}");
     for i in images {
         let reference = i["reference"].as_str().unwrap();
-        let stem = reference.replace('/', "_").replace(':', "_");
+        let stem = reference.replace(['/', ':'], "_");
         for kind in ["provenance.json", "amd64.spdx.json", "arm64.cdx.json"] {
             let f = tmp.path().join(format!("out.evidence/{stem}.{kind}"));
             assert!(f.is_file(), "{}", f.display());

@@ -652,6 +652,34 @@ fn catalog_sources_come_from_the_command_line_and_are_verified() {
     assert!(err.contains("no repository named adoptum"), "{err}");
 }
 
+/// A Node.js 24.21.0 release directory under `dir` holding an archive of `files` (under its
+/// top directory) and a checksum file signed by `key`.
+fn publish_node(key: &testkit::SignKey, dir: &Path, files: &[(&str, &[u8], u32)]) {
+    let v = dir.join("v24.21.0");
+    fs_err::create_dir_all(&v).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    {
+        let mut tar = tar::Builder::new(&mut gz);
+        for (name, data, mode) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(*mode);
+            h.set_cksum();
+            tar.append_data(&mut h, format!("node-v24.21.0-linux-x64/{name}"), *data)
+                .unwrap();
+        }
+        tar.finish().unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    fs_err::write(v.join("node-v24.21.0-linux-x64.tar.gz"), &gz).unwrap();
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&gz));
+    fs_err::write(
+        v.join("SHASUMS256.txt.asc"),
+        key.clearsign(&format!("{sha}  node-v24.21.0-linux-x64.tar.gz\n")),
+    )
+    .unwrap();
+}
+
 /// The hostile-input findings on sources beyond Debian, each refused in one line with nothing
 /// written: an archive replacing what a lower layer holds, a catalog image whose archive lacks
 /// its entrypoint, a key that is not a regular file, names that are not names; and what must
@@ -687,29 +715,15 @@ fn archives_add_to_an_image_and_never_replace_or_break_it() {
         "{err}"
     );
 
-    // The catalog's nodejs24 from a correctly signed archive without bin/node.
+    // The catalog's nodejs24 from a correctly signed archive without bin/node, and (at
+    // v24.21.0 under `script/`) one whose bin/node is a script, not a program.
     let tmp = tempfile::tempdir().unwrap();
-    let v = tmp.path().join("v24.21.0");
-    fs_err::create_dir_all(&v).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    {
-        let mut tar = tar::Builder::new(&mut gz);
-        let mut h = tar::Header::new_gnu();
-        h.set_size(3);
-        h.set_mode(0o644);
-        h.set_cksum();
-        tar.append_data(&mut h, "node-v24.21.0-linux-x64/LICENSE", &b"MIT"[..])
-            .unwrap();
-        tar.finish().unwrap();
-    }
-    let gz = gz.finish().unwrap();
-    fs_err::write(v.join("node-v24.21.0-linux-x64.tar.gz"), &gz).unwrap();
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&gz));
-    fs_err::write(
-        v.join("SHASUMS256.txt.asc"),
-        key.clearsign(&format!("{sha}  node-v24.21.0-linux-x64.tar.gz\n")),
-    )
-    .unwrap();
+    publish_node(&key, tmp.path(), &[("LICENSE", b"MIT", 0o644)]);
+    publish_node(
+        &key,
+        &tmp.path().join("script"),
+        &[("bin/node", b"#!/bin/sh\necho node\n", 0o755)],
+    );
     let server = testkit::Server::start(tmp.path());
     let work = tempfile::tempdir().unwrap();
     // A killed build's unpacking directory, swept by the next build.
@@ -731,6 +745,18 @@ fn archives_add_to_an_image_and_never_replace_or_break_it() {
     assert!(
         !stale.exists(),
         "a dead process's unpacking directory is swept"
+    );
+    let script = [
+        "nodejs24",
+        "--archive-mirror",
+        &format!("node={}/script", server.url),
+        "--archive-key",
+        &format!("node={}", key.public.display()),
+    ];
+    let err = one_line_failure(&build(&debian, work.path(), &script).failure());
+    assert!(
+        err.contains("the entrypoint /nodejs/bin/node is not a program"),
+        "{err}"
     );
     let leftover: Vec<_> = fs_err::read_dir(work.path().join("cache/archives-v2"))
         .unwrap()
@@ -763,4 +789,72 @@ fn archives_add_to_an_image_and_never_replace_or_break_it() {
     .env("DISTROLESS_REPOSITORY", "adoptium=file:///nowhere")
     .assert()
     .success();
+}
+
+/// Flags naming one image's sources serve a command over several images: `lock static
+/// nodejs24` and a matrix of both take them, each image its own; a flag naming no source of
+/// any is still refused.
+#[test]
+fn flags_for_one_image_serve_commands_over_several() {
+    let debian = catalog_repo();
+    let key = testkit::SignKey::generate("node releases");
+    let tmp = tempfile::tempdir().unwrap();
+    publish_node(&key, tmp.path(), &[("bin/node", b"x", 0o755)]);
+    let server = testkit::Server::start(tmp.path());
+    let work = tempfile::tempdir().unwrap();
+    let mirror = format!("node={}", server.url);
+    let signed = format!("node={}", key.public.display());
+    let flags = ["--archive-mirror", &mirror, "--archive-key", &signed];
+    let mut lock = vec!["lock", "static", "nodejs24", "--arch", "amd64"];
+    lock.extend(flags);
+    support::trusting(&work.path().join("cache"), &debian.file_url(), &lock)
+        .current_dir(work.path())
+        .assert()
+        .success();
+    let text = fs_err::read_to_string(work.path().join("distroless.lock")).unwrap();
+    assert!(
+        text.contains("[[image.archive]]") && text.contains("name = \"nodejs24\""),
+        "{text}"
+    );
+    fs_err::write(
+        work.path().join("m.toml"),
+        "images = [\"static\", \"nodejs24\"]\nreleases = [13]\ntags = [\"latest\"]\n",
+    )
+    .unwrap();
+    let mut dry = vec![
+        "build",
+        "--matrix",
+        "m.toml",
+        "--dry-run",
+        "--arch",
+        "amd64",
+    ];
+    dry.extend(flags);
+    let out = support::trusting(&work.path().join("cache"), &debian.file_url(), &dry)
+        .current_dir(work.path())
+        .assert()
+        .success();
+    let listed = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(
+        listed.contains("distroless/nodejs24-debian13:latest")
+            && listed.contains("distroless/static-debian13:latest"),
+        "{listed}"
+    );
+    let mut typo = vec![
+        "lock",
+        "static",
+        "nodejs24",
+        "--arch",
+        "amd64",
+        "--archive-key",
+        "nod=/x",
+    ];
+    typo.extend(flags);
+    let err = one_line_failure(
+        &support::trusting(&work.path().join("cache"), &debian.file_url(), &typo)
+            .current_dir(work.path())
+            .assert()
+            .failure(),
+    );
+    assert!(err.contains("no archive named nod"), "{err}");
 }

@@ -66,11 +66,21 @@ pub fn check(spec: &AppSpec, arch: Arch, upstreams: &Upstreams) -> anyhow::Resul
         let at = Some(("archives", i));
         expand(&a.url, a, arch, &upstreams.archive_mirrors)
             .map_err(|e| spec.error(at, "url", e))?;
-        let keyed = upstreams.archive_keys.contains_key(&a.name) || a.checksums_key.is_some();
-        let signed = a.checksums_url.is_some() && keyed;
-        if !(a.sha256.contains_key(arch.debian()) || signed) {
+        if a.sha256.contains_key(arch.debian()) {
+            continue;
+        }
+        let key = match (upstreams.archive_keys.get(&a.name), &a.checksums_key) {
+            (Some(path), _) => path.clone(),
+            (None, Some(rel)) => spec.source(at, "checksums_key", rel)?,
+            (None, None) => return Err(spec.error(at, "sha256", no_sha256(a, arch))),
+        };
+        if a.checksums_url.is_none() {
             return Err(spec.error(at, "sha256", no_sha256(a, arch)));
         }
+        // Read as the build reads it, so a key that is no key fails here too.
+        debian::release::Keyring::default()
+            .add_file(&key)
+            .map_err(|e| spec.error(at, "checksums_key", e))?;
     }
     Ok(())
 }
@@ -125,6 +135,15 @@ pub fn materialize(
             (Ok(url), _) => url,
             // Locked and no mirror named now: where the lock says it came from.
             (Err(_), Some(pin)) if !upstreams.archive_mirrors.contains_key(&a.name) => {
+                if pin.url.contains("<redacted>") {
+                    return Err(place(
+                        "url",
+                        format!(
+                            "the lock keeps {}'s URL without its credentials: give --archive-mirror {}=URL",
+                            a.name, a.name
+                        ),
+                    ));
+                }
                 url::Url::parse(&pin.url).map_err(|e| place("url", format!("locked URL: {e}")))?
             }
             (Err(e), _) => return Err(place("url", e)),
@@ -190,7 +209,7 @@ fn lazy_entries(
             let why = format!("{file}: {}", inside_only(&format!("{e:#}")));
             spec.error(Some(("archives", i)), "url", why)
         })?;
-        let entries = entries(tree.path(), &a.dest)?;
+        let entries = entries(tree.path(), &a.dest, !a.include.is_empty())?;
         Ok((entries, Box::new(tree)))
     };
     LazyEntries {
@@ -578,7 +597,7 @@ fn stays_inside(path: &str, target: &str) -> bool {
 }
 
 /// The unpacked tree as layer entries under `dest`, in path order (files stream from disk).
-fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
+fn entries(tree: &Path, dest: &str, filtered: bool) -> anyhow::Result<Vec<GenEntry>> {
     let dest = dest.trim_matches('/');
     // The directories down to `dest`, so the layer stands alone (parents before children).
     let mut out: Vec<GenEntry> = dest
@@ -606,7 +625,15 @@ fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
             let target = fs_err::read_link(e.path())?.to_string_lossy().to_string();
             out.push(GenEntry::Symlink(at, target, Meta::root(0o777)));
         } else if meta.is_dir() {
-            out.push(GenEntry::Dir(at, Meta::root(0o755)));
+            // With `include`, directories that hold nothing taken are not the image's.
+            let holds_something = walkdir::WalkDir::new(e.path())
+                .min_depth(1)
+                .into_iter()
+                .filter_map(Result::ok)
+                .any(|d| !d.file_type().is_dir());
+            if !filtered || holds_something {
+                out.push(GenEntry::Dir(at, Meta::root(0o755)));
+            }
         } else {
             out.push(GenEntry::Host(at, e.path().to_path_buf(), Meta::root(mode)));
         }

@@ -51,15 +51,9 @@ impl Upstream {
             specs.push(("app".into(), app.clone()));
         }
         check_names(&specs)?;
-        let archives: Vec<&str> = specs
-            .iter()
-            .flat_map(|(_, s)| s.recipe.archives.iter().map(|a| a.name.as_str()))
-            .collect();
-        let repositories: Vec<&str> = specs
-            .iter()
-            .flat_map(|(_, s)| s.recipe.repositories.iter())
-            .filter_map(|r| r.name.as_deref())
-            .collect();
+        let (archives, repositories) = names_of(specs.iter().map(|(_, s)| &s.recipe));
+        let archives: Vec<&str> = archives.iter().map(String::as_str).collect();
+        let repositories: Vec<&str> = repositories.iter().map(String::as_str).collect();
         upstreams.check_known(&archives, &repositories)?;
         let mut all = Vec::new();
         for (_, spec) in &specs {
@@ -111,6 +105,31 @@ impl Upstream {
         }
         Ok(out)
     }
+}
+
+/// For a command over several images (`lock A B`, a matrix): every override a flag gives
+/// must name a source of one of them; each image then takes the ones it has. Returns the
+/// overrides to hand to each image.
+pub fn for_many(upstreams: &Upstreams, recipes: &[&Recipe]) -> anyhow::Result<Upstreams> {
+    let (archives, repositories) = names_of(recipes.iter().copied());
+    let archives: Vec<&str> = archives.iter().map(String::as_str).collect();
+    let repositories: Vec<&str> = repositories.iter().map(String::as_str).collect();
+    upstreams.check_known(&archives, &repositories)?;
+    Ok(Upstreams {
+        from_flags: Vec::new(),
+        ..upstreams.clone()
+    })
+}
+
+/// The archive names and repository names of recipes.
+fn names_of<'r>(recipes: impl Iterator<Item = &'r Recipe>) -> (Vec<String>, Vec<String>) {
+    let mut archives = Vec::new();
+    let mut repositories = Vec::new();
+    for r in recipes {
+        archives.extend(r.archives.iter().map(|a| a.name.clone()));
+        repositories.extend(r.repositories.iter().filter_map(|x| x.name.clone()));
+    }
+    (archives, repositories)
 }
 
 /// Archive and repository names are names (they become purls and flag keys): lower-case

@@ -20,7 +20,20 @@ use super::source;
 pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let mut lock = Lock::read(&args.lockfile)?;
-    let (targets, skipped) = targets(args, &lock, &catalog)?;
+    let (mut targets, skipped) = targets(args, &lock, &catalog)?;
+    // Several images: the flags must name a source of one of them; each takes its own.
+    if targets.len() > 1 {
+        let mut recipes = Vec::new();
+        for t in &targets {
+            if let Base::Catalog(image) = &t.base {
+                recipes.extend(catalog.chain(&image.name)?);
+            }
+        }
+        let each = distroless::app::upstream::for_many(&targets[0].upstreams, &recipes)?;
+        for t in &mut targets {
+            t.upstreams = each.clone();
+        }
+    }
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let mut out = std::io::stdout().lock();

@@ -69,13 +69,14 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     } else {
         parse_arches(names)?
     };
-    let (jobs, skipped) = runnable(
-        &catalog,
-        matrix.jobs(&file, &catalog)?,
-        &upstreams,
-        &arches,
-        args.all,
-    )?;
+    let jobs = matrix.jobs(&file, &catalog)?;
+    // The flags must name a source of one of the images; each image takes its own.
+    let mut recipes = Vec::new();
+    for j in &jobs {
+        recipes.extend(catalog.chain(&j.image.name)?);
+    }
+    let upstreams = distroless::app::upstream::for_many(&upstreams, &recipes)?;
+    let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, args.all)?;
     let registry = args.push.first().cloned().or(matrix.registry.clone());
     anyhow::ensure!(
         args.push.len() <= 1,

@@ -27,7 +27,11 @@ pub struct MissingLibraries(pub String);
 
 /// A catalog image's entrypoint must be a file of the image (through its links): an upstream
 /// archive without the program, or with a directory in its place, is not an image.
-fn entrypoint_present(entrypoint: Option<&[String]>, view: &ImageView) -> anyhow::Result<()> {
+fn entrypoint_present(
+    entrypoint: Option<&[String]>,
+    view: &ImageView,
+    elf: bool,
+) -> anyhow::Result<()> {
     let Some(program) = entrypoint.and_then(<[String]>::first) else {
         return Ok(());
     };
@@ -35,7 +39,10 @@ fn entrypoint_present(entrypoint: Option<&[String]>, view: &ImageView) -> anyhow
         return Ok(());
     }
     match view.resolve(program) {
-        rootfs::view::Resolved::File(_) => Ok(()),
+        rootfs::view::Resolved::File(real) if !elf || view.index.elfs.contains_key(&real) => Ok(()),
+        rootfs::view::Resolved::File(_) => {
+            anyhow::bail!("the entrypoint {program} is not a program (not an ELF file)")
+        }
         rootfs::view::Resolved::Dir(_) => {
             anyhow::bail!("the entrypoint {program} is a directory in the image, not a program")
         }
@@ -89,7 +96,10 @@ impl ArchStep<'_> {
         let platform = plan.arch.platform();
         let mut runtime = runtime_config(self.image, self.chain);
         if self.app.is_none() {
-            entrypoint_present(runtime.entrypoint.as_deref(), &view)?;
+            // The recipe's own program must be one; busybox's shell (the debug default) is
+            // checked by the debug layer.
+            let own = self.chain.iter().any(|r| r.entrypoint.is_some());
+            entrypoint_present(runtime.entrypoint.as_deref(), &view, own)?;
         }
         let language = super::runtime_of(self.chain, plan, &self.archives.records);
         if let Some((r, _, version)) = &language

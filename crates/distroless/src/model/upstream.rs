@@ -88,7 +88,7 @@ impl Upstreams {
                 continue;
             }
             let listed = if known.is_empty() {
-                format!("the image has no {kind}")
+                format!("the image has no {kind} of that name (give its entry `name = \"{name}\"`)")
             } else {
                 format!("its {kind} names are {}", known.join(", "))
             };
