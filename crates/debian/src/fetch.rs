@@ -256,7 +256,9 @@ impl Cache {
     /// (or copied) to a partial name first, then renamed into place.
     pub fn adopt(&self, sha256: &str, from: &Path) -> Result<PathBuf> {
         let path = self.path_of(sha256);
-        if path.exists() {
+        // A file already there is kept only if it is what its name says: a damaged one is
+        // replaced, or every later build would miss it and rebuild.
+        if path.exists() && hash_file(&path).is_ok_and(|h| h == sha256) {
             return Ok(path);
         }
         let tmp = self.partial()?.into_temp_path();
@@ -510,6 +512,21 @@ mod tests {
         assert!(cache.verified(&sha, 5).unwrap().is_none());
         let again = cache.ensure(&fetcher, &want, &QuietReporter).unwrap();
         assert_eq!(fs_err::read(&again).unwrap(), b"hello");
+    }
+
+    #[test]
+    fn adopting_replaces_a_damaged_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("layer");
+        fs_err::write(&src, b"layer bytes").unwrap();
+        let sha = hash_file(&src).unwrap();
+        let cache = Cache::open(&dir.path().join("cache")).unwrap();
+        let path = cache.adopt(&sha, &src).unwrap();
+        // Damaged in place (a new file, so `src` is untouched even if it was linked).
+        fs_err::remove_file(&path).unwrap();
+        fs_err::write(&path, b"damaged").unwrap();
+        let again = cache.adopt(&sha, &src).unwrap();
+        assert_eq!(fs_err::read(&again).unwrap(), b"layer bytes");
     }
 
     #[test]
