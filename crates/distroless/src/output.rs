@@ -80,3 +80,46 @@ pub fn finish(
     }
     Ok(())
 }
+
+/// Joins layouts this process just built (a matrix's images, each in its own private layout)
+/// into one at `dest`, written whole or not at all: their blobs are linked, not copied or
+/// hashed again (they are ours and were checked as they were written), and their refs listed
+/// in order. Unless `replace`, the refs `dest` already has that no part replaces are carried
+/// over (those blobs are read and checked, as for any layout on disk). Done once at the end, so
+/// a family of n images costs one pass, not n passes over a growing layout.
+pub fn join_layouts(
+    parts: &[PathBuf],
+    dest: &std::path::Path,
+    replace: bool,
+) -> anyhow::Result<()> {
+    let writer = LayoutWriter::new(dest)?;
+    let mut entries = Vec::new();
+    let mut names = Vec::new();
+    for part in parts {
+        let blobs = part.join("blobs/sha256");
+        for e in fs_err::read_dir(&blobs)? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().to_string();
+            writer.import_blob(&name, &e.path())?;
+        }
+        let bytes = fs_err::read(part.join("index.json"))?;
+        let index: ImageIndex = serde_json::from_slice(&bytes)?;
+        for d in index.manifests() {
+            if let Some(name) = d
+                .annotations()
+                .as_ref()
+                .and_then(|a| a.get(oci::retag::REF_NAME))
+            {
+                names.push(name.clone());
+            }
+            entries.push((d.clone(), None));
+        }
+    }
+    if !replace {
+        let kept = writer.carry_over(dest, &names)?;
+        entries.extend(kept.into_iter().map(|d| (d, None)));
+    }
+    let top = oci::image::index(entries, &std::collections::BTreeMap::new())?;
+    writer.finish_dir(&top, dest)?;
+    Ok(())
+}

@@ -72,6 +72,46 @@ fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
         assert_eq!(single["manifests"][0]["digest"], i["digest"], "{reference}");
     }
 
+    // Another image's ref in the layout survives a re-run (refs the matrix does not make are
+    // carried over), and the matrix's refs are still its own.
+    let out_s = tmp.path().join("out");
+    let args = [
+        "build",
+        "static",
+        "-q",
+        "--arch",
+        "amd64",
+        "-o",
+        out_s.to_str().unwrap(),
+    ];
+    support::trusting(&cache, &repo.file_url(), &args)
+        .assert()
+        .success();
+    let again = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
+    assert_eq!(
+        again["images"],
+        doc["images"]
+            .clone()
+            .as_array()
+            .map(|a| {
+                let mut a = a.clone();
+                for (x, y) in a.iter_mut().zip(again["images"].as_array().unwrap()) {
+                    x["seconds"] = y["seconds"].clone();
+                }
+                serde_json::Value::Array(a)
+            })
+            .unwrap()
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs_err::read(tmp.path().join("out/index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 10, "{index}");
+    assert!(!fs_err::read_dir(tmp.path()).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".distroless-matrix-")
+    }));
+
     // Pushed: every image under PREFIX/REPOSITORY:TAG (and TAG-ARCH); a blob shared by many
     // images is uploaded once; a second run uploads nothing.
     let Some(reg) = Registry::start() else {

@@ -93,11 +93,23 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         (None, Some(t)) => t.path().join("matrix"),
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
     };
+    // Each image is built into a private layout beside the output, and all are joined once
+    // at the end (a growing shared layout would be re-linked by every image).
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs_err::create_dir_all(parent)?;
+    Destination::Layout(out.clone()).check()?;
+    let parts_dir = tempfile::Builder::new()
+        .prefix(".distroless-matrix-")
+        .tempdir_in(parent)?;
     let evidence = PathBuf::from(format!("{}.evidence", out.display()));
     fs_err::create_dir_all(&evidence)?;
     let reporter = source::reporter(&args.source, args.json);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let mut rows = Vec::new();
+    let mut parts = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let started = Instant::now();
         let target = Target {
@@ -107,9 +119,9 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
             lock: None,
             upstreams: upstreams.clone(),
         };
-        let mut req = request_for(args, target, Destination::Layout(out.clone()))?;
-        // The first image replaces the layout only when asked; the others add to it.
-        req.replace = args.replace && i == 0;
+        let part = parts_dir.path().join(i.to_string());
+        let mut req = request_for(args, target, Destination::Layout(part.clone()))?;
+        req.replace = true;
         req.matrix = Some(MatrixPlace {
             repository: job.repository.clone(),
             evidence: evidence.join(evidence_name(job)),
@@ -129,7 +141,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
             seconds: started.elapsed().as_secs_f64(),
             pushed: Vec::new(),
         });
+        parts.push(part);
     }
+    distroless::output::join_layouts(&parts, &out, args.replace)?;
+    drop(parts_dir);
     if let Some(prefix) = &registry {
         push(
             args,
