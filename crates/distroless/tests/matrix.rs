@@ -23,6 +23,13 @@ fn matrix(cache: &Path, repo: &testkit::Repo, dir: &Path, extra: &[&str]) -> ser
     serde_json::from_slice(&out.get_output().stdout).unwrap()
 }
 
+/// `REFERENCE DIGEST` of each image a matrix run reports.
+fn digests(doc: &serde_json::Value) -> Vec<String> {
+    (doc["images"].as_array().unwrap().iter())
+        .map(|i| format!("{} {}", i["reference"], i["digest"]))
+        .collect()
+}
+
 #[test]
 fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
     let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
@@ -88,20 +95,7 @@ fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
         .assert()
         .success();
     let again = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
-    assert_eq!(
-        again["images"],
-        doc["images"]
-            .clone()
-            .as_array()
-            .map(|a| {
-                let mut a = a.clone();
-                for (x, y) in a.iter_mut().zip(again["images"].as_array().unwrap()) {
-                    x["seconds"] = y["seconds"].clone();
-                }
-                serde_json::Value::Array(a)
-            })
-            .unwrap()
-    );
+    assert_eq!(digests(&again), digests(&doc));
     let index: serde_json::Value =
         serde_json::from_slice(&fs_err::read(tmp.path().join("out/index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 10, "{index}");

@@ -44,21 +44,11 @@ struct Row {
 /// Runs a matrix build.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
-    let (file, matrix) = match &args.matrix {
-        Some(path) => {
-            let text = String::from_utf8(distroless::files::read_regular(path, 1 << 20)?)
-                .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
-            let shown = path.display().to_string();
-            let m = Matrix::parse(&shown, &text)?;
-            (shown, m)
-        }
-        None => ("--all".to_string(), Matrix::all()),
-    };
+    let (file, matrix) = read_matrix(args)?;
     anyhow::ensure!(
         args.format != super::args::FormatArg::Docker,
         "a matrix is written as one OCI layout; --format docker holds one image"
     );
-    let upstreams = source::upstreams(&args.source)?;
     let names = if args.arches.is_empty() {
         &matrix.arches
     } else {
@@ -75,7 +65,8 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     for j in &jobs {
         recipes.extend(catalog.chain(&j.image.name)?);
     }
-    let upstreams = distroless::app::upstream::for_many(&upstreams, &recipes)?;
+    let upstreams =
+        distroless::app::upstream::for_many(&source::upstreams(&args.source)?, &recipes)?;
     let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, args.all)?;
     let registry = args.push.first().cloned().or(matrix.registry.clone());
     anyhow::ensure!(
@@ -93,69 +84,95 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         (None, Some(t)) => t.path().join("matrix"),
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
     };
-    // Each image is built into a private layout beside the output, and all are joined once
-    // at the end (a growing shared layout would be re-linked by every image).
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs_err::create_dir_all(parent)?;
-    Destination::Layout(out.clone()).check()?;
-    let parts_dir = tempfile::Builder::new()
-        .prefix(".distroless-matrix-")
-        .tempdir_in(parent)?;
-    let evidence = PathBuf::from(format!("{}.evidence", out.display()));
-    fs_err::create_dir_all(&evidence)?;
-    let reporter = source::reporter(&args.source, args.json);
-    let source = Source::open(&source::settings(&args.source)?, &reporter)?;
-    let mut rows = Vec::new();
-    let mut parts = Vec::new();
-    for (i, job) in jobs.iter().enumerate() {
-        let started = Instant::now();
-        let target = Target {
-            base: Base::Catalog(job.image.clone()),
-            app: None,
-            arches: Arches::Listed(arches.clone()),
-            lock: None,
-            upstreams: upstreams.clone(),
-        };
-        let part = parts_dir.path().join(i.to_string());
-        let mut req = request_for(args, target, Destination::Layout(part.clone()))?;
-        req.replace = true;
-        req.matrix = Some(MatrixPlace {
-            repository: job.repository.clone(),
-            evidence: evidence.join(evidence_name(job)),
-        });
-        let summary =
-            build::build(&source, &catalog, &req).map_err(|e| e.context(job.reference()))?;
-        rows.push(Row {
-            reference: job.reference(),
-            digest: summary.digest,
-            arches: summary.manifests.iter().map(|m| m.arch.clone()).collect(),
-            layers: summary
-                .manifests
-                .iter()
-                .map(|m| m.layers)
-                .max()
-                .unwrap_or(0),
-            seconds: started.elapsed().as_secs_f64(),
-            pushed: Vec::new(),
-        });
-        parts.push(part);
-    }
-    distroless::output::join_layouts(&parts, &out, args.replace)?;
-    drop(parts_dir);
+    let family = Family {
+        catalog: &catalog,
+        args,
+        arches: &arches,
+        upstreams: &upstreams,
+    };
+    let mut rows = family.build(&jobs, &out)?;
     if let Some(prefix) = &registry {
-        push(
-            args,
-            &out,
-            prefix,
-            &jobs,
-            &mut rows,
-            matrix.arch_tags || args.arch_tags,
-        )?;
+        let arch_tags = matrix.arch_tags || args.arch_tags;
+        push(args, &out, prefix, &jobs, &mut rows, arch_tags)?;
     }
     print_rows(&rows, &skipped, &out, scratch.is_some(), args)
+}
+
+/// The matrix file (`--matrix FILE`), or the whole catalog (`--all`), with its name for errors.
+fn read_matrix(args: &BuildArgs) -> anyhow::Result<(String, Matrix)> {
+    let Some(path) = &args.matrix else {
+        return Ok(("--all".to_string(), Matrix::all()));
+    };
+    let text = String::from_utf8(distroless::files::read_regular(path, 1 << 20)?)
+        .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+    let shown = path.display().to_string();
+    let m = Matrix::parse(&shown, &text)?;
+    Ok((shown, m))
+}
+
+/// What every image of a matrix is built with.
+struct Family<'a> {
+    catalog: &'a Catalog,
+    args: &'a BuildArgs,
+    arches: &'a [Arch],
+    upstreams: &'a Upstreams,
+}
+
+impl Family<'_> {
+    /// Builds every job with one `Source`, each into a private layout beside `out`, then
+    /// joins them into `out` once (a growing shared layout would be re-linked by every image).
+    fn build(&self, jobs: &[Job], out: &Path) -> anyhow::Result<Vec<Row>> {
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs_err::create_dir_all(parent)?;
+        Destination::Layout(out.to_path_buf()).check()?;
+        let parts_dir = tempfile::Builder::new()
+            .prefix(".distroless-matrix-")
+            .tempdir_in(parent)?;
+        let evidence = PathBuf::from(format!("{}.evidence", out.display()));
+        fs_err::create_dir_all(&evidence)?;
+        let reporter = source::reporter(&self.args.source, self.args.json);
+        let source = Source::open(&source::settings(&self.args.source)?, &reporter)?;
+        let mut rows = Vec::new();
+        let mut parts = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let started = Instant::now();
+            let target = Target {
+                base: Base::Catalog(job.image.clone()),
+                app: None,
+                arches: Arches::Listed(self.arches.to_vec()),
+                lock: None,
+                upstreams: self.upstreams.clone(),
+            };
+            let part = parts_dir.path().join(i.to_string());
+            let mut req = request_for(self.args, target, Destination::Layout(part.clone()))?;
+            req.replace = true;
+            req.matrix = Some(MatrixPlace {
+                repository: job.repository.clone(),
+                evidence: evidence.join(evidence_name(job)),
+            });
+            let summary = build::build(&source, self.catalog, &req)
+                .map_err(|e| e.context(job.reference()))?;
+            rows.push(Row {
+                reference: job.reference(),
+                digest: summary.digest,
+                arches: summary.manifests.iter().map(|m| m.arch.clone()).collect(),
+                layers: summary
+                    .manifests
+                    .iter()
+                    .map(|m| m.layers)
+                    .max()
+                    .unwrap_or(0),
+                seconds: started.elapsed().as_secs_f64(),
+                pushed: Vec::new(),
+            });
+            parts.push(part);
+        }
+        distroless::output::join_layouts(&parts, out, self.args.replace)?;
+        Ok(rows)
+    }
 }
 
 /// The jobs whose sources beyond Debian are all given (with `--all`, the others are skipped
