@@ -31,7 +31,7 @@ fn digests(doc: &serde_json::Value) -> Vec<String> {
 }
 
 #[test]
-fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
+fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
     let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
@@ -105,14 +105,36 @@ fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
             .to_string_lossy()
             .starts_with(".distroless-matrix-")
     }));
+}
 
-    // Pushed: every image under PREFIX/REPOSITORY:TAG (and TAG-ARCH); a blob shared by many
-    // images is uploaded once; a second run uploads nothing.
+/// Pushed: every image under PREFIX/REPOSITORY:TAG (and TAG-ARCH); a blob shared by many
+/// images is uploaded once; a second run uploads nothing. Before, `--dry-run` says what a
+/// publish would change, and sends nothing.
+#[test]
+fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
     let Some(reg) = Registry::start() else {
         return;
     };
+    let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    fs_err::write(tmp.path().join("m.toml"), MATRIX).unwrap();
     let prefix = format!("{}/family", reg.addr);
-    let doc = matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);
+    let statuses = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["--dry-run", "--push", &prefix];
+        args.extend(extra);
+        let doc = matrix(&cache, &repo, tmp.path(), &args);
+        (doc["changes"].as_array().unwrap().iter())
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(statuses(&[]), vec!["new"; 9]);
+    assert_eq!(
+        reg.requests("POST", "/blobs/uploads/"),
+        0,
+        "a dry run sends nothing"
+    );
+    let doc = matrix(&cache, &repo, tmp.path(), &["--push", &prefix, "-o", "out"]);
     let pushed: Vec<&str> = doc["images"]
         .as_array()
         .unwrap()
@@ -137,6 +159,11 @@ fn a_matrix_is_one_layout_and_one_push_that_shares_every_blob() {
         reg.requests("POST", "/blobs/uploads/"),
         uploads,
         "nothing uploaded again"
+    );
+    assert_eq!(statuses(&[]), vec!["unchanged"; 9]);
+    assert_eq!(
+        statuses(&["--source-date-epoch", "86400"]),
+        vec!["changed"; 9]
     );
 }
 

@@ -73,13 +73,14 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         args.push.len() <= 1,
         "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
     );
-    if args.dry_run {
-        return print_jobs(&jobs, &skipped, &arches, registry.as_deref(), args.json);
+    if args.dry_run && registry.is_none() {
+        return print_jobs(&jobs, &skipped, &arches, args.json);
     }
-    let scratch = (args.output.is_none() && registry.is_some())
+    let scratch = (args.output.is_none() && registry.is_some() || args.dry_run)
         .then(tempfile::tempdir)
         .transpose()?;
     let out = match (&args.output, &scratch) {
+        (_, Some(t)) if args.dry_run => t.path().join("matrix"),
         (Some(o), _) => o.clone(),
         (None, Some(t)) => t.path().join("matrix"),
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
@@ -91,6 +92,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         upstreams: &upstreams,
     };
     let mut rows = family.build(&jobs, &out)?;
+    if let (true, Some(prefix)) = (args.dry_run, &registry) {
+        // What a publish would change: each image against what the registry holds now.
+        return print_changes(args, prefix, &jobs, &rows, &skipped);
+    }
     if let Some(prefix) = &registry {
         let arch_tags = matrix.arch_tags || args.arch_tags;
         push(args, &out, prefix, &jobs, &mut rows, arch_tags)?;
@@ -224,11 +229,7 @@ fn push(
     let client = super::registry::client(&args.registry)?;
     let cache = source::settings(&args.source)?.cache_dir;
     for (job, row) in jobs.iter().zip(rows.iter_mut()) {
-        let target = Reference::parse(&format!(
-            "{}/{}",
-            prefix.trim_end_matches('/'),
-            job.reference()
-        ))?;
+        let target = target_of(prefix, job)?;
         let image = ForeignImage::open(out, Some(&job.reference()))?;
         let pushed = super::registry::push_image(&client, &image, &[target], arch_tags, &cache)
             .map_err(|e| e.context(job.reference()))?;
@@ -237,11 +238,76 @@ fn push(
     Ok(())
 }
 
+/// `PREFIX/REPOSITORY:TAG` of a job.
+fn target_of(prefix: &str, job: &Job) -> anyhow::Result<Reference> {
+    Ok(Reference::parse(&format!(
+        "{}/{}",
+        prefix.trim_end_matches('/'),
+        job.reference()
+    ))?)
+}
+
+/// The "config diff" of a publish: for every image, `new` (the registry has no such tag),
+/// `changed` (it points elsewhere: old → new) or `unchanged`. Nothing is sent.
+fn print_changes(
+    args: &BuildArgs,
+    prefix: &str,
+    jobs: &[Job],
+    rows: &[Row],
+    skipped: &[Skipped],
+) -> anyhow::Result<()> {
+    let client = super::registry::client(&args.registry)?;
+    let mut changes = Vec::new();
+    for (job, row) in jobs.iter().zip(rows) {
+        let target = target_of(prefix, job)?;
+        let (status, was) = match registry::pull::resolve(&client, &target) {
+            Ok(d) if d.to_string() == row.digest => ("unchanged", Some(d.to_string())),
+            Ok(d) => ("changed", Some(d.to_string())),
+            Err(registry::Error::NotFound { .. }) => ("new", None),
+            Err(e) => return Err(anyhow::Error::new(e).context(job.reference())),
+        };
+        changes.push(serde_json::json!({
+            "reference": target.to_string(),
+            "status": status,
+            "was": was,
+            "digest": row.digest,
+        }));
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let doc = serde_json::json!({"changes": changes, "skipped": skipped});
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for c in &changes {
+        let status = c["status"].as_str().unwrap_or_default();
+        let line = match (status, c["was"].as_str()) {
+            ("changed", Some(was)) => format!("{was} → {}", c["digest"].as_str().unwrap_or("")),
+            _ => c["digest"].as_str().unwrap_or("").to_string(),
+        };
+        writeln!(
+            out,
+            "{status:9} {} {line}",
+            c["reference"].as_str().unwrap_or("")
+        )?;
+    }
+    let count = |s: &str| changes.iter().filter(|c| c["status"] == s).count();
+    writeln!(
+        out,
+        "{} new, {} changed, {} unchanged (nothing sent)",
+        count("new"),
+        count("changed"),
+        count("unchanged")
+    )?;
+    say_skipped(&mut out, skipped)?;
+    Ok(())
+}
+
 fn print_jobs(
     jobs: &[Job],
     skipped: &[Skipped],
     arches: &[Arch],
-    registry: Option<&str>,
     json: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -253,7 +319,6 @@ fn print_jobs(
                     "reference": j.reference(),
                     "image": j.image.canonical(),
                     "arches": arches.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                    "push": registry.map(|r| format!("{}/{}", r.trim_end_matches('/'), j.reference())),
                 })
             })
             .collect();
