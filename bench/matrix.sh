@@ -47,6 +47,7 @@ pids+=("$!")
 until grep -q "listening on" "$work/reg/log"; do sleep 0.1; done
 reg=$(grep -o "listening on [0-9.:]*" "$work/reg/log" | head -1 | awk '{print $3}')
 push_once() { # → "seconds requests upload_bytes"
+    rm -f "$work/p.out" "$work/p.stop"
     "$proxy_bin" "$reg" 0 1 "$work/p.stop" >"$work/p.out" &
     local p=$!
     until [ -s "$work/p.out" ]; do sleep 0.05; done
