@@ -190,10 +190,44 @@ fn bad_matrices_and_missing_sources_are_one_line() {
         err.starts_with("error: m.toml: tags: unknown tag \"edge\""),
         "{err}"
     );
+    // Nothing to build is an error, not an empty (or emptied) layout.
+    let err = fails("images = [\"java17\"]\nreleases = [13]\n", &["--replace"]);
+    assert!(err.contains("m.toml: no image to build"), "{err}");
+    // Flags of a single image are refused, not ignored; so is an archive output.
+    let err = fails("images = [\"static\"]\n", &["--locked"]);
+    assert!(err.contains("--locked does not apply to a matrix"), "{err}");
+    let err = fails("images = [\"static\"]\n", &["--copy", "m.toml:/m"]);
+    assert!(err.contains("application flags"), "{err}");
+    let err = fails("images = [\"static\"]\n", &["--push", "127.0.0.1:1/Team"]);
+    assert!(err.contains("not an image reference"), "{err}");
     let err = fails("images = [\"nodejs24\"]\n", &[]);
     assert!(
         err.contains("nodejs24-debian13:latest") && err.contains("--archive-mirror node=URL"),
         "{err}"
+    );
+    // A killed run's part directories are swept by the next run.
+    let stale = tmp.path().join(".distroless-matrix-999999999-dead");
+    fs_err::create_dir_all(stale.join("0")).unwrap();
+    fs_err::write(
+        tmp.path().join("m.toml"),
+        "images = [\"static\"]\nreleases = [13]\ntags = [\"latest\"]\n",
+    )
+    .unwrap();
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &[
+            "build", "--matrix", "m.toml", "-q", "--arch", "amd64", "-o", "ok",
+        ],
+    )
+    .current_dir(tmp.path())
+    .assert()
+    .success();
+    assert!(!stale.exists());
+    assert!(
+        tmp.path()
+            .join("ok.evidence/distroless_static-debian13_latest.provenance.json")
+            .is_file()
     );
     // --all leaves such images out, and says which flags they need.
     let out = support::trusting(

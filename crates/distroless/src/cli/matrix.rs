@@ -49,6 +49,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         args.format != super::args::FormatArg::Docker,
         "a matrix is written as one OCI layout; --format docker holds one image"
     );
+    refuse_single_image_flags(args)?;
     let names = if args.arches.is_empty() {
         &matrix.arches
     } else {
@@ -67,12 +68,33 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     }
     let upstreams =
         distroless::app::upstream::for_many(&source::upstreams(&args.source)?, &recipes)?;
-    let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, args.all)?;
+    let all = args.all || matrix.is_all();
+    let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, all)?;
+    if jobs.is_empty() {
+        anyhow::bail!(
+            "{file}: no image to build (none of its images exists for the releases named{})",
+            if skipped.is_empty() {
+                ""
+            } else {
+                ", or their sources are not given"
+            }
+        );
+    }
     let registry = args.push.first().cloned().or(matrix.registry.clone());
     anyhow::ensure!(
         args.push.len() <= 1,
         "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
     );
+    // Every target is a reference before anything is built.
+    if let Some(prefix) = &registry {
+        anyhow::ensure!(
+            !prefix.is_empty() && !prefix.ends_with('/'),
+            "--push {prefix:?}: expected HOST[:PORT][/PREFIX]"
+        );
+        for j in &jobs {
+            target_of(prefix, j)?;
+        }
+    }
     if args.dry_run && registry.is_none() {
         return print_jobs(&jobs, &skipped, &arches, args.json);
     }
@@ -101,6 +123,31 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         push(args, &out, prefix, &jobs, &mut rows, arch_tags)?;
     }
     print_rows(&rows, &skipped, &out, scratch.is_some(), args)
+}
+
+/// Flags that shape one image (an application recipe, a lock, every suite architecture) mean
+/// nothing for a matrix: refused rather than ignored.
+fn refuse_single_image_flags(args: &BuildArgs) -> anyhow::Result<()> {
+    let given = [
+        (
+            "--all-arches (name arches in the matrix or with --arch)",
+            args.all_arches,
+        ),
+        ("--locked", args.locked),
+        ("--explain", args.explain),
+        (
+            "application flags (--copy, --from, --tag, --name, …)",
+            args.app.any(),
+        ),
+        (
+            "-o FILE.tar (a matrix is written as an OCI layout directory)",
+            (args.output.as_ref()).is_some_and(|o| o.extension().is_some_and(|e| e == "tar")),
+        ),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => anyhow::bail!("{flag} does not apply to a matrix"),
+        None => Ok(()),
+    }
 }
 
 /// The matrix file (`--matrix FILE`), or the whole catalog (`--all`), with its name for errors.
@@ -133,11 +180,13 @@ impl Family<'_> {
             .unwrap_or(Path::new("."));
         fs_err::create_dir_all(parent)?;
         Destination::Layout(out.to_path_buf()).check()?;
+        sweep(parent);
         let parts_dir = tempfile::Builder::new()
-            .prefix(".distroless-matrix-")
+            .prefix(&format!(".distroless-matrix-{}-", std::process::id()))
             .tempdir_in(parent)?;
-        let evidence = PathBuf::from(format!("{}.evidence", out.display()));
-        fs_err::create_dir_all(&evidence)?;
+        // Evidence is written beside each part, and moved beside the output with it.
+        let staged = parts_dir.path().join("evidence");
+        fs_err::create_dir_all(&staged)?;
         let reporter = source::reporter(&self.args.source, self.args.json);
         let source = Source::open(&source::settings(&self.args.source)?, &reporter)?;
         let mut rows = Vec::new();
@@ -156,7 +205,7 @@ impl Family<'_> {
             req.replace = true;
             req.matrix = Some(MatrixPlace {
                 repository: job.repository.clone(),
-                evidence: evidence.join(evidence_name(job)),
+                evidence: staged.join(evidence_name(job)),
             });
             let summary = build::build(&source, self.catalog, &req)
                 .map_err(|e| e.context(job.reference()))?;
@@ -176,6 +225,15 @@ impl Family<'_> {
             parts.push(part);
         }
         distroless::output::join_layouts(&parts, out, self.args.replace)?;
+        let evidence = PathBuf::from(format!("{}.evidence", out.display()));
+        if self.args.replace && evidence.is_dir() {
+            fs_err::remove_dir_all(&evidence)?;
+        }
+        fs_err::create_dir_all(&evidence)?;
+        for e in fs_err::read_dir(&staged)? {
+            let e = e?;
+            fs_err::rename(e.path(), evidence.join(e.file_name()))?;
+        }
         Ok(rows)
     }
 }
@@ -209,6 +267,26 @@ fn runnable(
         }
     }
     Ok((keep, skipped))
+}
+
+/// Removes the part directories of matrix builds whose process no longer runs (killed).
+fn sweep(parent: &Path) {
+    let Ok(entries) = fs_err::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let pid = name
+            .strip_prefix(".distroless-matrix-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = fs_err::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// `distroless_static-debian12_latest`: the stem of an image's evidence files.
@@ -390,7 +468,13 @@ fn print_rows(
     } else {
         format!(" into {}", out_dir.display())
     };
-    writeln!(out, "{} images in {total:.2} s{where_}", rows.len())?;
+    let plural = if rows.len() == 1 { "" } else { "s" };
+    writeln!(
+        out,
+        "{} image{plural} in {:.2} s{where_}",
+        rows.len(),
+        total.max(0.0)
+    )?;
     if rows.iter().any(|r| !r.pushed.is_empty()) {
         let n: usize = rows.iter().map(|r| r.pushed.len()).sum();
         writeln!(out, "pushed {n} references")?;

@@ -21,11 +21,9 @@ pub struct Matrix {
     /// Catalog image names (`static`, `python3`); `["all"]` for the whole catalog.
     pub images: Vec<String>,
     /// Debian releases (default: every one); an image is built for those it exists for.
-    #[serde(default)]
-    pub releases: Vec<u32>,
+    pub releases: Option<Vec<u32>>,
     /// Tags (default: latest, nonroot, debug, debug-nonroot).
-    #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Option<Vec<String>>,
     /// Debian architectures of every index (default: the host's).
     #[serde(default)]
     pub arches: Vec<String>,
@@ -65,15 +63,36 @@ impl Matrix {
         let m: Matrix = toml::from_str(text)
             .map_err(|e| anyhow::anyhow!("{file}: {}", e.message().trim().replace('\n', " ")))?;
         anyhow::ensure!(!m.images.is_empty(), "{file}: images: name at least one");
+        for (key, empty) in [
+            ("releases", m.releases.as_ref().is_some_and(Vec::is_empty)),
+            ("tags", m.tags.as_ref().is_some_and(Vec::is_empty)),
+        ] {
+            anyhow::ensure!(
+                !empty,
+                "{file}: {key}: name at least one (or leave it out for all)"
+            );
+        }
+        let twice = |list: &[String]| {
+            let mut seen = BTreeSet::new();
+            list.iter().find(|x| !seen.insert(x.as_str())).cloned()
+        };
+        if let Some(x) = twice(&m.images).or_else(|| m.tags.as_deref().and_then(twice)) {
+            bail!("{file}: {x:?} is listed twice");
+        }
         Ok(m)
+    }
+
+    /// Whether the matrix is the whole catalog (`images = ["all"]`).
+    pub fn is_all(&self) -> bool {
+        self.images.iter().any(|i| i == "all")
     }
 
     /// The whole catalog, every release, the four tags.
     pub fn all() -> Self {
         Matrix {
             images: vec!["all".into()],
-            releases: Vec::new(),
-            tags: Vec::new(),
+            releases: None,
+            tags: None,
             arches: Vec::new(),
             repository: default_repository(),
             registry: None,
@@ -84,24 +103,22 @@ impl Matrix {
     /// Every image × release × tag, in catalog order; an image is skipped for a release it
     /// does not exist for. Unknown names, releases and tags are errors naming `file`.
     pub fn jobs(&self, file: &str, catalog: &Catalog) -> anyhow::Result<Vec<Job>> {
-        let names: Vec<String> = if self.images.iter().any(|i| i == "all") {
+        let names: Vec<String> = if self.is_all() {
             catalog.names().into_iter().map(str::to_string).collect()
         } else {
             self.images.clone()
         };
-        let releases: Vec<DebianRelease> = if self.releases.is_empty() {
-            RELEASES.to_vec()
-        } else {
-            (self.releases.iter())
+        let releases: Vec<DebianRelease> = match &self.releases {
+            None => RELEASES.to_vec(),
+            Some(list) => (list.iter())
                 .map(|&n| {
                     DebianRelease::from_number(n).with_context(|| format!("{file}: releases"))
                 })
-                .collect::<anyhow::Result<_>>()?
+                .collect::<anyhow::Result<_>>()?,
         };
-        let tags: Vec<String> = if self.tags.is_empty() {
-            TAGS.iter().map(ToString::to_string).collect()
-        } else {
-            self.tags.clone()
+        let tags: Vec<String> = match &self.tags {
+            None => TAGS.iter().map(ToString::to_string).collect(),
+            Some(list) => list.clone(),
         };
         for t in &tags {
             if !TAGS.contains(&t.as_str()) {
@@ -155,15 +172,32 @@ fn variant(tag: &str) -> Variant {
     }
 }
 
-/// A repository name as the distribution spec has it: lower-case components of letters,
-/// digits and single separators, joined by `/`.
+/// A repository name as the distribution spec has it: components of lower-case letters and
+/// digits joined by single separators (`.`, `_`, `__`, or dashes), separated by `/`.
 fn check_repository(file: &str, name: &str) -> anyhow::Result<()> {
     let component_ok = |c: &str| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-            && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-            && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        // Between runs of letters and digits: `.`, `_`, `__`, or any number of `-`.
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+                return false;
+            }
+        }
+        true
     };
     if name.len() > 200 || !name.split('/').all(component_ok) {
         bail!(
@@ -230,5 +264,21 @@ mod tests {
                 .contains("not a repository name")
         );
         assert!(err("imagez = []\n").starts_with("m.toml: unknown field"));
+        assert!(
+            err("images = [\"static\"]\nrepository = \"a/{image}..x\"\n")
+                .contains("not a repository name")
+        );
+        assert!(
+            err("images = [\"static\"]\nrepository = \"a/{image}._x\"\n")
+                .contains("not a repository name")
+        );
+        assert!(err("images = [\"static\"]\ntags = []\n").contains("tags: name at least one"));
+        assert!(err("images = [\"static\", \"static\"]\n").contains("listed twice"));
+        let ok = Matrix::parse(
+            "m",
+            "images = [\"static\"]\nrepository = \"a__b/x--y.z/{image}-d{release}\"\n",
+        )
+        .unwrap();
+        assert!(ok.jobs("m", &c).is_ok());
     }
 }
