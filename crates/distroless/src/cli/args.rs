@@ -20,7 +20,10 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Build a catalog image, or an application image from a recipe (-f distroless.toml).
     ///
-    /// Catalog: static, base-nossl, base, cc, python3, java17, java21, nodejs.
+    /// Catalog (`distroless list` says more): static, base-nossl, base, cc, python3, java17,
+    /// java21, java25, java-base, nodejs, nodejs22/24/26 (official binaries: --archive-mirror,
+    /// --archive-key), java17/21/25-temurin (Adoptium: --repository, --repository-key). A
+    /// family in one go: --matrix FILE or --all.
     ///
     /// Examples:
     ///   distroless build static
