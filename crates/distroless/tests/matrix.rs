@@ -146,6 +146,16 @@ fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
         pushed.contains(&format!("{prefix}/distroless/base-debian13:nonroot-arm64").as_str()),
         "{pushed:?}"
     );
+    // Manifests by digest first, every tag after them.
+    let log = fs_err::read_to_string(reg.log()).unwrap();
+    let puts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("\"PUT ") && l.contains("/manifests/"))
+        .collect();
+    let by_digest = |l: &&str| l.contains("/manifests/sha256:");
+    let last_digest = puts.iter().rposition(by_digest).unwrap();
+    let first_tag = puts.iter().position(|l| !by_digest(l)).unwrap();
+    assert!(last_digest < first_tag, "{puts:#?}");
     let uploads = reg.requests("POST", "/blobs/uploads/");
     let layouts_blobs = fs_err::read_dir(tmp.path().join("out/blobs/sha256"))
         .unwrap()

@@ -306,10 +306,24 @@ fn push(
 ) -> anyhow::Result<()> {
     let client = super::registry::client(&args.registry)?;
     let cache = source::settings(&args.source)?.cache_dir;
-    for (job, row) in jobs.iter().zip(rows.iter_mut()) {
+    let images: Vec<ForeignImage> = jobs
+        .iter()
+        .map(|j| ForeignImage::open(out, Some(&j.reference())))
+        .collect::<Result<_, _>>()?;
+    // Every image's blobs and manifests under their digests first, then every tag: no tag of
+    // the family names an image before the whole family is in the registry.
+    for ((job, row), image) in jobs.iter().zip(rows.iter()).zip(&images) {
         let target = target_of(prefix, job)?;
-        let image = ForeignImage::open(out, Some(&job.reference()))?;
-        let pushed = super::registry::push_image(&client, &image, &[target], arch_tags, &cache)
+        let by_digest = Reference::parse(&format!(
+            "{}/{}@{}",
+            target.registry, target.repository, row.digest
+        ))?;
+        super::registry::push_image(&client, image, &[by_digest], false, &cache)
+            .map_err(|e| e.context(job.reference()))?;
+    }
+    for ((job, row), image) in jobs.iter().zip(rows.iter_mut()).zip(&images) {
+        let target = target_of(prefix, job)?;
+        let pushed = super::registry::push_image(&client, image, &[target], arch_tags, &cache)
             .map_err(|e| e.context(job.reference()))?;
         row.pushed = pushed.into_iter().map(|p| p.reference).collect();
     }
