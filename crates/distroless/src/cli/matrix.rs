@@ -314,6 +314,10 @@ fn push(
     // the family names an image before the whole family is in the registry.
     for ((job, row), image) in jobs.iter().zip(rows.iter()).zip(&images) {
         let target = target_of(prefix, job)?;
+        // A tag that names this image already: its blobs and manifests are there (one HEAD).
+        if registry::pull::resolve(&client, &target).is_ok_and(|d| d.to_string() == row.digest) {
+            continue;
+        }
         let by_digest = Reference::parse(&format!(
             "{}/{}@{}",
             target.registry, target.repository, row.digest
