@@ -163,13 +163,7 @@ pub fn push(
         let top = index.as_ref().unwrap_or(&manifests[0].0);
         if !arch_tags && all_current(client, targets, top)? {
             // Every tag names this image already: nothing to send.
-            for r in targets {
-                out.push(Pushed {
-                    reference: r.with_tag(r.tag_or_latest()).to_string(),
-                    digest: top.digest.to_string(),
-                    media_type: top.media_type.clone(),
-                });
-            }
+            out.extend(as_they_are(targets, top));
             continue;
         }
         let blobs: Vec<&BlobRef> = image
@@ -183,53 +177,113 @@ pub fn push(
                 put_manifest(client, first, &doc.digest.to_string(), doc)?;
             }
         }
-        let top = index.as_ref().unwrap_or(&manifests[0].0);
-        for r in targets {
-            let tag = r.tag_or_latest();
-            if let Some(d) = &r.digest
-                && *d != top.digest
-            {
-                return Err(Error::registry(
-                    r,
-                    format!(
-                        "the image's digest is {}, not the one the reference names",
-                        top.digest
-                    ),
-                ));
-            }
-            if r.digest.is_some() && r.tag.is_none() {
-                // Pushed by digest: no tag is made.
-                out.push(Pushed {
-                    reference: r.to_string(),
-                    digest: top.digest.to_string(),
-                    media_type: top.media_type.clone(),
-                });
-                continue;
-            }
-            put_manifest(client, r, tag, top)?;
+        put_tags(
+            client,
+            targets,
+            &manifests,
+            index.as_ref(),
+            arch_tags,
+            &mut out,
+        )?;
+    }
+    Ok(out)
+}
+
+/// Tags an image whose blobs and manifests the registry has: each reference's tag (and, with
+/// `arch_tags`, `TAG-ARCH` for each platform's manifest). Nothing is uploaded or checked
+/// again; with every tag naming the image already (and no arch tags), nothing is sent.
+pub fn tags_only(
+    client: &Client,
+    image: &ForeignImage,
+    refs: &[Reference],
+    arch_tags: bool,
+) -> Result<Vec<Pushed>> {
+    let (manifests, index) = documents(image)?;
+    let targets: Vec<&Reference> = refs.iter().collect();
+    let top = index.as_ref().unwrap_or(&manifests[0].0);
+    let mut out = Vec::new();
+    if !arch_tags && all_current(client, &targets, top)? {
+        return Ok(as_they_are(&targets, top));
+    }
+    put_tags(
+        client,
+        &targets,
+        &manifests,
+        index.as_ref(),
+        arch_tags,
+        &mut out,
+    )?;
+    Ok(out)
+}
+
+/// The references as they already are: each tag naming `top`.
+fn as_they_are(targets: &[&Reference], top: &Doc) -> Vec<Pushed> {
+    targets
+        .iter()
+        .map(|r| Pushed {
+            reference: r.with_tag(r.tag_or_latest()).to_string(),
+            digest: top.digest.to_string(),
+            media_type: top.media_type.clone(),
+        })
+        .collect()
+}
+
+/// Puts each reference's tag (checked against the image's digest when it names one) and the
+/// per-platform tags.
+fn put_tags(
+    client: &Client,
+    targets: &[&Reference],
+    manifests: &[(Doc, &oci::read::ForeignManifest)],
+    index: Option<&Doc>,
+    arch_tags: bool,
+    out: &mut Vec<Pushed>,
+) -> Result<()> {
+    let top = index.unwrap_or(&manifests[0].0);
+    for r in targets {
+        let tag = r.tag_or_latest();
+        if let Some(d) = &r.digest
+            && *d != top.digest
+        {
+            return Err(Error::registry(
+                r,
+                format!(
+                    "the image's digest is {}, not the one the reference names",
+                    top.digest
+                ),
+            ));
+        }
+        if r.digest.is_some() && r.tag.is_none() {
+            // Pushed by digest: no tag is made.
             out.push(Pushed {
-                reference: r.with_tag(tag).to_string(),
+                reference: r.to_string(),
                 digest: top.digest.to_string(),
                 media_type: top.media_type.clone(),
             });
-            if arch_tags {
-                for (doc, m) in &manifests {
-                    let Some(arch) = m.platform.as_ref().and_then(|p| p["architecture"].as_str())
-                    else {
-                        continue;
-                    };
-                    let t = format!("{tag}-{arch}");
-                    put_manifest(client, r, &t, doc)?;
-                    out.push(Pushed {
-                        reference: r.with_tag(&t).to_string(),
-                        digest: doc.digest.to_string(),
-                        media_type: doc.media_type.clone(),
-                    });
-                }
+            continue;
+        }
+        put_manifest(client, r, tag, top)?;
+        out.push(Pushed {
+            reference: r.with_tag(tag).to_string(),
+            digest: top.digest.to_string(),
+            media_type: top.media_type.clone(),
+        });
+        if arch_tags {
+            for (doc, m) in manifests {
+                let Some(arch) = m.platform.as_ref().and_then(|p| p["architecture"].as_str())
+                else {
+                    continue;
+                };
+                let t = format!("{tag}-{arch}");
+                put_manifest(client, r, &t, doc)?;
+                out.push(Pushed {
+                    reference: r.with_tag(&t).to_string(),
+                    digest: doc.digest.to_string(),
+                    media_type: doc.media_type.clone(),
+                });
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The image's manifests as their bytes (as stored, or made for a docker-archive), each with

@@ -327,8 +327,9 @@ fn push(
     }
     for ((job, row), image) in jobs.iter().zip(rows.iter_mut()).zip(&images) {
         let target = target_of(prefix, job)?;
-        let pushed = super::registry::push_image(&client, image, &[target], arch_tags, &cache)
-            .map_err(|e| e.context(job.reference()))?;
+        // Everything is there now: only the tags are put.
+        let pushed = registry::push::tags_only(&client, image, &[target], arch_tags)
+            .map_err(|e| anyhow::Error::new(e).context(job.reference()))?;
         row.pushed = pushed.into_iter().map(|p| p.reference).collect();
     }
     Ok(())
