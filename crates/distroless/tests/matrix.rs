@@ -161,7 +161,7 @@ fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
         .unwrap()
         .count();
     assert!(
-        uploads <= layouts_blobs,
+        uploads > 0 && uploads <= layouts_blobs,
         "{uploads} uploads for {layouts_blobs} distinct blobs"
     );
     matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);

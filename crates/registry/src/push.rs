@@ -133,22 +133,7 @@ pub fn push(
     refs: &[Reference],
     arch_tags: bool,
 ) -> Result<Vec<Pushed>> {
-    let total: u64 = image
-        .manifests
-        .iter()
-        .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
-        .map(|b| b.size)
-        .sum();
-    if total > client.options.max_bytes {
-        return Err(Error::registry(
-            image.name(),
-            format!(
-                "the image has {total} bytes of blobs, over the {}-byte cap (--max-image-bytes)",
-                client.options.max_bytes
-            ),
-        ));
-    }
-    let (manifests, index) = documents(image)?;
+    let outgoing = Outgoing::new(client, image)?;
     let mut out = Vec::new();
     // One pass of blobs and manifests per repository; then each reference's tags.
     let mut repos: BTreeMap<(String, String), Vec<&Reference>> = BTreeMap::new();
@@ -159,131 +144,151 @@ pub fn push(
             .push(r);
     }
     for targets in repos.values() {
-        let first = targets[0];
-        let top = index.as_ref().unwrap_or(&manifests[0].0);
-        if !arch_tags && all_current(client, targets, top)? {
+        if !arch_tags && outgoing.all_current(client, targets)? {
             // Every tag names this image already: nothing to send.
-            out.extend(as_they_are(targets, top));
+            out.extend(outgoing.as_they_are(targets));
             continue;
         }
-        let blobs: Vec<&BlobRef> = image
+        outgoing.send_content(client, seen, targets[0])?;
+        out.extend(outgoing.put_tags(client, targets, arch_tags)?);
+    }
+    Ok(out)
+}
+
+/// An image on its way to a registry, in the push's three steps, so a caller pushing many
+/// images can order them across the images (every image's content, then every tag): whether
+/// its tags are current, its blobs and manifests under their digests, its tags.
+pub struct Outgoing<'a> {
+    image: &'a ForeignImage,
+    manifests: Vec<(Doc, &'a oci::read::ForeignManifest)>,
+    index: Option<Doc>,
+}
+
+impl<'a> Outgoing<'a> {
+    /// The image's documents as they will be sent; refused over the client's size cap.
+    pub fn new(client: &Client, image: &'a ForeignImage) -> Result<Self> {
+        let total: u64 = image
             .manifests
             .iter()
             .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
-            .collect();
-        upload_all(client, seen, image, first, &blobs)?;
-        for doc in manifests.iter().map(|(d, _)| d).chain(index.as_ref()) {
-            if !has_manifest(client, first, doc)? {
-                put_manifest(client, first, &doc.digest.to_string(), doc)?;
-            }
-        }
-        put_tags(
-            client,
-            targets,
-            &manifests,
-            index.as_ref(),
-            arch_tags,
-            &mut out,
-        )?;
-    }
-    Ok(out)
-}
-
-/// Tags an image whose blobs and manifests the registry has: each reference's tag (and, with
-/// `arch_tags`, `TAG-ARCH` for each platform's manifest). Nothing is uploaded or checked
-/// again; with every tag naming the image already (and no arch tags), nothing is sent.
-pub fn tags_only(
-    client: &Client,
-    image: &ForeignImage,
-    refs: &[Reference],
-    arch_tags: bool,
-) -> Result<Vec<Pushed>> {
-    let (manifests, index) = documents(image)?;
-    let targets: Vec<&Reference> = refs.iter().collect();
-    let top = index.as_ref().unwrap_or(&manifests[0].0);
-    let mut out = Vec::new();
-    if !arch_tags && all_current(client, &targets, top)? {
-        return Ok(as_they_are(&targets, top));
-    }
-    put_tags(
-        client,
-        &targets,
-        &manifests,
-        index.as_ref(),
-        arch_tags,
-        &mut out,
-    )?;
-    Ok(out)
-}
-
-/// The references as they already are: each tag naming `top`.
-fn as_they_are(targets: &[&Reference], top: &Doc) -> Vec<Pushed> {
-    targets
-        .iter()
-        .map(|r| Pushed {
-            reference: r.with_tag(r.tag_or_latest()).to_string(),
-            digest: top.digest.to_string(),
-            media_type: top.media_type.clone(),
-        })
-        .collect()
-}
-
-/// Puts each reference's tag (checked against the image's digest when it names one) and the
-/// per-platform tags.
-fn put_tags(
-    client: &Client,
-    targets: &[&Reference],
-    manifests: &[(Doc, &oci::read::ForeignManifest)],
-    index: Option<&Doc>,
-    arch_tags: bool,
-    out: &mut Vec<Pushed>,
-) -> Result<()> {
-    let top = index.unwrap_or(&manifests[0].0);
-    for r in targets {
-        let tag = r.tag_or_latest();
-        if let Some(d) = &r.digest
-            && *d != top.digest
-        {
+            .map(|b| b.size)
+            .sum();
+        if total > client.options.max_bytes {
             return Err(Error::registry(
-                r,
+                image.name(),
                 format!(
-                    "the image's digest is {}, not the one the reference names",
-                    top.digest
+                    "the image has {total} bytes of blobs, over the {}-byte cap (--max-image-bytes)",
+                    client.options.max_bytes
                 ),
             ));
         }
-        if r.digest.is_some() && r.tag.is_none() {
-            // Pushed by digest: no tag is made.
+        let (manifests, index) = documents(image)?;
+        Ok(Outgoing {
+            image,
+            manifests,
+            index,
+        })
+    }
+
+    /// The top manifest or index: what the tags name.
+    fn top(&self) -> &Doc {
+        self.index.as_ref().unwrap_or(&self.manifests[0].0)
+    }
+
+    /// Whether every reference's tag names this image already (one `HEAD` each).
+    pub fn all_current(&self, client: &Client, targets: &[&Reference]) -> Result<bool> {
+        all_current(client, targets, self.top())
+    }
+
+    /// The references as they already are: each tag naming the image.
+    pub fn as_they_are(&self, targets: &[&Reference]) -> Vec<Pushed> {
+        let top = self.top();
+        targets
+            .iter()
+            .map(|r| Pushed {
+                reference: r.with_tag(r.tag_or_latest()).to_string(),
+                digest: top.digest.to_string(),
+                media_type: top.media_type.clone(),
+            })
+            .collect()
+    }
+
+    /// Blobs, then manifests and the index under their digests, each only if the registry
+    /// lacks it. No tag is made.
+    pub fn send_content(&self, client: &Client, seen: &Seen, r: &Reference) -> Result<()> {
+        let blobs: Vec<&BlobRef> = (self.image.manifests.iter())
+            .flat_map(|m| m.layers.iter().chain(std::iter::once(&m.config_blob)))
+            .collect();
+        upload_all(client, seen, self.image, r, &blobs)?;
+        for doc in self
+            .manifests
+            .iter()
+            .map(|(d, _)| d)
+            .chain(self.index.as_ref())
+        {
+            if !has_manifest(client, r, doc)? {
+                put_manifest(client, r, &doc.digest.to_string(), doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each reference's tag (checked against the image's digest when it names one) and, with
+    /// `arch_tags`, `TAG-ARCH` for each platform's manifest. The content must be there.
+    pub fn put_tags(
+        &self,
+        client: &Client,
+        targets: &[&Reference],
+        arch_tags: bool,
+    ) -> Result<Vec<Pushed>> {
+        let top = self.top();
+        let mut out = Vec::new();
+        for r in targets {
+            let tag = r.tag_or_latest();
+            if let Some(d) = &r.digest
+                && *d != top.digest
+            {
+                return Err(Error::registry(
+                    r,
+                    format!(
+                        "the image's digest is {}, not the one the reference names",
+                        top.digest
+                    ),
+                ));
+            }
+            if r.digest.is_some() && r.tag.is_none() {
+                // Pushed by digest: no tag is made.
+                out.push(Pushed {
+                    reference: r.to_string(),
+                    digest: top.digest.to_string(),
+                    media_type: top.media_type.clone(),
+                });
+                continue;
+            }
+            put_manifest(client, r, tag, top)?;
             out.push(Pushed {
-                reference: r.to_string(),
+                reference: r.with_tag(tag).to_string(),
                 digest: top.digest.to_string(),
                 media_type: top.media_type.clone(),
             });
-            continue;
-        }
-        put_manifest(client, r, tag, top)?;
-        out.push(Pushed {
-            reference: r.with_tag(tag).to_string(),
-            digest: top.digest.to_string(),
-            media_type: top.media_type.clone(),
-        });
-        if arch_tags {
-            for (doc, m) in manifests {
-                let Some(arch) = m.platform.as_ref().and_then(|p| p["architecture"].as_str())
-                else {
-                    continue;
-                };
-                let t = format!("{tag}-{arch}");
-                put_manifest(client, r, &t, doc)?;
-                out.push(Pushed {
-                    reference: r.with_tag(&t).to_string(),
-                    digest: doc.digest.to_string(),
-                    media_type: doc.media_type.clone(),
-                });
+            if arch_tags {
+                for (doc, m) in &self.manifests {
+                    let Some(arch) = m.platform.as_ref().and_then(|p| p["architecture"].as_str())
+                    else {
+                        continue;
+                    };
+                    let t = format!("{tag}-{arch}");
+                    put_manifest(client, r, &t, doc)?;
+                    out.push(Pushed {
+                        reference: r.with_tag(&t).to_string(),
+                        digest: doc.digest.to_string(),
+                        media_type: doc.media_type.clone(),
+                    });
+                }
             }
         }
+        Ok(out)
     }
-    Ok(())
 }
 
 /// The image's manifests as their bytes (as stored, or made for a docker-archive), each with

@@ -16,6 +16,7 @@ use distroless::plan::Source;
 use distroless::request::{Arches, MatrixPlace, Target};
 use oci::read::ForeignImage;
 use registry::Reference;
+use registry::push::Outgoing;
 
 use super::args::BuildArgs;
 use super::build::{parse_arches, request_for};
@@ -294,8 +295,8 @@ fn evidence_name(job: &Job) -> String {
     format!("{}_{}", job.repository.replace('/', "_"), job.tag)
 }
 
-/// Pushes every image to `PREFIX/REPOSITORY:TAG`, in matrix order (a blob shared by many
-/// images is sent once: later pushes find it in the registry).
+/// Pushes every image to `PREFIX/REPOSITORY:TAG` (a blob shared by many images is sent once:
+/// later images find it in the registry).
 fn push(
     args: &BuildArgs,
     out: &Path,
@@ -305,34 +306,46 @@ fn push(
     arch_tags: bool,
 ) -> anyhow::Result<()> {
     let client = super::registry::client(&args.registry)?;
-    let cache = source::settings(&args.source)?.cache_dir;
+    let seen = super::registry::seen(&source::settings(&args.source)?.cache_dir);
     let images: Vec<ForeignImage> = jobs
         .iter()
         .map(|j| ForeignImage::open(out, Some(&j.reference())))
         .collect::<Result<_, _>>()?;
-    // Every image's blobs and manifests under their digests first, then every tag: no tag of
-    // the family names an image before the whole family is in the registry.
-    for ((job, row), image) in jobs.iter().zip(rows.iter()).zip(&images) {
-        let target = target_of(prefix, job)?;
-        // A tag that names this image already: its blobs and manifests are there (one HEAD).
-        if registry::pull::resolve(&client, &target).is_ok_and(|d| d.to_string() == row.digest) {
-            continue;
+    let targets: Vec<Reference> = (jobs.iter())
+        .map(|j| target_of(prefix, j))
+        .collect::<anyhow::Result<_>>()?;
+    let mut outgoing = Vec::new();
+    // Every image's blobs and manifests under their digests first (unless its tag names it
+    // already: one HEAD), then every tag: no tag of the family names an image before the
+    // whole family is in the registry.
+    for ((job, image), target) in jobs.iter().zip(&images).zip(&targets) {
+        let o = Outgoing::new(&client, image).map_err(about(job))?;
+        let current = !arch_tags && o.all_current(&client, &[target]).map_err(about(job))?;
+        if !current {
+            o.send_content(&client, &seen, target).map_err(about(job))?;
         }
-        let by_digest = Reference::parse(&format!(
-            "{}/{}@{}",
-            target.registry, target.repository, row.digest
-        ))?;
-        super::registry::push_image(&client, image, &[by_digest], false, &cache)
-            .map_err(|e| e.context(job.reference()))?;
+        outgoing.push((o, current));
     }
-    for ((job, row), image) in jobs.iter().zip(rows.iter_mut()).zip(&images) {
-        let target = target_of(prefix, job)?;
-        // Everything is there now: only the tags are put.
-        let pushed = registry::push::tags_only(&client, image, &[target], arch_tags)
-            .map_err(|e| anyhow::Error::new(e).context(job.reference()))?;
+    for (((job, row), (o, current)), target) in jobs
+        .iter()
+        .zip(rows.iter_mut())
+        .zip(&outgoing)
+        .zip(&targets)
+    {
+        let pushed = if *current {
+            o.as_they_are(&[target])
+        } else {
+            o.put_tags(&client, &[target], arch_tags)
+                .map_err(about(job))?
+        };
         row.pushed = pushed.into_iter().map(|p| p.reference).collect();
     }
     Ok(())
+}
+
+/// A registry error, named after the image it concerns.
+fn about(job: &Job) -> impl Fn(registry::Error) -> anyhow::Error + '_ {
+    move |e| anyhow::Error::new(e).context(job.reference())
 }
 
 /// `PREFIX/REPOSITORY:TAG` of a job.

@@ -154,8 +154,19 @@ pub(crate) fn push_image(
     arch_tags: bool,
     cache: &Path,
 ) -> anyhow::Result<Vec<Pushed>> {
-    let seen = Seen::persistent(&cache.join("registry-blobs-v1"));
-    Ok(registry::push::push(client, &seen, image, refs, arch_tags)?)
+    Ok(registry::push::push(
+        client,
+        &seen(cache),
+        image,
+        refs,
+        arch_tags,
+    )?)
+}
+
+/// Where blobs were seen in registries, kept in the cache (a blob pushed to one repository is
+/// mounted into the next, across runs).
+pub(crate) fn seen(cache: &Path) -> Seen {
+    Seen::persistent(&cache.join("registry-blobs-v1"))
 }
 
 /// One line per reference (`REF@DIGEST`), or JSON with what was sent (and the build, for
