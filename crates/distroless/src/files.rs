@@ -69,6 +69,38 @@ pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A directory of this process's own work under `parent` (`PREFIX-PID-XXXX`, removed when
+/// dropped), after sweeping those of processes that no longer run: a run killed before it
+/// could clean up leaves nothing behind for long.
+pub fn work_dir(parent: &Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    sweep_dead(parent, prefix);
+    Ok(tempfile::Builder::new()
+        .prefix(&format!("{prefix}-{}-", std::process::id()))
+        .tempdir_in(parent)?)
+}
+
+/// Removes `PREFIX-PID-…` directories under `parent` whose process is gone. A symlink is
+/// never followed: only a real directory is removed.
+fn sweep_dead(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs_err::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let pid = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && e.file_type().is_ok_and(|t| t.is_dir())
+        {
+            let _ = fs_err::remove_dir_all(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +113,24 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), b"two");
         assert_eq!(fs_err::read_dir(dir.path().join("sub")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn work_dirs_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        // u32::MAX is no running process.
+        let dead = dir.path().join(format!(".w-{}-x", u32::MAX));
+        fs_err::create_dir_all(&dead).unwrap();
+        let other = dir.path().join(".wx-1-x");
+        fs_err::create_dir_all(&other).unwrap();
+        let mine = work_dir(dir.path(), ".w").unwrap();
+        assert!(!dead.exists() && other.exists());
+        assert!(
+            mine.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!(".w-{}-", std::process::id()))
+        );
     }
 }

@@ -399,10 +399,7 @@ fn unpacked(
     }
     let root = cache_root.join("archives-v2");
     fs_err::create_dir_all(&root)?;
-    sweep(&root);
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".unpack-{}-", std::process::id()))
-        .tempdir_in(&root)?;
+    let tmp = crate::files::work_dir(&root, ".unpack")?;
     let reader = decompress(archive, file)?;
     unpack(reader, a, tmp.path())?;
     links_resolve_inside(tmp.path())?;
@@ -415,25 +412,6 @@ fn unpacked(
         "nothing is left after strip_components and include/exclude"
     );
     Ok(tmp)
-}
-
-/// Removes the unpacking directories of processes that no longer run.
-fn sweep(root: &Path) {
-    let Ok(entries) = fs_err::read_dir(root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let pid = name
-            .strip_prefix(".unpack-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && !Path::new(&format!("/proc/{pid}")).exists()
-        {
-            let _ = fs_err::remove_dir_all(e.path());
-        }
-    }
 }
 
 fn decompress(archive: &Path, file: &str) -> anyhow::Result<Box<dyn Read>> {

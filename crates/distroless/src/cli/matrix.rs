@@ -181,10 +181,7 @@ impl Family<'_> {
             .unwrap_or(Path::new("."));
         fs_err::create_dir_all(parent)?;
         Destination::Layout(out.to_path_buf()).check()?;
-        sweep(parent);
-        let parts_dir = tempfile::Builder::new()
-            .prefix(&format!(".distroless-matrix-{}-", std::process::id()))
-            .tempdir_in(parent)?;
+        let parts_dir = distroless::files::work_dir(parent, ".distroless-matrix")?;
         // Evidence is written beside each part, and moved beside the output with it.
         let staged = parts_dir.path().join("evidence");
         fs_err::create_dir_all(&staged)?;
@@ -268,26 +265,6 @@ fn runnable(
         }
     }
     Ok((keep, skipped))
-}
-
-/// Removes the part directories of matrix builds whose process no longer runs (killed).
-fn sweep(parent: &Path) {
-    let Ok(entries) = fs_err::read_dir(parent) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        let pid = name
-            .strip_prefix(".distroless-matrix-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && !Path::new(&format!("/proc/{pid}")).exists()
-            && e.file_type().is_ok_and(|t| t.is_dir())
-        {
-            let _ = fs_err::remove_dir_all(e.path());
-        }
-    }
 }
 
 /// `distroless_static-debian12_latest`: the stem of an image's evidence files.
