@@ -113,18 +113,7 @@ fn every_recipe_key_lands_in_the_image() {
         .assert()
         .success();
 
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs_err::read(out.join("index.json")).unwrap()).unwrap();
-    let tags: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
+    let tags = support::ref_names(&out);
     assert_eq!(tags, ["latest", "2.1"]);
     let (_, m) = &manifests(&out)[0];
     assert_eq!(
@@ -536,21 +525,7 @@ fn a_rebuilt_layout_keeps_its_other_tags_unless_replaced() {
         .assert()
         .success();
     };
-    let tags = || -> Vec<String> {
-        let index: serde_json::Value =
-            serde_json::from_slice(&fs_err::read(layout.join("index.json")).unwrap()).unwrap();
-        index["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                m["annotations"]["org.opencontainers.image.ref.name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect()
-    };
+    let tags = || support::ref_names(&layout);
     build("static", &[]);
     build("cc:nonroot", &[]);
     assert_eq!(tags(), ["nonroot", "latest"]);

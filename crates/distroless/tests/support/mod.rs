@@ -99,6 +99,21 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&fs_err::read(path).expect("read json")).expect("json")
 }
 
+/// The ref names (`org.opencontainers.image.ref.name`) of a layout's index, in its order.
+pub(crate) fn ref_names(layout: &Path) -> Vec<String> {
+    read_json(&layout.join("index.json"))["manifests"]
+        .as_array()
+        .expect("index manifests")
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .expect("a ref name")
+                .to_string()
+        })
+        .collect()
+}
+
 /// Path of a blob in a layout.
 pub(crate) fn blob(layout: &Path, digest: &str) -> PathBuf {
     layout
