@@ -245,23 +245,31 @@ fn runnable(
     arches: &[Arch],
     all: bool,
 ) -> anyhow::Result<(Vec<Job>, Vec<Skipped>)> {
+    // Sources depend on the image alone, not its release or tag: checked once per image.
+    let mut ready: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
     let mut keep = Vec::new();
     let mut skipped: Vec<Skipped> = Vec::new();
     for job in jobs {
-        let chain = catalog.chain(&job.image.name)?;
-        let ready = Upstream::prepare(&chain, None, upstreams)
-            .and_then(|u| arches.iter().try_for_each(|&a| u.check(a, upstreams)));
-        match ready {
-            Ok(()) => keep.push(job),
-            Err(e) if all => {
-                if !skipped.iter().any(|s| s.image == job.image.name) {
+        let name = &job.image.name;
+        if !ready.contains_key(name) {
+            let chain = catalog.chain(name)?;
+            let checked = Upstream::prepare(&chain, None, upstreams)
+                .and_then(|u| arches.iter().try_for_each(|&a| u.check(a, upstreams)));
+            let ok = match checked {
+                Ok(()) => true,
+                Err(e) if all => {
                     skipped.push(Skipped {
-                        image: job.image.name.clone(),
+                        image: name.clone(),
                         why: format!("{e:#}"),
                     });
+                    false
                 }
-            }
-            Err(e) => return Err(e.context(job.reference())),
+                Err(e) => return Err(e.context(job.reference())),
+            };
+            ready.insert(name.clone(), ok);
+        }
+        if ready[name] {
+            keep.push(job);
         }
     }
     Ok((keep, skipped))
