@@ -209,7 +209,7 @@ fn lazy_entries(
             let why = format!("{file}: {}", inside_only(&format!("{e:#}")));
             spec.error(Some(("archives", i)), "url", why)
         })?;
-        let entries = entries(tree.path(), &a.dest, !a.include.is_empty())?;
+        let entries = entries(tree.path(), &a.dest)?;
         Ok((entries, Box::new(tree)))
     };
     LazyEntries {
@@ -451,7 +451,9 @@ fn unpack(reader: Box<dyn Read>, a: &ArchiveSpec, into: &Path) -> anyhow::Result
         let rel = parts[a.strip_components..].join("/");
         let wanted = (a.include.is_empty() || include.is_match(&rel)) && !exclude.is_match(&rel);
         let kind = entry.header().entry_type();
-        if !wanted && !kind.is_dir() {
+        // What `include` leaves out is not made at all, directories included (their parents
+        // are made for the files that are taken).
+        if !wanted {
             continue;
         }
         let target = into.join(&rel);
@@ -478,11 +480,7 @@ fn unpack(reader: Box<dyn Read>, a: &ArchiveSpec, into: &Path) -> anyhow::Result
                     std::os::unix::fs::PermissionsExt::from_mode(mode),
                 )?;
             }
-            tar::EntryType::Directory => {
-                if wanted {
-                    fs_err::create_dir_all(&target)?;
-                }
-            }
+            tar::EntryType::Directory => fs_err::create_dir_all(&target)?,
             tar::EntryType::Symlink => {
                 let link = entry
                     .link_name()?
@@ -575,7 +573,7 @@ fn stays_inside(path: &str, target: &str) -> bool {
 }
 
 /// The unpacked tree as layer entries under `dest`, in path order (files stream from disk).
-fn entries(tree: &Path, dest: &str, filtered: bool) -> anyhow::Result<Vec<GenEntry>> {
+fn entries(tree: &Path, dest: &str) -> anyhow::Result<Vec<GenEntry>> {
     let dest = dest.trim_matches('/');
     // The directories down to `dest`, so the layer stands alone (parents before children).
     let mut out: Vec<GenEntry> = dest
@@ -603,15 +601,7 @@ fn entries(tree: &Path, dest: &str, filtered: bool) -> anyhow::Result<Vec<GenEnt
             let target = fs_err::read_link(e.path())?.to_string_lossy().to_string();
             out.push(GenEntry::Symlink(at, target, Meta::root(0o777)));
         } else if meta.is_dir() {
-            // With `include`, directories that hold nothing taken are not the image's.
-            let holds_something = walkdir::WalkDir::new(e.path())
-                .min_depth(1)
-                .into_iter()
-                .filter_map(Result::ok)
-                .any(|d| !d.file_type().is_dir());
-            if !filtered || holds_something {
-                out.push(GenEntry::Dir(at, Meta::root(0o755)));
-            }
+            out.push(GenEntry::Dir(at, Meta::root(0o755)));
         } else {
             out.push(GenEntry::Host(at, e.path().to_path_buf(), Meta::root(mode)));
         }
