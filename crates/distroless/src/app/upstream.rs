@@ -13,7 +13,7 @@ use super::archives::{self, ArchiveRecord, LockedArchive};
 use super::{AppSpec, CATALOG_PREFIX};
 use crate::layers::LazyEntries;
 use crate::model::recipe::Recipe;
-use crate::model::{Arch, Upstreams};
+use crate::model::{Arch, Catalog, Upstreams};
 use crate::plan::{Repository, Source};
 
 /// The recipes of a chain that name sources beyond Debian, ready to fetch from.
@@ -110,8 +110,16 @@ impl Upstream {
 /// For a command over several images (`lock A B`, a matrix): every override a flag gives
 /// must name a source of one of them; each image then takes the ones it has. Returns the
 /// overrides to hand to each image.
-pub fn for_many(upstreams: &Upstreams, recipes: &[&Recipe]) -> anyhow::Result<Upstreams> {
-    let (archives, repositories) = names_of(recipes.iter().copied());
+pub fn for_many<'n>(
+    upstreams: &Upstreams,
+    catalog: &Catalog,
+    images: impl IntoIterator<Item = &'n str>,
+) -> anyhow::Result<Upstreams> {
+    let mut recipes = Vec::new();
+    for name in images {
+        recipes.extend(catalog.chain(name)?);
+    }
+    let (archives, repositories) = names_of(recipes.into_iter());
     let archives: Vec<&str> = archives.iter().map(String::as_str).collect();
     let repositories: Vec<&str> = repositories.iter().map(String::as_str).collect();
     upstreams.check_known(&archives, &repositories)?;
@@ -190,10 +198,9 @@ fn catalog_spec(recipe: &Recipe) -> AppSpec {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// The catalog names no host and no key file: those come from the command line.
-    use crate::model::Catalog;
-
     #[test]
     fn catalog_sources_name_no_host_and_no_file() {
         let catalog = Catalog::embedded().unwrap();

@@ -23,13 +23,11 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let (mut targets, skipped) = targets(args, &lock, &catalog)?;
     // Several images: the flags must name a source of one of them; each takes its own.
     if targets.len() > 1 {
-        let mut recipes = Vec::new();
-        for t in &targets {
-            if let Base::Catalog(image) = &t.base {
-                recipes.extend(catalog.chain(&image.name)?);
-            }
-        }
-        let each = distroless::app::upstream::for_many(&targets[0].upstreams, &recipes)?;
+        let images = targets.iter().filter_map(|t| match &t.base {
+            Base::Catalog(image) => Some(image.name.as_str()),
+            _ => None,
+        });
+        let each = distroless::app::upstream::for_many(&targets[0].upstreams, &catalog, images)?;
         for t in &mut targets {
             t.upstreams = each.clone();
         }

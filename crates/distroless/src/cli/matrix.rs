@@ -63,12 +63,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     };
     let jobs = matrix.jobs(&file, &catalog)?;
     // The flags must name a source of one of the images; each image takes its own.
-    let mut recipes = Vec::new();
-    for j in &jobs {
-        recipes.extend(catalog.chain(&j.image.name)?);
-    }
-    let upstreams =
-        distroless::app::upstream::for_many(&source::upstreams(&args.source)?, &recipes)?;
+    let upstreams = distroless::app::upstream::for_many(
+        &source::upstreams(&args.source)?,
+        &catalog,
+        jobs.iter().map(|j| j.image.name.as_str()),
+    )?;
     let all = args.all || matrix.is_all();
     let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, all)?;
     if jobs.is_empty() {
