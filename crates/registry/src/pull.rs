@@ -396,9 +396,9 @@ fn fetch_all(
     })
 }
 
-/// One blob, streamed through a digest check into the layout; a body that breaks off is
-/// fetched again.
-fn fetch_blob(
+/// One blob, streamed through a digest check into the layout (nothing when the layout has it);
+/// a body that breaks off is fetched again.
+pub fn fetch_blob(
     client: &Client,
     r: &Reference,
     layout: &LayoutWriter,

@@ -83,7 +83,8 @@ impl Seen {
         self.dir.as_ref().map(|d| d.join(host).join(digest.hex()))
     }
 
-    fn note(&self, r: &Reference, digest: &Digest) {
+    /// Remembers that the repository `r` names holds a blob.
+    pub fn note(&self, r: &Reference, digest: &Digest) {
         self.places
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -404,20 +405,50 @@ fn upload_all(
         }
     }
     crate::client::bounded(client.options.jobs, unique, |blob| {
-        upload(client, seen, image, r, blob)
+        let open = || Ok(image.open_blob(blob)?);
+        let out = Outbound {
+            digest: &blob.digest,
+            size: blob.size,
+            open: &open,
+        };
+        upload(client, seen, r, &out)
     })
 }
 
-/// One blob: skipped when present, mounted when seen in another repository, else uploaded.
-fn upload(
+/// Pushes one blob held in a file: skipped when the repository has it, mounted when seen in
+/// another repository of the registry, else streamed through a digest check.
+pub fn push_file(
     client: &Client,
     seen: &Seen,
-    image: &ForeignImage,
     r: &Reference,
-    blob: &BlobRef,
+    digest: &Digest,
+    size: u64,
+    path: &std::path::Path,
 ) -> Result<()> {
+    let open = || Ok(oci::digest::Verifier::new(fs_err::File::open(path)?, digest, size));
+    upload(
+        client,
+        seen,
+        r,
+        &Outbound {
+            digest,
+            size,
+            open: &open,
+        },
+    )
+}
+
+/// A blob on its way: its descriptor and how to read its bytes (checked while they stream).
+struct Outbound<'a> {
+    digest: &'a Digest,
+    size: u64,
+    open: &'a (dyn Fn() -> Result<oci::digest::Verifier<fs_err::File>> + Sync),
+}
+
+/// One blob: skipped when present, mounted when seen in another repository, else uploaded.
+fn upload(client: &Client, seen: &Seen, r: &Reference, blob: &Outbound<'_>) -> Result<()> {
     let digest = blob.digest.to_string();
-    let from = seen.elsewhere(r, &blob.digest);
+    let from = seen.elsewhere(r, blob.digest);
     let mut scopes = vec![format!("repository:{}:pull,push", r.repository)];
     if let Some(f) = &from {
         scopes.push(format!("repository:{f}:pull"));
@@ -429,12 +460,12 @@ fn upload(
             .counters
             .blobs_skipped
             .fetch_add(1, Ordering::Relaxed);
-        seen.note(r, &blob.digest);
+        seen.note(r, blob.digest);
         return Ok(());
     }
     // A broken session is started again; anything else stops here.
     let mounted = client.again_on_network(r, || {
-        upload_once(client, image, r, blob, from.as_deref(), &scopes)
+        upload_once(client, r, blob, from.as_deref(), &scopes)
     })?;
     let c = if mounted {
         &client.counters.blobs_mounted
@@ -442,7 +473,7 @@ fn upload(
         &client.counters.blobs_sent
     };
     c.fetch_add(1, Ordering::Relaxed);
-    seen.note(r, &blob.digest);
+    seen.note(r, blob.digest);
     Ok(())
 }
 
@@ -450,9 +481,8 @@ fn upload(
 /// Returns whether the blob was mounted.
 fn upload_once(
     client: &Client,
-    image: &ForeignImage,
     r: &Reference,
-    blob: &BlobRef,
+    blob: &Outbound<'_>,
     from: Option<&str>,
     scopes: &[String],
 ) -> Result<bool> {
@@ -484,7 +514,7 @@ fn upload_once(
         .join(location)
         .map_err(|_| Error::registry(r, "the upload Location is not a URL"))?;
     if let Some(chunk) = client.options.chunk_size {
-        upload_chunked(client, image, r, blob, scopes, session, chunk)?;
+        upload_chunked(client, r, blob, scopes, session, chunk)?;
         return Ok(false);
     }
     let mut put = session;
@@ -493,7 +523,7 @@ fn upload_once(
     let size = blob.size;
     let resp = client.send_tries(r, scopes, 1, || {
         let reader = Checked {
-            inner: image.open_blob(blob)?,
+            inner: (blob.open)()?,
             what: format!("blob {digest}"),
             done: false,
         };
@@ -531,16 +561,15 @@ fn upload_once(
 /// more), following the `Location` each answer gives, then closes the session with `PUT`.
 fn upload_chunked(
     client: &Client,
-    image: &ForeignImage,
     r: &Reference,
-    blob: &BlobRef,
+    blob: &Outbound<'_>,
     scopes: &[String],
     mut at: url::Url,
     chunk: u64,
 ) -> Result<()> {
     let digest = blob.digest.to_string();
     let mut reader = Checked {
-        inner: image.open_blob(blob)?,
+        inner: (blob.open)()?,
         what: format!("blob {digest}"),
         done: false,
     };

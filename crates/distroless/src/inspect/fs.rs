@@ -12,7 +12,7 @@ use oci::read::{ForeignImage, ForeignManifest, LayerCompression};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::foreign::index::{TarEntry, read_capped, walk_layer};
+use crate::rootfs::read_back::{TarEntry, read_capped, walk_layer};
 use crate::rootfs::elf::{self, ElfInfo};
 
 /// What a path is.

@@ -10,6 +10,7 @@ pub mod closure;
 pub mod dpkg;
 pub mod elf;
 pub mod javacerts;
+pub mod read_back;
 pub mod ldcache;
 pub mod skeleton;
 pub mod tree;

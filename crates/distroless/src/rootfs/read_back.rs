@@ -1,0 +1,283 @@
+//! Layer tars read back: every entry with GNU long names and PAX paths applied, and the index
+//! of a layer rebuilt from its bytes alone (for a layer this process did not build: one a
+//! shared cache repository names).
+//!
+//! GNU long names and PAX headers are read here, capped, rather than by the tar crate, which
+//! would hold whatever size such a header claims (a 135 KB zstd layer can claim 4 GiB).
+
+use std::io::Read;
+
+use anyhow::Context;
+
+use super::elf;
+use super::view::LayerIndex;
+
+/// The longest GNU long name or PAX header we read.
+const MAX_TAR_HEADER: u64 = 64 << 10;
+
+/// One entry of a layer tar, as the walker gives it (long names and PAX paths applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarEntry {
+    /// Without `./` or a leading `/`; never holding `..`.
+    pub path: String,
+    pub kind: tar::EntryType,
+    pub link: Option<String>,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub size: u64,
+}
+
+/// Walks a layer tar, calling `each` with every entry and a reader of its body. GNU long
+/// names and PAX headers are read here, capped, rather than by the tar crate.
+pub fn walk_layer(
+    reader: impl Read,
+    mut each: impl FnMut(&TarEntry, &mut dyn Read) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut tar = tar::Archive::new(reader);
+    let mut long_name: Option<Vec<u8>> = None;
+    let mut long_link: Option<Vec<u8>> = None;
+    for e in tar.entries().context("not a tar stream")?.raw(true) {
+        let mut e = e.context("not a tar stream")?;
+        let kind = e.header().entry_type();
+        match kind {
+            tar::EntryType::GNULongName | tar::EntryType::GNULongLink | tar::EntryType::XHeader => {
+                let body = capped_header(&mut e)?;
+                match kind {
+                    tar::EntryType::GNULongName => long_name = Some(trim_nul(body)),
+                    tar::EntryType::GNULongLink => long_link = Some(trim_nul(body)),
+                    _ => {
+                        for (key, value) in pax_records(&body) {
+                            match key {
+                                b"path" => long_name = Some(value.to_vec()),
+                                b"linkpath" => long_link = Some(value.to_vec()),
+                                // A sparse file names its real path elsewhere and stores its
+                                // data in pieces: refused rather than misread.
+                                k if k.starts_with(b"GNU.sparse.") => {
+                                    anyhow::bail!("sparse file entries are not supported");
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            tar::EntryType::XGlobalHeader => {
+                capped_header(&mut e)?;
+                continue;
+            }
+            tar::EntryType::GNUSparse => anyhow::bail!("sparse file entries are not supported"),
+            _ => {}
+        }
+        let raw = long_name.take().unwrap_or_else(|| e.path_bytes().to_vec());
+        let link = long_link
+            .take()
+            .or_else(|| e.link_name_bytes().map(|l| l.to_vec()))
+            .map(|l| String::from_utf8_lossy(&l).to_string());
+        let h = e.header();
+        let entry = TarEntry {
+            path: entry_path(&String::from_utf8_lossy(&raw))?,
+            kind,
+            link,
+            mode: h.mode().unwrap_or(0),
+            uid: h.uid().unwrap_or(0),
+            gid: h.gid().unwrap_or(0),
+            size: h.size().unwrap_or(0),
+        };
+        each(&entry, &mut e)?;
+    }
+    Ok(())
+}
+
+/// Reads an entry's body, refusing one over `limit` bytes; `what` names it in the error.
+pub fn read_capped(e: &mut dyn Read, limit: u64, what: &str) -> anyhow::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    e.take(limit + 1).read_to_end(&mut body)?;
+    anyhow::ensure!(
+        body.len() as u64 <= limit,
+        "{what} exceeds the {limit}-byte limit"
+    );
+    Ok(body)
+}
+
+/// Reads a long-name or PAX header entry's body.
+fn capped_header(e: &mut dyn Read) -> anyhow::Result<Vec<u8>> {
+    read_capped(e, MAX_TAR_HEADER, "a long-name or PAX header")
+}
+
+fn trim_nul(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last() == Some(&0) {
+        bytes.pop();
+    }
+    bytes
+}
+
+/// PAX records: `LENGTH KEY=VALUE\n` each (malformed ones end the list).
+fn pax_records(body: &[u8]) -> Vec<(&[u8], &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while !rest.is_empty() {
+        let Some(space) = rest.iter().position(|&b| b == b' ') else {
+            break;
+        };
+        let Some(len) = std::str::from_utf8(&rest[..space])
+            .ok()
+            .and_then(|l| l.parse::<usize>().ok())
+        else {
+            break;
+        };
+        if len <= space + 1 || len > rest.len() {
+            break;
+        }
+        let record = &rest[space + 1..len];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        if let Some(eq) = record.iter().position(|&b| b == b'=') {
+            out.push((&record[..eq], &record[eq + 1..]));
+        }
+        rest = &rest[len..];
+    }
+    out
+}
+
+/// A layer entry's path without `./` or a leading `/`; `..` is refused.
+fn entry_path(raw: &str) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        !raw.split('/').any(|c| c == ".."),
+        "entry {} contains `..`",
+        oci::digest::shown(raw)
+    );
+    // `etc/./passwd` and `etc//passwd` are `etc/passwd` to every runtime: name them so.
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    Ok(parts.join("/"))
+}
+
+/// Rebuilds a layer's index from its tar bytes, and its diff_id (the SHA-256 of those bytes):
+/// paths, symlinks, every ELF file's facts and the `ld.so.conf` files, as `Tree::index` made
+/// them when the layer was built. A shared cache says which blob a key names and nothing else
+/// is taken from it: everything the build reads about the layer comes from here.
+pub fn index_of_layer(tar: impl Read) -> anyhow::Result<(LayerIndex, String)> {
+    let mut hashed = Sha256Reader {
+        inner: tar,
+        hasher: sha2::Sha256::default(),
+    };
+    let mut index = LayerIndex::default();
+    walk_layer(&mut hashed, |e, body| {
+        match e.kind {
+            tar::EntryType::Directory => {
+                index.dirs.insert(e.path.clone());
+            }
+            tar::EntryType::Symlink => {
+                index
+                    .symlinks
+                    .insert(e.path.clone(), e.link.clone().unwrap_or_default());
+            }
+            tar::EntryType::Link => {
+                let target = entry_path(e.link.as_deref().unwrap_or_default())?;
+                if let Some(info) = index.elfs.get(&target).cloned() {
+                    index.elfs.insert(e.path.clone(), info);
+                }
+                index.files.insert(e.path.clone());
+            }
+            _ => {
+                read_facts(e, body, &mut index)?;
+                index.files.insert(e.path.clone());
+            }
+        }
+        Ok(())
+    })?;
+    // The end-of-archive blocks (and anything after them) are part of the diff_id.
+    std::io::copy(&mut hashed, &mut std::io::sink())?;
+    let diff_id = format!("sha256:{}", hex::encode(sha2::Digest::finalize(hashed.hasher)));
+    Ok((index, diff_id))
+}
+
+/// The ELF facts or `ld.so.conf` text of a regular file, as the tree records them.
+fn read_facts(e: &TarEntry, body: &mut dyn Read, index: &mut LayerIndex) -> anyhow::Result<()> {
+    let is_conf = e.path == "etc/ld.so.conf" || e.path.starts_with("etc/ld.so.conf.d/");
+    if is_conf {
+        let bytes = read_capped(body, elf::MAX_ELF, &format!("/{}", e.path))?;
+        (index.configs).insert(e.path.clone(), String::from_utf8_lossy(&bytes).to_string());
+        return Ok(());
+    }
+    if e.size < 64 {
+        return Ok(());
+    }
+    let mut head = [0u8; 4];
+    body.read_exact(&mut head)?;
+    if !elf::is_elf(&head) {
+        return Ok(());
+    }
+    if e.size > elf::MAX_ELF {
+        return Err(elf::too_large(&e.path, e.size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(e.size).unwrap_or(0));
+    bytes.extend_from_slice(&head);
+    body.take(e.size - 4).read_to_end(&mut bytes)?;
+    if let Some(info) = elf::parse(&bytes) {
+        index.elfs.insert(e.path.clone(), info);
+    }
+    Ok(())
+}
+
+/// Hashes what is read through it.
+struct Sha256Reader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Sha256Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::Tree;
+    use oci::layer::{Compression, LayerWriter, Meta};
+
+    /// The smallest ELF file goblin reads: a 64-bit header with no sections.
+    fn tiny_elf() -> Vec<u8> {
+        let mut b = vec![0u8; 64];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = 2; // 64-bit
+        b[5] = 1; // little-endian
+        b[6] = 1; // version
+        b[16] = 2; // ET_EXEC
+        b[18] = 62; // x86-64
+        b[20] = 1;
+        b[52] = 64; // header size
+        b
+    }
+
+    #[test]
+    fn an_index_read_back_equals_the_one_the_tree_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tree = Tree::new(false, Default::default()).unwrap();
+        tree.put_dir("etc/ld.so.conf.d", Meta::root(0o755)).unwrap();
+        tree.put_file("etc/ld.so.conf.d/x.conf", b"/opt/lib\n".to_vec(), Meta::root(0o644))
+            .unwrap();
+        tree.put_file("usr/bin/prog", tiny_elf(), Meta::root(0o755)).unwrap();
+        tree.put_file("usr/share/doc/readme", vec![b'x'; 100], Meta::root(0o644))
+            .unwrap();
+        tree.put_symlink("usr/bin/alias", "prog").unwrap();
+        let built = tree.index().unwrap();
+        let mut w = LayerWriter::new(dir.path(), Compression::Gzip, 0).unwrap();
+        tree.write_layer(&mut w).unwrap();
+        let blob = w.finish().unwrap();
+        let path = dir.path().join(blob.digest.trim_start_matches("sha256:"));
+        let tar = flate2::read::GzDecoder::new(fs_err::File::open(path).unwrap());
+        let (index, diff_id) = index_of_layer(tar).unwrap();
+        assert_eq!(index, built);
+        assert_eq!(diff_id, blob.diff_id);
+        assert!(index.configs.contains_key("etc/ld.so.conf.d/x.conf"));
+        assert!(index.elfs.contains_key("usr/bin/prog"), "{:?}", index.elfs);
+    }
+}
