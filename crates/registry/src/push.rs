@@ -425,7 +425,13 @@ pub fn push_file(
     size: u64,
     path: &std::path::Path,
 ) -> Result<()> {
-    let open = || Ok(oci::digest::Verifier::new(fs_err::File::open(path)?, digest, size));
+    let open = || {
+        Ok(oci::digest::Verifier::new(
+            fs_err::File::open(path)?,
+            digest,
+            size,
+        ))
+    };
     upload(
         client,
         seen,
@@ -464,9 +470,8 @@ fn upload(client: &Client, seen: &Seen, r: &Reference, blob: &Outbound<'_>) -> R
         return Ok(());
     }
     // A broken session is started again; anything else stops here.
-    let mounted = client.again_on_network(r, || {
-        upload_once(client, r, blob, from.as_deref(), &scopes)
-    })?;
+    let mounted =
+        client.again_on_network(r, || upload_once(client, r, blob, from.as_deref(), &scopes))?;
     let c = if mounted {
         &client.counters.blobs_mounted
     } else {

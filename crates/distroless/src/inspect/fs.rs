@@ -12,8 +12,8 @@ use oci::read::{ForeignImage, ForeignManifest, LayerCompression};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::rootfs::read_back::{TarEntry, read_capped, walk_layer};
 use crate::rootfs::elf::{self, ElfInfo};
+use crate::rootfs::read_back::{TarEntry, read_capped, walk_layer};
 
 /// What a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

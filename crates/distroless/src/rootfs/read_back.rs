@@ -191,7 +191,10 @@ pub fn index_of_layer(tar: impl Read) -> anyhow::Result<(LayerIndex, String)> {
     })?;
     // The end-of-archive blocks (and anything after them) are part of the diff_id.
     std::io::copy(&mut hashed, &mut std::io::sink())?;
-    let diff_id = format!("sha256:{}", hex::encode(sha2::Digest::finalize(hashed.hasher)));
+    let diff_id = format!(
+        "sha256:{}",
+        hex::encode(sha2::Digest::finalize(hashed.hasher))
+    );
     Ok((index, diff_id))
 }
 
@@ -260,11 +263,16 @@ mod tests {
     #[test]
     fn an_index_read_back_equals_the_one_the_tree_made() {
         let dir = tempfile::tempdir().unwrap();
-        let mut tree = Tree::new(false, Default::default()).unwrap();
+        let mut tree = Tree::new(false, std::collections::BTreeSet::default()).unwrap();
         tree.put_dir("etc/ld.so.conf.d", Meta::root(0o755)).unwrap();
-        tree.put_file("etc/ld.so.conf.d/x.conf", b"/opt/lib\n".to_vec(), Meta::root(0o644))
+        tree.put_file(
+            "etc/ld.so.conf.d/x.conf",
+            b"/opt/lib\n".to_vec(),
+            Meta::root(0o644),
+        )
+        .unwrap();
+        tree.put_file("usr/bin/prog", tiny_elf(), Meta::root(0o755))
             .unwrap();
-        tree.put_file("usr/bin/prog", tiny_elf(), Meta::root(0o755)).unwrap();
         tree.put_file("usr/share/doc/readme", vec![b'x'; 100], Meta::root(0o644))
             .unwrap();
         tree.put_symlink("usr/bin/alias", "prog").unwrap();
