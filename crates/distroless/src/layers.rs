@@ -358,6 +358,10 @@ pub fn build_layer(
     let blob = writer.finish()?;
     if !unit.uncached {
         store(cache, layout, &key, &blob, &index)?;
+        if let Some(r) = cache.remote() {
+            let hex = blob.digest.trim_start_matches("sha256:");
+            r.share_layer(&key, &blob, &cache.blobs().path_of(hex));
+        }
     }
     Ok(Some(BuiltLayer {
         blob,
@@ -521,7 +525,26 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
     Ok(())
 }
 
+/// The layer under `key` from the local cache, else from the shared repository; a local hit is
+/// stored in the repository when it lacks it.
 fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Option<BuiltLayer>> {
+    if let Some((hit, path)) = cached_here(cache, layout, key)? {
+        if let Some(r) = cache.remote() {
+            r.share_layer(key, &hit.blob, &path);
+        }
+        return Ok(Some(hit));
+    }
+    match cache.remote() {
+        Some(r) => from_remote(r, cache, layout, key),
+        None => Ok(None),
+    }
+}
+
+fn cached_here(
+    cache: &Cache,
+    layout: &LayoutWriter,
+    key: &str,
+) -> anyhow::Result<Option<(BuiltLayer, PathBuf)>> {
     let Some(c) = cache.read::<CachedLayer>(Record::Layer, key) else {
         return Ok(None);
     };
@@ -530,9 +553,55 @@ fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Opt
         return Ok(None);
     };
     layout.import_blob(&hex, &path)?;
-    Ok(Some(BuiltLayer {
+    let hit = BuiltLayer {
         blob: c.blob,
         index: c.index,
+        cached: true,
+    };
+    Ok(Some((hit, path)))
+}
+
+/// A layer the shared repository names under `key`: its blob fetched through a digest check,
+/// its diff_id and index rebuilt from its bytes (nothing else of the entry is taken), then kept
+/// in the local cache. `None` when the repository has no usable entry.
+fn from_remote(
+    remote: &crate::cache::remote::Remote,
+    cache: &Cache,
+    layout: &LayoutWriter,
+    key: &str,
+) -> anyhow::Result<Option<BuiltLayer>> {
+    let Some(found) = remote.layer(key) else {
+        return Ok(None);
+    };
+    if !remote.fetch_layer(&found, layout) {
+        return Ok(None);
+    }
+    let path = layout.blob_path(&found.digest);
+    let file = fs_err::File::open(&path)?;
+    let tar: Box<dyn std::io::Read> = if found.media_type.ends_with("+zstd") {
+        Box::new(zstd::stream::read::Decoder::new(file)?)
+    } else {
+        Box::new(flate2::read::GzDecoder::new(file))
+    };
+    let (index, diff_id) = match rootfs::read_back::index_of_layer(tar) {
+        Ok(read) => read,
+        Err(e) => {
+            // Not a layer we could have built: refused, the repository trusted no further.
+            let _ = fs_err::remove_file(&path);
+            remote.refuse(&format!("layer {}", found.digest), &e);
+            return Ok(None);
+        }
+    };
+    let blob = LayerBlob {
+        digest: found.digest.to_string(),
+        size: found.size,
+        diff_id,
+        media_type: found.media_type,
+    };
+    store(cache, layout, key, &blob, &index)?;
+    Ok(Some(BuiltLayer {
+        blob,
+        index,
         cached: true,
     }))
 }

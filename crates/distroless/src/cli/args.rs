@@ -296,6 +296,20 @@ pub(crate) struct BuildArgs {
     #[arg(long, requires = "push", help_heading = "Registry and signing")]
     pub(crate) arch_tags: bool,
 
+    /// Share the cache through a registry repository (HOST[:PORT]/REPOSITORY): plans, package
+    /// facts and layers the local cache lacks are taken from it (every layer blob digest-checked,
+    /// its index rebuilt from its bytes) and what is built is stored there. On a fresh CI
+    /// runner no `.deb` is fetched for an unchanged image, and a push to the same registry
+    /// mounts the layers instead of uploading them. A failing repository is reported and the
+    /// build goes on without it.
+    #[arg(
+        long,
+        env = "DISTROLESS_CACHE_REPO",
+        value_name = "REPO",
+        help_heading = "Registry and signing"
+    )]
+    pub(crate) cache_repo: Option<String>,
+
     /// Sign the image and attest its SBOMs and provenance, as `distroless sign` and `attest`
     /// do: in the OCI layout written (-o DIR) and in the registry (--push).
     #[arg(long, requires = "key", help_heading = "Registry and signing")]

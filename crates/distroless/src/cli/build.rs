@@ -53,12 +53,15 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
     } else {
-        let source = Source::open(&source::settings(&args.source)?, &reporter)?;
+        let settings = source::build_settings(args)?;
+        let source = Source::open(&settings, &reporter)?;
         if args.dry_run {
             let plans = build::plans(&source, &catalog, &req.target)?;
             return print_plans(&plans, args.json, args.explain);
         }
-        build::build(&source, &catalog, &req)?
+        let built = build::build(&source, &catalog, &req)?;
+        source::report_cache_repo(&settings, args.source.quiet);
+        built
     };
     // What `attest` needs, read before a temporary output goes away.
     let evidence = key

@@ -185,7 +185,8 @@ impl Family<'_> {
         let staged = parts_dir.path().join("evidence");
         fs_err::create_dir_all(&staged)?;
         let reporter = source::reporter(&self.args.source, self.args.json);
-        let source = Source::open(&source::settings(&self.args.source)?, &reporter)?;
+        let settings = source::build_settings(self.args)?;
+        let source = Source::open(&settings, &reporter)?;
         let mut rows = Vec::new();
         let mut parts = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
@@ -221,6 +222,7 @@ impl Family<'_> {
             });
             parts.push(part);
         }
+        source::report_cache_repo(&settings, self.args.source.quiet || self.args.json);
         distroless::output::join_layouts(&parts, out, self.args.replace)?;
         let evidence = PathBuf::from(format!("{}.evidence", out.display()));
         if self.args.replace && evidence.is_dir() {

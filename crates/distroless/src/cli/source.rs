@@ -7,10 +7,11 @@ use std::time::Duration;
 use debian::fetch::Timeouts;
 
 use distroless::cache::Cache;
+use distroless::cache::remote::Remote;
 use distroless::model::upstream::{UpstreamFlags, Upstreams};
 use distroless::plan::SourceSettings;
 
-use super::args::SourceArgs;
+use super::args::{BuildArgs, SourceArgs};
 use super::progress::BarReporter;
 
 /// The settings the flags and environment give.
@@ -31,7 +32,44 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
             idle: Duration::from_secs(args.http_timeout.max(1)),
             ..Timeouts::default()
         },
+        cache_repo: None,
     })
+}
+
+/// The settings of a build: the source flags' and the shared cache repository (`--cache-repo`).
+pub(crate) fn build_settings(args: &BuildArgs) -> anyhow::Result<SourceSettings> {
+    let mut s = settings(&args.source)?;
+    if let Some(repo) = &args.cache_repo {
+        let client = super::registry::client(&args.registry)?;
+        let seen = super::registry::seen(&s.cache_dir);
+        s.cache_repo = Some(std::sync::Arc::new(Remote::new(client, repo, seen)?));
+    }
+    Ok(s)
+}
+
+/// What the shared cache repository did, on stderr (stdout may be JSON): a failure always,
+/// the counts unless quiet.
+pub(crate) fn report_cache_repo(settings: &SourceSettings, quiet: bool) {
+    let Some(r) = &settings.cache_repo else {
+        return;
+    };
+    if let Some(failure) = r.failure() {
+        eprintln!(
+            "warning: cache repository {} not used after a failure: {failure}",
+            r.name()
+        );
+    }
+    if !quiet {
+        let s = r.stats();
+        eprintln!(
+            "cache repository {}: {} found, {} not found, {} stored, {:.1} MB of layers fetched",
+            r.name(),
+            s.hits,
+            s.misses,
+            s.stored,
+            s.layer_bytes_fetched as f64 / 1e6
+        );
+    }
 }
 
 /// Where the recipes' sources beyond Debian come from, as the flags and environment say.

@@ -83,6 +83,8 @@ pub struct SourceSettings {
     pub offline: bool,
     /// Connect and idle timeouts and attempts of every download.
     pub timeouts: Timeouts,
+    /// A registry repository shared as a cache (`--cache-repo`).
+    pub cache_repo: Option<Arc<crate::cache::remote::Remote>>,
 }
 
 /// Where packages come from and where derived facts are kept: the archive client, the
@@ -147,7 +149,7 @@ impl<'a> Source<'a> {
             !keyring.is_empty(),
             "no trusted keys: the embedded Debian keys are refused and no key file is given"
         );
-        let cache = Cache::open(&settings.cache_dir)?;
+        let cache = Cache::open(&settings.cache_dir)?.with_remote(settings.cache_repo.clone());
         let archive = Archive {
             mirrors: mirrors(settings)?,
             keyring,

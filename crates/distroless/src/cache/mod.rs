@@ -6,8 +6,14 @@
 //! when what a kind holds, or the bytes it describes, change for the same key. Records are
 //! written atomically and read leniently: a missing, damaged or old record is `None`, and the
 //! caller rebuilds it. A record never stands in for a verified blob; blobs are re-hashed on read.
+//!
+//! With a shared repository (`remote`), a record the local cache lacks is looked up there, and
+//! every record read or written here is stored there too (layers: `crate::layers`).
+
+pub mod remote;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -34,7 +40,7 @@ pub enum Record {
 
 impl Record {
     /// The directory under the cache root, with the format version in its name.
-    fn dir(self) -> &'static str {
+    pub(crate) fn dir(self) -> &'static str {
         match self {
             Record::Plan => "plans-v3",
             Record::Layer => "layers-v7",
@@ -50,6 +56,7 @@ impl Record {
 #[derive(Debug, Clone)]
 pub struct Cache {
     blobs: debian::fetch::Cache,
+    remote: Option<Arc<remote::Remote>>,
 }
 
 impl Cache {
@@ -57,7 +64,22 @@ impl Cache {
     pub fn open(root: &Path) -> anyhow::Result<Self> {
         let blobs = debian::fetch::Cache::open(root)
             .with_context(|| format!("cache directory {}", root.display()))?;
-        Ok(Cache { blobs })
+        Ok(Cache {
+            blobs,
+            remote: None,
+        })
+    }
+
+    /// The same cache, backed by a shared repository.
+    #[must_use]
+    pub fn with_remote(mut self, remote: Option<Arc<remote::Remote>>) -> Self {
+        self.remote = remote;
+        self
+    }
+
+    /// The shared repository, if there is one.
+    pub fn remote(&self) -> Option<&remote::Remote> {
+        self.remote.as_deref()
     }
 
     /// The default cache directory: `$XDG_CACHE_HOME/distroless` or `~/.cache/distroless`.
@@ -74,10 +96,28 @@ impl Cache {
         &self.blobs
     }
 
-    /// A record; `None` when absent or unreadable, so a damaged record is simply rebuilt.
+    /// A record; `None` when absent or unreadable, so a damaged record is simply rebuilt. With
+    /// a shared repository: one the local cache lacks is looked up there (and kept here), one
+    /// it has is stored there when the repository lacks it.
     pub fn read<T: serde::de::DeserializeOwned>(&self, kind: Record, key: &str) -> Option<T> {
-        let bytes = fs_err::read(self.record_path(kind, key)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let path = self.record_path(kind, key);
+        if let Some(value) = fs_err::read(&path)
+            .ok()
+            .and_then(|b| Some((serde_json::from_slice(&b).ok()?, b)))
+            .map(|(v, bytes)| {
+                if let Some(r) = self.shared(kind) {
+                    r.share_record(kind.dir(), key, &bytes);
+                }
+                v
+            })
+        {
+            return Some(value);
+        }
+        let bytes = self.shared(kind)?.record(kind.dir(), key)?;
+        let value = serde_json::from_slice(&bytes).ok()?;
+        // Kept locally for the next run; a failure to keep it only costs the lookup again.
+        let _ = write_atomic(&path, &bytes);
+        Some(value)
     }
 
     /// Stores a record atomically.
@@ -88,7 +128,17 @@ impl Cache {
         value: &T,
     ) -> anyhow::Result<()> {
         let bytes = serde_json::to_vec(value)?;
-        write_atomic(&self.record_path(kind, key), &bytes)
+        write_atomic(&self.record_path(kind, key), &bytes)?;
+        if let Some(r) = self.shared(kind) {
+            r.share_record(kind.dir(), key, &bytes);
+        }
+        Ok(())
+    }
+
+    /// The shared repository for records of this kind: every kind but layers, whose entries
+    /// there name their blob instead (`crate::layers`).
+    fn shared(&self, kind: Record) -> Option<&remote::Remote> {
+        self.remote.as_deref().filter(|_| kind != Record::Layer)
     }
 
     fn record_path(&self, kind: Record, key: &str) -> PathBuf {
