@@ -113,8 +113,13 @@ impl Cache {
         {
             return Some(value);
         }
-        let bytes = self.shared(kind)?.record(kind.dir(), key)?;
-        let value = serde_json::from_slice(&bytes).ok()?;
+        let remote = self.shared(kind)?;
+        let bytes = remote.record(kind.dir(), key)?;
+        let Ok(value) = serde_json::from_slice(&bytes) else {
+            // A damaged entry: rebuilt here, and the fresh record replaces it there.
+            remote.replace(kind.dir(), key);
+            return None;
+        };
         // Kept locally for the next run; a failure to keep it only costs the lookup again.
         let _ = write_atomic(&path, &bytes);
         Some(value)

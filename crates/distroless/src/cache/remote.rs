@@ -143,10 +143,16 @@ impl Remote {
         }
     }
 
+    /// Marks an entry as one to store again (it was damaged).
+    pub fn replace(&self, kind: &str, key: &str) {
+        self.state().present.insert(Self::tag(kind, key), false);
+    }
+
     /// Refuses what the repository sent (not what an entry must be) and stops using it.
     pub fn refuse(&self, what: &str, e: &anyhow::Error) {
         let mut s = self.state();
-        s.off.get_or_insert_with(|| format!("{what} refused: {e:#}"));
+        s.off
+            .get_or_insert_with(|| format!("{what} refused: {e:#}"));
     }
 
     fn tag(kind: &str, key: &str) -> String {
@@ -213,7 +219,13 @@ impl Remote {
     /// Fetches a layer's blob into `layout` through a digest check; false when it could not.
     pub fn fetch_layer(&self, layer: &RemoteLayer, layout: &LayoutWriter) -> bool {
         let got = self.guarded("fetching a cached layer", || {
-            registry::pull::fetch_blob(&self.client, &self.repo, layout, &layer.digest, layer.size)?;
+            registry::pull::fetch_blob(
+                &self.client,
+                &self.repo,
+                layout,
+                &layer.digest,
+                layer.size,
+            )?;
             Ok(())
         });
         if got.is_some() {
@@ -244,7 +256,12 @@ impl Remote {
             return;
         }
         let layer = descriptor(RECORD, &Digest::sha256_of(json), json.len() as u64);
-        self.put(&tag, &format!("{kind}:{key}"), &[EMPTY.to_vec(), json.to_vec()], layer);
+        self.put(
+            &tag,
+            &format!("{kind}:{key}"),
+            &[EMPTY.to_vec(), json.to_vec()],
+            &layer,
+        );
     }
 
     /// Stores a layer's blob (from `path`) and its entry unless the repository has them.
@@ -270,12 +287,12 @@ impl Remote {
         if sent.is_some() {
             let layer = descriptor(&blob.media_type, &digest, blob.size);
             let named = format!("{}:{key}", super::Record::Layer.dir());
-            self.put(&tag, &named, &[EMPTY.to_vec()], layer);
+            self.put(&tag, &named, &[EMPTY.to_vec()], &layer);
         }
     }
 
     /// Puts an entry's small blobs and its manifest under `tag`.
-    fn put(&self, tag: &str, key: &str, small: &[Vec<u8>], layer: serde_json::Value) {
+    fn put(&self, tag: &str, key: &str, small: &[Vec<u8>], layer: &serde_json::Value) {
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
@@ -286,7 +303,14 @@ impl Remote {
         });
         let stored = self.guarded("storing a cache entry", || {
             let bytes = serde_json::to_vec(&manifest)?;
-            registry::push::push_artifact(&self.client, &self.repo, small, &bytes, OCI_MANIFEST, tag)?;
+            registry::push::push_artifact(
+                &self.client,
+                &self.repo,
+                small,
+                &bytes,
+                OCI_MANIFEST,
+                tag,
+            )?;
             Ok(())
         });
         if stored.is_some() {

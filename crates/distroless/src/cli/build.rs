@@ -26,6 +26,26 @@ use super::source;
 /// reads ./Dockerfile).
 pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
 
+/// Builds (or with `--dry-run` plans and prints: `None`) an image on the catalog, from the
+/// archive and the caches.
+fn from_archive(
+    args: &BuildArgs,
+    catalog: &Catalog,
+    req: &BuildRequest,
+    reporter: &dyn distroless::report::Reporter,
+) -> anyhow::Result<Option<BuildSummary>> {
+    let settings = source::build_settings(args)?;
+    let source = Source::open(&settings, reporter)?;
+    if args.dry_run {
+        let plans = build::plans(&source, catalog, &req.target)?;
+        print_plans(&plans, args.json, args.explain)?;
+        return Ok(None);
+    }
+    let built = build::build(&source, catalog, req)?;
+    source::report_cache_repo(&settings, args.source.quiet);
+    Ok(Some(built))
+}
+
 /// Runs `distroless build`.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
@@ -53,15 +73,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?
     } else {
-        let settings = source::build_settings(args)?;
-        let source = Source::open(&settings, &reporter)?;
-        if args.dry_run {
-            let plans = build::plans(&source, &catalog, &req.target)?;
-            return print_plans(&plans, args.json, args.explain);
+        match from_archive(args, &catalog, &req, &reporter)? {
+            Some(built) => built,
+            None => return Ok(()),
         }
-        let built = build::build(&source, &catalog, &req)?;
-        source::report_cache_repo(&settings, args.source.quiet);
-        built
     };
     // What `attest` needs, read before a temporary output goes away.
     let evidence = key

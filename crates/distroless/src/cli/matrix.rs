@@ -107,22 +107,40 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         (None, Some(t)) => t.path().join("matrix"),
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
     };
+    let settings = source::build_settings(args)?;
     let family = Family {
         catalog: &catalog,
         args,
         arches: &arches,
         upstreams: &upstreams,
+        settings: &settings,
     };
     let mut rows = family.build(&jobs, &out)?;
     if let (true, Some(prefix)) = (args.dry_run, &registry) {
         // What a publish would change: each image against what the registry holds now.
         return print_changes(args, prefix, &jobs, &rows, &skipped);
     }
+    let mut sent = None;
     if let Some(prefix) = &registry {
         let arch_tags = matrix.arch_tags || args.arch_tags;
-        push(args, &out, prefix, &jobs, &mut rows, arch_tags)?;
+        sent = Some(push(args, &out, prefix, &jobs, &mut rows, arch_tags)?);
     }
-    print_rows(&rows, &skipped, &out, scratch.is_some(), args)
+    let mut report = serde_json::json!({
+        "output": scratch.is_none().then(|| out.display().to_string()),
+        "images": rows,
+        "skipped": skipped,
+    });
+    if let Some(r) = &settings.cache_repo {
+        report["cache_repo"] = serde_json::json!({
+            "repository": r.name(),
+            "failure": r.failure(),
+            "stats": r.stats(),
+        });
+    }
+    if let Some(sent) = sent {
+        report["push"] = sent;
+    }
+    print_rows(&rows, &skipped, &report, args)
 }
 
 /// Flags that shape one image (an application recipe, a lock, every suite architecture) mean
@@ -168,6 +186,7 @@ struct Family<'a> {
     args: &'a BuildArgs,
     arches: &'a [Arch],
     upstreams: &'a Upstreams,
+    settings: &'a distroless::plan::SourceSettings,
 }
 
 impl Family<'_> {
@@ -185,8 +204,7 @@ impl Family<'_> {
         let staged = parts_dir.path().join("evidence");
         fs_err::create_dir_all(&staged)?;
         let reporter = source::reporter(&self.args.source, self.args.json);
-        let settings = source::build_settings(self.args)?;
-        let source = Source::open(&settings, &reporter)?;
+        let source = Source::open(self.settings, &reporter)?;
         let mut rows = Vec::new();
         let mut parts = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
@@ -222,7 +240,7 @@ impl Family<'_> {
             });
             parts.push(part);
         }
-        source::report_cache_repo(&settings, self.args.source.quiet || self.args.json);
+        source::report_cache_repo(self.settings, self.args.source.quiet || self.args.json);
         distroless::output::join_layouts(&parts, out, self.args.replace)?;
         let evidence = PathBuf::from(format!("{}.evidence", out.display()));
         if self.args.replace && evidence.is_dir() {
@@ -290,7 +308,7 @@ fn push(
     jobs: &[Job],
     rows: &mut [Row],
     arch_tags: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let client = super::registry::client(&args.registry)?;
     let seen = super::registry::seen(&source::settings(&args.source)?.cache_dir);
     let images: Vec<ForeignImage> = jobs
@@ -326,7 +344,15 @@ fn push(
         };
         row.pushed = pushed.into_iter().map(|p| p.reference).collect();
     }
-    Ok(())
+    let c = &client.counters;
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(serde_json::json!({
+        "requests": n(&c.requests),
+        "bytes_sent": n(&c.bytes_sent),
+        "blobs_sent": n(&c.blobs_sent),
+        "blobs_mounted": n(&c.blobs_mounted),
+        "blobs_skipped": n(&c.blobs_skipped),
+    }))
 }
 
 /// A registry error, named after the image it concerns.
@@ -441,23 +467,17 @@ fn say_skipped(out: &mut impl Write, skipped: &[Skipped]) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// The summary table, or with `--json` the report (images, skipped, and what the cache
+/// repository and the push did).
 fn print_rows(
     rows: &[Row],
     skipped: &[Skipped],
-    out_dir: &Path,
-    scratch: bool,
+    report: &serde_json::Value,
     args: &BuildArgs,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(
-            &mut out,
-            &serde_json::json!({
-                "output": (!scratch).then(|| out_dir.display().to_string()),
-                "images": rows,
-                "skipped": skipped,
-            }),
-        )?;
+        serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -481,11 +501,10 @@ fn print_rows(
         )?;
     }
     let total: f64 = rows.iter().map(|r| r.seconds).sum();
-    let where_ = if scratch {
-        String::new()
-    } else {
-        format!(" into {}", out_dir.display())
-    };
+    let where_ = report["output"]
+        .as_str()
+        .map(|o| format!(" into {o}"))
+        .unwrap_or_default();
     let plural = if rows.len() == 1 { "" } else { "s" };
     writeln!(
         out,
@@ -495,7 +514,15 @@ fn print_rows(
     )?;
     if rows.iter().any(|r| !r.pushed.is_empty()) {
         let n: usize = rows.iter().map(|r| r.pushed.len()).sum();
-        writeln!(out, "pushed {n} references")?;
+        let p = &report["push"];
+        writeln!(
+            out,
+            "pushed {n} references: {} blobs sent ({:.1} MB), {} mounted, {} already there",
+            p["blobs_sent"],
+            p["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6,
+            p["blobs_mounted"],
+            p["blobs_skipped"]
+        )?;
     }
     say_skipped(&mut out, skipped)?;
     Ok(())
