@@ -8,7 +8,7 @@
 //! caller rebuilds it. A record never stands in for a verified blob; blobs are re-hashed on read.
 //!
 //! With a shared repository (`remote`), a record the local cache lacks is looked up there, and
-//! every record read or written here is stored there too (layers: `crate::layers`).
+//! every record read or written here is stored there too (layers: by the layers module).
 
 pub mod remote;
 
@@ -141,7 +141,7 @@ impl Cache {
     }
 
     /// The shared repository for records of this kind: every kind but layers, whose entries
-    /// there name their blob instead (`crate::layers`).
+    /// there name their blob instead (the layers module stores and reads them).
     fn shared(&self, kind: Record) -> Option<&remote::Remote> {
         self.remote.as_deref().filter(|_| kind != Record::Layer)
     }
