@@ -252,3 +252,87 @@ fn bad_matrices_and_missing_sources_are_one_line() {
         "{text}"
     );
 }
+
+/// `sign = true` with a key beside the matrix file: every image signed and attested in the
+/// registry (after its tags) and in the layout; `distroless verify` accepts each pushed one.
+#[test]
+fn a_signed_matrix_is_signed_and_attested_where_it_goes() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    support::distroless(&cache)
+        .args(["keygen", "-o", "keys"])
+        .current_dir(tmp.path())
+        .env("DISTROLESS_PASSWORD", "pw")
+        .assert()
+        .success();
+    fs_err::create_dir(tmp.path().join("ci")).unwrap();
+    fs_err::write(
+        tmp.path().join("ci/m.toml"),
+        "images = [\"static\", \"cc\"]\nreleases = [13]\ntags = [\"latest\", \"nonroot\"]\n\
+         sign = true\nkey = \"../keys/cosign.key\"\n",
+    )
+    .unwrap();
+    let prefix = format!("{}/signed", reg.addr);
+    let args = [
+        "build",
+        "--matrix",
+        "ci/m.toml",
+        "--json",
+        "-o",
+        "out",
+        "--push",
+        &prefix,
+    ];
+    let out = support::trusting(&cache, &repo.file_url(), &args)
+        .current_dir(tmp.path())
+        .env("DISTROLESS_PASSWORD", "pw")
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    // Per image, in the registry and in the layout: a signature and three attestations
+    // (SPDX, CycloneDX, provenance).
+    assert_eq!(doc["signed"]["images"], 4, "{doc}");
+    assert!(
+        doc["signed"]["stored"].as_u64().unwrap() >= 4 * 2 * 4,
+        "{doc}"
+    );
+    for image in ["static-debian13:latest", "cc-debian13:nonroot"] {
+        let r = format!("{prefix}/distroless/{image}");
+        support::distroless(&cache)
+            .args([
+                "verify",
+                &r,
+                "--key",
+                "keys/cosign.pub",
+                "--attestation",
+                "spdx",
+            ])
+            .current_dir(tmp.path())
+            .assert()
+            .success();
+    }
+    // A matrix that signs without a key says so before building anything.
+    fs_err::write(
+        tmp.path().join("ci/m.toml"),
+        "images = [\"static\"]\nsign = true\n",
+    )
+    .unwrap();
+    let failed = support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "--matrix", "ci/m.toml", "-o", "o2"],
+    )
+    .current_dir(tmp.path())
+    .assert()
+    .failure();
+    let line = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+    assert!(
+        line.contains("ci/m.toml: signing and attesting need a key"),
+        "{line}"
+    );
+    assert!(!tmp.path().join("o2").exists());
+}

@@ -20,6 +20,7 @@ use registry::push::Outgoing;
 
 use super::args::BuildArgs;
 use super::build::{parse_arches, request_for};
+use super::signing::{Image, sign_and_attest};
 use super::source;
 
 /// An image left out of `--all`, and why (the flags it needs).
@@ -51,16 +52,12 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         "a matrix is written as one OCI layout; --format docker holds one image"
     );
     refuse_single_image_flags(args)?;
-    let names = if args.arches.is_empty() {
-        &matrix.arches
+    let signing = if args.dry_run {
+        None
     } else {
-        &args.arches
+        Signing::of(args, &file, &matrix)?
     };
-    let arches = if names.is_empty() {
-        vec![Arch::host()]
-    } else {
-        parse_arches(names)?
-    };
+    let arches = arches_of(args, &matrix)?;
     let jobs = matrix.jobs(&file, &catalog)?;
     // The flags must name a source of one of the images; each image takes its own.
     let upstreams = distroless::app::upstream::for_many(
@@ -80,21 +77,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
             }
         );
     }
-    let registry = args.push.first().cloned().or(matrix.registry.clone());
-    anyhow::ensure!(
-        args.push.len() <= 1,
-        "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
-    );
-    // Every target is a reference before anything is built.
-    if let Some(prefix) = &registry {
-        anyhow::ensure!(
-            !prefix.is_empty() && !prefix.ends_with('/'),
-            "--push {prefix:?}: expected HOST[:PORT][/PREFIX]"
-        );
-        for j in &jobs {
-            target_of(prefix, j)?;
-        }
-    }
+    let registry = push_prefix(args, &matrix, &jobs)?;
     if args.dry_run && registry.is_none() {
         return print_jobs(&jobs, &skipped, &arches, args.json);
     }
@@ -140,7 +123,125 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     if let Some(sent) = sent {
         report["push"] = sent;
     }
+    if let Some(signing) = &signing {
+        let kept = scratch.is_none().then_some(out.as_path());
+        let stored = signing.apply(args, kept, registry.as_deref(), &out, &jobs)?;
+        report["signed"] = serde_json::json!({
+            "images": jobs.len(),
+            "signatures": signing.sign,
+            "attestations": signing.attest,
+            "stored": stored,
+        });
+    }
     print_rows(&rows, &skipped, &report, args)
+}
+
+/// The architectures: `--arch`, else the file's, else the host's.
+fn arches_of(args: &BuildArgs, matrix: &Matrix) -> anyhow::Result<Vec<Arch>> {
+    let names = if args.arches.is_empty() {
+        &matrix.arches
+    } else {
+        &args.arches
+    };
+    if names.is_empty() {
+        Ok(vec![Arch::host()])
+    } else {
+        parse_arches(names)
+    }
+}
+
+/// Where the family is pushed (`--push`, else the file's `registry`), every target checked to
+/// be a reference before anything is built.
+fn push_prefix(args: &BuildArgs, matrix: &Matrix, jobs: &[Job]) -> anyhow::Result<Option<String>> {
+    let registry = args.push.first().cloned().or(matrix.registry.clone());
+    anyhow::ensure!(
+        args.push.len() <= 1,
+        "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
+    );
+    if let Some(prefix) = &registry {
+        anyhow::ensure!(
+            !prefix.is_empty() && !prefix.ends_with('/'),
+            "--push {prefix:?}: expected HOST[:PORT][/PREFIX]"
+        );
+        for j in jobs {
+            target_of(prefix, j)?;
+        }
+    }
+    Ok(registry)
+}
+
+/// How a matrix's images are signed and attested: `--sign --key` (both), or the file's
+/// `sign`, `attest` and `key` (relative to the file).
+struct Signing {
+    key: sign::KeyPair,
+    sign: bool,
+    attest: bool,
+}
+
+impl Signing {
+    /// The key is opened before anything is built (a wrong password fails at once).
+    fn of(args: &BuildArgs, file: &str, matrix: &Matrix) -> anyhow::Result<Option<Self>> {
+        let (sign, attest) = if args.sign {
+            (true, true)
+        } else {
+            (matrix.sign, matrix.attests())
+        };
+        if !sign && !attest {
+            return Ok(None);
+        }
+        let key = match (&args.key, &matrix.key) {
+            (Some(k), _) => k.clone(),
+            (None, Some(k)) => Path::new(file).parent().unwrap_or(Path::new("")).join(k),
+            (None, None) => anyhow::bail!(
+                "{file}: signing and attesting need a key: key = \"FILE\" in the file, or --sign --key FILE"
+            ),
+        };
+        Ok(Some(Signing {
+            key: super::signing::private_key(&key)?,
+            sign,
+            attest,
+        }))
+    }
+
+    /// Signs and attests every image where it went: in the registry (after every tag is
+    /// there) and in the layout kept on disk. Returns how many artifacts were stored.
+    fn apply(
+        &self,
+        args: &BuildArgs,
+        layout: Option<&Path>,
+        prefix: Option<&str>,
+        out: &Path,
+        jobs: &[Job],
+    ) -> anyhow::Result<usize> {
+        let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
+        let evidence_dir = PathBuf::from(format!("{}.evidence", out.display()));
+        let mut stored = 0;
+        for job in jobs {
+            let evidence = (self.attest)
+                .then(|| distroless::attest::load(&evidence_dir.join(evidence_name(job))))
+                .transpose()
+                .map_err(|e| e.context(job.reference()))?;
+            let mut places = Vec::new();
+            if let Some(prefix) = prefix {
+                places.push(Image::Registry {
+                    client: std::rc::Rc::clone(&client),
+                    reference: target_of(prefix, job)?,
+                });
+            }
+            if let Some(dir) = layout {
+                places.push(Image::Layout {
+                    dir: dir.to_path_buf(),
+                    tag: Some(job.reference()),
+                });
+            }
+            for image in &places {
+                stored += sign_and_attest(image, &self.key, self.sign, evidence.as_ref())
+                    .map_err(|e| e.context(job.reference()))?
+                    .len();
+            }
+        }
+        Ok(stored)
+    }
 }
 
 /// Flags that shape one image (an application recipe, a lock, every suite architecture) mean
@@ -522,6 +623,22 @@ fn print_rows(
             p["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6,
             p["blobs_mounted"],
             p["blobs_skipped"]
+        )?;
+    }
+    if let Some(signed) = report.get("signed") {
+        writeln!(
+            out,
+            "{} images {} ({} artifacts stored)",
+            signed["images"],
+            match (
+                signed["signatures"].as_bool(),
+                signed["attestations"].as_bool()
+            ) {
+                (Some(true), Some(true)) => "signed and attested",
+                (Some(true), _) => "signed",
+                _ => "attested",
+            },
+            signed["stored"]
         )?;
     }
     say_skipped(&mut out, skipped)?;

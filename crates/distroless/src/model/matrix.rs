@@ -36,6 +36,13 @@ pub struct Matrix {
     /// Also tag each architecture's manifest (`latest-amd64`), as the published images do.
     #[serde(default)]
     pub arch_tags: bool,
+    /// Sign each image (a cosign signature, in the registry and the layout).
+    #[serde(default)]
+    pub sign: bool,
+    /// Attest each image's SBOMs and provenance (default: as `sign`).
+    pub attest: Option<bool>,
+    /// The private key (cosign's format), relative to the matrix file; `--key` overrides.
+    pub key: Option<String>,
 }
 
 fn default_repository() -> String {
@@ -97,7 +104,15 @@ impl Matrix {
             repository: default_repository(),
             registry: None,
             arch_tags: false,
+            sign: false,
+            attest: None,
+            key: None,
         }
+    }
+
+    /// Whether images are attested (`attest`, or `sign` when it is left out).
+    pub fn attests(&self) -> bool {
+        self.attest.unwrap_or(self.sign)
     }
 
     /// Every image × release × tag, in catalog order; an image is skipped for a release it
