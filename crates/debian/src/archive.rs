@@ -158,7 +158,11 @@ impl<'a> Archive<'a> {
         let Some(release) = self.inrelease(mirror, suite)? else {
             return Ok(None);
         };
-        for ext in ["xz", "gz"] {
+        // gzip before xz where both are listed: the cold path is bound by decompression, not
+        // by the network. Measured here on trixie's main index: xz 9.7 MB decodes in 0.5 s,
+        // gzip 13.3 MB in 0.15 s; a dry run of `cc` from cached indexes took 0.88 s with xz,
+        // 0.53 s with gzip.
+        for ext in ["gz", "xz"] {
             let name = format!("{component}/binary-{arch}/Packages.{ext}");
             if let Some((sha256, size)) = release.sha256.get(&name).cloned() {
                 return Ok(Some(SuiteIndex {

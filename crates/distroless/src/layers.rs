@@ -87,7 +87,7 @@ pub struct LazyEntries {
     pub key: String,
     #[allow(clippy::type_complexity)]
     pub make: std::sync::Arc<
-        dyn Fn() -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any>)> + Send + Sync,
+        dyn Fn() -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any + Send>)> + Send + Sync,
     >,
 }
 
@@ -293,8 +293,57 @@ pub struct BuiltLayer {
     pub cached: bool,
 }
 
-/// Builds (or takes from the cache) one layer on top of `view` (the layers below it);
-/// `None` when the unit turned out to hold nothing.
+/// A layer taken from a cache, or made and ready to write: its tree is complete and its index
+/// known, so the layer above can be prepared while this one is compressed.
+pub enum Prepared {
+    /// From the local cache or the shared repository, with its key.
+    Known(BuiltLayer, String),
+    Pending(PendingLayer),
+}
+
+/// A layer whose tree is made and whose index is known, not yet written.
+pub struct PendingLayer {
+    tree: Tree,
+    pub index: LayerIndex,
+    key: String,
+    /// Made of host files: neither taken from nor stored in a cache, and named to the layers
+    /// above by its diff_id (its key cannot see the files' bytes).
+    pub uncached: bool,
+    compression: Compression,
+    epoch: u64,
+    /// Keeps lazily made files (an unpacked archive) until the layer is written.
+    _guard: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl PendingLayer {
+    /// What names this layer in the keys of the layers above: its key (everything that shapes
+    /// its bytes), so they can be keyed before it is compressed.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Compresses the layer into the layout and keeps it in the caches.
+    pub fn write(mut self, cache: &Cache, layout: &LayoutWriter) -> anyhow::Result<BuiltLayer> {
+        let mut writer = LayerWriter::new(&layout.blobs(), self.compression, self.epoch)?;
+        self.tree.write_layer(&mut writer)?;
+        let blob = writer.finish()?;
+        if !self.uncached {
+            store(cache, layout, &self.key, &blob, &self.index)?;
+            if let Some(r) = cache.remote() {
+                let hex = blob.digest.trim_start_matches("sha256:");
+                r.share_layer(&self.key, &blob, &cache.blobs().path_of(hex));
+            }
+        }
+        Ok(BuiltLayer {
+            blob,
+            index: self.index,
+            cached: false,
+        })
+    }
+}
+
+/// Builds (or takes from the cache) one layer on top of `view` (the layers below it, named by
+/// `below`); `None` when the unit turned out to hold nothing.
 pub fn build_layer(
     inputs: &LayerInputs<'_>,
     cache: &Cache,
@@ -303,18 +352,37 @@ pub fn build_layer(
     view: &ImageView,
     below: &[String],
 ) -> anyhow::Result<Option<BuiltLayer>> {
+    Ok(
+        match prepare_layer(inputs, cache, layout, unit, view, below)? {
+            None => None,
+            Some(Prepared::Known(hit, _)) => Some(hit),
+            Some(Prepared::Pending(p)) => Some(p.write(cache, layout)?),
+        },
+    )
+}
+
+/// Takes a layer from the caches, or makes its tree and index (not yet compressed); `None`
+/// when the unit turned out to hold nothing.
+pub fn prepare_layer(
+    inputs: &LayerInputs<'_>,
+    cache: &Cache,
+    layout: &LayoutWriter,
+    unit: &Unit,
+    view: &ImageView,
+    below: &[String],
+) -> anyhow::Result<Option<Prepared>> {
     let key = layer_key(inputs, unit, below);
     if !unit.uncached
         && let Some(hit) = cached(cache, layout, &key)?
     {
-        return Ok(Some(hit));
+        return Ok(Some(Prepared::Known(hit, key)));
     }
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
     fill(inputs, unit, &mut tree)?;
     no_conflicts_below(&tree, view)?;
     // Made now that the cache has missed; the guard keeps their files until the layer is out.
-    let (made, _guard) = match &unit.lazy {
+    let (made, guard) = match &unit.lazy {
         Some(lazy) => {
             let (entries, guard) = (lazy.make)()?;
             (entries, Some(guard))
@@ -353,21 +421,15 @@ pub fn build_layer(
         // A generated-files unit with nothing to generate adds no layer.
         return Ok(None);
     }
-    let mut writer = LayerWriter::new(&layout.blobs(), inputs.compression, inputs.epoch)?;
-    tree.write_layer(&mut writer)?;
-    let blob = writer.finish()?;
-    if !unit.uncached {
-        store(cache, layout, &key, &blob, &index)?;
-        if let Some(r) = cache.remote() {
-            let hex = blob.digest.trim_start_matches("sha256:");
-            r.share_layer(&key, &blob, &cache.blobs().path_of(hex));
-        }
-    }
-    Ok(Some(BuiltLayer {
-        blob,
+    Ok(Some(Prepared::Pending(PendingLayer {
+        tree,
         index,
-        cached: false,
-    }))
+        key,
+        uncached: unit.uncached,
+        compression: inputs.compression,
+        epoch: inputs.epoch,
+        _guard: guard,
+    })))
 }
 
 /// A package may not replace what a lower layer holds: a file, a link, or a directory by

@@ -62,7 +62,7 @@ fn debs_and_indexes(cache: &Path) -> usize {
 
 /// The layer records of a cache directory (file name → JSON).
 fn layer_records(cache: &Path) -> BTreeMap<String, serde_json::Value> {
-    fs_err::read_dir(cache.join("layers-v7"))
+    fs_err::read_dir(cache.join("layers-v8"))
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
@@ -119,7 +119,7 @@ fn a_fresh_runner_republishes_without_a_deb_and_without_uploading_a_layer() {
     );
     let stored = tags(&reg, "ci/cache");
     assert!(
-        stored.iter().any(|t| t.starts_with("layers-v7-")),
+        stored.iter().any(|t| t.starts_with("layers-v8-")),
         "{stored:?}"
     );
     assert!(
@@ -204,7 +204,7 @@ fn entries_that_are_not_what_they_claim_change_no_image() {
 
     // A layer entry whose blob is not a layer: refused, the repository left alone for the
     // run, and the images built from the packages are the same.
-    for layer in all.iter().filter(|t| t.starts_with("layers-v7-")) {
+    for layer in all.iter().filter(|t| t.starts_with("layers-v8-")) {
         poison(
             &client,
             &r,

@@ -204,7 +204,7 @@ fn lazy_entries(
     );
     let root = source.archive.cache.root().to_path_buf();
     let spec = spec.clone();
-    let make = move || -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any>)> {
+    let make = move || -> anyhow::Result<(Vec<GenEntry>, Box<dyn std::any::Any + Send>)> {
         let tree = unpacked(&root, &a, &archive, &file).map_err(|e| {
             let why = format!("{file}: {}", inside_only(&format!("{e:#}")));
             spec.error(Some(("archives", i)), "url", why)

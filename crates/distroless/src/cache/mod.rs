@@ -43,7 +43,7 @@ impl Record {
     pub(crate) fn dir(self) -> &'static str {
         match self {
             Record::Plan => "plans-v3",
-            Record::Layer => "layers-v7",
+            Record::Layer => "layers-v8",
             Record::PackageFacts => "facts-v1",
             Record::FileList => "files-v1",
             Record::ElfFacts => "elf-v2",

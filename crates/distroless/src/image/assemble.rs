@@ -11,7 +11,7 @@ use crate::app::prepare::copied_files;
 use crate::app::upstream::ArchiveLayers;
 use crate::app::{AppPrepared, app_units, machine, settings};
 use crate::debs::Debs;
-use crate::layers::{LayerInputs, Unit, build_layer, units};
+use crate::layers::{BuiltLayer, LayerInputs, Prepared, Unit, prepare_layer, units};
 use crate::model::recipe::Recipe;
 use crate::model::{Arch, Catalog, ImageRef};
 use crate::output::{DockerImage, ManifestSummary};
@@ -19,6 +19,44 @@ use crate::plan::{Plan, Source};
 use crate::request::BuildRequest;
 use crate::rootfs::{self, view::ImageView};
 use crate::sbom::{self, Sbom};
+
+/// A layer being written on another core, or done (`Taken` only while it is being joined).
+enum Written<'s> {
+    Running(std::thread::ScopedJoinHandle<'s, anyhow::Result<BuiltLayer>>),
+    Done(BuiltLayer),
+    Taken,
+}
+
+impl Written<'_> {
+    fn finish(self) -> anyhow::Result<BuiltLayer> {
+        match self {
+            Written::Done(b) => Ok(b),
+            Written::Running(job) => job
+                .join()
+                .map_err(|_| anyhow::anyhow!("a layer writer panicked"))?,
+            Written::Taken => anyhow::bail!("a layer was joined twice"),
+        }
+    }
+}
+
+/// Waits until fewer layers are being written than the machine has cores (the oldest first).
+fn wait_for_a_core(out: &mut [(String, Written<'_>)]) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let running = |out: &[(String, Written<'_>)]| {
+        (out.iter())
+            .filter(|(_, w)| matches!(w, Written::Running(_)))
+            .count()
+    };
+    while running(out) >= cores {
+        let Some(slot) = (out.iter_mut()).find(|(_, w)| matches!(w, Written::Running(_))) else {
+            break;
+        };
+        let w = std::mem::replace(&mut slot.1, Written::Taken);
+        let built = (w.finish()).map_err(|e| e.context(format!("building layer `{}`", slot.0)))?;
+        slot.1 = Written::Done(built);
+    }
+    Ok(())
+}
 
 /// The closure check failed: ELF files need libraries the image does not have.
 #[derive(Debug, thiserror::Error)]
@@ -226,34 +264,62 @@ impl ArchStep<'_> {
             all.extend(app_units(app, &base_certs, java, self.req.epoch)?);
         }
         let mut view = ImageView::default();
+        // Each layer is named to the ones above by its key, so the next can be prepared while
+        // this one is compressed on another core.
         let mut below: Vec<String> = Vec::new();
-        let mut layers = Vec::new();
-        for unit in all {
-            let built = build_layer(
-                &inputs,
-                &self.source.cache,
-                self.layout,
-                &unit,
-                &view,
-                &below,
-            )
-            .map_err(|e| {
-                // A fetch failure belongs to the image, not to the layer that asked first.
-                if e.is::<crate::debs::FetchFailed>() {
-                    e
-                } else {
-                    e.context(format!("building layer `{}`", unit.label))
+        let (cache, layout) = (&self.source.cache, self.layout);
+        let written = std::thread::scope(|scope| -> anyhow::Result<Vec<_>> {
+            let mut out = Vec::new();
+            for unit in all {
+                let failed = |e: anyhow::Error| {
+                    // A fetch failure belongs to the image, not to the layer that asked first.
+                    if e.is::<crate::debs::FetchFailed>() {
+                        e
+                    } else {
+                        e.context(format!("building layer `{}`", unit.label))
+                    }
+                };
+                let prepared =
+                    prepare_layer(&inputs, cache, layout, &unit, &view, &below).map_err(failed)?;
+                match prepared {
+                    None => {}
+                    Some(Prepared::Known(hit, key)) => {
+                        view.push(&hit.index);
+                        below.push(key);
+                        out.push((unit.label, Written::Done(hit)));
+                    }
+                    Some(Prepared::Pending(p)) if p.uncached => {
+                        // Named by its bytes: written before the layers above are keyed.
+                        let built = p.write(cache, layout).map_err(failed)?;
+                        view.push(&built.index);
+                        below.push(built.blob.diff_id.clone());
+                        out.push((unit.label, Written::Done(built)));
+                    }
+                    Some(Prepared::Pending(p)) => {
+                        view.push(&p.index);
+                        below.push(p.key().to_string());
+                        wait_for_a_core(&mut out)?;
+                        let label = unit.label.clone();
+                        let job = scope.spawn(move || p.write(cache, layout));
+                        out.push((label, Written::Running(job)));
+                    }
                 }
-            })?;
-            let Some(built) = built else {
-                continue;
-            };
-            self.source.reporter.layer(&unit.label, built.cached);
-            view.push(&built.index);
-            below.push(built.blob.diff_id.clone());
+            }
+            out.into_iter()
+                .map(|(label, w)| {
+                    let built = w
+                        .finish()
+                        .map_err(|e| e.context(format!("building layer `{label}`")))?;
+                    Ok((label, built))
+                })
+                .collect()
+        })?;
+        let mut layers = Vec::new();
+        for (label, built) in written {
+            self.source.reporter.layer(&label, built.cached);
             layers.push(HistoryLayer {
                 blob: built.blob,
-                created_by: unit.label,
+                created_by: label,
             });
         }
         Ok((layers, view))
