@@ -251,3 +251,41 @@ fn poison(
     )
     .unwrap();
 }
+
+/// A repository that does not answer costs a warning and a few seconds, never the build; an
+/// empty `DISTROLESS_CACHE_REPO` (as CI writes `VAR=${X:-}`) means none.
+#[test]
+fn an_unreachable_or_empty_cache_repo_never_fails_a_build() {
+    let repo = catalog_repo_for(&["amd64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let args = [
+        "build",
+        "static",
+        "-o",
+        "a",
+        "--cache-repo",
+        "127.0.0.1:1/ci/cache",
+    ];
+    let out = support::trusting(&tmp.path().join("c1"), &repo.file_url(), &args)
+        .current_dir(tmp.path())
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("warning: cache repository 127.0.0.1:1/ci/cache not used after a failure"),
+        "{err}"
+    );
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    let out = support::trusting(
+        &tmp.path().join("c2"),
+        &repo.file_url(),
+        &["build", "static", "-o", "b"],
+    )
+    .current_dir(tmp.path())
+    .env("DISTROLESS_CACHE_REPO", "")
+    .assert()
+    .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(!err.contains("cache repository"), "{err}");
+}

@@ -315,6 +315,36 @@ fn a_signed_matrix_is_signed_and_attested_where_it_goes() {
             .assert()
             .success();
     }
+    // One image of the layout, named by its ref; a tag several images share is ambiguous.
+    support::distroless(&cache)
+        .args([
+            "verify",
+            "out:distroless/cc-debian13:nonroot",
+            "--key",
+            "keys/cosign.pub",
+        ])
+        .current_dir(tmp.path())
+        .assert()
+        .success();
+    let ambiguous = support::distroless(&cache)
+        .args(["verify", "out:latest", "--key", "keys/cosign.pub"])
+        .current_dir(tmp.path())
+        .assert()
+        .failure();
+    let line = String::from_utf8_lossy(&ambiguous.get_output().stderr).to_string();
+    assert!(line.contains("names several images"), "{line}");
+    // Again, nothing changed: the registry's images are signed already and are not signed
+    // again (the layout, rebuilt, is).
+    let first = doc["signed"]["stored"].as_u64().unwrap();
+    let out = support::trusting(&cache, &repo.file_url(), &args)
+        .current_dir(tmp.path())
+        .env("DISTROLESS_PASSWORD", "pw")
+        .arg("--replace")
+        .assert()
+        .success();
+    let again: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let stored = again["signed"]["stored"].as_u64().unwrap();
+    assert!(stored > 0 && stored < first, "{first} then {again}");
     // A matrix that signs without a key says so before building anything.
     fs_err::write(
         tmp.path().join("ci/m.toml"),
@@ -335,4 +365,16 @@ fn a_signed_matrix_is_signed_and_attested_where_it_goes() {
         "{line}"
     );
     assert!(!tmp.path().join("o2").exists());
+    // A bare --push needs the file's `registry`.
+    fs_err::write(tmp.path().join("ci/m.toml"), "images = [\"static\"]\n").unwrap();
+    let failed = support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "--matrix", "ci/m.toml", "--push"],
+    )
+    .current_dir(tmp.path())
+    .assert()
+    .failure();
+    let line = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
+    assert!(line.contains("the file names none"), "{line}");
 }

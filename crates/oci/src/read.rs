@@ -251,40 +251,62 @@ impl ForeignImage {
         let entries = index["manifests"]
             .as_array()
             .ok_or_else(|| self.error("index.json lists no manifests"))?;
-        let top = match tag {
-            Some(t) => entries
+        let ref_name = |m: &Value| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .map(str::to_string)
+        };
+        // A ref name, or its tag after `NAME:` (an archive names `NAME:TAG`); `NAME:TAG` that
+        // several images share is ambiguous (a matrix's layout has `latest` once per image).
+        let pick = |wanted: &str| -> Result<Option<&Value>> {
+            if let Some(exact) = entries
                 .iter()
-                .find(|m| {
-                    // A layout names a tag; an archive may name `NAME:TAG`.
-                    m["annotations"]["org.opencontainers.image.ref.name"]
-                        .as_str()
-                        .is_some_and(|r| r == t || r.rsplit_once(':').is_some_and(|(_, x)| x == t))
+                .find(|m| ref_name(m).as_deref() == Some(wanted))
+            {
+                return Ok(Some(exact));
+            }
+            let by_tag: Vec<&Value> = (entries.iter())
+                .filter(|m| {
+                    ref_name(m)
+                        .is_some_and(|r| r.rsplit_once(':').is_some_and(|(_, x)| x == wanted))
                 })
-                .ok_or_else(|| self.error(format!("no image tagged {}", shown(t))))?,
+                .collect();
+            match by_tag.as_slice() {
+                [] => Ok(None),
+                [one] => Ok(Some(one)),
+                many => {
+                    let names: Vec<String> = many
+                        .iter()
+                        .filter_map(|m| ref_name(m))
+                        .map(|r| shown(&r))
+                        .collect();
+                    Err(self.error(format!(
+                        "{} names several images ({}); name one as PATH:NAME:TAG",
+                        shown(wanted),
+                        names.join(", ")
+                    )))
+                }
+            }
+        };
+        let top = match tag {
+            Some(t) => {
+                pick(t)?.ok_or_else(|| self.error(format!("no image tagged {}", shown(t))))?
+            }
             // One image, or the one tagged `latest`; several others need a tag.
             None => match entries.as_slice() {
                 [] => return Err(self.error("index.json lists no image")),
                 [one] => one,
-                many => many
-                    .iter()
-                    .find(|m| {
-                        m["annotations"]["org.opencontainers.image.ref.name"]
-                            .as_str()
-                            .is_some_and(|r| r == "latest" || r.ends_with(":latest"))
-                    })
-                    .ok_or_else(|| {
-                        let tags: Vec<String> = many
-                            .iter()
-                            .filter_map(|m| {
-                                m["annotations"]["org.opencontainers.image.ref.name"].as_str()
-                            })
-                            .map(shown)
-                            .collect();
-                        self.error(format!(
-                            "holds several images ({}); name one as PATH:TAG",
-                            tags.join(", ")
-                        ))
-                    })?,
+                many => pick("latest")?.ok_or_else(|| {
+                    let tags: Vec<String> = many
+                        .iter()
+                        .filter_map(ref_name)
+                        .map(|r| shown(&r))
+                        .collect();
+                    self.error(format!(
+                        "holds several images ({}); name one as PATH:TAG",
+                        tags.join(", ")
+                    ))
+                })?,
             },
         };
         let top_ref = self.descriptor(top, "index.json entry")?;

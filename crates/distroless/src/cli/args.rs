@@ -289,7 +289,14 @@ pub(crate) struct BuildArgs {
     pub(crate) audit_policy: PolicyArgs,
 
     /// Push the result to HOST[:PORT]/REPOSITORY[:TAG] (repeatable); -o is then optional.
-    #[arg(long, value_name = "REF", help_heading = "Registry and signing")]
+    /// With --matrix: HOST[:PORT][/PREFIX], or a bare --push for the file's `registry`.
+    #[arg(
+        long,
+        value_name = "REF",
+        num_args = 0..=1,
+        default_missing_value = "",
+        help_heading = "Registry and signing"
+    )]
     pub(crate) push: Vec<String>,
 
     /// With --push: also tag each platform's manifest TAG-ARCH.

@@ -154,6 +154,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
 
 /// The `--push` references, parsed before anything is built.
 fn push_targets(texts: &[String]) -> anyhow::Result<Vec<Reference>> {
+    anyhow::ensure!(
+        texts.iter().all(|t| !t.is_empty()),
+        "--push needs a reference: HOST[:PORT]/REPOSITORY[:TAG] (a bare --push is for a matrix with `registry`)"
+    );
     Ok(texts
         .iter()
         .map(|t| Reference::parse(t))

@@ -41,6 +41,9 @@ struct Row {
     /// Where it was pushed, if it was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pushed: Vec<String>,
+    /// Pushed, and its tags named it already: nothing was sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    current: bool,
 }
 
 /// Runs a matrix build.
@@ -125,7 +128,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     }
     if let Some(signing) = &signing {
         let kept = scratch.is_none().then_some(out.as_path());
-        let stored = signing.apply(args, kept, registry.as_deref(), &out, &jobs)?;
+        let stored = signing.apply(args, kept, registry.as_deref(), &out, (&jobs, &rows))?;
         report["signed"] = serde_json::json!({
             "images": jobs.len(),
             "signatures": signing.sign,
@@ -153,11 +156,21 @@ fn arches_of(args: &BuildArgs, matrix: &Matrix) -> anyhow::Result<Vec<Arch>> {
 /// Where the family is pushed (`--push`, else the file's `registry`), every target checked to
 /// be a reference before anything is built.
 fn push_prefix(args: &BuildArgs, matrix: &Matrix, jobs: &[Job]) -> anyhow::Result<Option<String>> {
-    let registry = args.push.first().cloned().or(matrix.registry.clone());
     anyhow::ensure!(
         args.push.len() <= 1,
         "a matrix pushes to one registry prefix: --push HOST[:PORT][/PREFIX]"
     );
+    // The file's `registry` is where a bare --push goes, and what --dry-run compares with;
+    // without --push nothing is sent.
+    let registry = match args.push.first().map(String::as_str) {
+        Some("") => Some(anyhow::Context::context(
+            matrix.registry.clone(),
+            "a bare --push sends the family to the matrix file's `registry`, and the file names none",
+        )?),
+        Some(prefix) => Some(prefix.to_string()),
+        None if args.dry_run => matrix.registry.clone(),
+        None => None,
+    };
     if let Some(prefix) = &registry {
         anyhow::ensure!(
             !prefix.is_empty() && !prefix.ends_with('/'),
@@ -211,22 +224,27 @@ impl Signing {
         layout: Option<&Path>,
         prefix: Option<&str>,
         out: &Path,
-        jobs: &[Job],
+        (jobs, rows): (&[Job], &[Row]),
     ) -> anyhow::Result<usize> {
         let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
         let evidence_dir = PathBuf::from(format!("{}.evidence", out.display()));
         let mut stored = 0;
-        for job in jobs {
+        for (job, row) in jobs.iter().zip(rows) {
             let evidence = (self.attest)
                 .then(|| distroless::attest::load(&evidence_dir.join(evidence_name(job))))
                 .transpose()
                 .map_err(|e| e.context(job.reference()))?;
             let mut places = Vec::new();
             if let Some(prefix) = prefix {
-                places.push(Image::Registry {
-                    client: std::rc::Rc::clone(&client),
-                    reference: target_of(prefix, job)?,
-                });
+                let reference = target_of(prefix, job)?;
+                // An image the registry had already, signed already, is not signed again
+                // (each run would add another signature and attestation to it).
+                if !(row.current && self.already_there(&client, &reference, &row.digest)?) {
+                    places.push(Image::Registry {
+                        client: std::rc::Rc::clone(&client),
+                        reference,
+                    });
+                }
             }
             if let Some(dir) = layout {
                 places.push(Image::Layout {
@@ -241,6 +259,23 @@ impl Signing {
             }
         }
         Ok(stored)
+    }
+
+    /// Whether the registry holds the signature and attestation tags this run would add to.
+    fn already_there(
+        &self,
+        client: &registry::Client,
+        r: &Reference,
+        digest: &str,
+    ) -> anyhow::Result<bool> {
+        let base = digest.replace(':', "-");
+        for (wanted, suffix) in [(self.sign, "sig"), (self.attest, "att")] {
+            let tag = format!("{base}.{suffix}");
+            if wanted && registry::referrers::manifest_if_any(client, r, &tag)?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -338,10 +373,11 @@ impl Family<'_> {
                     .unwrap_or(0),
                 seconds: started.elapsed().as_secs_f64(),
                 pushed: Vec::new(),
+                current: false,
             });
             parts.push(part);
         }
-        source::report_cache_repo(self.settings, self.args.source.quiet || self.args.json);
+        source::report_cache_repo(self.settings, self.args.source.quiet);
         distroless::output::join_layouts(&parts, out, self.args.replace)?;
         let evidence = PathBuf::from(format!("{}.evidence", out.display()));
         if self.args.replace && evidence.is_dir() {
@@ -444,6 +480,7 @@ fn push(
                 .map_err(about(job))?
         };
         row.pushed = pushed.into_iter().map(|p| p.reference).collect();
+        row.current = *current;
     }
     let c = &client.counters;
     let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
@@ -587,15 +624,15 @@ fn print_rows(
     }
     writeln!(
         out,
-        "{:48} {:8} {:>6} {:>7}  DIGEST",
+        "{:48} {:14} {:>6} {:>7}  DIGEST",
         "IMAGE", "ARCHES", "LAYERS", "SECONDS"
     )?;
     for r in rows {
         writeln!(
             out,
-            "{:48} {:8} {:>6} {:>7.2}  {}",
+            "{:48} {:14} {:>6} {:>7.2}  {}",
             r.reference,
-            r.arches.len(),
+            r.arches.join(","),
             r.layers,
             r.seconds,
             r.digest
@@ -616,14 +653,18 @@ fn print_rows(
     if rows.iter().any(|r| !r.pushed.is_empty()) {
         let n: usize = rows.iter().map(|r| r.pushed.len()).sum();
         let p = &report["push"];
-        writeln!(
-            out,
-            "pushed {n} references: {} blobs sent ({:.1} MB), {} mounted, {} already there",
-            p["blobs_sent"],
-            p["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6,
-            p["blobs_mounted"],
-            p["blobs_skipped"]
-        )?;
+        if rows.iter().all(|r| r.current) {
+            writeln!(out, "nothing pushed: every tag already named its image")?;
+        } else {
+            writeln!(
+                out,
+                "pushed {n} references: {} blobs sent ({:.1} MB), {} mounted, {} already there",
+                p["blobs_sent"],
+                p["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6,
+                p["blobs_mounted"],
+                p["blobs_skipped"]
+            )?;
+        }
     }
     if let Some(signed) = report.get("signed") {
         writeln!(

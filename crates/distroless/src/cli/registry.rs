@@ -22,12 +22,17 @@ use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
 
 /// A registry client as the flags say.
 pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
+    client_with_attempts(args, args.attempts)
+}
+
+/// A registry client as the flags say, with at most `attempts` per request.
+pub(crate) fn client_with_attempts(args: &RegistryArgs, attempts: u32) -> anyhow::Result<Client> {
     anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
     Ok(Client::new(Options {
         insecure: args.insecure,
         ca_file: args.ca_file.clone(),
         jobs: args.jobs,
-        attempts: args.attempts.max(1),
+        attempts: attempts.min(args.attempts).max(1),
         max_bytes: args.max_image_bytes,
         chunk_size: args.chunk_size,
         ..Options::default()

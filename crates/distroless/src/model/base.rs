@@ -36,7 +36,13 @@ impl DiskImage {
             Some((p, t)) if dir.join(p).exists() && !t.contains('/') => {
                 (dir.join(p), Some(t.to_string()))
             }
-            _ => (dir.join(text), None),
+            // A layout's ref name may hold `/` and `:` (`family:distroless/cc-debian13:debug`).
+            _ => match text.split_once(':') {
+                Some((p, t)) if oci::layout::is_layout(&dir.join(p)) => {
+                    (dir.join(p), Some(t.to_string()))
+                }
+                _ => (dir.join(text), None),
+            },
         };
         DiskImage {
             path,
