@@ -27,21 +27,26 @@ security = mirrors.get(codename + "-security", debian.replace("/debian/", "/debi
 arch = plans[0]["arch"]
 for base, suite in [(debian, codename), (debian, codename + "-updates"), (security, codename + "-security")]:
     urls.add(f"{base}dists/{suite}/InRelease")
-    urls.add(f"{base}dists/{suite}/main/binary-{arch}/Packages.xz")
+    # The index distroless reads: gzip where the suite has it, else xz.
+    urls.add((f"{base}dists/{suite}/main/binary-{arch}/Packages.gz",
+              f"{base}dists/{suite}/main/binary-{arch}/Packages.xz"))
 
 total = [0]
 lock = threading.Lock()
 def get(u):
-    try:
-        with urllib.request.urlopen(u, timeout=60) as r:
-            n = len(r.read())
-    except Exception:
-        n = 0
+    n = 0
+    for url in (u if isinstance(u, tuple) else (u,)):
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                n = len(r.read())
+            break
+        except Exception:
+            continue
     with lock:
         total[0] += n
 
 start = time.monotonic()
-threads = [threading.Thread(target=get, args=(u,)) for u in sorted(urls)]
+threads = [threading.Thread(target=get, args=(u,)) for u in urls]
 for t in threads:
     t.start()
 for t in threads:
