@@ -301,19 +301,22 @@ impl<'a> Archive<'a> {
             }
         };
         let file = fs_err::File::open(&path)?;
-        let reader: Box<dyn Read> = if idx.packages_name.ends_with(".xz") {
+        let reader: Box<dyn Read + Send> = if idx.packages_name.ends_with(".xz") {
             Box::new(liblzma::read::XzDecoder::new(std::io::BufReader::new(file)))
         } else {
             Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
         };
-        let reader = std::io::BufReader::with_capacity(1 << 16, reader);
-        for_each_package(
-            &idx.packages_name,
-            reader,
-            &idx.suite,
-            mirror.as_str(),
-            |p| universe.add(p),
-        )
+        // Decompressed on one core while parsed on another.
+        decoded_beside(reader, |text| {
+            let reader = std::io::BufReader::with_capacity(1 << 16, text);
+            for_each_package(
+                &idx.packages_name,
+                reader,
+                &idx.suite,
+                mirror.as_str(),
+                |p| universe.add(p),
+            )
+        })
     }
 
     /// Fetches an index, through `by-hash/` first when the archive offers it: a mirror caught
@@ -457,6 +460,68 @@ fn bad_url(url: &str, e: url::ParseError) -> Error {
     Error::Http {
         url: url.to_string(),
         message: format!("not a valid URL: {e}"),
+    }
+}
+
+/// Runs `parse` on what `reader` gives, read on another thread: decompressing an index and
+/// parsing it take about as long each, and overlap. At most 16 chunks of 256 KiB wait between.
+fn decoded_beside<T>(
+    mut reader: impl Read + Send,
+    parse: impl FnOnce(&mut dyn Read) -> Result<T>,
+) -> Result<T> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(16);
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            loop {
+                let mut chunk = vec![0u8; 256 << 10];
+                match reader.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        chunk.truncate(n);
+                        // The parser stopped (it failed): nothing more to do.
+                        if tx.send(Ok(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        let mut text = ChunkReader {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+        };
+        parse(&mut text)
+    })
+}
+
+/// The chunks another thread decoded, as a stream (its read error, when it had one).
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.chunk = next?;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
