@@ -68,7 +68,7 @@ impl Matrix {
     /// Parses a matrix file; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> anyhow::Result<Self> {
         let m: Matrix = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{file}: {}", e.message().trim().replace('\n', " ")))?;
+            .map_err(|e| anyhow::anyhow!("{file}:{}", super::recipe::one_line(&e, text)))?;
         anyhow::ensure!(!m.images.is_empty(), "{file}: images: name at least one");
         for (key, empty) in [
             ("releases", m.releases.as_ref().is_some_and(Vec::is_empty)),
@@ -278,7 +278,7 @@ mod tests {
             err("images = [\"static\"]\nrepository = \"X/{image}\"\n")
                 .contains("not a repository name")
         );
-        assert!(err("imagez = []\n").starts_with("m.toml: unknown field"));
+        assert!(err("imagez = []\n").starts_with("m.toml:1: imagez: unknown field"));
         assert!(
             err("images = [\"static\"]\nrepository = \"a/{image}..x\"\n")
                 .contains("not a repository name")

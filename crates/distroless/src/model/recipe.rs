@@ -309,7 +309,7 @@ impl Recipe {
 }
 
 /// Flattens a TOML error (which spans several lines with a caret) into `LINE: message`.
-fn one_line(e: &toml::de::Error, text: &str) -> String {
+pub(crate) fn one_line(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message().trim().replace('\n', " ");
     match e.span() {
         Some(span) => {
