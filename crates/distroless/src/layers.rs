@@ -373,7 +373,7 @@ pub fn prepare_layer(
 ) -> anyhow::Result<Option<Prepared>> {
     let key = layer_key(inputs, unit, below);
     if !unit.uncached
-        && let Some(hit) = cached(cache, layout, &key)?
+        && let Some(hit) = cached(cache, layout, &key, view)?
     {
         return Ok(Some(Prepared::Known(hit, key)));
     }
@@ -589,7 +589,12 @@ fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Resul
 
 /// The layer under `key` from the local cache, else from the shared repository; a local hit is
 /// stored in the repository when it lacks it.
-fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Option<BuiltLayer>> {
+fn cached(
+    cache: &Cache,
+    layout: &LayoutWriter,
+    key: &str,
+    view: &ImageView,
+) -> anyhow::Result<Option<BuiltLayer>> {
     if let Some((hit, path)) = cached_here(cache, layout, key)? {
         if let Some(r) = cache.remote() {
             r.share_layer(key, &hit.blob, &path);
@@ -597,7 +602,7 @@ fn cached(cache: &Cache, layout: &LayoutWriter, key: &str) -> anyhow::Result<Opt
         return Ok(Some(hit));
     }
     match cache.remote() {
-        Some(r) => from_remote(r, cache, layout, key),
+        Some(r) => from_remote(r, cache, layout, key, view),
         None => Ok(None),
     }
 }
@@ -631,29 +636,39 @@ fn from_remote(
     cache: &Cache,
     layout: &LayoutWriter,
     key: &str,
+    view: &ImageView,
 ) -> anyhow::Result<Option<BuiltLayer>> {
     let Some(found) = remote.layer(key) else {
+        remote.counted(false);
         return Ok(None);
     };
     if !remote.fetch_layer(&found, layout) {
+        remote.counted(false);
         return Ok(None);
     }
     let path = layout.blob_path(&found.digest);
     let file = fs_err::File::open(&path)?;
+    // Every gzip member, as runtimes read them (one member would hide what follows it).
     let tar: Box<dyn std::io::Read> = if found.media_type.ends_with("+zstd") {
         Box::new(zstd::stream::read::Decoder::new(file)?)
     } else {
-        Box::new(flate2::read::GzDecoder::new(file))
+        Box::new(flate2::read::MultiGzDecoder::new(file))
     };
-    let (index, diff_id) = match rootfs::read_back::index_of_layer(tar) {
+    // Layers compress 3 to 50 times; a bomb is stopped well before it costs minutes.
+    let limit = found.size.saturating_mul(256).max(64 << 20);
+    let (index, diff_id) = match rootfs::read_back::index_of_layer(tar, &view.index.symlinks, limit)
+    {
         Ok(read) => read,
         Err(e) => {
             // Not a layer we could have built: refused, the repository trusted no further.
             let _ = fs_err::remove_file(&path);
-            remote.refuse(&format!("layer {}", found.digest), &e);
+            let what = format!("layer {}", found.digest);
+            remote.refuse(Record::Layer.dir(), key, &what, &e);
+            remote.counted(false);
             return Ok(None);
         }
     };
+    remote.counted(true);
     let blob = LayerBlob {
         digest: found.digest.to_string(),
         size: found.size,

@@ -1,6 +1,7 @@
 //! `--cache-repo`: a registry repository (Debian's `docker-registry` on loopback) as the cache
-//! CI runners share. A runner with an empty cache republishes a family without a `.deb` or an
-//! index and without uploading a layer; entries that are not what they claim are refused.
+//! CI runners share. A runner with an empty cache republishes a family without a `.deb` and
+//! without uploading a layer (it resolves from the signed indexes itself); entries that are
+//! not what they claim are refused.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -47,15 +48,15 @@ fn digests(doc: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Blobs of a cache directory that are `.deb` archives or xz-compressed indexes.
-fn debs_and_indexes(cache: &Path) -> usize {
+/// Blobs of a cache directory that are `.deb` archives.
+fn debs(cache: &Path) -> usize {
     walkdir::WalkDir::new(cache.join("sha256"))
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .filter(|e| {
             let head = fs_err::read(e.path()).unwrap();
-            head.starts_with(b"!<arch>\n") || head.starts_with(b"\xfd7zXZ")
+            head.starts_with(b"!<arch>\n")
         })
         .count()
 }
@@ -100,7 +101,7 @@ fn a_fresh_runner_republishes_without_a_deb_and_without_uploading_a_layer() {
     fs_err::write(tmp.path().join("m.toml"), MATRIX).unwrap();
     let cache_repo = format!("{}/ci/cache", reg.addr);
 
-    // The first runner builds, stores plans, facts and layers, and publishes.
+    // The first runner builds, stores package facts and layers (not plans), and publishes.
     let first = runner(
         tmp.path(),
         "a",
@@ -123,13 +124,17 @@ fn a_fresh_runner_republishes_without_a_deb_and_without_uploading_a_layer() {
         "{stored:?}"
     );
     assert!(
-        stored.iter().any(|t| t.starts_with("plans-v3-")),
+        stored.iter().any(|t| t.starts_with("facts-v1-")),
+        "{stored:?}"
+    );
+    assert!(
+        !stored.iter().any(|t| t.starts_with("plans-")),
         "{stored:?}"
     );
     let uploads = reg.requests("PUT", "/blobs/uploads/");
 
     // A fresh runner publishing the same family elsewhere in the registry: the same images,
-    // no package or index fetched, every layer mounted, nothing but configs uploaded.
+    // no package fetched, every layer mounted, nothing but configs uploaded.
     let fresh = runner(
         tmp.path(),
         "b",
@@ -138,8 +143,8 @@ fn a_fresh_runner_republishes_without_a_deb_and_without_uploading_a_layer() {
         &format!("{}/two", reg.addr),
     );
     assert_eq!(digests(&fresh), digests(&first));
-    assert_eq!(debs_and_indexes(&tmp.path().join("b")), 0);
-    assert!(debs_and_indexes(&tmp.path().join("a")) > 0);
+    assert_eq!(debs(&tmp.path().join("b")), 0);
+    assert!(debs(&tmp.path().join("a")) > 0);
     let push = &fresh["push"];
     assert!(push["blobs_mounted"].as_u64().unwrap() > 0, "{fresh}");
     let configs = 4 * 2;
@@ -182,45 +187,115 @@ fn entries_that_are_not_what_they_claim_change_no_image() {
     let client = registry::Client::new(registry::Options::default()).unwrap();
     let r = registry::Reference::parse(&cache_repo).unwrap();
     let all = tags(&reg, "ci/cache");
-    // A plan entry whose record is not JSON: a miss, rebuilt and stored again.
-    let plan = all.iter().find(|t| t.starts_with("plans-v3-")).unwrap();
-    poison(
-        &client,
-        &r,
-        plan,
-        b"{not json",
-        "application/vnd.distroless.cache.record.v1+json",
+    let record = "application/vnd.distroless.cache.record.v1+json";
+    // Package facts that are not JSON, or not a package's (a control character, a name of a
+    // megabyte): rebuilt from the package, and the entries replaced.
+    let facts: Vec<&String> = all.iter().filter(|t| t.starts_with("facts-v1-")).collect();
+    poison(&client, &r, facts[0], b"{not json", record);
+    let huge = format!(
+        "{{\"maintainer\":\"{}\",\"licenses\":null}}",
+        "x".repeat(1 << 20)
     );
+    poison(&client, &r, facts[1], huge.as_bytes(), record);
+    let escape = br#"{"maintainer":"evil \u001b[31m","licenses":["Proprietary-Backdoor"]}"#;
+    poison(&client, &r, facts[2], escape, record);
     let rebuilt = runner(tmp.path(), "b", &repo, &cache_repo, &prefix);
     assert_eq!(digests(&rebuilt), digests(&first));
     assert_eq!(rebuilt["cache_repo"]["failure"], serde_json::Value::Null);
-    let (bytes, _, _) = registry::referrers::manifest_if_any(&client, &r, plan)
+    for tag in &facts[..3] {
+        let json = entry_blob(&client, &r, tag);
+        let value: serde_json::Value = serde_json::from_slice(&json).expect("replaced");
+        assert!(!value.to_string().contains("Backdoor"), "{value}");
+        assert!(json.len() < 4096, "replaced");
+    }
+
+    // Layer entries whose blobs are not layers this tool writes: refused, reading stopped for
+    // the run, the images built from the packages are the same, and the entries replaced.
+    let layers: Vec<&String> = all.iter().filter(|t| t.starts_with("layers-v8-")).collect();
+    let gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+    poison(&client, &r, layers[0], b"not a tar stream at all", gzip);
+    for hostile in [
+        gz(&tar_of(
+            &[(b"/etc/abs".as_slice(), tar::EntryType::Regular)],
+            true,
+        )),
+        gz(&tar_of(
+            &[(b"dev/x".as_slice(), tar::EntryType::Char)],
+            true,
+        )),
+        // Two gzip members: the second (hidden from a reader of one member) escapes.
+        [
+            gz(&tar_of(
+                &[(b"etc/hello".as_slice(), tar::EntryType::Regular)],
+                false,
+            )),
+            gz(&tar_of(
+                &[(b"../../escaped".as_slice(), tar::EntryType::Regular)],
+                true,
+            )),
+        ]
+        .concat(),
+    ] {
+        for layer in &layers {
+            poison(&client, &r, layer, &hostile, gzip);
+        }
+        let dir = format!("c{}", hostile.len());
+        let refused = runner(tmp.path(), &dir, &repo, &cache_repo, &prefix);
+        assert_eq!(digests(&refused), digests(&first));
+        let failure = refused["cache_repo"]["failure"].as_str().unwrap();
+        assert!(failure.contains("refused"), "{failure}");
+        assert!(debs(&tmp.path().join(&dir)) > 0, "built from packages");
+        // The refused entry now names the layer this runner built.
+        assert!(
+            layers
+                .iter()
+                .any(|t| entry_blob_digest(&client, &r, t) != sha256_of(&hostile))
+        );
+    }
+}
+
+/// A tar of empty entries (with the end-of-archive blocks when `end`).
+fn tar_of(entries: &[(&[u8], tar::EntryType)], end: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, kind) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+        h.set_entry_type(*kind);
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+    }
+    if end {
+        out.extend_from_slice(&[0; 1024]);
+    }
+    out
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// The digest of the one layer of the entry under `tag`.
+fn entry_blob_digest(client: &registry::Client, r: &registry::Reference, tag: &str) -> String {
+    let (bytes, _, _) = registry::referrers::manifest_if_any(client, r, tag)
         .unwrap()
         .unwrap();
     let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    let record = m["layers"][0]["digest"].as_str().unwrap().parse().unwrap();
-    let json = registry::referrers::blob(&client, &r, &record, 1 << 20).unwrap();
-    serde_json::from_slice::<serde_json::Value>(&json).expect("the damaged record was replaced");
+    m["layers"][0]["digest"].as_str().unwrap().to_string()
+}
 
-    // A layer entry whose blob is not a layer: refused, the repository left alone for the
-    // run, and the images built from the packages are the same.
-    for layer in all.iter().filter(|t| t.starts_with("layers-v8-")) {
-        poison(
-            &client,
-            &r,
-            layer,
-            b"not a tar stream at all",
-            "application/vnd.oci.image.layer.v1.tar+gzip",
-        );
-    }
-    let refused = runner(tmp.path(), "c", &repo, &cache_repo, &prefix);
-    assert_eq!(digests(&refused), digests(&first));
-    let failure = refused["cache_repo"]["failure"].as_str().unwrap();
-    assert!(failure.contains("refused"), "{failure}");
-    assert!(
-        debs_and_indexes(&tmp.path().join("c")) > 0,
-        "built from packages"
-    );
+/// The one layer of the entry under `tag`.
+fn entry_blob(client: &registry::Client, r: &registry::Reference, tag: &str) -> Vec<u8> {
+    let digest = entry_blob_digest(client, r, tag).parse().unwrap();
+    registry::referrers::blob(client, r, &digest, 16 << 20).unwrap()
 }
 
 /// Replaces the entry under `tag` with one whose single layer is `bytes`, keeping its key.

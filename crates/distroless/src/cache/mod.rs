@@ -114,15 +114,28 @@ impl Cache {
             return Some(value);
         }
         let remote = self.shared(kind)?;
-        let bytes = remote.record(kind.dir(), key)?;
+        let Some(bytes) = remote.record(kind.dir(), key) else {
+            remote.counted(false);
+            return None;
+        };
         let Ok(value) = serde_json::from_slice(&bytes) else {
             // A damaged entry: rebuilt here, and the fresh record replaces it there.
             remote.replace(kind.dir(), key);
+            remote.counted(false);
             return None;
         };
+        remote.counted(true);
         // Kept locally for the next run; a failure to keep it only costs the lookup again.
         let _ = write_atomic(&path, &bytes);
         Some(value)
+    }
+
+    /// A record read was not what it should be: it is rebuilt, and the shared repository's
+    /// copy is replaced by the rebuilt one.
+    pub fn distrust(&self, kind: Record, key: &str) {
+        if let Some(r) = self.shared(kind) {
+            r.replace(kind.dir(), key);
+        }
     }
 
     /// Stores a record atomically.
@@ -140,10 +153,16 @@ impl Cache {
         Ok(())
     }
 
-    /// The shared repository for records of this kind: every kind but layers, whose entries
-    /// there name their blob instead (the layers module stores and reads them).
+    /// The shared repository for records of this kind: package facts only (checked for size
+    /// and characters when read). Plans, file lists, ELF facts and what `auto` found decide
+    /// which packages and files go in and where they are fetched from; nothing short of
+    /// resolving again from the signed indexes could check one taken from a shared
+    /// repository, so each runner makes its own. Layers are stored there too, as blobs (the
+    /// layers module stores and reads them).
     fn shared(&self, kind: Record) -> Option<&remote::Remote> {
-        self.remote.as_deref().filter(|_| kind != Record::Layer)
+        self.remote
+            .as_deref()
+            .filter(|_| kind == Record::PackageFacts)
     }
 
     fn record_path(&self, kind: Record, key: &str) -> PathBuf {

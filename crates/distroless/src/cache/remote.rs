@@ -15,8 +15,9 @@
 //! that blob cannot be checked without the packages: that rests on who may push to the
 //! repository, as with BuildKit's cache.
 //!
-//! A cache never fails a build: the first failure switches the repository off for the rest of
-//! the run and is kept for the caller to report.
+//! A cache never fails a build: the first failure to read switches reading off for the rest of
+//! the run, the first failure to store switches storing off (a runner that may only pull
+//! still reads), and both are kept for the caller to report.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -69,13 +70,17 @@ pub struct Remote {
     client: Client,
     repo: Reference,
     seen: Seen,
+    /// Look up only, store nothing (`--dry-run`).
+    read_only: bool,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// The first failure; the repository is not used after it.
-    off: Option<String>,
+    /// The first failure to read; nothing is read after it.
+    reads_off: Option<String>,
+    /// The first failure to store; nothing is stored after it.
+    writes_off: Option<String>,
     /// Tags looked up or stored in this run, and whether the repository has them.
     present: HashMap<String, bool>,
     stats: RemoteStats,
@@ -92,7 +97,7 @@ impl std::fmt::Debug for Remote {
 impl Remote {
     /// The repository `REGISTRY/REPO` names (no tag, no digest), reached through `client`;
     /// `seen` learns which blobs it holds, so a push to the same registry mounts them.
-    pub fn new(client: Client, repo: &str, seen: Seen) -> anyhow::Result<Self> {
+    pub fn new(client: Client, repo: &str, seen: Seen, read_only: bool) -> anyhow::Result<Self> {
         let r = Reference::parse(repo).map_err(|e| anyhow::anyhow!("--cache-repo: {e}"))?;
         anyhow::ensure!(
             r.tag.is_none() && r.digest.is_none(),
@@ -102,6 +107,7 @@ impl Remote {
             client,
             repo: r,
             seen,
+            read_only,
             state: Mutex::default(),
         })
     }
@@ -116,9 +122,25 @@ impl Remote {
         self.state().stats.clone()
     }
 
-    /// The failure that switched the repository off, if one did.
+    /// The failures that switched reading or storing off, if any did.
     pub fn failure(&self) -> Option<String> {
-        self.state().off.clone()
+        let s = self.state();
+        match (&s.reads_off, &s.writes_off) {
+            (None, None) => None,
+            (Some(r), None) => Some(format!("not read after: {r}")),
+            (None, Some(w)) => Some(format!("nothing stored after: {w}")),
+            (Some(r), Some(w)) => Some(format!("not read after: {r}; nothing stored after: {w}")),
+        }
+    }
+
+    /// Counts an entry the cache took from the repository (`hit`) or looked for in vain.
+    pub fn counted(&self, hit: bool) {
+        let mut s = self.state();
+        if hit {
+            s.stats.hits += 1;
+        } else {
+            s.stats.misses += 1;
+        }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -127,17 +149,35 @@ impl Remote {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs one exchange with the repository; `None` when it is off or this one failed
-    /// (which switches it off).
-    fn guarded<T>(&self, doing: &str, f: impl FnOnce() -> anyhow::Result<T>) -> Option<T> {
-        if self.state().off.is_some() {
+    /// Runs one exchange with the repository (a store when `store`); `None` when that side
+    /// is off, or this exchange failed (which switches that side off).
+    fn guarded<T>(
+        &self,
+        doing: &str,
+        store: bool,
+        f: impl FnOnce() -> anyhow::Result<T>,
+    ) -> Option<T> {
+        let off = |s: &mut State| {
+            if store {
+                &mut s.writes_off
+            } else {
+                &mut s.reads_off
+            }
+            .is_some()
+        };
+        if (store && self.read_only) || off(&mut self.state()) {
             return None;
         }
         match f() {
             Ok(v) => Some(v),
             Err(e) => {
                 let mut s = self.state();
-                s.off.get_or_insert_with(|| format!("{doing}: {e:#}"));
+                let side = if store {
+                    &mut s.writes_off
+                } else {
+                    &mut s.reads_off
+                };
+                side.get_or_insert_with(|| format!("{doing}: {e:#}"));
                 None
             }
         }
@@ -148,10 +188,12 @@ impl Remote {
         self.state().present.insert(Self::tag(kind, key), false);
     }
 
-    /// Refuses what the repository sent (not what an entry must be) and stops using it.
-    pub fn refuse(&self, what: &str, e: &anyhow::Error) {
+    /// Refuses what the repository sent (not what an entry must be) and reads nothing more
+    /// from it; the entry is replaced by what this run builds.
+    pub fn refuse(&self, kind: &str, key: &str, what: &str, e: &anyhow::Error) {
+        self.replace(kind, key);
         let mut s = self.state();
-        s.off
+        s.reads_off
             .get_or_insert_with(|| format!("{what} refused: {e:#}"));
     }
 
@@ -162,7 +204,7 @@ impl Remote {
     /// The one layer of the entry under `kind`/`key`, if the repository has a well-formed one.
     fn entry(&self, kind: &str, key: &str) -> Option<serde_json::Value> {
         let tag = Self::tag(kind, key);
-        let found = self.guarded("looking up a cache entry", || {
+        let found = self.guarded("looking up a cache entry", false, || {
             Ok(registry::referrers::manifest_if_any(
                 &self.client,
                 &self.repo,
@@ -175,13 +217,7 @@ impl Remote {
             let layers = m["layers"].as_array()?;
             (named && layers.len() == 1).then(|| layers[0].clone())
         });
-        let mut s = self.state();
-        s.present.insert(tag, layer.is_some());
-        if layer.is_some() {
-            s.stats.hits += 1;
-        } else {
-            s.stats.misses += 1;
-        }
+        self.state().present.insert(tag, layer.is_some());
         layer
     }
 
@@ -193,7 +229,7 @@ impl Remote {
         if layer["mediaType"] != RECORD {
             return None;
         }
-        self.guarded("fetching a cache record", || {
+        self.guarded("fetching a cache record", false, || {
             let bytes = registry::referrers::blob(&self.client, &self.repo, &digest, size)?;
             anyhow::ensure!(bytes.len() as u64 == size, "record {digest}: wrong size");
             Ok(bytes)
@@ -218,7 +254,7 @@ impl Remote {
 
     /// Fetches a layer's blob into `layout` through a digest check; false when it could not.
     pub fn fetch_layer(&self, layer: &RemoteLayer, layout: &LayoutWriter) -> bool {
-        let got = self.guarded("fetching a cached layer", || {
+        let got = self.guarded("fetching a cached layer", false, || {
             registry::pull::fetch_blob(
                 &self.client,
                 &self.repo,
@@ -240,7 +276,10 @@ impl Remote {
         if let Some(present) = self.state().present.get(tag) {
             return !present;
         }
-        let found = self.guarded("looking up a cache entry", || {
+        if self.read_only {
+            return false;
+        }
+        let found = self.guarded("looking up a cache entry", true, || {
             Ok(registry::referrers::manifest_if_any(&self.client, &self.repo, tag)?.is_some())
         });
         if let Some(f) = found {
@@ -273,7 +312,7 @@ impl Remote {
         let Ok(digest) = blob.digest.parse::<Digest>() else {
             return;
         };
-        let sent = self.guarded("storing a layer in the cache", || {
+        let sent = self.guarded("storing a layer in the cache", true, || {
             registry::push::push_file(
                 &self.client,
                 &self.seen,
@@ -301,7 +340,7 @@ impl Remote {
             "layers": [layer],
             "annotations": { KEY_ANNOTATION: key },
         });
-        let stored = self.guarded("storing a cache entry", || {
+        let stored = self.guarded("storing a cache entry", true, || {
             let bytes = serde_json::to_vec(&manifest)?;
             registry::push::push_artifact(
                 &self.client,
@@ -341,10 +380,17 @@ mod tests {
     #[test]
     fn a_repository_with_a_tag_or_without_a_registry_is_refused() {
         let client = || Client::new(registry::Options::default()).unwrap();
-        let e = Remote::new(client(), "127.0.0.1:5000/cache:x", Seen::default()).unwrap_err();
+        let e =
+            Remote::new(client(), "127.0.0.1:5000/cache:x", Seen::default(), false).unwrap_err();
         assert!(e.to_string().contains("without a tag"), "{e}");
-        let e = Remote::new(client(), "cache", Seen::default()).unwrap_err();
+        let e = Remote::new(client(), "cache", Seen::default(), false).unwrap_err();
         assert!(e.to_string().contains("--cache-repo"), "{e}");
-        Remote::new(client(), "127.0.0.1:5000/team/cache", Seen::default()).unwrap();
+        Remote::new(
+            client(),
+            "127.0.0.1:5000/team/cache",
+            Seen::default(),
+            false,
+        )
+        .unwrap();
     }
 }

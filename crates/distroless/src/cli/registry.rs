@@ -22,20 +22,31 @@ use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
 
 /// A registry client as the flags say.
 pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
-    client_with_attempts(args, args.attempts)
-}
-
-/// A registry client as the flags say, with at most `attempts` per request.
-pub(crate) fn client_with_attempts(args: &RegistryArgs, attempts: u32) -> anyhow::Result<Client> {
     anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
     Ok(Client::new(Options {
         insecure: args.insecure,
         ca_file: args.ca_file.clone(),
         jobs: args.jobs,
-        attempts: attempts.min(args.attempts).max(1),
+        attempts: args.attempts.max(1),
         max_bytes: args.max_image_bytes,
         chunk_size: args.chunk_size,
         ..Options::default()
+    })?)
+}
+
+/// The client of a shared cache repository: as the flags say, but one attempt per request
+/// and ten idle seconds, so a repository that fails or does not answer costs seconds (it is
+/// then left alone for the run) rather than the retries a push deserves.
+pub(crate) fn client_for_cache(args: &RegistryArgs) -> anyhow::Result<Client> {
+    anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
+    Ok(Client::new(Options {
+        insecure: args.insecure,
+        ca_file: args.ca_file.clone(),
+        jobs: args.jobs,
+        attempts: 1,
+        max_bytes: args.max_image_bytes,
+        chunk_size: args.chunk_size,
+        idle_timeout: std::time::Duration::from_secs(10),
     })?)
 }
 

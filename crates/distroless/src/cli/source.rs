@@ -39,12 +39,18 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
 /// The settings of a build: the source flags' and the shared cache repository (`--cache-repo`).
 pub(crate) fn build_settings(args: &BuildArgs) -> anyhow::Result<SourceSettings> {
     let mut s = settings(&args.source)?;
-    // An empty value (`DISTROLESS_CACHE_REPO=` in CI) means none.
-    if let Some(repo) = args.cache_repo.as_deref().filter(|r| !r.is_empty()) {
-        // Few attempts: a cache that does not answer must not hold the build for a minute.
-        let client = super::registry::client_with_attempts(&args.registry, 2)?;
+    // An empty value (`DISTROLESS_CACHE_REPO=` in CI) means none; offline, the network is
+    // not used at all.
+    if let Some(repo) = args
+        .cache_repo
+        .as_deref()
+        .filter(|r| !r.is_empty() && !s.offline)
+    {
+        // One attempt, ten idle seconds: a cache that does not answer must not hold the build.
+        let client = super::registry::client_for_cache(&args.registry)?;
         let seen = super::registry::seen(&s.cache_dir);
-        s.cache_repo = Some(std::sync::Arc::new(Remote::new(client, repo, seen)?));
+        let remote = Remote::new(client, repo, seen, args.dry_run)?;
+        s.cache_repo = Some(std::sync::Arc::new(remote));
     }
     Ok(s)
 }

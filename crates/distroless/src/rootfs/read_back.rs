@@ -5,6 +5,7 @@
 //! GNU long names and PAX headers are read here, capped, rather than by the tar crate, which
 //! would hold whatever size such a header claims (a 135 KB zstd layer can claim 4 GiB).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::Context;
@@ -26,6 +27,8 @@ pub struct TarEntry {
     pub uid: u64,
     pub gid: u64,
     pub size: u64,
+    /// Its name, as written, began with `/`.
+    pub absolute: bool,
 }
 
 /// Walks a layer tar, calling `each` with every entry and a reader of its body. GNU long
@@ -77,6 +80,7 @@ pub fn walk_layer(
             .map(|l| String::from_utf8_lossy(&l).to_string());
         let h = e.header();
         let entry = TarEntry {
+            absolute: raw.starts_with(b"/"),
             path: entry_path(&String::from_utf8_lossy(&raw))?,
             kind,
             link,
@@ -159,13 +163,25 @@ fn entry_path(raw: &str) -> anyhow::Result<String> {
 /// paths, symlinks, every ELF file's facts and the `ld.so.conf` files, as `Tree::index` made
 /// them when the layer was built. A shared cache says which blob a key names and nothing else
 /// is taken from it: everything the build reads about the layer comes from here.
-pub fn index_of_layer(tar: impl Read) -> anyhow::Result<(LayerIndex, String)> {
+///
+/// Only what this tool writes is accepted, since such a layer claims to be one it built:
+/// relative names, each once, no whiteouts, directories, regular files, symlinks and hard
+/// links to files earlier in the layer, nothing below a symlink of the layer or of the layers
+/// under it (`below`), nothing but zeros after the end of the archive, and at most `limit`
+/// bytes of tar.
+pub fn index_of_layer(
+    tar: impl Read,
+    below: &BTreeMap<String, String>,
+    limit: u64,
+) -> anyhow::Result<(LayerIndex, String)> {
     let mut hashed = Sha256Reader {
-        inner: tar,
+        inner: tar.take(limit + 1),
         hasher: sha2::Sha256::default(),
+        read: 0,
     };
     let mut index = LayerIndex::default();
     walk_layer(&mut hashed, |e, body| {
+        as_this_tool_writes(e, &index, below)?;
         match e.kind {
             tar::EntryType::Directory => {
                 index.dirs.insert(e.path.clone());
@@ -189,13 +205,68 @@ pub fn index_of_layer(tar: impl Read) -> anyhow::Result<(LayerIndex, String)> {
         }
         Ok(())
     })?;
-    // The end-of-archive blocks (and anything after them) are part of the diff_id.
-    std::io::copy(&mut hashed, &mut std::io::sink())?;
+    // The end-of-archive blocks (and anything after them) are part of the diff_id; a runtime
+    // would not unpack what follows them, so only zeros may.
+    let mut rest = vec![0u8; 64 << 10];
+    loop {
+        let n = hashed.read(&mut rest)?;
+        if n == 0 {
+            break;
+        }
+        anyhow::ensure!(
+            rest[..n].iter().all(|&b| b == 0),
+            "data after the end of the tar archive"
+        );
+    }
+    anyhow::ensure!(
+        hashed.read <= limit,
+        "the layer expands to more than {limit} bytes"
+    );
     let diff_id = format!(
         "sha256:{}",
         hex::encode(sha2::Digest::finalize(hashed.hasher))
     );
     Ok((index, diff_id))
+}
+
+/// Refuses an entry this tool would never have written.
+fn as_this_tool_writes(
+    e: &TarEntry,
+    index: &LayerIndex,
+    below: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let at = || format!("/{}", e.path);
+    anyhow::ensure!(!e.absolute, "{}: an absolute name", at());
+    anyhow::ensure!(!e.path.is_empty(), "an entry without a name");
+    let name = e.path.rsplit('/').next().unwrap_or_default();
+    anyhow::ensure!(!name.starts_with(".wh."), "{}: a whiteout", at());
+    let seen = index.files.contains(&e.path)
+        || index.dirs.contains(&e.path)
+        || index.symlinks.contains_key(&e.path);
+    anyhow::ensure!(!seen, "{}: named twice", at());
+    let mut cur = e.path.as_str();
+    while let Some((parent, _)) = cur.rsplit_once('/') {
+        anyhow::ensure!(
+            !index.symlinks.contains_key(parent) && !below.contains_key(parent),
+            "{}: below the symlink /{parent}",
+            at()
+        );
+        cur = parent;
+    }
+    match e.kind {
+        tar::EntryType::Directory | tar::EntryType::Regular | tar::EntryType::Symlink => Ok(()),
+        tar::EntryType::Link => {
+            let target = e.link.as_deref().unwrap_or_default();
+            anyhow::ensure!(
+                !target.starts_with('/') && index.files.contains(&entry_path(target)?),
+                "{}: a hard link to {}, not a file earlier in the layer",
+                at(),
+                shown(target)
+            );
+            Ok(())
+        }
+        other => anyhow::bail!("{}: an entry of type {other:?}", at()),
+    }
 }
 
 /// The ELF facts or `ld.so.conf` text of a regular file, as the tree records them.
@@ -226,18 +297,25 @@ fn read_facts(e: &TarEntry, body: &mut dyn Read, index: &mut LayerIndex) -> anyh
     Ok(())
 }
 
-/// Hashes what is read through it.
+/// Hashes and counts what is read through it.
 struct Sha256Reader<R> {
     inner: R,
     hasher: sha2::Sha256,
+    read: u64,
 }
 
 impl<R: Read> Read for Sha256Reader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.read += n as u64;
         Ok(n)
     }
+}
+
+/// Hostile text, quoted and cut short for an error message.
+fn shown(text: &str) -> String {
+    oci::digest::shown(text)
 }
 
 #[cfg(test)]
@@ -282,7 +360,7 @@ mod tests {
         let blob = w.finish().unwrap();
         let path = dir.path().join(blob.digest.trim_start_matches("sha256:"));
         let tar = flate2::read::GzDecoder::new(fs_err::File::open(path).unwrap());
-        let (index, diff_id) = index_of_layer(tar).unwrap();
+        let (index, diff_id) = index_of_layer(tar, &BTreeMap::new(), 1 << 30).unwrap();
         assert_eq!(index, built);
         assert_eq!(diff_id, blob.diff_id);
         assert!(index.configs.contains_key("etc/ld.so.conf.d/x.conf"));

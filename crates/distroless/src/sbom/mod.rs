@@ -39,10 +39,26 @@ pub struct PackageFacts {
     pub licenses: Option<Vec<String>>,
 }
 
+impl PackageFacts {
+    /// Whether the facts look like a package's: a maintainer and license names of sane length
+    /// without control characters (a record from a shared cache is checked before it goes
+    /// into an SBOM).
+    fn plausible(&self) -> bool {
+        let clean = |s: &str, max: usize| s.len() <= max && !s.chars().any(char::is_control);
+        self.maintainer.as_deref().is_none_or(|m| clean(m, 512))
+            && self
+                .licenses
+                .as_deref()
+                .is_none_or(|l| l.len() <= 64 && l.iter().all(|x| clean(x, 128)))
+    }
+}
+
 /// Reads (or takes from the cache) the facts of one package.
 pub fn facts(cache: &Cache, debs: &Debs<'_>, pkg: &Package) -> anyhow::Result<PackageFacts> {
-    if let Some(f) = cache.read(Record::PackageFacts, &pkg.sha256) {
-        return Ok(f);
+    match cache.read::<PackageFacts>(Record::PackageFacts, &pkg.sha256) {
+        Some(f) if f.plausible() => return Ok(f),
+        Some(_) => cache.distrust(Record::PackageFacts, &pkg.sha256),
+        None => {}
     }
     let deb_path = &debs.path(pkg)?;
     let control = deb::read_control(deb_path, &pkg.name)?;
