@@ -616,7 +616,7 @@ fn cached_here(
         return Ok(None);
     };
     let hex = c.blob.digest.trim_start_matches("sha256:").to_string();
-    let Some(path) = cache.blobs().verified(&hex, c.blob.size)? else {
+    let Some(path) = cache.verified_blob(&hex, c.blob.size)? else {
         return Ok(None);
     };
     layout.import_blob(&hex, &path)?;

@@ -57,6 +57,8 @@ impl Record {
 pub struct Cache {
     blobs: debian::fetch::Cache,
     remote: Option<Arc<remote::Remote>>,
+    /// Blobs this process has hashed already (a matrix reads a shared layer once per image).
+    verified: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl Cache {
@@ -67,6 +69,7 @@ impl Cache {
         Ok(Cache {
             blobs,
             remote: None,
+            verified: Arc::default(),
         })
     }
 
@@ -89,6 +92,25 @@ impl Cache {
         }
         let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
         home.join(".cache/distroless")
+    }
+
+    /// A blob of the store, hashed on its first read by this process; `None` when absent or
+    /// damaged.
+    pub fn verified_blob(&self, hex: &str, size: u64) -> anyhow::Result<Option<PathBuf>> {
+        let lock = || {
+            self.verified
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let path = self.blobs.path_of(hex);
+        if lock().contains(hex) && fs_err::metadata(&path).is_ok_and(|m| m.len() == size) {
+            return Ok(Some(path));
+        }
+        let found = self.blobs.verified(hex, size)?;
+        if found.is_some() {
+            lock().insert(hex.to_string());
+        }
+        Ok(found)
     }
 
     /// The content-addressed blob store the archive client fills.
