@@ -74,16 +74,22 @@ read -r push2 req2 bytes2 <<<"$(push_once)"
 # Bytes of the blobs in a cache directory whose first bytes say .deb or xz index.
 downloaded() { # CACHE → "deb_bytes index_bytes"
     python3 - "$1" <<'PY'
-import os, sys
+import gzip, lzma, os, sys
 deb = idx = 0
 root = os.path.join(sys.argv[1], "sha256")
 for n in os.listdir(root) if os.path.isdir(root) else []:
     p = os.path.join(root, n)
     head = open(p, "rb").read(8)
+    opener = {b"\x1f\x8b": gzip.open, b"\xfd7": lzma.open}.get(head[:2])
     if head.startswith(b"!<arch>\n"):
         deb += os.path.getsize(p)
-    elif head.startswith(b"\xfd7zXZ"):
-        idx += os.path.getsize(p)
+    elif opener:
+        try:
+            text = opener(p).read(9)
+        except Exception:
+            text = b""
+        if text == b"Package: ":
+            idx += os.path.getsize(p)
 print(deb, idx)
 PY
 }
@@ -98,7 +104,7 @@ fresh_runner() { # PREFIX NAME → "seconds requests upload_bytes deb_bytes inde
         --cache-repo "$addr/ci/cache" --push "$addr/$1" >"$work/$2.json" 2>/dev/null
     b=$(now)
     proxy_stop
-    local m; m=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["push"]; print(p["blobs_mounted"], p["blobs_sent"])' "$work/$2.json")
+    local m; m=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); p=d["push"]; f=d["cache_repo"]["failure"]; assert f is None, f; print(p["blobs_mounted"], p["blobs_sent"])' "$work/$2.json")
     echo "$(elapsed "$a" "$b") $(counted) $(downloaded "$work/$2") $m"
 }
 read -r fr1 frq1 frb1 frd1 fri1 frm1 frs1 <<<"$(fresh_runner family fresh1)"

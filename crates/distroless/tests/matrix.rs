@@ -42,6 +42,9 @@ fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
     let doc = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
     let images = doc["images"].as_array().unwrap();
     assert_eq!(images.len(), 9, "{doc}");
+    // Every architecture the release offers (the test archive: amd64 and arm64) is the same.
+    let all = matrix(&cache, &repo, tmp.path(), &["-o", "all", "--all-arches"]);
+    assert_eq!(digests(&all), digests(&doc));
     let mut refs = support::ref_names(&tmp.path().join("out"));
     refs.sort_unstable();
     assert_eq!(refs.len(), 9);

@@ -60,6 +60,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     } else {
         Signing::of(args, &file, &matrix)?
     };
+    // Empty: every architecture each release offers (`--all-arches`, `arches = ["all"]`).
     let arches = arches_of(args, &matrix)?;
     let jobs = matrix.jobs(&file, &catalog)?;
     // The flags must name a source of one of the images; each image takes its own.
@@ -139,13 +140,22 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     print_rows(&rows, &skipped, &report, args)
 }
 
-/// The architectures: `--arch`, else the file's, else the host's.
+/// The architectures: `--arch`, else the file's, else the host's; none for every one each
+/// release offers.
 fn arches_of(args: &BuildArgs, matrix: &Matrix) -> anyhow::Result<Vec<Arch>> {
     let names = if args.arches.is_empty() {
         &matrix.arches
     } else {
         &args.arches
     };
+    if args.all_arches {
+        anyhow::ensure!(args.arches.is_empty(), "--all-arches and --arch: give one");
+        return Ok(Vec::new());
+    }
+    if names.iter().any(|n| n == "all") {
+        anyhow::ensure!(names.len() == 1, "arches: \"all\" stands alone");
+        return Ok(Vec::new());
+    }
     if names.is_empty() {
         Ok(vec![Arch::host()])
     } else {
@@ -283,10 +293,6 @@ impl Signing {
 /// nothing for a matrix: refused rather than ignored.
 fn refuse_single_image_flags(args: &BuildArgs) -> anyhow::Result<()> {
     let given = [
-        (
-            "--all-arches (name arches in the matrix or with --arch)",
-            args.all_arches,
-        ),
         ("--locked", args.locked),
         ("--explain", args.explain),
         (
@@ -348,7 +354,11 @@ impl Family<'_> {
             let target = Target {
                 base: Base::Catalog(job.image.clone()),
                 app: None,
-                arches: Arches::Listed(self.arches.to_vec()),
+                arches: if self.arches.is_empty() {
+                    Arches::AllOffered
+                } else {
+                    Arches::Listed(self.arches.to_vec())
+                },
                 lock: None,
                 upstreams: self.upstreams.clone(),
             };
@@ -590,7 +600,12 @@ fn print_jobs(
         return Ok(());
     }
     let shown: Vec<String> = arches.iter().map(ToString::to_string).collect();
-    writeln!(out, "{} images, {}:", jobs.len(), shown.join(", "))?;
+    let shown = if shown.is_empty() {
+        "every architecture each release offers".to_string()
+    } else {
+        shown.join(", ")
+    };
+    writeln!(out, "{} images, {shown}:", jobs.len())?;
     for j in jobs {
         writeln!(out, "  {:48} {}", j.reference(), j.image.canonical())?;
     }
