@@ -373,7 +373,7 @@ pub fn prepare_layer(
 ) -> anyhow::Result<Option<Prepared>> {
     let key = layer_key(inputs, unit, below);
     if !unit.uncached
-        && let Some(hit) = cached(cache, layout, &key, view)?
+        && let Some(hit) = cached(cache, layout, &key, (view, inputs.compression))?
     {
         return Ok(Some(Prepared::Known(hit, key)));
     }
@@ -593,7 +593,7 @@ fn cached(
     cache: &Cache,
     layout: &LayoutWriter,
     key: &str,
-    view: &ImageView,
+    below: (&ImageView, Compression),
 ) -> anyhow::Result<Option<BuiltLayer>> {
     if let Some((hit, path)) = cached_here(cache, layout, key)? {
         if let Some(r) = cache.remote() {
@@ -602,7 +602,7 @@ fn cached(
         return Ok(Some(hit));
     }
     match cache.remote() {
-        Some(r) => from_remote(r, cache, layout, key, view),
+        Some(r) => from_remote(r, cache, layout, key, below),
         None => Ok(None),
     }
 }
@@ -636,13 +636,14 @@ fn from_remote(
     cache: &Cache,
     layout: &LayoutWriter,
     key: &str,
-    view: &ImageView,
+    (view, compression): (&ImageView, Compression),
 ) -> anyhow::Result<Option<BuiltLayer>> {
-    let Some(found) = remote.layer(key) else {
+    let Some(found) = remote.layer(key, compression.media_type()) else {
         remote.counted(false);
         return Ok(None);
     };
     if !remote.fetch_layer(&found, layout) {
+        remote.replace_layer(key);
         remote.counted(false);
         return Ok(None);
     }

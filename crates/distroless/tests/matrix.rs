@@ -275,12 +275,7 @@ fn a_signed_matrix_is_signed_and_attested_where_it_goes() {
     let repo = catalog_repo_for(&["amd64"], |_| {});
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    support::distroless(&cache)
-        .args(["keygen", "-o", "keys"])
-        .current_dir(tmp.path())
-        .env("DISTROLESS_PASSWORD", "pw")
-        .assert()
-        .success();
+    keygen(&cache, tmp.path(), "keys");
     fs_err::create_dir(tmp.path().join("ci")).unwrap();
     fs_err::write(
         tmp.path().join("ci/m.toml"),
@@ -357,4 +352,28 @@ fn a_signed_matrix_is_signed_and_attested_where_it_goes() {
     let again: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let stored = again["signed"]["stored"].as_u64().unwrap();
     assert!(stored > 0 && stored < first, "{first} then {again}");
+    // Another key: the images are signed again, with it.
+    keygen(&cache, tmp.path(), "keys2");
+    let out = support::trusting(&cache, &repo.file_url(), &args)
+        .current_dir(tmp.path())
+        .env("DISTROLESS_PASSWORD", "pw")
+        .args(["--replace", "--sign", "--key", "keys2/cosign.key"])
+        .assert()
+        .success();
+    let rekeyed: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let more = rekeyed["signed"]["stored"].as_u64().unwrap();
+    assert!(
+        more > stored,
+        "the registry's images signed again: {rekeyed}"
+    );
+}
+
+/// A key pair (password "pw") in `dir/name`.
+fn keygen(cache: &Path, dir: &Path, name: &str) {
+    support::distroless(cache)
+        .args(["keygen", "-o", name])
+        .current_dir(dir)
+        .env("DISTROLESS_PASSWORD", "pw")
+        .assert()
+        .success();
 }

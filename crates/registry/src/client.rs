@@ -36,6 +36,9 @@ pub struct Options {
     pub max_bytes: u64,
     /// A connection that sends nothing for this long is given up (and retried).
     pub idle_timeout: Duration,
+    /// A request not done (body included) this long after it started is given up, however
+    /// steadily bytes trickle in; none by default (a large blob may take long).
+    pub deadline: Option<Duration>,
     /// Send blobs in `PATCH` chunks of this many bytes instead of one `PUT` (for registries
     /// that refuse large requests).
     pub chunk_size: Option<u64>,
@@ -50,6 +53,7 @@ impl Default for Options {
             attempts: 6,
             max_bytes: 16 << 30,
             idle_timeout: Duration::from_secs(30),
+            deadline: None,
             chunk_size: None,
         }
     }
@@ -401,6 +405,9 @@ impl Client {
             let mut request = make()?
                 .build()
                 .map_err(|e| Error::registry(r, error_chain(&e)))?;
+            if let Some(d) = self.options.deadline {
+                *request.timeout_mut() = Some(d);
+            }
             if let Some((value, base)) = auth
                 && same_origin(request.url(), base)
                 && let Ok(v) = reqwest::header::HeaderValue::from_str(value)

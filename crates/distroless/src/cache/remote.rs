@@ -37,10 +37,6 @@ const RECORD: &str = "application/vnd.distroless.cache.record.v1+json";
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY: &[u8] = b"{}";
 const KEY_ANNOTATION: &str = "dev.distroless.cache.key";
-const LAYER_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-];
 /// The largest record read (a plan of a big image is a few hundred KB).
 const MAX_RECORD: u64 = 64 << 20;
 
@@ -129,6 +125,7 @@ impl Remote {
             (None, None) => None,
             (Some(r), None) => Some(format!("not read after: {r}")),
             (None, Some(w)) => Some(format!("nothing stored after: {w}")),
+            (Some(r), Some(w)) if r == w => Some(format!("not used after: {r}")),
             (Some(r), Some(w)) => Some(format!("not read after: {r}; nothing stored after: {w}")),
         }
     }
@@ -172,12 +169,15 @@ impl Remote {
             Ok(v) => Some(v),
             Err(e) => {
                 let mut s = self.state();
-                let side = if store {
-                    &mut s.writes_off
+                let failed = format!("{doing}: {e:#}");
+                // A repository that fails a read (unreachable, too slow) would fail the stores
+                // too; one that refuses a store may still be read (a pull-only runner).
+                if store {
+                    s.writes_off.get_or_insert(failed);
                 } else {
-                    &mut s.reads_off
-                };
-                side.get_or_insert_with(|| format!("{doing}: {e:#}"));
+                    s.writes_off.get_or_insert_with(|| failed.clone());
+                    s.reads_off.get_or_insert(failed);
+                }
                 None
             }
         }
@@ -224,32 +224,47 @@ impl Remote {
     /// A record's JSON bytes, when the repository has them.
     pub fn record(&self, kind: &str, key: &str) -> Option<Vec<u8>> {
         let layer = self.entry(kind, key)?;
-        let size = layer["size"].as_u64().filter(|s| *s <= MAX_RECORD)?;
-        let digest: Digest = layer["digest"].as_str()?.parse().ok()?;
-        if layer["mediaType"] != RECORD {
+        let wanted = || {
+            let size = layer["size"].as_u64().filter(|s| *s <= MAX_RECORD)?;
+            let digest: Digest = layer["digest"].as_str()?.parse().ok()?;
+            (layer["mediaType"] == RECORD).then_some((digest, size))
+        };
+        let Some((digest, size)) = wanted() else {
+            // Not a record this tool stores: replaced by the one this run makes.
+            self.replace(kind, key);
             return None;
-        }
-        self.guarded("fetching a cache record", false, || {
+        };
+        let got = self.guarded("fetching a cache record", false, || {
             let bytes = registry::referrers::blob(&self.client, &self.repo, &digest, size)?;
             anyhow::ensure!(bytes.len() as u64 == size, "record {digest}: wrong size");
             Ok(bytes)
-        })
+        });
+        if got.is_none() {
+            self.replace(kind, key);
+        }
+        got
     }
 
-    /// The blob a layer entry names, when the repository has the entry.
-    pub fn layer(&self, key: &str) -> Option<RemoteLayer> {
-        let layer = self.entry(super::Record::Layer.dir(), key)?;
-        let media_type = layer["mediaType"].as_str()?.to_string();
-        if !LAYER_TYPES.contains(&media_type.as_str()) {
-            return None;
+    /// The blob a layer entry names, when the repository has an entry that names one of
+    /// `media_type` (the compression the key was made with).
+    pub fn layer(&self, key: &str, media_type: &str) -> Option<RemoteLayer> {
+        let kind = super::Record::Layer.dir();
+        let layer = self.entry(kind, key)?;
+        let found = || {
+            (layer["mediaType"] == media_type).then_some(())?;
+            Some(RemoteLayer {
+                digest: layer["digest"].as_str()?.parse().ok()?,
+                size: layer["size"]
+                    .as_u64()
+                    .filter(|s| *s <= self.client.options.max_bytes)?,
+                media_type: media_type.to_string(),
+            })
+        };
+        let found = found();
+        if found.is_none() {
+            self.replace(kind, key);
         }
-        Some(RemoteLayer {
-            digest: layer["digest"].as_str()?.parse().ok()?,
-            size: layer["size"]
-                .as_u64()
-                .filter(|s| *s <= self.client.options.max_bytes)?,
-            media_type,
-        })
+        found
     }
 
     /// Fetches a layer's blob into `layout` through a digest check; false when it could not.
@@ -269,6 +284,11 @@ impl Remote {
             self.state().stats.layer_bytes_fetched += layer.size;
         }
         got.is_some()
+    }
+
+    /// Marks a layer entry whose blob could not be fetched as one to store again.
+    pub fn replace_layer(&self, key: &str) {
+        self.replace(super::Record::Layer.dir(), key);
     }
 
     /// Whether the entry still has to be stored (looked up when this run has not yet).

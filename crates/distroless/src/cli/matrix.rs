@@ -249,7 +249,7 @@ impl Signing {
                 let reference = target_of(prefix, job)?;
                 // An image the registry had already, signed already, is not signed again
                 // (each run would add another signature and attestation to it).
-                if !(row.current && self.already_there(&client, &reference, &row.digest)?) {
+                if !(row.current && self.already_there(&client, &reference, &row.digest)) {
                     places.push(Image::Registry {
                         client: std::rc::Rc::clone(&client),
                         reference,
@@ -271,21 +271,35 @@ impl Signing {
         Ok(stored)
     }
 
-    /// Whether the registry holds the signature and attestation tags this run would add to.
-    fn already_there(
-        &self,
-        client: &registry::Client,
-        r: &Reference,
-        digest: &str,
-    ) -> anyhow::Result<bool> {
-        let base = digest.replace(':', "-");
-        for (wanted, suffix) in [(self.sign, "sig"), (self.attest, "att")] {
-            let tag = format!("{base}.{suffix}");
-            if wanted && registry::referrers::manifest_if_any(client, r, &tag)?.is_none() {
-                return Ok(false);
-            }
+    /// Whether the registry holds, for this image, a signature this key made (and, when
+    /// attesting, a provenance attestation): a new key or a damaged signature is signed again.
+    fn already_there(&self, client: &registry::Client, r: &Reference, digest: &str) -> bool {
+        use distroless::attest::verify::{Ask, RegistryStore, verify};
+        if !self.sign {
+            // Attestations alone are made again (nothing to check them against cheaply).
+            return false;
         }
-        Ok(true)
+        let public = self.key.public();
+        let wanted = if self.attest {
+            vec![sign::statement::Predicate::Slsa]
+        } else {
+            Vec::new()
+        };
+        let ask = Ask {
+            key: &public,
+            repository: None,
+            top: digest,
+            manifests: &[],
+            wanted: &wanted,
+        };
+        verify(
+            &RegistryStore {
+                client,
+                reference: r,
+            },
+            &ask,
+        )
+        .is_ok()
     }
 }
 

@@ -34,9 +34,10 @@ pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
     })?)
 }
 
-/// The client of a shared cache repository: as the flags say, but one attempt per request
-/// and ten idle seconds, so a repository that fails or does not answer costs seconds (it is
-/// then left alone for the run) rather than the retries a push deserves.
+/// The client of a shared cache repository: as the flags say, but one attempt per request,
+/// ten idle seconds and thirty in all, so a repository that fails, does not answer or
+/// trickles costs seconds (it is then left alone for the run) rather than the retries a push
+/// deserves.
 pub(crate) fn client_for_cache(args: &RegistryArgs) -> anyhow::Result<Client> {
     anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
     Ok(Client::new(Options {
@@ -47,6 +48,7 @@ pub(crate) fn client_for_cache(args: &RegistryArgs) -> anyhow::Result<Client> {
         max_bytes: args.max_image_bytes,
         chunk_size: args.chunk_size,
         idle_timeout: std::time::Duration::from_secs(10),
+        deadline: Some(std::time::Duration::from_secs(30)),
     })?)
 }
 

@@ -62,10 +62,7 @@ pub(crate) fn report_cache_repo(settings: &SourceSettings, quiet: bool) {
         return;
     };
     if let Some(failure) = r.failure() {
-        eprintln!(
-            "warning: cache repository {} not used after a failure: {failure}",
-            r.name()
-        );
+        eprintln!("warning: cache repository {}: {failure}", r.name());
     }
     if !quiet {
         let s = r.stats();

@@ -29,6 +29,18 @@ pub struct TarEntry {
     pub size: u64,
     /// Its name, as written, began with `/`.
     pub absolute: bool,
+    /// Its PAX header carried records besides names, owners and times (extended
+    /// attributes, file capabilities among them).
+    pub pax_other: bool,
+}
+
+/// What a PAX header says of the entry after it.
+#[derive(Default)]
+struct Pax {
+    size: Option<u64>,
+    uid: Option<u64>,
+    gid: Option<u64>,
+    other: bool,
 }
 
 /// Walks a layer tar, calling `each` with every entry and a reader of its body. GNU long
@@ -40,6 +52,7 @@ pub fn walk_layer(
     let mut tar = tar::Archive::new(reader);
     let mut long_name: Option<Vec<u8>> = None;
     let mut long_link: Option<Vec<u8>> = None;
+    let mut pax = Pax::default();
     for e in tar.entries().context("not a tar stream")?.raw(true) {
         let mut e = e.context("not a tar stream")?;
         let kind = e.header().entry_type();
@@ -51,15 +64,26 @@ pub fn walk_layer(
                     tar::EntryType::GNULongLink => long_link = Some(trim_nul(body)),
                     _ => {
                         for (key, value) in pax_records(&body) {
+                            let number = || {
+                                std::str::from_utf8(value)
+                                    .ok()
+                                    .and_then(|v| v.parse::<u64>().ok())
+                                    .context("a PAX record that is not a number")
+                            };
                             match key {
                                 b"path" => long_name = Some(value.to_vec()),
                                 b"linkpath" => long_link = Some(value.to_vec()),
+                                // Runtimes take these over the header's: so do we.
+                                b"size" => pax.size = Some(number()?),
+                                b"uid" => pax.uid = Some(number()?),
+                                b"gid" => pax.gid = Some(number()?),
+                                b"mtime" | b"atime" | b"ctime" => {}
                                 // A sparse file names its real path elsewhere and stores its
                                 // data in pieces: refused rather than misread.
                                 k if k.starts_with(b"GNU.sparse.") => {
                                     anyhow::bail!("sparse file entries are not supported");
                                 }
-                                _ => {}
+                                _ => pax.other = true,
                             }
                         }
                     }
@@ -67,7 +91,13 @@ pub fn walk_layer(
                 continue;
             }
             tar::EntryType::XGlobalHeader => {
-                capped_header(&mut e)?;
+                // Some tools apply its records to every entry after it, others ignore them: a
+                // layer that would unpack two ways is refused.
+                let body = capped_header(&mut e)?;
+                anyhow::ensure!(
+                    pax_records(&body).is_empty(),
+                    "a global PAX header with records"
+                );
                 continue;
             }
             tar::EntryType::GNUSparse => anyhow::bail!("sparse file entries are not supported"),
@@ -79,15 +109,31 @@ pub fn walk_layer(
             .or_else(|| e.link_name_bytes().map(|l| l.to_vec()))
             .map(|l| String::from_utf8_lossy(&l).to_string());
         let h = e.header();
+        let pax = std::mem::take(&mut pax);
+        let size = h.size().unwrap_or(0);
+        // The tar reader steps over the header's size; a runtime over the PAX size. Were they
+        // to differ, the entries after this one would be different entries for each.
+        if let Some(p) = pax.size {
+            anyhow::ensure!(
+                p == size,
+                "a PAX size ({p}) that differs from the header's ({size})"
+            );
+        }
+        // GNU headers keep times where ustar keeps a name prefix that other readers apply.
+        anyhow::ensure!(
+            h.as_gnu().is_none() || h.as_bytes()[345..500].iter().all(|&b| b == 0),
+            "a GNU header with data where a ustar name prefix would be"
+        );
         let entry = TarEntry {
             absolute: raw.starts_with(b"/"),
+            pax_other: pax.other,
             path: entry_path(&String::from_utf8_lossy(&raw))?,
             kind,
             link,
             mode: h.mode().unwrap_or(0),
-            uid: h.uid().unwrap_or(0),
-            gid: h.gid().unwrap_or(0),
-            size: h.size().unwrap_or(0),
+            uid: pax.uid.unwrap_or_else(|| h.uid().unwrap_or(0)),
+            gid: pax.gid.unwrap_or_else(|| h.gid().unwrap_or(0)),
+            size,
         };
         each(&entry, &mut e)?;
     }
@@ -235,8 +281,18 @@ fn as_this_tool_writes(
     index: &LayerIndex,
     below: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let at = || format!("/{}", e.path);
+    let at = || format!("/{}", shown(&e.path));
     anyhow::ensure!(!e.absolute, "{}: an absolute name", at());
+    anyhow::ensure!(
+        !e.path.chars().any(char::is_control),
+        "{}: a name with control characters",
+        at()
+    );
+    anyhow::ensure!(
+        !e.pax_other,
+        "{}: extended attributes or other PAX records",
+        at()
+    );
     anyhow::ensure!(!e.path.is_empty(), "an entry without a name");
     let name = e.path.rsplit('/').next().unwrap_or_default();
     anyhow::ensure!(!name.starts_with(".wh."), "{}: a whiteout", at());
@@ -365,5 +421,79 @@ mod tests {
         assert_eq!(diff_id, blob.diff_id);
         assert!(index.configs.contains_key("etc/ld.so.conf.d/x.conf"));
         assert!(index.elfs.contains_key("usr/bin/prog"), "{:?}", index.elfs);
+    }
+
+    /// A tar of entries given as (type, name, body), with the end-of-archive blocks.
+    fn raw_tar(
+        entries: &[(tar::EntryType, &[u8], &[u8])],
+        tweak: impl Fn(&mut [u8; 512]),
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, name, body) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
+            h.set_entry_type(*kind);
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            let mut bytes = *h.as_bytes();
+            tweak(&mut bytes);
+            let mut h = tar::Header::from_byte_slice(&bytes).clone();
+            h.set_cksum();
+            out.extend_from_slice(h.as_bytes());
+            out.extend_from_slice(body);
+            out.resize(out.len().div_ceil(512) * 512, 0);
+        }
+        out.extend_from_slice(&[0; 1024]);
+        out
+    }
+
+    fn refused(tar: &[u8]) -> String {
+        let e = index_of_layer(tar, &BTreeMap::new(), 1 << 20).unwrap_err();
+        format!("{e:#}")
+    }
+
+    #[test]
+    fn tar_headers_that_unpack_two_ways_are_refused() {
+        use tar::EntryType::{Regular, XGlobalHeader, XHeader};
+        // A PAX size runtimes would follow, over the header's that tar readers step over.
+        let pax = b"10 size=0\n";
+        let t = raw_tar(
+            &[(XHeader, b"pax", pax), (Regular, b"etc/decoy", b"x")],
+            |_| {},
+        );
+        assert!(refused(&t).contains("PAX size"), "{}", refused(&t));
+        // A global header whose records some tools apply to every later entry.
+        let g = b"17 path=etc/evil\n";
+        let t = raw_tar(
+            &[(XGlobalHeader, b"g", g), (Regular, b"etc/a", b"")],
+            |_| {},
+        );
+        assert!(refused(&t).contains("global PAX"), "{}", refused(&t));
+        // Data in a GNU header where a ustar reader finds a name prefix.
+        let t = raw_tar(&[(Regular, b"passwd-x", b"")], |b| {
+            b[345..348].copy_from_slice(b"etc");
+        });
+        assert!(refused(&t).contains("name prefix"), "{}", refused(&t));
+        // Extended attributes (file capabilities).
+        let x = b"40 SCHILY.xattr.security.capability=abc\n";
+        let t = raw_tar(
+            &[(XHeader, b"pax", x), (Regular, b"usr/bin/x", b"")],
+            |_| {},
+        );
+        assert!(
+            refused(&t).contains("extended attributes"),
+            "{}",
+            refused(&t)
+        );
+        // A PAX owner is taken as runtimes take it.
+        let o = b"13 uid=65532\n";
+        let t = raw_tar(&[(XHeader, b"pax", o), (Regular, b"etc/u", b"")], |_| {});
+        let mut uid = 0;
+        walk_layer(t.as_slice(), |e, _| {
+            uid = e.uid;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(uid, 65532);
     }
 }
