@@ -379,7 +379,7 @@ pub fn prepare_layer(
     }
     let below_links: BTreeSet<String> = view.index.symlinks.keys().cloned().collect();
     let mut tree = Tree::new(inputs.merged_usr, below_links)?;
-    fill(inputs, unit, &mut tree)?;
+    fill(inputs, cache, unit, &mut tree)?;
     no_conflicts_below(&tree, view)?;
     // Made now that the cache has missed; the guard keeps their files until the layer is out.
     let (made, guard) = match &unit.lazy {
@@ -534,12 +534,19 @@ pub fn build_generated(
     Ok((writer.finish()?, index))
 }
 
-fn fill(inputs: &LayerInputs<'_>, unit: &Unit, tree: &mut Tree) -> anyhow::Result<()> {
+fn fill(
+    inputs: &LayerInputs<'_>,
+    cache: &Cache,
+    unit: &Unit,
+    tree: &mut Tree,
+) -> anyhow::Result<()> {
     for p in &unit.packages {
         let deb = inputs.debs.path(p)?;
         let control = debian::deb::read_control(&deb, &p.name)?;
         let placed = tree.add_deb(&deb, &p.name)?;
         rootfs::dpkg::add_records(tree, &p.name, &control, &placed)?;
+        // The SBOMs' facts, while the package is unpacked (else read from it a second time).
+        crate::sbom::remember_facts(cache, p, &control, tree)?;
     }
     for (p, paths) in &unit.partial {
         let deb = inputs.debs.path(p)?;

@@ -428,6 +428,17 @@ impl Tree {
         })
     }
 
+    /// The first `limit` bytes of a regular file of the tree (not through links); `None`
+    /// when the path is not one.
+    pub fn file_head(&mut self, path: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(NodeKind::File(c)) = self.nodes.get(path).map(|n| n.kind.clone()) else {
+            return Ok(None);
+        };
+        let mut bytes = self.content(&c)?;
+        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(Some(bytes))
+    }
+
     fn content(&mut self, c: &Content) -> anyhow::Result<Vec<u8>> {
         Ok(match c {
             Content::Inline(b) => b.clone(),

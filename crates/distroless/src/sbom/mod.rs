@@ -62,27 +62,63 @@ pub fn facts(cache: &Cache, debs: &Debs<'_>, pkg: &Package) -> anyhow::Result<Pa
     }
     let deb_path = &debs.path(pkg)?;
     let control = deb::read_control(deb_path, &pkg.name)?;
-    let maintainer = deb::control_field(&control.control, "Maintainer").map(str::to_string);
-    let wanted = format!("usr/share/doc/{}/copyright", pkg.name);
+    let wanted = copyright_path(&pkg.name);
     let mut copyright = None;
     deb::read_data(deb_path, &pkg.name, |e, r| {
         if e.kind == Kind::File && e.path == wanted {
-            let mut text = String::new();
-            r.take(4 << 20).read_to_string(&mut text).ok();
-            copyright = Some(text);
+            let mut bytes = Vec::new();
+            r.take(MAX_COPYRIGHT).read_to_end(&mut bytes).ok();
+            copyright = Some(bytes);
         }
         Ok(())
     })?;
-    let licenses = copyright
+    let f = facts_of(&control, copyright);
+    cache.write(Record::PackageFacts, &pkg.sha256, &f)?;
+    Ok(f)
+}
+
+/// Keeps the facts of a package whose files a layer has just unpacked (its copyright file read
+/// from the layer's tree), so the SBOMs need not unpack the `.deb` again.
+pub fn remember_facts(
+    cache: &Cache,
+    pkg: &Package,
+    control: &deb::Control,
+    tree: &mut crate::rootfs::Tree,
+) -> anyhow::Result<()> {
+    if cache
+        .read::<PackageFacts>(Record::PackageFacts, &pkg.sha256)
+        .is_some_and(|f| f.plausible())
+    {
+        return Ok(());
+    }
+    let copyright = tree.file_head(&copyright_path(&pkg.name), MAX_COPYRIGHT)?;
+    cache.write(
+        Record::PackageFacts,
+        &pkg.sha256,
+        &facts_of(control, copyright),
+    )
+}
+
+/// The most of a copyright file read for its licenses.
+const MAX_COPYRIGHT: u64 = 4 << 20;
+
+fn copyright_path(name: &str) -> String {
+    format!("usr/share/doc/{name}/copyright")
+}
+
+/// A package's facts from its control record and (the head of) its copyright file; a file
+/// that is not UTF-8 names no license.
+fn facts_of(control: &deb::Control, copyright: Option<Vec<u8>>) -> PackageFacts {
+    let maintainer = deb::control_field(&control.control, "Maintainer").map(str::to_string);
+    let text = copyright.map(|b| String::from_utf8(b).unwrap_or_default());
+    let licenses = text
         .as_deref()
         .and_then(license::dep5_licenses)
         .map(|s| s.into_iter().collect());
-    let f = PackageFacts {
+    PackageFacts {
         maintainer,
         licenses,
-    };
-    cache.write(Record::PackageFacts, &pkg.sha256, &f)?;
-    Ok(f)
+    }
 }
 
 /// Percent-encodes a purl component (everything but unreserved characters).
