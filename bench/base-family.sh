@@ -19,6 +19,8 @@ for _ in 1 2 3 4 5; do
 done
 mem_cold_kb=$(rm -rf "$work/cache2"; peak "$bin" build cc -q --cache-dir "$work/cache2" -o "$work/cc-mem")
 mem_warm_kb=$(peak "$bin" build cc -q --cache-dir "$work/cache2" -o "$work/cc-mem")
+# The CPU a cold build spends (user + system): on 2 cores, half of it is a floor of its own.
+cpu_cold=$(rm -rf "$work/cache3"; /usr/bin/time -f "%U %S" "$bin" build cc -q --cache-dir "$work/cache3" -o "$work/cc-cpu" 2>&1 >/dev/null | tail -1 | awk '{print $1 + $2}')
 
 # The download floor (the same files, all at once; best of three).
 floor=999
@@ -39,6 +41,7 @@ printf 'packages: %s\n' "$pkgs"
 printf 'distroless cc cold:          %6.3f s  (peak %d KiB)\n' "$cold" "$mem_cold_kb"
 printf 'distroless cc warm:          %6.3f s  (peak %d KiB)\n' "$warm" "$mem_warm_kb"
 printf 'download floor (cc cold):    %6.3f s  cold/floor %.2f (target <= 2)\n' "$floor" "$(echo "$cold / $floor" | bc -l)"
+printf 'CPU of a cold build:         %6.3f s  (over %d cores: %.3f s at best)\n' "$cpu_cold" "$(nproc)" "$(echo "$cpu_cold / $(nproc)" | bc -l)"
 printf 'mmdebstrap+umoci cc:         %6.3f s\n' "$peer_time"
 printf 'ratio peer/warm:             %6.1fx  (target >= 10x)\n' "$(echo "$peer_time / $warm" | bc -l)"
 printf 'ratio peer/cold:             %6.2fx  (target >= 1x)\n' "$(echo "$peer_time / $cold" | bc -l)"
