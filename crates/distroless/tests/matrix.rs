@@ -42,6 +42,10 @@ fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
     let doc = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
     let images = doc["images"].as_array().unwrap();
     assert_eq!(images.len(), 9, "{doc}");
+    // The dry-run list names the TAG-ARCH references too.
+    let listed = matrix(&cache, &repo, tmp.path(), &["--dry-run"]);
+    let arch_refs = &listed["images"][0]["arch_references"];
+    assert_eq!(arch_refs.as_array().unwrap().len(), 2, "{listed}");
     // Every architecture the release offers (the test archive: amd64 and arm64) is the same.
     let all = matrix(&cache, &repo, tmp.path(), &["-o", "all", "--all-arches"]);
     assert_eq!(digests(&all), digests(&doc));

@@ -69,6 +69,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         !targets.is_empty(),
         matches!(req.destination, Destination::Layout(_)),
     )?;
+    super::signing::warn_without_sboms(key.is_some(), args.sbom);
     let reporter = source::reporter(&args.source, args.json);
     let summary = if let Base::Disk(_) = &req.target.base {
         build::build_on_disk(&req, &reporter)?

@@ -83,7 +83,8 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     }
     let registry = push_prefix(args, &matrix, &jobs)?;
     if args.dry_run && registry.is_none() {
-        return print_jobs(&jobs, &skipped, &arches, args.json);
+        let arch_tags = matrix.arch_tags || args.arch_tags;
+        return print_jobs(&jobs, &skipped, (&arches, arch_tags), args.json);
     }
     let scratch = (args.output.is_none() && registry.is_some() || args.dry_run)
         .then(tempfile::tempdir)
@@ -219,6 +220,7 @@ impl Signing {
                 "{file}: signing and attesting need a key: key = \"FILE\" in the file, or --sign --key FILE"
             ),
         };
+        super::signing::warn_without_sboms(attest, args.sbom);
         Ok(Some(Signing {
             key: super::signing::private_key(&key)?,
             sign,
@@ -591,10 +593,17 @@ fn print_changes(
 fn print_jobs(
     jobs: &[Job],
     skipped: &[Skipped],
-    arches: &[Arch],
+    (arches, arch_tags): (&[Arch], bool),
     json: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    // With arch_tags, each platform's manifest is also tagged TAG-ARCH (as OCI names it).
+    let arch_refs = |j: &Job| -> Vec<String> {
+        (arches.iter())
+            .filter(|_| arch_tags)
+            .map(|a| format!("{}-{}", j.reference(), a.platform().architecture))
+            .collect()
+    };
     if json {
         let items: Vec<serde_json::Value> = jobs
             .iter()
@@ -603,6 +612,7 @@ fn print_jobs(
                     "reference": j.reference(),
                     "image": j.image.canonical(),
                     "arches": arches.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "arch_references": arch_refs(j),
                 })
             })
             .collect();
@@ -621,7 +631,15 @@ fn print_jobs(
     };
     writeln!(out, "{} images, {shown}:", jobs.len())?;
     for j in jobs {
-        writeln!(out, "  {:48} {}", j.reference(), j.image.canonical())?;
+        let tags: Vec<String> = (arch_refs(j).iter())
+            .filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string()))
+            .collect();
+        let also = if tags.is_empty() {
+            String::new()
+        } else {
+            format!("  (and {})", tags.join(", "))
+        };
+        writeln!(out, "  {:48} {}{also}", j.reference(), j.image.canonical())?;
     }
     say_skipped(&mut out, skipped)?;
     Ok(())

@@ -229,6 +229,14 @@ pub(crate) fn build_key(
     private_key(key).map(Some)
 }
 
+/// Attesting with `--sbom none` attests the provenance alone: said, since `verify
+/// --attestation spdx` will then fail.
+pub(crate) fn warn_without_sboms(attests: bool, sbom: super::args::SbomArg) {
+    if attests && sbom == super::args::SbomArg::None {
+        eprintln!("warning: --sbom none: only the provenance is attested (no SBOM to attest)");
+    }
+}
+
 /// Signs and attests what `build --push` pushed, in every repository it went to.
 pub(crate) fn sign_pushed(
     refs: &[Reference],
