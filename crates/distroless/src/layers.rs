@@ -655,13 +655,9 @@ fn from_remote(
         return Ok(None);
     }
     let path = layout.blob_path(&found.digest);
-    let file = fs_err::File::open(&path)?;
-    // Every gzip member, as runtimes read them (one member would hide what follows it).
-    let tar: Box<dyn std::io::Read> = if found.media_type.ends_with("+zstd") {
-        Box::new(zstd::stream::read::Decoder::new(file)?)
-    } else {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    };
+    let tar = oci::read::LayerCompression::of_media_type(&found.media_type)
+        .context("not a layer media type")?
+        .tar_stream(fs_err::File::open(&path)?)?;
     // Layers compress 3 to 50 times; a bomb is stopped well before it costs minutes.
     let limit = found.size.saturating_mul(256).max(64 << 20);
     let (index, diff_id) = match rootfs::read_back::index_of_layer(tar, &view.index.symlinks, limit)

@@ -45,22 +45,37 @@ pub enum LayerCompression {
     Zstd,
 }
 
-impl BlobRef {
-    /// The compression a layer's media type says (unknown layer types are refused).
-    pub fn layer_compression(&self) -> Result<LayerCompression> {
-        let m = self.media_type.as_str();
-        Ok(match m {
+impl LayerCompression {
+    /// The compression a layer media type names; `None` for one that is not a layer's.
+    pub fn of_media_type(m: &str) -> Option<Self> {
+        Some(match m {
             "application/vnd.oci.image.layer.v1.tar"
             | "application/vnd.docker.image.rootfs.diff.tar" => LayerCompression::None,
             "application/vnd.oci.image.layer.v1.tar+gzip"
             | "application/vnd.docker.image.rootfs.diff.tar.gzip" => LayerCompression::Gzip,
             "application/vnd.oci.image.layer.v1.tar+zstd" => LayerCompression::Zstd,
-            _ => {
-                return Err(Error::Blob {
-                    what: format!("layer {}", self.digest),
-                    reason: format!("unknown layer media type {}", shown(m)),
-                });
-            }
+            _ => return None,
+        })
+    }
+
+    /// A layer's tar stream from its blob, as runtimes read it: every gzip member and every
+    /// zstd frame (a reader of the first gzip member alone would miss entries a second one
+    /// adds, and disagree with runtimes on the diff_id).
+    pub fn tar_stream<'a>(self, blob: impl Read + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
+        Ok(match self {
+            LayerCompression::None => Box::new(blob),
+            LayerCompression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(blob)),
+            LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(blob)?),
+        })
+    }
+}
+
+impl BlobRef {
+    /// The compression a layer's media type says (unknown layer types are refused).
+    pub fn layer_compression(&self) -> Result<LayerCompression> {
+        LayerCompression::of_media_type(&self.media_type).ok_or_else(|| Error::Blob {
+            what: format!("layer {}", self.digest),
+            reason: format!("unknown layer media type {}", shown(&self.media_type)),
         })
     }
 }
@@ -531,6 +546,29 @@ fn unpack(archive: &Path, name: &str) -> Result<(tempfile::TempDir, crate::stagi
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_gzip_layer_is_read_to_its_last_member() {
+        use std::io::Write;
+        let gz = |b: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(b).unwrap();
+            e.finish().unwrap()
+        };
+        let blob = [gz(b"first "), gz(b"second")].concat();
+        let mut text = String::new();
+        LayerCompression::Gzip
+            .tar_stream(blob.as_slice())
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(text, "first second");
+        assert_eq!(
+            LayerCompression::of_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(LayerCompression::Zstd)
+        );
+        assert_eq!(LayerCompression::of_media_type("text/plain"), None);
+    }
+
     use super::*;
 
     #[test]

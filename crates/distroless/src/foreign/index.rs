@@ -7,7 +7,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use oci::layout::LayoutWriter;
-use oci::read::{ForeignManifest, LayerCompression};
+use oci::read::ForeignManifest;
 
 use crate::rootfs::read_back::{read_capped, walk_layer};
 use crate::rootfs::view::{ImageView, LayerIndex};
@@ -33,11 +33,7 @@ pub fn index_layers(
     let mut files = BaseFiles::default();
     for blob in &sm.layers {
         let f = fs_err::File::open(layout.blob_path(&blob.digest))?;
-        let reader: Box<dyn Read> = match blob.layer_compression()? {
-            LayerCompression::Gzip => Box::new(flate2::read::GzDecoder::new(f)),
-            LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(f)?),
-            LayerCompression::None => Box::new(f),
-        };
+        let reader = blob.layer_compression()?.tar_stream(f)?;
         let what = format!("layer {}", blob.digest);
         let index = index_layer(reader, &mut files).with_context(|| what.clone())?;
         view.push(&index);

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use anyhow::Context;
-use oci::read::{ForeignImage, ForeignManifest, LayerCompression};
+use oci::read::{ForeignImage, ForeignManifest};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -115,11 +115,7 @@ pub fn read(
         };
         let what = format!("layer {}", blob.digest);
         let (files, packages, uncompressed) = {
-            let reader: Box<dyn Read + '_> = match blob.layer_compression()? {
-                LayerCompression::Gzip => Box::new(flate2::read::GzDecoder::new(&mut counted)),
-                LayerCompression::Zstd => Box::new(zstd::stream::read::Decoder::new(&mut counted)?),
-                LayerCompression::None => Box::new(&mut counted),
-            };
+            let reader = blob.layer_compression()?.tar_stream(&mut counted)?;
             let mut un = Counted {
                 inner: Hashed {
                     inner: reader,
