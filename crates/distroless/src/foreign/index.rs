@@ -9,7 +9,7 @@ use anyhow::Context;
 use oci::layout::LayoutWriter;
 use oci::read::ForeignManifest;
 
-use crate::rootfs::read_back::{read_capped, walk_layer};
+use crate::rootfs::read_back::{note_entry, read_capped, walk_layer};
 use crate::rootfs::view::{ImageView, LayerIndex};
 
 /// The most we read of a base's `/etc/passwd`, `/etc/group` or CA bundle.
@@ -45,21 +45,10 @@ pub fn index_layers(
 pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     walk_layer(reader, |e, body| {
-        match e.kind {
-            tar::EntryType::Directory => {
-                index.dirs.insert(e.path.clone());
-            }
-            tar::EntryType::Symlink => {
-                index
-                    .symlinks
-                    .insert(e.path.clone(), e.link.clone().unwrap_or_default());
-            }
-            _ => {
-                keep_base_file(&e.path, body, files)?;
-                index.files.insert(e.path.clone());
-            }
+        if e.kind.is_file() {
+            keep_base_file(&e.path, body, files)?;
         }
-        Ok(())
+        note_entry(&mut index, e)
     })?;
     Ok(index)
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::rootfs::elf::{self, ElfInfo};
-use crate::rootfs::read_back::{TarEntry, read_capped, walk_layer};
+use crate::rootfs::read_back::{Tally, TarEntry, read_capped, walk_layer};
 
 /// What a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,26 +116,21 @@ pub fn read(
         let what = format!("layer {}", blob.digest);
         let (files, packages, uncompressed) = {
             let reader = blob.layer_compression()?.tar_stream(&mut counted)?;
-            let mut un = Counted {
-                inner: Hashed {
-                    inner: reader,
-                    hash: Sha256::new(),
-                },
-                bytes: 0,
-            };
+            let mut un = Tally::new(reader);
             let (files, packages) =
                 read_layer(&mut un, i, &mut fs).with_context(|| what.clone())?;
             // Drain what the tar reader left (padding), so the digests cover the whole blob.
             std::io::copy(&mut un, &mut std::io::sink())?;
             // The config's diff_id must name what the layer holds (runtimes check it).
-            let diff_id = format!("sha256:{}", hex::encode(un.inner.hash.finalize_reset()));
+            let uncompressed = un.so_far();
+            let diff_id = un.digest();
             let said = m.config["rootfs"]["diff_ids"][i].as_str().unwrap_or("");
             anyhow::ensure!(
                 said == diff_id,
                 "{what}: its content is {diff_id}, but the config's diff_id says {}",
                 oci::digest::shown(said)
             );
-            (files, packages, un.bytes)
+            (files, packages, uncompressed)
         };
         std::io::copy(&mut counted, &mut std::io::sink())?;
         counted.inner.finish(&what)?;
@@ -395,20 +390,6 @@ fn private_key(bytes: &[u8]) -> bool {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Hashes what is read through it.
-struct Hashed<R> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
 }
 
 /// Counts the bytes read through it.

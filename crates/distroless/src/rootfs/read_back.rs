@@ -220,36 +220,14 @@ pub fn index_of_layer(
     below: &BTreeMap<String, String>,
     limit: u64,
 ) -> anyhow::Result<(LayerIndex, String)> {
-    let mut hashed = Sha256Reader {
-        inner: tar.take(limit + 1),
-        hasher: sha2::Sha256::default(),
-        read: 0,
-    };
+    let mut hashed = Tally::new(tar.take(limit + 1));
     let mut index = LayerIndex::default();
     walk_layer(&mut hashed, |e, body| {
         as_this_tool_writes(e, &index, below)?;
-        match e.kind {
-            tar::EntryType::Directory => {
-                index.dirs.insert(e.path.clone());
-            }
-            tar::EntryType::Symlink => {
-                index
-                    .symlinks
-                    .insert(e.path.clone(), e.link.clone().unwrap_or_default());
-            }
-            tar::EntryType::Link => {
-                let target = entry_path(e.link.as_deref().unwrap_or_default())?;
-                if let Some(info) = index.elfs.get(&target).cloned() {
-                    index.elfs.insert(e.path.clone(), info);
-                }
-                index.files.insert(e.path.clone());
-            }
-            _ => {
-                read_facts(e, body, &mut index)?;
-                index.files.insert(e.path.clone());
-            }
+        if e.kind.is_file() {
+            read_facts(e, body, &mut index)?;
         }
-        Ok(())
+        note_entry(&mut index, e)
     })?;
     // The end-of-archive blocks (and anything after them) are part of the diff_id; a runtime
     // would not unpack what follows them, so only zeros may.
@@ -265,14 +243,34 @@ pub fn index_of_layer(
         );
     }
     anyhow::ensure!(
-        hashed.read <= limit,
+        hashed.so_far() <= limit,
         "the layer expands to more than {limit} bytes"
     );
-    let diff_id = format!(
-        "sha256:{}",
-        hex::encode(sha2::Digest::finalize(hashed.hasher))
-    );
-    Ok((index, diff_id))
+    Ok((index, hashed.digest()))
+}
+
+/// Puts an entry in a layer's index: a directory, a symlink and its target, or a file (a hard
+/// link shares its target's ELF facts, which come earlier in the layer).
+pub fn note_entry(index: &mut LayerIndex, e: &TarEntry) -> anyhow::Result<()> {
+    match e.kind {
+        tar::EntryType::Directory => {
+            index.dirs.insert(e.path.clone());
+        }
+        tar::EntryType::Symlink => {
+            (index.symlinks).insert(e.path.clone(), e.link.clone().unwrap_or_default());
+        }
+        tar::EntryType::Link => {
+            let target = entry_path(e.link.as_deref().unwrap_or_default())?;
+            if let Some(info) = index.elfs.get(&target).cloned() {
+                index.elfs.insert(e.path.clone(), info);
+            }
+            index.files.insert(e.path.clone());
+        }
+        _ => {
+            index.files.insert(e.path.clone());
+        }
+    }
+    Ok(())
 }
 
 /// Refuses an entry this tool would never have written.
@@ -281,7 +279,7 @@ fn as_this_tool_writes(
     index: &LayerIndex,
     below: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let at = || format!("/{}", shown(&e.path));
+    let at = || format!("/{}", oci::digest::shown(&e.path));
     anyhow::ensure!(!e.absolute, "{}: an absolute name", at());
     anyhow::ensure!(
         !e.path.chars().any(char::is_control),
@@ -317,7 +315,7 @@ fn as_this_tool_writes(
                 !target.starts_with('/') && index.files.contains(&entry_path(target)?),
                 "{}: a hard link to {}, not a file earlier in the layer",
                 at(),
-                shown(target)
+                oci::digest::shown(target)
             );
             Ok(())
         }
@@ -353,25 +351,43 @@ fn read_facts(e: &TarEntry, body: &mut dyn Read, index: &mut LayerIndex) -> anyh
     Ok(())
 }
 
-/// Hashes and counts what is read through it.
-struct Sha256Reader<R> {
-    inner: R,
+/// Hashes (SHA-256) and counts what is read through it: a layer's diff_id and size.
+pub struct Tally<R> {
+    pub inner: R,
     hasher: sha2::Sha256,
     read: u64,
 }
 
-impl<R: Read> Read for Sha256Reader<R> {
+impl<R> Tally<R> {
+    pub fn new(inner: R) -> Self {
+        Tally {
+            inner,
+            hasher: sha2::Sha256::default(),
+            read: 0,
+        }
+    }
+
+    /// The bytes read so far.
+    pub fn so_far(&self) -> u64 {
+        self.read
+    }
+
+    /// `sha256:HEX` of what was read.
+    pub fn digest(self) -> String {
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Digest::finalize(self.hasher))
+        )
+    }
+}
+
+impl<R: Read> Read for Tally<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         sha2::Digest::update(&mut self.hasher, &buf[..n]);
         self.read += n as u64;
         Ok(n)
     }
-}
-
-/// Hostile text, quoted and cut short for an error message.
-fn shown(text: &str) -> String {
-    oci::digest::shown(text)
 }
 
 #[cfg(test)]
