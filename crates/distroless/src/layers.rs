@@ -329,10 +329,6 @@ impl PendingLayer {
         let blob = writer.finish()?;
         if !self.uncached {
             store(cache, layout, &self.key, &blob, &self.index)?;
-            if let Some(r) = cache.remote() {
-                let hex = blob.digest.trim_start_matches("sha256:");
-                r.share_layer(&self.key, &blob, &cache.blobs().path_of(hex));
-            }
         }
         Ok(BuiltLayer {
             blob,
@@ -340,25 +336,6 @@ impl PendingLayer {
             cached: false,
         })
     }
-}
-
-/// Builds (or takes from the cache) one layer on top of `view` (the layers below it, named by
-/// `below`); `None` when the unit turned out to hold nothing.
-pub fn build_layer(
-    inputs: &LayerInputs<'_>,
-    cache: &Cache,
-    layout: &LayoutWriter,
-    unit: &Unit,
-    view: &ImageView,
-    below: &[String],
-) -> anyhow::Result<Option<BuiltLayer>> {
-    Ok(
-        match prepare_layer(inputs, cache, layout, unit, view, below)? {
-            None => None,
-            Some(Prepared::Known(hit, _)) => Some(hit),
-            Some(Prepared::Pending(p)) => Some(p.write(cache, layout)?),
-        },
-    )
 }
 
 /// Takes a layer from the caches, or makes its tree and index (not yet compressed); `None`
@@ -603,9 +580,7 @@ fn cached(
     below: (&ImageView, Compression),
 ) -> anyhow::Result<Option<BuiltLayer>> {
     if let Some((hit, path)) = cached_here(cache, layout, key)? {
-        if let Some(r) = cache.remote() {
-            r.share_layer(key, &hit.blob, &path);
-        }
+        share(cache, key, &hit.blob, &path);
         return Ok(Some(hit));
     }
     match cache.remote() {
@@ -687,6 +662,8 @@ fn from_remote(
     }))
 }
 
+/// Keeps a layer in the local cache (its blob adopted, its record written) and in the shared
+/// repository when that lacks it (one taken from there is known to be there: nothing is sent).
 fn store(
     cache: &Cache,
     layout: &LayoutWriter,
@@ -695,13 +672,21 @@ fn store(
     index: &LayerIndex,
 ) -> anyhow::Result<()> {
     let hex = blob.digest.trim_start_matches("sha256:");
-    cache.blobs().adopt(hex, &layout.blobs().join(hex))?;
+    let path = cache.blobs().adopt(hex, &layout.blobs().join(hex))?;
     let entry = CachedLayer {
         blob: blob.clone(),
         index: index.clone(),
     };
     cache.write(Record::Layer, key, &entry)?;
+    share(cache, key, blob, &path);
     Ok(())
+}
+
+/// Stores a layer in the shared repository, if there is one and it lacks it.
+fn share(cache: &Cache, key: &str, blob: &LayerBlob, path: &std::path::Path) {
+    if let Some(r) = cache.remote() {
+        r.share_layer(key, blob, path);
+    }
 }
 
 #[cfg(test)]
