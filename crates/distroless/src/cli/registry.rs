@@ -22,8 +22,13 @@ use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
 
 /// A registry client as the flags say.
 pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
+    Ok(Client::new(options(args)?)?)
+}
+
+/// The client options the flags give.
+fn options(args: &RegistryArgs) -> anyhow::Result<Options> {
     anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
-    Ok(Client::new(Options {
+    Ok(Options {
         insecure: args.insecure,
         ca_file: args.ca_file.clone(),
         jobs: args.jobs,
@@ -31,7 +36,7 @@ pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
         max_bytes: args.max_image_bytes,
         chunk_size: args.chunk_size,
         ..Options::default()
-    })?)
+    })
 }
 
 /// The client of a shared cache repository: as the flags say, but one attempt per request,
@@ -39,16 +44,11 @@ pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
 /// trickles costs seconds (it is then left alone for the run) rather than the retries a push
 /// deserves.
 pub(crate) fn client_for_cache(args: &RegistryArgs) -> anyhow::Result<Client> {
-    anyhow::ensure!(args.jobs >= 1, "--jobs must be at least 1");
     Ok(Client::new(Options {
-        insecure: args.insecure,
-        ca_file: args.ca_file.clone(),
-        jobs: args.jobs,
         attempts: 1,
-        max_bytes: args.max_image_bytes,
-        chunk_size: args.chunk_size,
         idle_timeout: std::time::Duration::from_secs(10),
         deadline: Some(std::time::Duration::from_secs(30)),
+        ..options(args)?
     })?)
 }
 
