@@ -123,16 +123,12 @@ impl Cache {
     /// it has is stored there when the repository lacks it.
     pub fn read<T: serde::de::DeserializeOwned>(&self, kind: Record, key: &str) -> Option<T> {
         let path = self.record_path(kind, key);
-        if let Some(value) = fs_err::read(&path)
-            .ok()
-            .and_then(|b| Some((serde_json::from_slice(&b).ok()?, b)))
-            .map(|(v, bytes)| {
-                if let Some(r) = self.shared(kind) {
-                    r.share_record(kind.dir(), key, &bytes);
-                }
-                v
-            })
+        if let Ok(bytes) = fs_err::read(&path)
+            && let Ok(value) = serde_json::from_slice(&bytes)
         {
+            if let Some(r) = self.shared(kind) {
+                r.share_record(kind.dir(), key, &bytes);
+            }
             return Some(value);
         }
         let remote = self.shared(kind)?;

@@ -1,8 +1,9 @@
 //! A registry repository as the cache that runners share (`--cache-repo REGISTRY/REPO`).
 //!
-//! Every record of the local cache (plans, package facts, …) and every layer can also live in
-//! one repository, each as a small OCI artifact tagged `KIND-SHA256(KEY)`: its one layer is the
-//! record's JSON, or the layer blob itself, and an annotation repeats the key. BuildKit's
+//! The package facts of the local cache (the records that can be checked; `Cache` says which)
+//! and every layer can also live in one repository, each as a small OCI artifact tagged
+//! `KIND-SHA256(KEY)`: its one layer is the record's JSON, or the layer blob itself, and an
+//! annotation repeats the key. BuildKit's
 //! registry cache keeps one manifest listing every layer under one tag; here each key has its
 //! own tag, so runners storing at once never overwrite each other's entries, a lookup is one
 //! `GET`, and the registry's own blob store shares the bytes with the images (a push to
@@ -37,8 +38,8 @@ const RECORD: &str = "application/vnd.distroless.cache.record.v1+json";
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY: &[u8] = b"{}";
 const KEY_ANNOTATION: &str = "dev.distroless.cache.key";
-/// The largest record read (a plan of a big image is a few hundred KB).
-const MAX_RECORD: u64 = 64 << 20;
+/// The largest record read (package facts are a few hundred bytes).
+const MAX_RECORD: u64 = 1 << 20;
 
 /// What the repository did for this run.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -154,15 +155,15 @@ impl Remote {
         store: bool,
         f: impl FnOnce() -> anyhow::Result<T>,
     ) -> Option<T> {
-        let off = |s: &mut State| {
+        let off = {
+            let s = self.state();
             if store {
-                &mut s.writes_off
+                self.read_only || s.writes_off.is_some()
             } else {
-                &mut s.reads_off
+                s.reads_off.is_some()
             }
-            .is_some()
         };
-        if (store && self.read_only) || off(&mut self.state()) {
+        if off {
             return None;
         }
         match f() {
