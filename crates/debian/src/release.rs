@@ -16,10 +16,10 @@ use pgp::types::KeyDetails;
 
 use crate::error::{Error, Result};
 
-/// Debian's archive keys, embedded in the binary so that a build trusts nothing from the host.
 /// The largest key file read (Debian's whole archive keyring is about 100 KiB).
 const MAX_KEY_FILE: u64 = 8 << 20;
 
+/// Debian's archive keys, embedded in the binary so that a build trusts nothing from the host.
 const EMBEDDED_KEYS: &[(&str, &[u8])] = &[
     (
         "bullseye-stable",

@@ -239,7 +239,7 @@ impl Signing {
         (jobs, rows): (&[Job], &[Row]),
     ) -> anyhow::Result<usize> {
         let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
-        let evidence_dir = PathBuf::from(format!("{}.evidence", out.display()));
+        let evidence_dir = evidence_dir(out);
         let mut stored = 0;
         for (job, row) in jobs.iter().zip(rows) {
             let evidence = (self.attest)
@@ -405,7 +405,7 @@ impl Family<'_> {
         }
         source::report_cache_repo(self.settings, self.args.source.quiet);
         distroless::output::join_layouts(&parts, out, self.args.replace)?;
-        let evidence = PathBuf::from(format!("{}.evidence", out.display()));
+        let evidence = evidence_dir(out);
         if self.args.replace && evidence.is_dir() {
             fs_err::remove_dir_all(&evidence)?;
         }
@@ -455,6 +455,11 @@ fn runnable(
         }
     }
     Ok((keep, skipped))
+}
+
+/// `OUT.evidence`: where a matrix's SBOMs and provenance go.
+fn evidence_dir(out: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.evidence", out.display()))
 }
 
 /// `distroless_static-debian12_latest`: the stem of an image's evidence files.
