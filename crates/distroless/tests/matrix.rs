@@ -13,23 +13,6 @@ const MATRIX: &str = "images = [\"static\", \"base\", \"cc\"]\nreleases = [13]\n
                       tags = [\"latest\", \"nonroot\", \"debug\"]\narches = [\"amd64\", \"arm64\"]\n\
                       arch_tags = true\n";
 
-fn matrix(cache: &Path, repo: &testkit::Repo, dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut args = vec!["build", "--matrix", "m.toml", "--json"];
-    args.extend(extra);
-    let out = support::trusting(cache, &repo.file_url(), &args)
-        .current_dir(dir)
-        .assert()
-        .success();
-    serde_json::from_slice(&out.get_output().stdout).unwrap()
-}
-
-/// `REFERENCE DIGEST` of each image a matrix run reports.
-fn digests(doc: &serde_json::Value) -> Vec<String> {
-    (doc["images"].as_array().unwrap().iter())
-        .map(|i| format!("{} {}", i["reference"], i["digest"]))
-        .collect()
-}
-
 #[test]
 fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
     let repo = catalog_repo_for(&["amd64", "arm64"], |_| {});
@@ -39,16 +22,16 @@ fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
 
     // Nine images (three images × three tags), each an index of two platforms, in one layout
     // whose refs are REPOSITORY:TAG, with SBOMs and provenance in OUT.evidence.
-    let doc = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
+    let doc = support::matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
     let images = doc["images"].as_array().unwrap();
     assert_eq!(images.len(), 9, "{doc}");
     // The dry-run list names the TAG-ARCH references too.
-    let listed = matrix(&cache, &repo, tmp.path(), &["--dry-run"]);
+    let listed = support::matrix(&cache, &repo, tmp.path(), &["--dry-run"]);
     let arch_refs = &listed["images"][0]["arch_references"];
     assert_eq!(arch_refs.as_array().unwrap().len(), 2, "{listed}");
     // Every architecture the release offers (the test archive: amd64 and arm64) is the same.
-    let all = matrix(&cache, &repo, tmp.path(), &["-o", "all", "--all-arches"]);
-    assert_eq!(digests(&all), digests(&doc));
+    let all = support::matrix(&cache, &repo, tmp.path(), &["-o", "all", "--all-arches"]);
+    assert_eq!(support::matrix_digests(&all), support::matrix_digests(&doc));
     let mut refs = support::ref_names(&tmp.path().join("out"));
     refs.sort_unstable();
     assert_eq!(refs.len(), 9);
@@ -93,8 +76,11 @@ fn a_matrix_is_one_layout_of_the_images_single_builds_make() {
     support::trusting(&cache, &repo.file_url(), &args)
         .assert()
         .success();
-    let again = matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
-    assert_eq!(digests(&again), digests(&doc));
+    let again = support::matrix(&cache, &repo, tmp.path(), &["-o", "out"]);
+    assert_eq!(
+        support::matrix_digests(&again),
+        support::matrix_digests(&doc)
+    );
     let refs = support::ref_names(&tmp.path().join("out"));
     assert_eq!(refs.len(), 10, "{refs:?}");
     assert!(
@@ -125,7 +111,7 @@ fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
     let statuses = |extra: &[&str]| -> Vec<String> {
         let mut args = vec!["--dry-run", "--push", &prefix];
         args.extend(extra);
-        let doc = matrix(&cache, &repo, tmp.path(), &args);
+        let doc = support::matrix(&cache, &repo, tmp.path(), &args);
         (doc["changes"].as_array().unwrap().iter())
             .map(|c| c["status"].as_str().unwrap().to_string())
             .collect()
@@ -136,7 +122,7 @@ fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
         0,
         "a dry run sends nothing"
     );
-    let doc = matrix(&cache, &repo, tmp.path(), &["--push", &prefix, "-o", "out"]);
+    let doc = support::matrix(&cache, &repo, tmp.path(), &["--push", &prefix, "-o", "out"]);
     let pushed: Vec<&str> = doc["images"]
         .as_array()
         .unwrap()
@@ -166,7 +152,7 @@ fn a_matrix_publish_shares_blobs_and_its_dry_run_says_what_changes() {
         uploads > 0 && uploads <= layouts_blobs,
         "{uploads} uploads for {layouts_blobs} distinct blobs"
     );
-    matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);
+    support::matrix(&cache, &repo, tmp.path(), &["--push", &prefix]);
     assert_eq!(
         reg.requests("POST", "/blobs/uploads/"),
         uploads,

@@ -99,6 +99,27 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&fs_err::read(path).expect("read json")).expect("json")
 }
 
+/// `build --matrix m.toml --json EXTRA…` run in `dir` against the test archive, with its own
+/// cache; the JSON report.
+#[allow(dead_code)]
+pub(crate) fn matrix(cache: &Path, repo: &testkit::Repo, dir: &Path, extra: &[&str]) -> Value {
+    let mut args = vec!["build", "--matrix", "m.toml", "--json"];
+    args.extend(extra);
+    let out = trusting(cache, &repo.file_url(), &args)
+        .current_dir(dir)
+        .assert()
+        .success();
+    serde_json::from_slice(&out.get_output().stdout).expect("a matrix report")
+}
+
+/// `REFERENCE DIGEST` of each image a matrix report lists.
+#[allow(dead_code)]
+pub(crate) fn matrix_digests(doc: &Value) -> Vec<String> {
+    (doc["images"].as_array().expect("images").iter())
+        .map(|i| format!("{} {}", i["reference"], i["digest"]))
+        .collect()
+}
+
 /// The ref names (`org.opencontainers.image.ref.name`) of a layout's index, in its order.
 pub(crate) fn ref_names(layout: &Path) -> Vec<String> {
     read_json(&layout.join("index.json"))["manifests"]
