@@ -55,10 +55,8 @@ impl PackageFacts {
 
 /// Reads (or takes from the cache) the facts of one package.
 pub fn facts(cache: &Cache, debs: &Debs<'_>, pkg: &Package) -> anyhow::Result<PackageFacts> {
-    match cache.read::<PackageFacts>(Record::PackageFacts, &pkg.sha256) {
-        Some(f) if f.plausible() => return Ok(f),
-        Some(_) => cache.distrust(Record::PackageFacts, &pkg.sha256),
-        None => {}
+    if let Some(f) = cached_facts(cache, pkg) {
+        return Ok(f);
     }
     let deb_path = &debs.path(pkg)?;
     let control = deb::read_control(deb_path, &pkg.name)?;
@@ -85,10 +83,7 @@ pub fn remember_facts(
     control: &deb::Control,
     tree: &mut crate::rootfs::Tree,
 ) -> anyhow::Result<()> {
-    if cache
-        .read::<PackageFacts>(Record::PackageFacts, &pkg.sha256)
-        .is_some_and(|f| f.plausible())
-    {
+    if cached_facts(cache, pkg).is_some() {
         return Ok(());
     }
     let copyright = tree.file_head(&copyright_path(&pkg.name), MAX_COPYRIGHT)?;
@@ -97,6 +92,17 @@ pub fn remember_facts(
         &pkg.sha256,
         &facts_of(control, copyright),
     )
+}
+
+/// A package's facts from the cache, if they look like a package's (a record that does not is
+/// rebuilt, and replaced in a shared repository).
+fn cached_facts(cache: &Cache, pkg: &Package) -> Option<PackageFacts> {
+    let f = cache.read::<PackageFacts>(Record::PackageFacts, &pkg.sha256)?;
+    if f.plausible() {
+        return Some(f);
+    }
+    cache.distrust(Record::PackageFacts, &pkg.sha256);
+    None
 }
 
 /// The most of a copyright file read for its licenses.
