@@ -71,20 +71,7 @@ mod tests {
     use super::*;
 
     fn tar_with(entries: &[(tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (kind, name, body) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name);
-            h.set_entry_type(*kind);
-            h.set_size(body.len() as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            out.extend_from_slice(h.as_bytes());
-            out.extend_from_slice(body);
-            out.resize(out.len().div_ceil(512) * 512, 0);
-        }
-        out.extend_from_slice(&[0; 1024]);
-        out
+        crate::rootfs::read_back::tests::raw_tar(entries, |_| {})
     }
 
     #[test]

@@ -391,7 +391,7 @@ impl<R: Read> Read for Tally<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::rootfs::Tree;
     use oci::layer::{Compression, LayerWriter, Meta};
@@ -439,8 +439,9 @@ mod tests {
         assert!(index.elfs.contains_key("usr/bin/prog"), "{:?}", index.elfs);
     }
 
-    /// A tar of entries given as (type, name, body), with the end-of-archive blocks.
-    fn raw_tar(
+    /// A tar of entries given as (type, name, body), each header as `tweak` leaves it, with
+    /// the end-of-archive blocks (hostile layers for the readers' tests).
+    pub(crate) fn raw_tar(
         entries: &[(tar::EntryType, &[u8], &[u8])],
         tweak: impl Fn(&mut [u8; 512]),
     ) -> Vec<u8> {
