@@ -13,5 +13,6 @@ pub mod layout;
 pub mod read;
 pub mod retag;
 pub mod staging;
+pub mod untar;
 
 pub use error::{Error, Result};

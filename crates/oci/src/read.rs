@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::digest::{Digest, Verifier, shown};
 use crate::error::{Error, Result};
+use crate::untar;
 
 /// The largest index or manifest we read (the distribution spec's limit for manifests).
 pub const MAX_MANIFEST: u64 = 4 << 20;
@@ -505,42 +506,39 @@ fn unpack(archive: &Path, name: &str) -> Result<(tempfile::TempDir, crate::stagi
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()?;
     let registered = crate::staging::register(dir.path());
-    let mut tar = tar::Archive::new(fs_err::File::open(archive)?);
-    // The tar reader's own messages may quote header bytes: say what is wrong in our words.
-    let entries = tar
-        .entries()
-        .map_err(|_| bad("not a tar archive".to_string()))?;
-    for entry in entries {
-        let mut entry =
-            entry.map_err(|_| bad("not a tar archive (or a damaged one)".to_string()))?;
-        let raw = entry.path_bytes();
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let kind = entry.header().entry_type();
-        if !(kind.is_dir() || kind.is_file()) {
+    let file = fs_err::File::open(archive)?;
+    let each = |h: &untar::Header, body: &mut dyn std::io::Read| -> Result<()> {
+        if !matches!(h.kind, untar::Kind::Dir | untar::Kind::File) {
             // Links and devices are never needed to read an image: leave them out.
-            continue;
+            return Ok(());
         }
-        let Some(rel) = relative(&text) else {
-            if text.trim_start_matches("./").is_empty() {
-                continue;
+        let Some(rel) = relative(&h.name) else {
+            if h.name.trim_start_matches("./").is_empty() {
+                return Ok(());
             }
             return Err(bad(format!(
                 "archive entry {} leaves the archive",
-                shown(&text)
+                shown(&h.name)
             )));
         };
         let dest = dir.path().join(&rel);
-        if kind.is_dir() {
+        if h.kind == untar::Kind::Dir {
             fs_err::create_dir_all(&dest)?;
-            continue;
+            return Ok(());
         }
         if let Some(parent) = dest.parent() {
             fs_err::create_dir_all(parent)?;
         }
         let mut f = fs_err::File::create(&dest)?;
-        std::io::copy(&mut entry, &mut f)
-            .map_err(|e| bad(format!("archive entry {}: {e}", shown(&text))))?;
-    }
+        std::io::copy(body, &mut f)
+            .map_err(|e| bad(format!("archive entry {}: {e}", shown(&h.name))))?;
+        Ok(())
+    };
+    // Read as Go's reader (skopeo, Docker) reads it, or refused: never a second reading.
+    untar::walk(file, each).map_err(|e| match e {
+        Error::Tar(t) => bad(format!("not a tar archive as runtimes read one: {t}")),
+        other => other,
+    })?;
     Ok((dir, registered))
 }
 

@@ -18,6 +18,7 @@ pub mod faults;
 pub mod fixtures;
 pub mod image;
 pub mod proxy;
+pub mod rawtar;
 pub mod registry;
 pub mod repo;
 pub mod server;

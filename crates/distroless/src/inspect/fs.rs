@@ -9,6 +9,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use oci::read::{ForeignImage, ForeignManifest};
+use oci::untar::Kind as TarKind;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
@@ -283,11 +284,11 @@ fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> 
         ..e.clone()
     };
     let kind = match e.kind {
-        tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-        tar::EntryType::Directory => Kind::Dir,
-        tar::EntryType::Symlink => Kind::Symlink,
-        tar::EntryType::Link => Kind::Hardlink,
-        _ => Kind::Other,
+        TarKind::File => Kind::File,
+        TarKind::Dir => Kind::Dir,
+        TarKind::Symlink => Kind::Symlink,
+        TarKind::HardLink => Kind::Hardlink,
+        TarKind::CharDevice | TarKind::BlockDevice | TarKind::Fifo => Kind::Other,
     };
     if let Some(old) = fs.nodes.get(&e.path)
         && old.kind == Kind::File

@@ -2,26 +2,22 @@
 //! of a layer rebuilt from its bytes alone (for a layer this process did not build: one a
 //! shared cache repository names).
 //!
-//! GNU long names and PAX headers are read here, capped, rather than by the tar crate, which
-//! would hold whatever size such a header claims (a 135 KB zstd layer can claim 4 GiB).
+//! Tar headers are read by `oci::untar`, the one reader of tars we did not write.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use anyhow::Context;
+pub use oci::untar::Kind;
 
 use super::elf;
 use super::view::LayerIndex;
-
-/// The longest GNU long name or PAX header we read.
-const MAX_TAR_HEADER: u64 = 64 << 10;
 
 /// One entry of a layer tar, as the walker gives it (long names and PAX paths applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TarEntry {
     /// Without `./` or a leading `/`; never holding `..`.
     pub path: String,
-    pub kind: tar::EntryType,
+    pub kind: Kind,
     pub link: Option<String>,
     pub mode: u32,
     pub uid: u64,
@@ -34,110 +30,28 @@ pub struct TarEntry {
     pub pax_other: bool,
 }
 
-/// What a PAX header says of the entry after it.
-#[derive(Default)]
-struct Pax {
-    size: Option<u64>,
-    uid: Option<u64>,
-    gid: Option<u64>,
-    other: bool,
-}
-
-/// Walks a layer tar, calling `each` with every entry and a reader of its body. GNU long
-/// names and PAX headers are read here, capped, rather than by the tar crate.
+/// Walks a layer tar, calling `each` with every entry and a reader of its body. Headers are
+/// read by `oci::untar`, exactly as runtimes' Go reader reads them or refused; names are then
+/// made relative, and `..` refused.
 pub fn walk_layer(
     reader: impl Read,
     mut each: impl FnMut(&TarEntry, &mut dyn Read) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut tar = tar::Archive::new(reader);
-    let mut long_name: Option<Vec<u8>> = None;
-    let mut long_link: Option<Vec<u8>> = None;
-    let mut pax = Pax::default();
-    for e in tar.entries().context("not a tar stream")?.raw(true) {
-        let mut e = e.context("not a tar stream")?;
-        let kind = e.header().entry_type();
-        match kind {
-            tar::EntryType::GNULongName | tar::EntryType::GNULongLink | tar::EntryType::XHeader => {
-                let body = capped_header(&mut e)?;
-                match kind {
-                    tar::EntryType::GNULongName => long_name = Some(trim_nul(body)),
-                    tar::EntryType::GNULongLink => long_link = Some(trim_nul(body)),
-                    _ => {
-                        for (key, value) in pax_records(&body) {
-                            let number = || {
-                                std::str::from_utf8(value)
-                                    .ok()
-                                    .and_then(|v| v.parse::<u64>().ok())
-                                    .context("a PAX record that is not a number")
-                            };
-                            match key {
-                                b"path" => long_name = Some(value.to_vec()),
-                                b"linkpath" => long_link = Some(value.to_vec()),
-                                // Runtimes take these over the header's: so do we.
-                                b"size" => pax.size = Some(number()?),
-                                b"uid" => pax.uid = Some(number()?),
-                                b"gid" => pax.gid = Some(number()?),
-                                b"mtime" | b"atime" | b"ctime" => {}
-                                // A sparse file names its real path elsewhere and stores its
-                                // data in pieces: refused rather than misread.
-                                k if k.starts_with(b"GNU.sparse.") => {
-                                    anyhow::bail!("sparse file entries are not supported");
-                                }
-                                _ => pax.other = true,
-                            }
-                        }
-                    }
-                }
-                continue;
-            }
-            tar::EntryType::XGlobalHeader => {
-                // Some tools apply its records to every entry after it, others ignore them: a
-                // layer that would unpack two ways is refused.
-                let body = capped_header(&mut e)?;
-                anyhow::ensure!(
-                    pax_records(&body).is_empty(),
-                    "a global PAX header with records"
-                );
-                continue;
-            }
-            tar::EntryType::GNUSparse => anyhow::bail!("sparse file entries are not supported"),
-            _ => {}
-        }
-        let raw = long_name.take().unwrap_or_else(|| e.path_bytes().to_vec());
-        let link = long_link
-            .take()
-            .or_else(|| e.link_name_bytes().map(|l| l.to_vec()))
-            .map(|l| String::from_utf8_lossy(&l).to_string());
-        let h = e.header();
-        let pax = std::mem::take(&mut pax);
-        let size = h.size().unwrap_or(0);
-        // The tar reader steps over the header's size; a runtime over the PAX size. Were they
-        // to differ, the entries after this one would be different entries for each.
-        if let Some(p) = pax.size {
-            anyhow::ensure!(
-                p == size,
-                "a PAX size ({p}) that differs from the header's ({size})"
-            );
-        }
-        // GNU headers keep times where ustar keeps a name prefix that other readers apply.
-        anyhow::ensure!(
-            h.as_gnu().is_none() || h.as_bytes()[345..500].iter().all(|&b| b == 0),
-            "a GNU header with data where a ustar name prefix would be"
-        );
+    oci::untar::walk(reader, |h: &oci::untar::Header, body: &mut dyn Read| {
+        let link = matches!(h.kind, Kind::Symlink | Kind::HardLink).then(|| h.link.clone());
         let entry = TarEntry {
-            absolute: raw.starts_with(b"/"),
-            pax_other: pax.other,
-            path: entry_path(&String::from_utf8_lossy(&raw))?,
-            kind,
+            absolute: h.name.starts_with('/'),
+            pax_other: h.pax_other,
+            path: entry_path(&h.name)?,
+            kind: h.kind,
             link,
-            mode: h.mode().unwrap_or(0),
-            uid: pax.uid.unwrap_or_else(|| h.uid().unwrap_or(0)),
-            gid: pax.gid.unwrap_or_else(|| h.gid().unwrap_or(0)),
-            size,
+            mode: h.mode,
+            uid: h.uid,
+            gid: h.gid,
+            size: h.size,
         };
-        each(&entry, &mut e)?;
-    }
-    Ok(())
+        each(&entry, body)
+    })
 }
 
 /// Reads an entry's body, refusing one over `limit` bytes; `what` names it in the error.
@@ -149,45 +63,6 @@ pub fn read_capped(e: &mut dyn Read, limit: u64, what: &str) -> anyhow::Result<V
         "{what} exceeds the {limit}-byte limit"
     );
     Ok(body)
-}
-
-/// Reads a long-name or PAX header entry's body.
-fn capped_header(e: &mut dyn Read) -> anyhow::Result<Vec<u8>> {
-    read_capped(e, MAX_TAR_HEADER, "a long-name or PAX header")
-}
-
-fn trim_nul(mut bytes: Vec<u8>) -> Vec<u8> {
-    while bytes.last() == Some(&0) {
-        bytes.pop();
-    }
-    bytes
-}
-
-/// PAX records: `LENGTH KEY=VALUE\n` each (malformed ones end the list).
-fn pax_records(body: &[u8]) -> Vec<(&[u8], &[u8])> {
-    let mut out = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let Some(space) = rest.iter().position(|&b| b == b' ') else {
-            break;
-        };
-        let Some(len) = std::str::from_utf8(&rest[..space])
-            .ok()
-            .and_then(|l| l.parse::<usize>().ok())
-        else {
-            break;
-        };
-        if len <= space + 1 || len > rest.len() {
-            break;
-        }
-        let record = &rest[space + 1..len];
-        let record = record.strip_suffix(b"\n").unwrap_or(record);
-        if let Some(eq) = record.iter().position(|&b| b == b'=') {
-            out.push((&record[..eq], &record[eq + 1..]));
-        }
-        rest = &rest[len..];
-    }
-    out
 }
 
 /// A layer entry's path without `./` or a leading `/`; `..` is refused.
@@ -224,7 +99,7 @@ pub fn index_of_layer(
     let mut index = LayerIndex::default();
     walk_layer(&mut hashed, |e, body| {
         as_this_tool_writes(e, &index, below)?;
-        if e.kind.is_file() {
+        if e.kind == Kind::File {
             read_facts(e, body, &mut index)?;
         }
         note_entry(&mut index, e)
@@ -253,13 +128,13 @@ pub fn index_of_layer(
 /// link shares its target's ELF facts, which come earlier in the layer).
 pub fn note_entry(index: &mut LayerIndex, e: &TarEntry) -> anyhow::Result<()> {
     match e.kind {
-        tar::EntryType::Directory => {
+        Kind::Dir => {
             index.dirs.insert(e.path.clone());
         }
-        tar::EntryType::Symlink => {
+        Kind::Symlink => {
             (index.symlinks).insert(e.path.clone(), e.link.clone().unwrap_or_default());
         }
-        tar::EntryType::Link => {
+        Kind::HardLink => {
             let target = entry_path(e.link.as_deref().unwrap_or_default())?;
             if let Some(info) = index.elfs.get(&target).cloned() {
                 index.elfs.insert(e.path.clone(), info);
@@ -308,8 +183,8 @@ fn as_this_tool_writes(
         cur = parent;
     }
     match e.kind {
-        tar::EntryType::Directory | tar::EntryType::Regular | tar::EntryType::Symlink => Ok(()),
-        tar::EntryType::Link => {
+        Kind::Dir | Kind::File | Kind::Symlink => Ok(()),
+        Kind::HardLink => {
             let target = e.link.as_deref().unwrap_or_default();
             anyhow::ensure!(
                 !target.starts_with('/') && index.files.contains(&entry_path(target)?),
@@ -467,6 +342,23 @@ pub(crate) mod tests {
     fn refused(tar: &[u8]) -> String {
         let e = index_of_layer(tar, &BTreeMap::new(), 1 << 20).unwrap_err();
         format!("{e:#}")
+    }
+
+    #[test]
+    fn star_headers_and_a_gnu_name_with_a_pax_path_are_refused() {
+        // What Go reads as /etc/passwd, the `tar` crate read as /.00000000000/etc/passwd; a GNU
+        // long name followed by a PAX path was the PAX path to us and the long name to Go.
+        for (case, why) in [
+            ("star-times", "STAR"),
+            (
+                "gnu-longname-then-pax-path",
+                "both a GNU long name and a PAX path",
+            ),
+            ("symlink-with-size", "with a size"),
+        ] {
+            let tar = testkit::rawtar::case(case);
+            assert!(refused(&tar).contains(why), "{case}: {}", refused(&tar));
+        }
     }
 
     #[test]
