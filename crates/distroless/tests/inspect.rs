@@ -448,3 +448,43 @@ fn paths_are_read_as_a_runtime_lands_them() {
         assert!(text.contains("has uid 0"), "{trick}: {text}");
     }
 }
+
+#[test]
+fn layers_runtimes_would_read_otherwise_are_refused_naming_layer_and_entry() {
+    use testkit::rawtar::{Block, Format, RawTar};
+    // A STAR header: Go (every runtime) lands this file at /etc/passwd, making `nonroot` uid
+    // 0; a reader taking a 155-byte prefix saw /.00000000000/etc/passwd and passed the audit.
+    let body = b"nonroot:x:0:0::/:/sbin/nologin\n";
+    let mut star = Block::new(Format::Star, b'0', b"etc/passwd", body.len() as u64);
+    star.set(345, 13, b".00000000000");
+    let mut t = RawTar::new();
+    t.entry(
+        &Block::new(Format::Ustar, b'0', b"etc/passwd", 39),
+        b"nonroot:x:65532:65532::/:/sbin/nologin\n",
+    );
+    let plain = t.clone().end();
+    t.entry(&star, body);
+    let tmp = tempfile::tempdir().unwrap();
+    let (layout, before) = (tmp.path().join("img"), tmp.path().join("before"));
+    testkit::image::Layout::with_layer(&layout, &t.end(), |c| {
+        c["config"]["User"] = serde_json::json!("nonroot");
+    });
+    testkit::image::Layout::with_layer(&before, &plain, |_| {});
+    for args in [
+        &["audit", "--require-non-root"][..],
+        &["inspect"][..],
+        &["diff", before.to_str().unwrap()][..],
+    ] {
+        let a = support::distroless(&tmp.path().join("cache"))
+            .args(args)
+            .arg(&layout)
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            err.contains("layer sha256:") && err.contains("tar entry 2") && err.contains("STAR"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
