@@ -93,6 +93,28 @@ pub struct Client {
     pub counters: Counters,
 }
 
+/// Redirects are followed (registries send blob downloads to storage services) only while
+/// they keep their scheme: the HTTP client strips `Authorization` when the host or port
+/// changes, never when `https` turns into `http` on the same host and port, which would send
+/// credentials in clear. A change the other way is refused too, so credentials reach only the
+/// scheme, host and port they were given for.
+fn redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().last().map(|u| u.scheme().to_string());
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if from.as_deref() != Some(attempt.url().scheme()) {
+            let to = attempt.url().scheme().to_string();
+            attempt.error(format!(
+                "a redirect from {} to {to} (refused: a redirect never changes the scheme)",
+                from.unwrap_or_default()
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 /// An attempt's failure worth another try: why, and how long the registry asked us to wait.
 struct Failure(String, Option<Duration>);
 
@@ -104,7 +126,7 @@ impl Client {
             // The blocking client applies this to every read: an idle timeout, not a cap on a
             // long transfer.
             .timeout(options.idle_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirects())
             .user_agent(concat!("distroless/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &options.ca_file {
             let pem = fs_err::read(path)?;

@@ -306,3 +306,54 @@ fn credentials_never_follow_an_upload_location_to_another_server() {
         "credentials were sent elsewhere"
     );
 }
+
+#[test]
+fn credentials_never_follow_a_redirect_from_https_to_http() {
+    if !testkit::have("python3") || !testkit::have("openssl") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    testkit::tokens::tls_files(tmp.path());
+    let log = tmp.path().join("clear.log");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/downgrading_registry.py"
+    );
+    let mut server = std::process::Command::new("python3")
+        .arg(script)
+        .arg(tmp.path().join("tls.crt"))
+        .arg(tmp.path().join("tls.key"))
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut port,
+    )
+    .unwrap();
+    let r = Reference::parse(&format!("127.0.0.1:{}/team/app:1.0", port.trim())).unwrap();
+    let client = Client::new(Options {
+        ca_file: Some(tmp.path().join("ca.crt")),
+        attempts: 1,
+        ..Options::default()
+    })
+    .unwrap()
+    .with_credential(&r.registry, Credential::given("alice", "s3cret-pass"));
+    let url = client.url(&r, "blobs/sha256:0000");
+    let result = client.send(&r, &[], || Ok(client.http().get(&url)));
+    let _ = server.kill();
+    let _ = server.wait();
+    let clear = fs_err::read_to_string(&log).unwrap_or_default();
+    assert!(
+        !clear.to_lowercase().contains("authorization"),
+        "credentials went out in clear: {clear}"
+    );
+    let e = result
+        .err()
+        .expect("a downgrading redirect must fail")
+        .to_string();
+    assert!(e.contains("never changes the scheme"), "{e}");
+    assert!(!e.contains("s3cret"), "{e}");
+}
