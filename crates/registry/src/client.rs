@@ -115,6 +115,25 @@ fn redirects() -> reqwest::redirect::Policy {
     })
 }
 
+thread_local! {
+    /// The failed attempts of the operation this thread is in, while `again_on_network` runs
+    /// one: `--attempts N` then means N failed requests in all, however the retries nest, and
+    /// the count an error gives is the real one.
+    static FAILED: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// `message` with the real number of attempts at its end (replacing an inner count).
+fn with_count(message: &str, failed: u32) -> String {
+    let bare = match message.rfind(" (after ") {
+        Some(i) if message.ends_with(" attempts)") || message.ends_with(" attempt)") => {
+            &message[..i]
+        }
+        _ => message,
+    };
+    let s = if failed == 1 { "" } else { "s" };
+    format!("{bare} (after {failed} attempt{s})")
+}
+
 /// An attempt's failure worth another try: why, and how long the registry asked us to wait.
 struct Failure(String, Option<Duration>);
 
@@ -274,22 +293,41 @@ impl Client {
         })
     }
 
-    /// Runs `op` up to `attempts` times while it fails with a network error (a body or session
-    /// that broke off after the request itself succeeded, which `send` cannot retry); any
-    /// other outcome is returned at once.
+    /// Runs `op` again while it fails with a network error (a body or session that broke off
+    /// after the request itself succeeded, which `send` cannot retry); any other outcome is
+    /// returned at once. Requests `op` makes draw on the same attempts (see [`FAILED`]): a
+    /// request retried inside an operation that is itself retried never multiplies them.
     pub(crate) fn again_on_network<T>(
         &self,
         r: &Reference,
         mut op: impl FnMut() -> Result<T>,
     ) -> Result<T> {
-        let mut last = None;
-        for _ in 0..self.options.attempts.max(1) {
-            match op() {
-                Err(e @ Error::Network { .. }) => last = Some(e),
-                other => return other,
-            }
+        let mine = FAILED.get().is_none();
+        if mine {
+            FAILED.set(Some(0));
         }
-        Err(last.unwrap_or_else(|| Error::registry(r, "no attempt was made")))
+        let result = loop {
+            let before = FAILED.get().unwrap_or(0);
+            match op() {
+                Err(Error::Network { message, .. }) => {
+                    // A failure `send` did not count (a body that broke off) counts here.
+                    let failed = FAILED.get().unwrap_or(0).max(before + 1);
+                    FAILED.set(Some(failed));
+                    if failed >= self.options.attempts.max(1) {
+                        break Err(Error::Network {
+                            reference: r.to_string(),
+                            message: with_count(&message, failed),
+                        });
+                    }
+                    std::thread::sleep(backoff(failed - 1));
+                }
+                other => break other,
+            }
+        };
+        if mine {
+            FAILED.set(None);
+        }
+        result
     }
 
     fn fetch_token_once(
@@ -421,8 +459,16 @@ impl Client {
         make: &dyn Fn() -> Result<RequestBuilder>,
     ) -> Result<Response> {
         let attempts = attempts.max(1);
-        let mut last = String::new();
+        let mut last = String::from("no attempt left for this request");
+        let mut failed = FAILED.get().unwrap_or(0);
         for attempt in 0..attempts {
+            // Inside an operation, its failures so far count against the same attempts.
+            if FAILED
+                .get()
+                .is_some_and(|f| f >= self.options.attempts.max(1))
+            {
+                break;
+            }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let mut request = make()?
                 .build()
@@ -444,7 +490,15 @@ impl Client {
                 Ok(resp) => return Ok(resp),
                 Err(Failure(m, after)) => {
                     last = m;
-                    if attempt + 1 < attempts {
+                    failed = match FAILED.get() {
+                        Some(f) => f + 1,
+                        None => failed + 1,
+                    };
+                    if FAILED.get().is_some() {
+                        FAILED.set(Some(failed));
+                    }
+                    let more = attempt + 1 < attempts && failed < self.options.attempts.max(1);
+                    if more {
                         std::thread::sleep(after.unwrap_or_else(|| backoff(attempt)));
                     }
                 }
@@ -452,7 +506,7 @@ impl Client {
         }
         Err(Error::Network {
             reference: r.to_string(),
-            message: format!("{last} (after {attempts} attempts)"),
+            message: with_count(&last, failed),
         })
     }
 }

@@ -357,3 +357,34 @@ fn credentials_never_follow_a_redirect_from_https_to_http() {
     assert!(e.contains("never changes the scheme"), "{e}");
     assert!(!e.contains("s3cret"), "{e}");
 }
+
+#[test]
+fn attempts_are_counted_once_however_retries_nest() {
+    // A registry that accepts connections and never answers: every attempt is one connection.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in listener.incoming() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(c);
+        }
+    });
+    let r = Reference::parse(&format!("127.0.0.1:{port}/team/app:1.0")).unwrap();
+    let client = Client::new(Options {
+        attempts: 2,
+        idle_timeout: std::time::Duration::from_millis(500),
+        ..Options::default()
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = LayoutWriter::new(&tmp.path().join("out")).unwrap();
+    let e = registry::pull::pull(&client, &r, &layout, None)
+        .map(|_| ())
+        .expect_err("a silent registry fails a pull")
+        .to_string();
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "{e}");
+    assert!(e.contains("(after 2 attempts)"), "{e}");
+}
