@@ -335,7 +335,21 @@ impl ForeignImage {
         } else {
             vec![top.clone()]
         };
-        descs.iter().map(|d| self.oci_manifest(d)).collect()
+        if descs.len() > MAX_MANIFESTS {
+            return Err(self.error(format!(
+                "an image index lists more than {MAX_MANIFESTS} manifests"
+            )));
+        }
+        let manifests: Vec<ForeignManifest> = descs
+            .iter()
+            .map(|d| self.oci_manifest(d))
+            .collect::<Result<_>>()?;
+        let mut seen = std::collections::HashSet::new();
+        let digests = manifests.iter().filter_map(|m| m.manifest_blob.as_ref());
+        if let Some(twice) = digests.map(|b| &b.digest).find(|d| !seen.insert(*d)) {
+            return Err(self.error(format!("an image index lists {twice} twice")));
+        }
+        Ok(manifests)
     }
 
     fn oci_manifest(&self, d: &Value) -> Result<ForeignManifest> {

@@ -216,7 +216,14 @@ pub fn pull(
         });
     }
     let mut manifests = Vec::new();
-    let picked = store_index(client, r, layout, &bytes, platform, 0, &mut manifests)?;
+    let mut walk = IndexWalk {
+        client,
+        r,
+        layout,
+        platform,
+        fetched: std::collections::HashSet::from([digest.clone()]),
+    };
+    let picked = walk.store_index(&bytes, 0, &mut manifests)?;
     if let (Some(_), Some(m)) = (platform, picked) {
         return Ok(Pulled {
             digest: m.digest.clone(),
@@ -237,36 +244,110 @@ pub fn pull(
     })
 }
 
-/// Stores what an index names (indexes inside it too, two levels at most): every platform, or
-/// the first manifest `platform` matches, which is returned.
-fn store_index(
-    client: &Client,
-    r: &Reference,
-    layout: &LayoutWriter,
-    bytes: &[u8],
-    platform: Option<&PlatformFilter>,
-    depth: usize,
-    out: &mut Vec<PulledManifest>,
-) -> Result<Option<PulledManifest>> {
-    if depth > 2 {
-        return Err(Error::registry(r, "image indexes nest more than two deep"));
-    }
-    let index: Value =
-        serde_json::from_slice(bytes).map_err(|_| Error::registry(r, "bad index"))?;
-    let entries = index["manifests"]
-        .as_array()
-        .ok_or_else(|| Error::registry(r, "the index lists no manifests"))?;
-    if entries.len() > 64 {
-        return Err(Error::registry(r, "the index lists more than 64 manifests"));
-    }
-    for e in entries {
-        let d = e["digest"]
-            .as_str()
-            .ok_or_else(|| Error::registry(r, "an index entry has no digest"))?;
-        let is_index = matches!(e["mediaType"].as_str(), Some(OCI_INDEX | DOCKER_LIST));
-        if !is_index && platform.is_some_and(|p| !p.matches(&e["platform"])) {
-            continue;
+/// The most manifests and indexes one pull fetches, at every level together.
+const MAX_FETCHED: usize = oci::read::MAX_MANIFESTS;
+
+/// A walk through an index and the indexes it names: every digest fetched once, at most
+/// [`MAX_FETCHED`] in all (an index listing one manifest 64 times, three deep, had made one
+/// pull send 266,305 requests).
+struct IndexWalk<'a> {
+    client: &'a Client,
+    r: &'a Reference,
+    layout: &'a LayoutWriter,
+    platform: Option<&'a PlatformFilter>,
+    fetched: std::collections::HashSet<Digest>,
+}
+
+impl IndexWalk<'_> {
+    /// Stores what an index names (indexes inside it too, two levels at most, and only to
+    /// pick one platform: a layout of every platform holds one index of manifests, the form
+    /// our readers and others read): every platform, or the first manifest the platform
+    /// matches, which is returned.
+    fn store_index(
+        &mut self,
+        bytes: &[u8],
+        depth: usize,
+        out: &mut Vec<PulledManifest>,
+    ) -> Result<Option<PulledManifest>> {
+        let r = self.r;
+        if depth > 2 {
+            return Err(Error::registry(r, "image indexes nest more than two deep"));
         }
+        let index: Value =
+            serde_json::from_slice(bytes).map_err(|_| Error::registry(r, "bad index"))?;
+        let entries = index["manifests"]
+            .as_array()
+            .ok_or_else(|| Error::registry(r, "the index lists no manifests"))?;
+        let mut listed = std::collections::HashSet::new();
+        for e in entries {
+            let d = e["digest"]
+                .as_str()
+                .ok_or_else(|| Error::registry(r, "an index entry has no digest"))?;
+            let digest: Digest = d.parse().map_err(|_| {
+                Error::registry(
+                    r,
+                    format!(
+                        "an index entry's digest {} is not a digest",
+                        oci::digest::shown(d)
+                    ),
+                )
+            })?;
+            if !listed.insert(digest.clone()) {
+                return Err(Error::registry(
+                    r,
+                    format!("the index lists {digest} twice"),
+                ));
+            }
+            let is_index = matches!(e["mediaType"].as_str(), Some(OCI_INDEX | DOCKER_LIST));
+            if !is_index && self.platform.is_some_and(|p| !p.matches(&e["platform"])) {
+                continue;
+            }
+            if is_index && self.platform.is_none() {
+                return Err(Error::registry(
+                    r,
+                    "the index names other indexes; pull one platform (--platform) instead",
+                ));
+            }
+            if !self.fetched.insert(digest.clone()) {
+                // Named again further down: fetched and stored once already.
+                continue;
+            }
+            if self.fetched.len() > MAX_FETCHED + 1 {
+                return Err(Error::registry(
+                    r,
+                    format!("the image names more than {MAX_FETCHED} manifests and indexes"),
+                ));
+            }
+            if let Some(found) = self.store_entry(e, d, depth, out)? {
+                return Ok(Some(found));
+            }
+        }
+        if let Some(p) = self.platform.filter(|_| depth == 0) {
+            return Err(Error::registry(
+                r,
+                format!(
+                    "no manifest for platform {}/{}{}",
+                    p.os,
+                    p.architecture,
+                    p.variant
+                        .as_ref()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Fetches and stores one entry of an index; the manifest when it is the platform's.
+    fn store_entry(
+        &mut self,
+        e: &Value,
+        d: &str,
+        depth: usize,
+        out: &mut Vec<PulledManifest>,
+    ) -> Result<Option<PulledManifest>> {
+        let (client, r, layout) = (self.client, self.r, self.layout);
         let (entry_bytes, entry_media, _) = manifest(client, r, d)?;
         // The index's descriptor must describe what came: a layout written from it is read
         // by tools that trust those fields.
@@ -278,12 +359,18 @@ fn store_index(
             ));
         }
         if entry_media == OCI_INDEX || entry_media == DOCKER_LIST {
-            let found = store_index(client, r, layout, &entry_bytes, platform, depth + 1, out)?;
-            if platform.is_some() && found.is_some() {
+            if self.platform.is_none() {
+                return Err(Error::registry(
+                    r,
+                    "the index names other indexes; pull one platform (--platform) instead",
+                ));
+            }
+            let found = self.store_index(&entry_bytes, depth + 1, out)?;
+            if found.is_some() {
                 return Ok(found);
             }
             layout.raw_blob(entry_media.as_str().into(), &entry_bytes)?;
-            continue;
+            return Ok(None);
         }
         let m = store_manifest(
             client,
@@ -293,26 +380,12 @@ fn store_index(
             &entry_media,
             e.get("platform").cloned(),
         )?;
-        if platform.is_some() {
+        if self.platform.is_some() {
             return Ok(Some(m));
         }
         out.push(m);
+        Ok(None)
     }
-    if let Some(p) = platform.filter(|_| depth == 0) {
-        return Err(Error::registry(
-            r,
-            format!(
-                "no manifest for platform {}/{}{}",
-                p.os,
-                p.architecture,
-                p.variant
-                    .as_ref()
-                    .map(|v| format!("/{v}"))
-                    .unwrap_or_default()
-            ),
-        ));
-    }
-    Ok(None)
 }
 
 /// Fetches a manifest's config and layers, then stores the manifest itself.

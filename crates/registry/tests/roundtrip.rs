@@ -388,3 +388,114 @@ fn attempts_are_counted_once_however_retries_nest() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "{e}");
     assert!(e.contains("(after 2 attempts)"), "{e}");
 }
+
+/// Puts an index listing `entries` (digest, size, media type) into `r`'s repository, made
+/// distinct by `n`; its digest and size.
+fn put_index(
+    c: &Client,
+    r: &Reference,
+    entries: &[(String, u64, &str)],
+    n: usize,
+) -> (String, u64) {
+    let list: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(d, size, media)| {
+            serde_json::json!({"mediaType": media, "digest": d, "size": size,
+                "platform": {"os": "linux", "architecture": "amd64"}})
+        })
+        .collect();
+    let media = "application/vnd.oci.image.index.v1+json";
+    let body = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": media, "manifests": list,
+        "annotations": {"n": n.to_string()}
+    }))
+    .unwrap();
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+    );
+    let url = c.url(r, &format!("manifests/{digest}"));
+    let resp = c
+        .http()
+        .put(&url)
+        .header("content-type", media)
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    (digest, body.len() as u64)
+}
+
+#[test]
+fn an_index_fanning_out_is_fetched_once_per_digest_and_capped() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let (tmp, src, image, r) = fixture(&reg, "team/app:1.0");
+    let c = client();
+    push(
+        &c,
+        &Seen::default(),
+        &image,
+        std::slice::from_ref(&r),
+        false,
+    )
+    .unwrap();
+    let hex = src.manifest.trim_start_matches("sha256:");
+    let size = fs_err::metadata(src.root.join("blobs/sha256").join(hex))
+        .unwrap()
+        .len();
+    let m = (
+        src.manifest.clone(),
+        size,
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    let index = "application/vnd.oci.image.index.v1+json";
+    let at = |digest: &str| Reference::parse(&format!("{}/team/app@{digest}", reg.addr)).unwrap();
+    let pull_of = |digest: &str, platform: Option<&str>| {
+        let c = client();
+        let out = tmp
+            .path()
+            .join(format!("pulled-{}-{}", &digest[7..19], platform.is_some()));
+        let layout = LayoutWriter::new(&out).unwrap();
+        let filter = platform.map(|p| registry::pull::PlatformFilter::parse(p).unwrap());
+        let result = registry::pull::pull(&c, &at(digest), &layout, filter.as_ref());
+        let requests = c
+            .counters
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (
+            result
+                .map(|p| p.digest.to_string())
+                .map_err(|e| e.to_string()),
+            requests,
+        )
+    };
+    // One manifest listed twice: refused, as the layout reader refuses it.
+    let (twice, _) = put_index(&c, &r, &[m.clone(), m.clone()], 0);
+    assert!(pull_of(&twice, None).0.unwrap_err().contains("twice"));
+    // 64 indexes of 64 indexes of the manifest: 4,096 paths to one manifest.
+    let level1: Vec<_> = (0..64)
+        .map(|n| put_index(&c, &r, std::slice::from_ref(&m), n))
+        .collect();
+    let as_entries = |level: &[(String, u64)]| -> Vec<(String, u64, &str)> {
+        level.iter().map(|(d, s)| (d.clone(), *s, index)).collect()
+    };
+    let level2: Vec<_> = (0..64)
+        .map(|n| put_index(&c, &r, &as_entries(&level1), n))
+        .collect();
+    let (top, _) = put_index(&c, &r, &as_entries(&level2), 0);
+    let started = std::time::Instant::now();
+    // Every platform: nested indexes would make a layout no reader takes.
+    let (result, requests) = pull_of(&top, None);
+    assert!(result.unwrap_err().contains("names other indexes"));
+    assert!(requests < 10, "{requests} requests");
+    // A platform no manifest has: the walk stops at the cap.
+    let (result, requests) = pull_of(&top, Some("linux/arm64"));
+    assert!(result.unwrap_err().contains("more than 64"));
+    assert!(requests < 80, "{requests} requests");
+    // A platform the manifest has: nesting followed, each digest once.
+    let (result, _) = pull_of(&top, Some("linux/amd64"));
+    assert_eq!(result.unwrap(), src.manifest);
+    assert!(started.elapsed().as_secs() < 20);
+}
