@@ -114,6 +114,15 @@ impl<'a> Archive<'a> {
                         .warn(&format!("{url}: not found; building without {suite}"));
                     return Ok(None);
                 }
+                // A mirror that is down, while the cache holds what it sent last time: the
+                // error says so (the binary then suggests `--offline`).
+                Err(Error::Silent { host, reason, .. }) => {
+                    return Err(Error::Silent {
+                        host,
+                        reason,
+                        cached: cached.is_file(),
+                    });
+                }
                 Err(e) => return Err(e),
             }
         };

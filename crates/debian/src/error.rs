@@ -52,6 +52,14 @@ pub enum Error {
     /// The host's apt configuration names no Debian mirror.
     #[error("no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d")]
     NoMirror,
+    /// A host that never sent a byte this run, given up on after idle timeouts in a row.
+    /// `cached`: the cache holds what an earlier run fetched from it (`--offline` may build).
+    #[error("{host}: the mirror sent nothing ({reason}); it is down or stalled")]
+    Silent {
+        host: String,
+        reason: String,
+        cached: bool,
+    },
     /// Something an offline run needed is not in the cache.
     #[error("offline: {0}")]
     Offline(String),

@@ -48,11 +48,25 @@ impl Default for Timeouts {
     }
 }
 
+/// Idle timeouts in a row, with not one byte from the host this run, after which a host is
+/// given up: a dead or stalled mirror fails a build in about two idle timeouts, not in six
+/// attempts of one (191 s by default).
+const SILENT_TIMEOUTS: u32 = 2;
+
 /// Fetches URLs over HTTP(S) or from `file://` paths.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::blocking::Client,
     timeouts: Timeouts,
+    /// What each host has done this run (shared by clones: parallel downloads learn together).
+    hosts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Heard>>>,
+}
+
+/// Whether a host has sent anything this run, and how many idle timeouts in a row it caused.
+#[derive(Debug, Default, Clone, Copy)]
+struct Heard {
+    answered: bool,
+    silent_in_a_row: u32,
 }
 
 /// Why one attempt failed, and whether another may succeed.
@@ -60,6 +74,8 @@ enum Attempt {
     /// Worth another try (5xx, 408, 429, connection errors, broken or short bodies); the
     /// server may ask for a delay (`Retry-After`).
     Retry(String, Option<Duration>),
+    /// An idle timeout before the host sent a single byte of this answer.
+    Silent(String),
     Fatal(Error),
 }
 
@@ -82,7 +98,11 @@ impl Fetcher {
                 url: String::new(),
                 message: format!("cannot create HTTP client: {e}"),
             })?;
-        Ok(Fetcher { client, timeouts })
+        Ok(Fetcher {
+            client,
+            timeouts,
+            hosts: std::sync::Arc::default(),
+        })
     }
 
     /// Opens a URL as a stream, one attempt (callers retry the whole transfer). A missing
@@ -105,11 +125,14 @@ impl Fetcher {
                 Err(e) => Err(Attempt::Fatal(Error::IoPlain(e))),
             };
         }
-        let resp = self
-            .client
-            .get(url.clone())
-            .send()
-            .map_err(|e| Attempt::Retry(error_chain(&e), None))?;
+        let resp = self.client.get(url.clone()).send().map_err(|e| {
+            if e.is_timeout() {
+                Attempt::Silent(error_chain(&e))
+            } else {
+                Attempt::Retry(error_chain(&e), None)
+            }
+        })?;
+        self.heard(url, true);
         let status = resp.status();
         if status.is_success() {
             return Ok(Box::new(resp));
@@ -152,6 +175,7 @@ impl Fetcher {
             self.timeouts.attempts.max(1)
         };
         for attempt in 0..attempts {
+            self.still_worth_asking(url)?;
             let outcome = self.open_once(url).and_then(&mut read);
             match outcome {
                 Ok(v) => return Ok(v),
@@ -162,6 +186,14 @@ impl Fetcher {
                         std::thread::sleep(after.unwrap_or_else(|| backoff(attempt)));
                     }
                 }
+                Err(Attempt::Silent(m)) => {
+                    self.heard(url, false);
+                    last = m;
+                    if attempt + 1 < attempts {
+                        self.still_worth_asking(url)?;
+                        std::thread::sleep(backoff(attempt));
+                    }
+                }
             }
         }
         Err(Error::Http {
@@ -170,12 +202,53 @@ impl Fetcher {
         })
     }
 
+    /// Notes what a host did: answered (headers or a body byte), or timed out without a byte.
+    fn heard(&self, url: &Url, answered: bool) {
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let h = hosts.entry(host_of(url)).or_default();
+        if answered {
+            *h = Heard {
+                answered: true,
+                silent_in_a_row: 0,
+            };
+        } else {
+            h.silent_in_a_row += 1;
+        }
+    }
+
+    /// Fails at once for a host that sent nothing this run and timed out twice in a row.
+    fn still_worth_asking(&self, url: &Url) -> Result<()> {
+        let host = host_of(url);
+        let hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match hosts.get(&host) {
+            Some(h) if !h.answered && h.silent_in_a_row >= SILENT_TIMEOUTS => Err(Error::Silent {
+                host,
+                reason: format!(
+                    "{} idle timeouts of {} s in a row",
+                    h.silent_in_a_row,
+                    self.timeouts.idle.as_secs_f32()
+                ),
+                cached: false,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Reads a whole (small) resource into memory, capped at `limit` bytes.
     pub fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>> {
         self.with_retries(url, |stream| {
             let mut out = Vec::new();
             let read = stream.take(limit + 1).read_to_end(&mut out);
             if let Err(e) = read {
+                if out.is_empty() && e.kind() == std::io::ErrorKind::TimedOut {
+                    return Err(Attempt::Silent(error_chain(&e)));
+                }
                 return Err(Attempt::Retry(
                     format!("body broken after {} bytes: {}", out.len(), error_chain(&e)),
                     None,
@@ -189,6 +262,15 @@ impl Fetcher {
             }
             Ok(out)
         })
+    }
+}
+
+/// `host:port` of a URL (without any user information: it is shown in errors).
+fn host_of(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
     }
 }
 
@@ -378,6 +460,9 @@ impl Cache {
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(n) => n,
+                Err(e) if total == 0 && e.kind() == std::io::ErrorKind::TimedOut => {
+                    return Err(Attempt::Silent(error_chain(&e)));
+                }
                 Err(e) => {
                     return Err(Attempt::Retry(
                         format!(

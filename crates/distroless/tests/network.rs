@@ -74,12 +74,57 @@ fn a_stalled_mirror_fails_within_the_idle_timeout() {
     let took = started.elapsed();
     let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
+    // A host that never sent a byte is given up after two idle timeouts, not six attempts;
+    // the error names it.
+    let host = server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
     assert!(
-        err.contains("InRelease") && err.contains("after 6 attempts"),
+        err.contains(host) && err.contains("sent nothing") && err.contains("2 idle timeouts"),
         "{err}"
     );
-    assert!(took < Duration::from_secs(25), "gave up after {took:?}");
+    assert!(
+        !err.contains("--offline"),
+        "nothing cached, nothing to suggest: {err}"
+    );
+    assert!(took < Duration::from_secs(10), "gave up after {took:?}");
     assert!(!tmp.path().join("o").exists());
+}
+
+#[test]
+fn a_mirror_gone_silent_after_a_build_fails_fast_and_points_at_offline() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let server =
+        FaultyServer::with_schedule(repo.root(), Schedule::PathsContaining("never"), vec![]);
+    let cache = tmp.path().join("c");
+    build(&server.url, &cache, &tmp.path().join("o1"), &[]).success();
+    // The mirror now accepts connections and never answers.
+    server.reschedule(
+        Schedule::Random {
+            percent: 100,
+            seed: 1,
+        },
+        vec![Fault::Stall(Duration::from_mins(1))],
+    );
+    let started = Instant::now();
+    let a = build(
+        &server.url,
+        &cache,
+        &tmp.path().join("o2"),
+        &["--http-timeout", "2"],
+    )
+    .failure();
+    let took = started.elapsed();
+    let err = String::from_utf8(a.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("sent nothing") && err.contains("--offline"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(15), "gave up after {took:?}");
+    build(&server.url, &cache, &tmp.path().join("o3"), &["--offline"]).success();
 }
 
 /// Starts a build whose package downloads stall, and waits until its staging directory exists.

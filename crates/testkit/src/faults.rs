@@ -58,6 +58,7 @@ pub struct FaultyServer {
     stop: Arc<AtomicBool>,
     port: u16,
     handle: Option<JoinHandle<()>>,
+    picker: Arc<Mutex<Picker>>,
 }
 
 impl FaultyServer {
@@ -74,13 +75,14 @@ impl FaultyServer {
         let stop = Arc::new(AtomicBool::new(false));
         let root = root.to_path_buf();
         let (s, st) = (Arc::clone(&stats), Arc::clone(&stop));
-        let picker = Arc::new(Mutex::new(Picker {
+        let shared = Arc::new(Mutex::new(Picker {
             schedule,
             faults,
             rng: 0,
             turn: 0,
             seen: HashMap::new(),
         }));
+        let picker = Arc::clone(&shared);
         let handle = std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
@@ -97,7 +99,15 @@ impl FaultyServer {
             stop,
             port,
             handle: Some(handle),
+            picker: shared,
         }
+    }
+
+    /// Changes which requests fail from now on (a mirror that goes down between two runs).
+    pub fn reschedule(&self, schedule: Schedule, faults: Vec<Fault>) {
+        let mut p = self.picker.lock().unwrap();
+        p.schedule = schedule;
+        p.faults = faults;
     }
 }
 

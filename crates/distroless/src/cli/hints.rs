@@ -14,6 +14,9 @@ pub(crate) fn hint(e: &anyhow::Error) -> Option<&'static str> {
                 Some("use --allow-expired-release for snapshot mirrors")
             }
             debian::Error::Offline(_) => Some("run once without --offline"),
+            debian::Error::Silent { cached: true, .. } => {
+                Some("the cache holds this mirror's last answers: --offline builds from them")
+            }
             debian::Error::NoMirror => {
                 Some("pass a mirror with --mirror URL or DISTROLESS_MIRROR=URL")
             }
