@@ -89,6 +89,40 @@ pub fn redact_userinfo(text: &str) -> String {
         rest = &tail[authority_end..];
     }
     out.push_str(rest);
+    redact_bare_userinfo(&out)
+}
+
+/// `user:password@host/…` without a scheme (an image reference written as registries never
+/// accept it, but people type it): the password replaced. A digest (`…@sha256:…`) and a
+/// registry's port (`host:5000/repo@sha256:…`: a `/` before the `@`) are left alone.
+fn redact_bare_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    for (at, _) in text.match_indices('@') {
+        if at < start {
+            continue;
+        }
+        let word_start = text[..at]
+            .rfind(|c: char| c.is_whitespace() || "\"'`()[]{},;=<>".contains(c))
+            .map_or(0, |i| i + 1)
+            .max(start);
+        let user = &text[word_start..at];
+        let after = &text[at + 1..];
+        let digest = after.starts_with("sha256:") || after.starts_with("sha512:");
+        let Some(colon) = user.find(':') else {
+            continue;
+        };
+        if digest || user.contains('/') || user.contains("://") || user[colon + 1..].is_empty() {
+            continue;
+        }
+        if user[colon + 1..] == *"<redacted>" {
+            continue;
+        }
+        out.push_str(&text[start..word_start + colon + 1]);
+        out.push_str("<redacted>");
+        start = at;
+    }
+    out.push_str(&text[start..]);
     out
 }
 
@@ -266,6 +300,22 @@ mod tests {
         );
         assert_eq!(redact_userinfo("file:///srv/m"), "file:///srv/m");
         assert_eq!(redact_userinfo("no url"), "no url");
+        assert_eq!(
+            redact_userinfo("error: alice:s3cret@127.0.0.1:5000/team/app:1: no such file"),
+            "error: alice:<redacted>@127.0.0.1:5000/team/app:1: no such file"
+        );
+        assert_eq!(
+            redact_userinfo("image \"bob:pw@reg/x\" and http://u:p@h/y"),
+            "image \"bob:<redacted>@reg/x\" and http://u:<redacted>@h/y"
+        );
+        for kept in [
+            "127.0.0.1:5000/team/app@sha256:abcd",
+            "app:1.0@sha256:abcd",
+            "user@example",
+            "a:@b",
+        ] {
+            assert_eq!(redact_userinfo(kept), kept);
+        }
     }
 
     #[test]

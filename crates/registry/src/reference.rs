@@ -89,17 +89,20 @@ fn host_ok(h: &str) -> bool {
     port_ok && name_ok
 }
 
+/// Whether `text` starts like `user:password@host/…`: a reference that must never be echoed.
+pub fn carries_userinfo(text: &str) -> bool {
+    text.split('/')
+        .next()
+        .is_some_and(|host| host.contains('@'))
+}
+
 impl Reference {
     /// Parses `HOST[:PORT]/REPOSITORY[:TAG][@sha256:…]`.
     pub fn parse(text: &str) -> Result<Self> {
         if text.len() > 512 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(bad(text, "too long, or holds spaces or control characters"));
         }
-        if text
-            .split('/')
-            .next()
-            .is_some_and(|host| host.contains('@'))
-        {
+        if carries_userinfo(text) {
             // Never echoed: it may hold a password.
             return Err(Error::Reference {
                 text: "(not shown)".into(),

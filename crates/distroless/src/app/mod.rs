@@ -83,6 +83,14 @@ impl AppSpec {
     /// The base image of the recipe.
     pub fn base(&self, catalog: &Catalog) -> anyhow::Result<Base> {
         let from = self.recipe.from.as_deref().unwrap_or("static");
+        if registry::reference::carries_userinfo(from) {
+            // Never echoed: it may hold a password.
+            return Err(self.error(
+                None,
+                "from",
+                "user:password@ in an image reference is not supported (not shown); use `distroless login`",
+            ));
+        }
         if DiskImage::is_named_by(from, &self.dir, catalog) {
             let disk = DiskImage::parse(from, &self.dir);
             // An image on disk is a file the recipe reads: it must be inside the build context.

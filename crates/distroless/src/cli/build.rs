@@ -444,8 +444,7 @@ fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> 
 fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, summary)?;
-        writeln!(out)?;
+        super::print_json(&mut out, summary)?;
         return Ok(());
     }
     if args.source.quiet {
@@ -540,8 +539,7 @@ fn print_plans(plans: &[(Plan, Vec<String>)], json: bool, explain: bool) -> anyh
                 Ok(v)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        serde_json::to_writer_pretty(&mut out, &plans)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &plans)?;
         return Ok(());
     }
     for (p, lines) in plans {

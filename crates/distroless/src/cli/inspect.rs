@@ -45,11 +45,10 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.json {
-        serde_json::to_writer_pretty(
+        super::print_json(
             &mut out,
             &serde_json::json!({"image": args.image, "platforms": reports}),
         )?;
-        writeln!(out)?;
         return Ok(());
     }
     for r in &reports {
@@ -231,8 +230,7 @@ pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
     let d = inspect::diff::diff(&a, &b)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &d)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &d)?;
     } else {
         print_diff(&mut out, &d)?;
     }
@@ -317,19 +315,17 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match args.format {
         ReportFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut out, &audit::sarif(&args.image, &findings))?;
-            writeln!(out)?;
+            super::print_json(&mut out, &audit::sarif(&args.image, &findings))?;
         }
         ReportFormat::Json => {
             let list: Vec<_> = findings
                 .iter()
                 .map(|(p, f)| serde_json::json!({"platform": p, "finding": f}))
                 .collect();
-            serde_json::to_writer_pretty(
+            super::print_json(
                 &mut out,
                 &serde_json::json!({"image": args.image, "passed": !failed, "findings": list}),
             )?;
-            writeln!(out)?;
         }
         ReportFormat::Human => {
             for (p, f) in &findings {

@@ -38,8 +38,7 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &items)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &items)?;
         return Ok(());
     }
     writeln!(

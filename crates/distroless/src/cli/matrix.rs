@@ -567,8 +567,7 @@ fn print_changes(
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = serde_json::json!({"changes": changes, "skipped": skipped});
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &doc)?;
         return Ok(());
     }
     for c in &changes {
@@ -621,11 +620,10 @@ fn print_jobs(
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(
+        super::print_json(
             &mut out,
             &serde_json::json!({"images": items, "skipped": skipped}),
         )?;
-        writeln!(out)?;
         return Ok(());
     }
     let shown: Vec<String> = arches.iter().map(ToString::to_string).collect();
@@ -667,8 +665,7 @@ fn print_rows(
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, report)?;
-        writeln!(out)?;
+        super::print_json(&mut out, report)?;
         return Ok(());
     }
     if args.source.quiet {

@@ -16,3 +16,14 @@ pub(crate) mod progress;
 pub(crate) mod registry;
 pub(crate) mod signing;
 pub(crate) mod source;
+
+/// Writes a JSON document and a newline, with the password of any URL or image reference in
+/// it redacted: the one way the binary prints JSON, so no secret reaches `--json` output.
+pub(crate) fn print_json(
+    out: &mut impl std::io::Write,
+    value: &impl serde::Serialize,
+) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    writeln!(out, "{}", debian::sources::redact_userinfo(&text))?;
+    Ok(())
+}

@@ -50,8 +50,7 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
             "packages": packages,
             "explain": needs.explain,
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &doc)?;
         return Ok(());
     }
     for s in &needs.static_programs {

@@ -38,6 +38,7 @@ impl Reporter for BarReporter {
         self.bar.finish_and_clear();
     }
     fn warn(&self, message: &str) {
+        let message = debian::sources::redact_userinfo(message);
         self.bar.suspend(|| eprintln!("warning: {message}"));
     }
 }

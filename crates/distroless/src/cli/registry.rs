@@ -207,8 +207,7 @@ pub(crate) fn print_pushed(
             "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
             "requests": c.requests.load(Ordering::Relaxed),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &doc)?;
         return Ok(());
     }
     for p in pushed {
@@ -249,8 +248,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
             "format": destination.format(),
             "bytes_received": client.counters.bytes_received.load(Ordering::Relaxed),
         });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &doc)?;
     } else {
         let shown = if r.digest.is_some() {
             r.to_string()

@@ -308,8 +308,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = serde_json::json!({"image": repository, "digest": targets[0].digest, "verified": verified});
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
+        super::print_json(&mut out, &doc)?;
         return Ok(());
     }
     writeln!(out, "verified {repository}@{}", targets[0].digest)?;
