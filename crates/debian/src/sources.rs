@@ -118,7 +118,7 @@ fn redact_bare_userinfo(text: &str) -> String {
         if user[colon + 1..] == *"<redacted>" {
             continue;
         }
-        out.push_str(&text[start..word_start + colon + 1]);
+        out.push_str(&text[start..=(word_start + colon)]);
         out.push_str("<redacted>");
         start = at;
     }
