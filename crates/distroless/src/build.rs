@@ -493,10 +493,15 @@ fn audit_staged(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let findings: Vec<_> = crate::inspect::audit::audit_image(&image, policy, now)?
-        .into_iter()
-        .filter(|(_, f)| f.level == crate::inspect::audit::Level::Error)
-        .collect();
+    let findings: Vec<_> = crate::inspect::audit::audit_image(
+        &image,
+        policy,
+        now,
+        crate::inspect::fs::Expansion::default(),
+    )?
+    .into_iter()
+    .filter(|(_, f)| f.level == crate::inspect::audit::Level::Error)
+    .collect();
     if findings.is_empty() {
         Ok(())
     } else {

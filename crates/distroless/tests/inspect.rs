@@ -488,3 +488,61 @@ fn layers_runtimes_would_read_otherwise_are_refused_naming_layer_and_entry() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_layer_of_compressed_zeros_is_refused_past_its_expansion_cap() {
+    use std::io::Write as _;
+    // 72 MiB of zeros in one file: a few KB of zstd.
+    let size: u64 = 72 << 20;
+    let header = testkit::rawtar::Block::new(testkit::rawtar::Format::Ustar, b'0', b"zeros", size);
+    let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+    let mut put = |bytes: &[u8]| {
+        sha2::Digest::update(&mut hasher, bytes);
+        enc.write_all(bytes).unwrap();
+    };
+    put(&header.sealed());
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..72 {
+        put(&chunk);
+    }
+    put(&[0; 1024]);
+    let blob = enc.finish().unwrap();
+    assert!(blob.len() < 64 << 10, "{}", blob.len());
+    let diff_id = format!("sha256:{}", hex::encode(sha2::Digest::finalize(hasher)));
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("img");
+    let mut l = testkit::image::Layout::with_layer(&root, b"", |_| {});
+    l.layer = testkit::image::put_blob(&root, &blob);
+    let mut config = serde_json::json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+    l.set_config(&config);
+    let mut m = l.manifest_json();
+    m["layers"][0]["mediaType"] = serde_json::json!("application/vnd.oci.image.layer.v1.tar+zstd");
+    l.set_manifest(&m);
+    let started = std::time::Instant::now();
+    let a = support::distroless(&tmp.path().join("cache"))
+        .arg("inspect")
+        .arg(&root)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("expands past 67108864 bytes") && err.contains("--max-layer-ratio"),
+        "{err}"
+    );
+    assert!(started.elapsed().as_secs() < 10);
+    config["config"] = serde_json::json!({});
+    support::distroless(&tmp.path().join("cache"))
+        .args(["inspect", "--max-layer-ratio", "1000000"])
+        .arg(&root)
+        .assert()
+        .success();
+    let a = support::distroless(&tmp.path().join("cache"))
+        .args(["audit", "--max-layer-bytes", "1000000"])
+        .arg(&root)
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("expands past 1000000 bytes"), "{err}");
+}

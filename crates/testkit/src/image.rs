@@ -28,7 +28,7 @@ pub fn layer_tar(files: &[(&str, &[u8])]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn put_blob(root: &Path, bytes: &[u8]) -> String {
+pub fn put_blob(root: &Path, bytes: &[u8]) -> String {
     let hex = hex::encode(Sha256::digest(bytes));
     let dir = root.join("blobs/sha256");
     fs_err::create_dir_all(&dir).unwrap();

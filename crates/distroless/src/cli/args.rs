@@ -577,6 +577,28 @@ pub(crate) struct PullArgs {
     pub(crate) registry: RegistryArgs,
 }
 
+/// How far a layer may expand when `inspect`, `audit` and `diff` read it.
+#[derive(Debug, Args, Clone, Copy)]
+#[command(next_help_heading = "Layer limits")]
+pub(crate) struct ExpansionArgs {
+    /// A layer may hold this many times its compressed size (at least 64 MiB): a small layer
+    /// of compressed zeros cannot keep the reader busy for hours.
+    #[arg(long, value_name = "RATIO", default_value_t = 1024)]
+    pub(crate) max_layer_ratio: u64,
+    /// A layer may hold at most this many bytes of tar.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 30)]
+    pub(crate) max_layer_bytes: u64,
+}
+
+impl ExpansionArgs {
+    pub(crate) fn limits(self) -> distroless::inspect::fs::Expansion {
+        distroless::inspect::fs::Expansion {
+            ratio: self.max_layer_ratio,
+            max_bytes: self.max_layer_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct InspectArgs {
     /// The image (layout, archive or registry reference).
@@ -593,6 +615,8 @@ pub(crate) struct InspectArgs {
     /// Cache directory (where registry images are pulled).
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) limits: ExpansionArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -634,6 +658,8 @@ pub(crate) struct AuditArgs {
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) limits: ExpansionArgs,
+    #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
 
@@ -649,6 +675,8 @@ pub(crate) struct DiffArgs {
     /// Cache directory (where registry images are pulled).
     #[arg(long, env = "DISTROLESS_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) limits: ExpansionArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

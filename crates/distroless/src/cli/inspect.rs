@@ -17,7 +17,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     let image = open_any(&args.image, &args.registry, &cache)?;
     let mut reports = Vec::new();
     let mut out = std::io::stdout().lock();
-    let all = inspect::read(&image)?;
+    let all = inspect::read(&image, args.limits.limits())?;
     let names: Vec<String> = all.iter().map(|r| r.platform.clone()).collect();
     for r in all {
         // `linux/arm64` picks `linux/arm64/v8`.
@@ -227,7 +227,7 @@ pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
     let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
     let a = open_any(&args.a, &args.registry, &cache)?;
     let b = open_any(&args.b, &args.registry, &cache)?;
-    let d = inspect::diff::diff(&a, &b)?;
+    let d = inspect::diff::diff(&a, &b, args.limits.limits())?;
     let mut out = std::io::stdout().lock();
     if args.json {
         super::print_json(&mut out, &d)?;
@@ -310,7 +310,7 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let findings = audit::audit_image(&image, &policy, now)?;
+    let findings = audit::audit_image(&image, &policy, now, args.limits.limits())?;
     let failed = findings.iter().any(|(_, f)| f.level == Level::Error);
     let mut out = std::io::stdout().lock();
     match args.format {

@@ -465,9 +465,10 @@ pub fn audit_image(
     image: &oci::read::ForeignImage,
     policy: &Policy,
     now: i64,
+    limits: super::fs::Expansion,
 ) -> anyhow::Result<Vec<(String, Finding)>> {
     let mut out = Vec::new();
-    for r in super::read(image)? {
+    for r in super::read(image, limits)? {
         let subject = Subject {
             fs: &r.fs,
             layers: &r.layers,

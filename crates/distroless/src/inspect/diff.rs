@@ -61,7 +61,11 @@ pub struct Diff {
 }
 
 /// Compares two images platform by platform.
-pub fn diff(a: &ForeignImage, b: &ForeignImage) -> anyhow::Result<Diff> {
+pub fn diff(
+    a: &ForeignImage,
+    b: &ForeignImage,
+    limits: super::fs::Expansion,
+) -> anyhow::Result<Diff> {
     let by_platform = |i: &ForeignImage| -> BTreeMap<String, usize> {
         i.manifests
             .iter()
@@ -73,7 +77,12 @@ pub fn diff(a: &ForeignImage, b: &ForeignImage) -> anyhow::Result<Diff> {
     let mut platforms = Vec::new();
     for (platform, &ia) in &pa {
         if let Some(&ib) = pb.get(platform) {
-            platforms.push(compare(platform, a, &a.manifests[ia], b, &b.manifests[ib])?);
+            platforms.push(compare(
+                platform,
+                (a, &a.manifests[ia]),
+                (b, &b.manifests[ib]),
+                limits,
+            )?);
         }
     }
     let only_in_a: Vec<String> = pa
@@ -96,10 +105,9 @@ pub fn diff(a: &ForeignImage, b: &ForeignImage) -> anyhow::Result<Diff> {
 
 fn compare(
     platform: &str,
-    a: &ForeignImage,
-    ma: &ForeignManifest,
-    b: &ForeignImage,
-    mb: &ForeignManifest,
+    (a, ma): (&ForeignImage, &ForeignManifest),
+    (b, mb): (&ForeignImage, &ForeignManifest),
+    limits: super::fs::Expansion,
 ) -> anyhow::Result<PlatformDiff> {
     let mut settings = settings(&ma.config, &mb.config);
     let (xa, xb) = (&ma.manifest["annotations"], &mb.manifest["annotations"]);
@@ -132,8 +140,8 @@ fn compare(
             ..PlatformDiff::default()
         });
     }
-    let (fa, _) = fs::read(a, ma)?;
-    let (fb, _) = fs::read(b, mb)?;
+    let (fa, _) = fs::read(a, ma, limits)?;
+    let (fb, _) = fs::read(b, mb, limits)?;
     let (va, vb) = (packages::versions(&fa), packages::versions(&fb));
     let mut d = PlatformDiff {
         platform: platform.to_string(),

@@ -94,10 +94,63 @@ fn is_small_file(path: &str) -> bool {
         || path.starts_with("etc/ld.so.conf.d/")
 }
 
+/// How far a layer of an image we did not build may expand when read: a small compressed
+/// layer can hold gigabytes of zeros (263 KB of zstd held 8 GiB and kept `inspect` busy for
+/// 70 s). A layer may hold `ratio` times its compressed size (but at least 64 MiB), and never
+/// more than `max_bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct Expansion {
+    pub ratio: u64,
+    pub max_bytes: u64,
+}
+
+impl Default for Expansion {
+    fn default() -> Self {
+        Expansion {
+            ratio: 1024,
+            max_bytes: 16 << 30,
+        }
+    }
+}
+
+impl Expansion {
+    /// The most bytes of tar a layer of `compressed` bytes may hold.
+    pub fn limit(self, compressed: u64) -> u64 {
+        compressed
+            .saturating_mul(self.ratio)
+            .max(64 << 20)
+            .min(self.max_bytes)
+    }
+}
+
+/// A reader that fails once more than `left` bytes came through it.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+    compressed: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "expands past {} bytes ({} compressed; raise --max-layer-ratio or \
+                 --max-layer-bytes to read it)",
+                self.limit, self.compressed
+            )));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads one platform's layers into its merged file system and per-layer facts.
 pub fn read(
     image: &ForeignImage,
     m: &ForeignManifest,
+    limits: Expansion,
 ) -> anyhow::Result<(Filesystem, Vec<LayerFacts>)> {
     let history: Vec<Option<String>> = m.config["history"]
         .as_array()
@@ -116,12 +169,18 @@ pub fn read(
         };
         let what = format!("layer {}", blob.digest);
         let (files, packages, uncompressed) = {
-            let reader = blob.layer_compression()?.tar_stream(&mut counted)?;
+            let limit = limits.limit(blob.size);
+            let reader = Capped {
+                inner: blob.layer_compression()?.tar_stream(&mut counted)?,
+                left: limit,
+                limit,
+                compressed: blob.size,
+            };
             let mut un = Tally::new(reader);
             let (files, packages) =
                 read_layer(&mut un, i, &mut fs).with_context(|| what.clone())?;
             // Drain what the tar reader left (padding), so the digests cover the whole blob.
-            std::io::copy(&mut un, &mut std::io::sink())?;
+            std::io::copy(&mut un, &mut std::io::sink()).with_context(|| what.clone())?;
             // The config's diff_id must name what the layer holds (runtimes check it).
             let uncompressed = un.so_far();
             let diff_id = un.digest();
@@ -379,18 +438,17 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
 /// A PEM private key: `-----BEGIN … PRIVATE KEY-----` on a line of its own.
 fn private_key(bytes: &[u8]) -> bool {
     let marker = b"-----BEGIN ";
-    bytes.windows(marker.len()).enumerate().any(|(i, w)| {
-        w == marker && {
-            let rest = &bytes[i + marker.len()..bytes.len().min(i + marker.len() + 40)];
-            rest.split(|&b| b == b'\n')
-                .next()
-                .is_some_and(|line| line.ends_with(b"PRIVATE KEY-----"))
-        }
+    memchr::memmem::find_iter(bytes, marker).any(|i| {
+        let rest = &bytes[i + marker.len()..bytes.len().min(i + marker.len() + 40)];
+        rest.split(|&b| b == b'\n')
+            .next()
+            .is_some_and(|line| line.ends_with(b"PRIVATE KEY-----"))
     })
 }
 
+/// (memchr's searcher: every byte of every file of an image passes here.)
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Counts the bytes read through it.

@@ -75,12 +75,12 @@ pub struct Read {
 }
 
 /// Reads every platform of an image.
-pub fn read(image: &ForeignImage) -> anyhow::Result<Vec<Read>> {
+pub fn read(image: &ForeignImage, limits: fs::Expansion) -> anyhow::Result<Vec<Read>> {
     image
         .manifests
         .iter()
         .map(|m| {
-            let (fs, layers) = fs::read(image, m)?;
+            let (fs, layers) = fs::read(image, m, limits)?;
             Ok(Read {
                 platform: platform_of(m),
                 fs,
