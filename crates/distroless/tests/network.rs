@@ -210,3 +210,64 @@ fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
     let partials = support::names_starting(".partial-", &tmp.path().join("c"));
     assert!(partials.is_empty(), "{partials:?}");
 }
+
+#[test]
+fn an_interrupted_push_leaves_no_scratch_directory_and_a_killed_one_is_swept() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("tmp");
+    fs_err::create_dir_all(&scratch).unwrap();
+    let server = FaultyServer::with_schedule(
+        repo.root(),
+        Schedule::PathsContaining("pool/"),
+        vec![Fault::Stall(Duration::from_mins(2))],
+    );
+    let cache = tmp.path().join("c");
+    let pushing = |mirror: &str| {
+        let mut cmd = support::trusting_process(
+            &cache,
+            mirror,
+            &[
+                "build",
+                "cc",
+                "-q",
+                "--arch",
+                "amd64",
+                "--http-timeout",
+                "60",
+            ],
+        );
+        cmd.args(["--push", "127.0.0.1:9/team/cc:1", "--attempts", "1"])
+            .env("TMPDIR", &scratch)
+            .stderr(std::process::Stdio::null());
+        cmd
+    };
+    let wait_for_scratch = || {
+        let started = Instant::now();
+        while support::names_starting(".distroless-", &scratch).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no scratch directory"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for sig in ["-INT", "-TERM", "-KILL"] {
+        let mut child = pushing(&server.url).spawn().unwrap();
+        wait_for_scratch();
+        // Its packages are being fetched (and stall): the build is under way.
+        std::thread::sleep(Duration::from_millis(300));
+        signal(&child, sig);
+        assert!(!child.wait().unwrap().success());
+        let left = support::names_starting(".distroless-", &scratch);
+        match sig {
+            "-KILL" => assert_eq!(left.len(), 1, "{left:?}"),
+            _ => assert!(left.is_empty(), "{sig} left {left:?}"),
+        }
+    }
+    // The next run sweeps what the killed one left (its own push then fails: no registry).
+    let status = pushing(&repo.file_url()).status().unwrap();
+    assert!(!status.success());
+    let left = support::names_starting(".distroless-", &scratch);
+    assert!(left.is_empty(), "{left:?}");
+}

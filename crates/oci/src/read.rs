@@ -514,12 +514,9 @@ fn unpack(archive: &Path, name: &str) -> Result<(tempfile::TempDir, crate::stagi
         image: name.to_string(),
         reason,
     };
-    // Private (0700) and removed by the signal handler if the run is interrupted.
-    let dir = tempfile::Builder::new()
-        .prefix(".distroless-unpacked-")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .tempdir()?;
-    let registered = crate::staging::register(dir.path());
+    // Private (0700), removed by the signal handler if the run is interrupted, and swept by
+    // the next run if it is killed.
+    let (dir, registered) = crate::staging::private_scratch()?;
     let file = fs_err::File::open(archive)?;
     let each = |h: &untar::Header, body: &mut dyn std::io::Read| -> Result<()> {
         if !matches!(h.kind, untar::Kind::Dir | untar::Kind::File) {

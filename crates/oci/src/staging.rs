@@ -120,13 +120,30 @@ impl Write for Partial {
     }
 }
 
+/// A scratch directory in the system's temporary directory (a build pushed without `-o`):
+/// marked, registered for removal on a signal, and swept by the next run if this one is
+/// killed, like a staging directory beside an output.
+pub fn scratch() -> Result<(tempfile::TempDir, Registered)> {
+    directory(&std::env::temp_dir())
+}
+
 /// A staging directory beside an output (swept first of those dead processes left), marked
 /// and registered.
 pub(crate) fn directory(parent: &Path) -> Result<(tempfile::TempDir, Registered)> {
+    directory_with_mode(parent, 0o777)
+}
+
+/// A private (0700) scratch directory in the system's temporary directory, for archives
+/// unpacked to be read: swept like the others when a killed run leaves it.
+pub(crate) fn private_scratch() -> Result<(tempfile::TempDir, Registered)> {
+    directory_with_mode(&std::env::temp_dir(), 0o700)
+}
+
+fn directory_with_mode(parent: &Path, mode: u32) -> Result<(tempfile::TempDir, Registered)> {
     sweep(parent);
     let tmp = tempfile::Builder::new()
         .prefix(&prefix(std::process::id()))
-        .permissions(std::fs::Permissions::from_mode(0o777))
+        .permissions(std::fs::Permissions::from_mode(mode))
         .tempdir_in(parent)
         .map_err(|e| refused(parent, "staging directory", &e))?;
     let registered = register(tmp.path());

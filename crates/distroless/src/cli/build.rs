@@ -51,12 +51,12 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     // With --push and no -o, the local output is a temporary directory removed afterwards.
     let scratch = (!args.push.is_empty() && args.output.is_none())
-        .then(tempfile::tempdir)
+        .then(oci::staging::scratch)
         .transpose()?;
     let req = request(
         args,
         &catalog,
-        scratch.as_ref().map(|d| d.path().join("image")),
+        scratch.as_ref().map(|(d, _)| d.path().join("image")),
     )?;
     let targets = push_targets(&args.push)?;
     anyhow::ensure!(
@@ -122,7 +122,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let tags = built_tags(&req, &summary);
     let output = scratch.as_ref().map_or_else(
         || req.destination.path().to_path_buf(),
-        |d| d.path().join("image"),
+        |(d, _)| d.path().join("image"),
     );
     let image = ForeignImage::open(&output, tags.first().map(String::as_str))?;
     let refs: Vec<Reference> = targets

@@ -87,12 +87,12 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         return print_jobs(&jobs, &skipped, (&arches, arch_tags), args.json);
     }
     let scratch = (args.output.is_none() && registry.is_some() || args.dry_run)
-        .then(tempfile::tempdir)
+        .then(oci::staging::scratch)
         .transpose()?;
     let out = match (&args.output, &scratch) {
-        (_, Some(t)) if args.dry_run => t.path().join("matrix"),
+        (_, Some((t, _))) if args.dry_run => t.path().join("matrix"),
         (Some(o), _) => o.clone(),
-        (None, Some(t)) => t.path().join("matrix"),
+        (None, Some((t, _))) => t.path().join("matrix"),
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
     };
     let settings = source::build_settings(args)?;
