@@ -561,6 +561,23 @@ fn crane_judges_what_we_push_and_we_pull_what_crane_pushes() {
             .join(ours.trim_start_matches("sha256:"))
             .is_file()
     );
+    // The nested layout a pull wrote is one our readers take, and pushes back as it was.
+    support::distroless(&cache)
+        .arg("inspect")
+        .arg(&pulled)
+        .assert()
+        .success();
+    let again = format!("{}/again/base:1", reg.addr);
+    support::distroless(&cache)
+        .arg("push")
+        .arg(&pulled)
+        .arg(&again)
+        .assert()
+        .success();
+    assert_eq!(
+        crane(&["digest", &again]).trim(),
+        crane(&["digest", &by_crane]).trim()
+    );
 }
 
 #[test]

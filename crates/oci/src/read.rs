@@ -104,6 +104,8 @@ pub struct ForeignImage {
     pub manifests: Vec<ForeignManifest>,
     /// The image index the chosen `index.json` entry names, as stored (multi-platform images).
     pub index_blob: Option<BlobRef>,
+    /// Indexes that index names in turn, innermost first (what a push sends before it).
+    pub nested_indexes: Vec<BlobRef>,
 }
 
 impl ForeignImage {
@@ -133,6 +135,7 @@ impl ForeignImage {
             name,
             manifests: Vec::new(),
             index_blob: None,
+            nested_indexes: Vec::new(),
         };
         image.manifests = if image.has("index.json") {
             image.oci_manifests(tag)?
@@ -327,19 +330,13 @@ impl ForeignImage {
         };
         let top_ref = self.descriptor(top, "index.json entry")?;
         let descs: Vec<Value> = if matches!(top_ref.media_type.as_str(), OCI_INDEX | DOCKER_LIST) {
-            let inner = self.read_json_blob(&top_ref, MAX_MANIFEST, "image index")?;
             self.index_blob = Some(top_ref.clone());
-            inner["manifests"].as_array().cloned().ok_or_else(|| {
-                self.error(format!("image index {} lists no manifests", top_ref.digest))
-            })?
+            let mut out = Vec::new();
+            self.flatten(&top_ref, 0, &mut out)?;
+            out
         } else {
             vec![top.clone()]
         };
-        if descs.len() > MAX_MANIFESTS {
-            return Err(self.error(format!(
-                "an image index lists more than {MAX_MANIFESTS} manifests"
-            )));
-        }
         let manifests: Vec<ForeignManifest> = descs
             .iter()
             .map(|d| self.oci_manifest(d))
@@ -350,6 +347,36 @@ impl ForeignImage {
             return Err(self.error(format!("an image index lists {twice} twice")));
         }
         Ok(manifests)
+    }
+
+    /// The manifest descriptors of an image index and of the indexes it names (two levels
+    /// below it at most, as `crane push --index` and other tools nest them), at most
+    /// [`MAX_MANIFESTS`] in all, each digest once; the nested indexes are kept (a push sends
+    /// them before the top).
+    fn flatten(&mut self, index: &BlobRef, depth: usize, out: &mut Vec<Value>) -> Result<()> {
+        let inner = self.read_json_blob(index, MAX_MANIFEST, "image index")?;
+        let entries = inner["manifests"].as_array().cloned().ok_or_else(|| {
+            self.error(format!("image index {} lists no manifests", index.digest))
+        })?;
+        for d in entries {
+            let r = self.descriptor(&d, "index entry")?;
+            if !matches!(r.media_type.as_str(), OCI_INDEX | DOCKER_LIST) {
+                out.push(d);
+            } else if depth >= 2 {
+                return Err(self.error("image indexes nest more than two deep"));
+            } else if self.nested_indexes.iter().any(|n| n.digest == r.digest) {
+                return Err(self.error(format!("an image index lists {} twice", r.digest)));
+            } else {
+                self.flatten(&r, depth + 1, out)?;
+                self.nested_indexes.push(r);
+            }
+            if out.len() + self.nested_indexes.len() > MAX_MANIFESTS {
+                return Err(self.error(format!(
+                    "an image index lists more than {MAX_MANIFESTS} manifests and indexes"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn oci_manifest(&self, d: &Value) -> Result<ForeignManifest> {

@@ -259,10 +259,9 @@ struct IndexWalk<'a> {
 }
 
 impl IndexWalk<'_> {
-    /// Stores what an index names (indexes inside it too, two levels at most, and only to
-    /// pick one platform: a layout of every platform holds one index of manifests, the form
-    /// our readers and others read): every platform, or the first manifest the platform
-    /// matches, which is returned.
+    /// Stores what an index names (indexes inside it too, two levels at most, as the layout
+    /// reader reads them): every platform, or the first manifest the platform matches, which
+    /// is returned.
     fn store_index(
         &mut self,
         bytes: &[u8],
@@ -302,15 +301,16 @@ impl IndexWalk<'_> {
             if !is_index && self.platform.is_some_and(|p| !p.matches(&e["platform"])) {
                 continue;
             }
-            if is_index && self.platform.is_none() {
+            if !self.fetched.insert(digest.clone()) {
+                // Reached again by another path: a walk for one platform has seen it already;
+                // a layout of every platform holds each digest once (as the reader wants).
+                if self.platform.is_some() {
+                    continue;
+                }
                 return Err(Error::registry(
                     r,
-                    "the index names other indexes; pull one platform (--platform) instead",
+                    format!("the image names {digest} twice"),
                 ));
-            }
-            if !self.fetched.insert(digest.clone()) {
-                // Named again further down: fetched and stored once already.
-                continue;
             }
             if self.fetched.len() > MAX_FETCHED + 1 {
                 return Err(Error::registry(
@@ -359,12 +359,6 @@ impl IndexWalk<'_> {
             ));
         }
         if entry_media == OCI_INDEX || entry_media == DOCKER_LIST {
-            if self.platform.is_none() {
-                return Err(Error::registry(
-                    r,
-                    "the index names other indexes; pull one platform (--platform) instead",
-                ));
-            }
             let found = self.store_index(&entry_bytes, depth + 1, out)?;
             if found.is_some() {
                 return Ok(found);

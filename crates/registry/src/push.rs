@@ -162,6 +162,8 @@ pub fn push(
 pub struct Outgoing<'a> {
     image: &'a ForeignImage,
     manifests: Vec<(Doc, &'a oci::read::ForeignManifest)>,
+    /// Indexes the top index names, innermost first.
+    nested: Vec<Doc>,
     index: Option<Doc>,
 }
 
@@ -183,10 +185,11 @@ impl<'a> Outgoing<'a> {
                 ),
             ));
         }
-        let (manifests, index) = documents(image)?;
+        let (manifests, nested, index) = documents(image)?;
         Ok(Outgoing {
             image,
             manifests,
+            nested,
             index,
         })
     }
@@ -225,6 +228,7 @@ impl<'a> Outgoing<'a> {
             .manifests
             .iter()
             .map(|(d, _)| d)
+            .chain(&self.nested)
             .chain(self.index.as_ref())
         {
             if !has_manifest(client, r, doc)? {
@@ -295,10 +299,12 @@ impl<'a> Outgoing<'a> {
 /// The image's manifests as their bytes (as stored, or made for a docker-archive), each with
 /// its source; and the index, if the image has one.
 #[allow(clippy::type_complexity)]
-fn documents(
-    image: &ForeignImage,
-) -> Result<(Vec<(Doc, &oci::read::ForeignManifest)>, Option<Doc>)> {
+/// A manifest document and what it came from.
+type ManifestDoc<'a> = (Doc, &'a oci::read::ForeignManifest);
+
+fn documents(image: &ForeignImage) -> Result<(Vec<ManifestDoc<'_>>, Vec<Doc>, Option<Doc>)> {
     let mut manifests = Vec::new();
+    let mut nested = Vec::new();
     for m in &image.manifests {
         let bytes = match &m.manifest_blob {
             Some(b) => image.read_blob(b)?,
@@ -325,7 +331,12 @@ fn documents(
         }
         None => None,
     };
-    Ok((manifests, index))
+    // Indexes the top one names, innermost first: each is sent before what names it.
+    for b in &image.nested_indexes {
+        let bytes = image.read_blob(b)?;
+        nested.push(Doc::new(&media_type_of(&bytes, &b.media_type), bytes));
+    }
+    Ok((manifests, nested, index))
 }
 
 /// Whether every reference's tag already names this document (`HEAD` on each tag).
