@@ -159,6 +159,15 @@ fn stalled_build(mirror: &str, cache: &Path, out: &Path) -> std::process::Child 
     child
 }
 
+/// A mirror over `repo` whose package downloads stall (indexes come at once).
+fn pool_stalls(repo: &testkit::Repo) -> FaultyServer {
+    FaultyServer::with_schedule(
+        repo.root(),
+        Schedule::PathsContaining("pool/"),
+        vec![Fault::Stall(Duration::from_mins(2))],
+    )
+}
+
 fn signal(child: &std::process::Child, sig: &str) {
     let ok = std::process::Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -173,11 +182,7 @@ fn signals_leave_nothing_behind_and_killed_runs_are_swept() {
     let tmp = tempfile::tempdir().unwrap();
     let outs = tmp.path().join("outs");
     fs_err::create_dir_all(&outs).unwrap();
-    let server = FaultyServer::with_schedule(
-        repo.root(),
-        Schedule::PathsContaining("pool/"),
-        vec![Fault::Stall(Duration::from_mins(2))],
-    );
+    let server = pool_stalls(&repo);
     for sig in ["-INT", "-TERM"] {
         let mut child = stalled_build(&server.url, &tmp.path().join("c"), &outs.join("o"));
         signal(&child, sig);
@@ -217,11 +222,7 @@ fn an_interrupted_push_leaves_no_scratch_directory_and_a_killed_one_is_swept() {
     let tmp = tempfile::tempdir().unwrap();
     let scratch = tmp.path().join("tmp");
     fs_err::create_dir_all(&scratch).unwrap();
-    let server = FaultyServer::with_schedule(
-        repo.root(),
-        Schedule::PathsContaining("pool/"),
-        vec![Fault::Stall(Duration::from_mins(2))],
-    );
+    let server = pool_stalls(&repo);
     let cache = tmp.path().join("c");
     let pushing = |mirror: &str| {
         let mut cmd = support::trusting_process(

@@ -1,5 +1,7 @@
-//! The one tar reader for every tar we did not write: layers of foreign images, cached layers a
-//! shared repository names, and the outer oci-archive and docker-archive files.
+//! The one tar reader for every image tar we did not write: layers of foreign images, cached
+//! layers a shared repository names, and the outer oci-archive and docker-archive files. (A
+//! `.deb`'s `data.tar` is re-written into a layer of ours, never handed to a runtime: its
+//! reader is `debian::deb`.)
 //!
 //! Runtimes (Docker, containerd, Podman, umoci, crane) unpack layers with Go's `archive/tar`.
 //! A report about a layer is only true if it sees the entries those runtimes see, so every
