@@ -11,8 +11,7 @@ use clap::Parser;
 
 use cli::args::{Cli, Command};
 
-fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Build(args) if args.matrix.is_some() || args.all => cli::matrix::run(args),
         Command::Build(args) => cli::build::run(args),
@@ -47,7 +46,8 @@ fn main() -> ExitCode {
         eprintln!("interrupted");
         std::process::exit(130);
     });
-    match run() {
+    let cli = Cli::parse();
+    match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `distroless list --json | head`: a closed pipe is the reader's choice, not an error.
@@ -60,12 +60,18 @@ fn main() -> ExitCode {
             if e.chain().any(broken_pipe) {
                 return ExitCode::SUCCESS;
             }
-            let text = debian::sources::redact_userinfo(&one_line(&format!("{e:#}")));
+            let text = cli::redact(&one_line(&format!("{e:#}")));
             match cli::hints::hint(&e) {
                 Some(hint) => eprintln!("error: {text} ({hint})"),
                 None => eprintln!("error: {text}"),
             }
-            ExitCode::FAILURE
+            // `diff` and `audit` answer with 1 (images differ, a rule broke): an error that
+            // kept them from answering is 2, as for diff(1), so CI can tell the two apart.
+            if matches!(cli.command, Command::Diff(_) | Command::Audit(_)) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

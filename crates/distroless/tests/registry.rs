@@ -289,9 +289,10 @@ fn credentials_are_checked_stored_and_never_shown() {
     };
     let target = format!("{}/team/static:1", reg.addr);
     let push = |c: &mut assert_cmd::Command| c.arg(&layout).arg(&target).assert();
-    push(&mut cmd(&["push"]))
-        .failure()
-        .stderr(contains(format!("run `distroless login {}`", reg.addr)));
+    push(&mut cmd(&["push"])).failure().stderr(contains(format!(
+        "run `distroless login {} -u USER`",
+        reg.addr
+    )));
     let wrong = cmd(&["login", &reg.addr, "-u", "ci"])
         .write_stdin("nope\n")
         .assert()

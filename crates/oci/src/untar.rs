@@ -413,11 +413,20 @@ impl<R: Read> Read for Body<'_, R> {
 fn parse_block(b: &[u8; BLOCK]) -> Result<Block, String> {
     check_sum(b)?;
     let magic = &b[257..265];
-    let gnu = match magic {
-        b"ustar\x0000" => false,
-        b"ustar  \x00" => true,
-        _ if b[257..].iter().all(|&x| x == 0) => false, // V7: nothing past the link name
-        _ => return Err("a header of an unknown tar format".into()),
+    let (gnu, v7) = match magic {
+        b"ustar\x0000" => (false, false),
+        b"ustar  \x00" => (true, false),
+        // Readers tell ustar from GNU by these bytes in different ways: only the two exact
+        // forms are read.
+        _ if magic.starts_with(b"ustar") => {
+            return Err("a header of an unknown tar format (ustar magic, other version)".into());
+        }
+        // V7: every reader ignores what follows the link name, but Python's applies a name
+        // prefix from it, so it must be empty.
+        _ if b[345..500].iter().any(|&x| x != 0) => {
+            return Err("a V7 header with data where a ustar name prefix would be".into());
+        }
+        _ => (false, true),
     };
     if &b[257..263] == b"ustar\x00" && &b[508..512] == b"tar\x00" {
         return Err("a STAR header (readers disagree on its name prefix)".into());
@@ -430,7 +439,7 @@ fn parse_block(b: &[u8; BLOCK]) -> Result<Block, String> {
     let uid = number(108..116, "uid")?;
     let gid = number(116..124, "gid")?;
     number(136..148, "mtime")?;
-    if b[257] != 0 {
+    if !v7 {
         number(329..337, "device major")?;
         number(337..345, "device minor")?;
     }
@@ -439,7 +448,7 @@ fn parse_block(b: &[u8; BLOCK]) -> Result<Block, String> {
         if b[345..500].iter().any(|&x| x != 0) {
             return Err("a GNU header with data where a ustar name prefix would be".into());
         }
-    } else if b[257] != 0 {
+    } else if !v7 {
         let prefix = text(&b[345..500], "name prefix")?;
         if !prefix.is_empty() {
             name = format!("{prefix}/{name}");

@@ -222,6 +222,8 @@ const NUMBERS: &[&[u8]] = &[
     b"7777777\x00",
 ];
 const MAGICS: &[&[u8; 8]] = &[
+    b"xyzzy\x0000",
+    b"ustar\x0001",
     b"ustar\x0000",
     b"ustar  \x00",
     b"ustar\x00  ",

@@ -134,6 +134,14 @@ fn with_count(message: &str, failed: u32) -> String {
     format!("{bare} (after {failed} attempt{s})")
 }
 
+/// Remembers a credential's secret and its Basic encoding as secrets to scrub from any text.
+fn remember_credential(c: &Credential) {
+    crate::secrets::remember(&c.secret);
+    if let Some(encoded) = basic(c).strip_prefix("Basic ") {
+        crate::secrets::remember(encoded);
+    }
+}
+
 /// An attempt's failure worth another try: why, and how long the registry asked us to wait.
 struct Failure(String, Option<Duration>);
 
@@ -201,6 +209,7 @@ impl Client {
         if let Some((reg, c)) = &self.given
             && reg == registry
         {
+            remember_credential(c);
             return Ok(Some(c.clone()));
         }
         let mut known = self
@@ -211,6 +220,9 @@ impl Client {
             return Ok(c.clone());
         }
         let found = credentials::lookup(registry)?;
+        if let Some(c) = &found {
+            remember_credential(c);
+        }
         known.insert(registry.to_string(), found.clone());
         Ok(found)
     }
@@ -272,7 +284,7 @@ impl Client {
         Error::Unauthorized {
             reference: r.to_string(),
             message: format!(
-                "the registry wants credentials and none are stored for {} (run `distroless login {}`)",
+                "the registry wants credentials and none are stored for {} (run `distroless login {} -u USER`)",
                 r.registry, r.registry
             ),
         }
@@ -381,11 +393,13 @@ impl Client {
             });
         }
         let body: serde_json::Value = read_json(r, resp, 1 << 20)?;
-        body["token"]
+        let token = body["token"]
             .as_str()
             .or_else(|| body["access_token"].as_str())
             .map(str::to_string)
-            .ok_or_else(|| Error::registry(r, "the token service answered without a token"))
+            .ok_or_else(|| Error::registry(r, "the token service answered without a token"))?;
+        crate::secrets::remember(&token);
+        Ok(token)
     }
 
     /// Sends a request (built afresh for every attempt) with authentication and retries.
@@ -705,6 +719,8 @@ pub(crate) fn explain(r: &Reference, resp: Response, doing: &str) -> Error {
                 "no explanation".into()
             }
         });
+    // A registry may echo what it was sent (an `Authorization` header) in its message.
+    let detail = crate::secrets::scrub(&detail);
     let message = format!("{doing}: HTTP {status} ({})", oci::digest::shown(&detail));
     if status == StatusCode::NOT_FOUND {
         Error::NotFound {

@@ -13,6 +13,7 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod referrers;
+pub mod secrets;
 
 pub use client::{Client, Options};
 pub use error::{Error, Result};

@@ -500,3 +500,45 @@ fn an_index_fanning_out_is_fetched_once_per_digest_and_capped() {
     assert_eq!(result.unwrap(), src.manifest);
     assert!(started.elapsed().as_secs() < 20);
 }
+
+#[test]
+fn a_registry_echoing_credentials_in_its_errors_has_them_scrubbed() {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let auth = req
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Authorization"))
+                .map(|h| h.value.as_str().to_string());
+            let resp = match auth {
+                None => tiny_http::Response::from_string("")
+                    .with_status_code(401)
+                    .with_header(
+                        "WWW-Authenticate: Basic realm=\"x\""
+                            .parse::<tiny_http::Header>()
+                            .unwrap(),
+                    ),
+                Some(a) => tiny_http::Response::from_string(format!(
+                    r#"{{"errors":[{{"code":"DENIED","message":"no access for {a} (alice:echo-s3cret)"}}]}}"#
+                ))
+                .with_status_code(403),
+            };
+            let _ = req.respond(resp);
+        }
+    });
+    let r = Reference::parse(&format!("127.0.0.1:{port}/team/app:1")).unwrap();
+    let c = client().with_credential(&r.registry, Credential::given("alice", "echo-s3cret"));
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = LayoutWriter::new(&tmp.path().join("out")).unwrap();
+    let e = registry::pull::pull(&c, &r, &layout, None)
+        .map(|_| ())
+        .expect_err("a denied pull fails")
+        .to_string();
+    assert!(e.contains("DENIED") && e.contains("<redacted>"), "{e}");
+    assert!(
+        !e.contains("echo-s3cret") && !e.contains("YWxpY2U6ZWNoby1zM2NyZXQ"),
+        "{e}"
+    );
+}

@@ -104,7 +104,7 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Inspect(InspectArgs),
     /// What changed between two images: packages, files (content, mode, owner, link), settings;
-    /// per platform. Exit status 0 when equal, 1 when not (for CI).
+    /// per platform. Exit status 0 when equal, 1 when not, 2 when an image cannot be read (for CI).
     ///
     /// Examples:
     ///   distroless diff ./cc-old ./cc-new
@@ -114,7 +114,7 @@ pub(crate) enum Command {
     /// Police an image: no shell (by name or content), no package manager, a non-root user,
     /// no setuid files, no world-writable directories, root-owned system files, a valid CA
     /// bundle, time zone data, every ELF file's libraries, no secrets, a size budget, allowed
-    /// packages. Exit status 0 when it passes, 1 when not.
+    /// packages. Exit status 0 when it passes, 1 when not, 2 when the image cannot be read.
     ///
     /// Examples:
     ///   distroless audit ./cc

@@ -24,6 +24,13 @@ pub(crate) fn print_json(
     value: &impl serde::Serialize,
 ) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    writeln!(out, "{}", debian::sources::redact_userinfo(&text))?;
+    writeln!(out, "{}", redact(&text))?;
     Ok(())
+}
+
+/// `text` with every password of a URL or reference in it, and every registry secret this
+/// process holds (passwords, their Basic encoding, tokens), replaced by `<redacted>`: what the
+/// binary prints passes here.
+pub(crate) fn redact(text: &str) -> String {
+    ::registry::secrets::scrub(&debian::sources::redact_userinfo(text))
 }

@@ -38,7 +38,7 @@ impl Reporter for BarReporter {
         self.bar.finish_and_clear();
     }
     fn warn(&self, message: &str) {
-        let message = debian::sources::redact_userinfo(message);
+        let message = super::redact(message);
         self.bar.suspend(|| eprintln!("warning: {message}"));
     }
 }

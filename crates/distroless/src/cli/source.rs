@@ -62,7 +62,8 @@ pub(crate) fn report_cache_repo(settings: &SourceSettings, quiet: bool) {
         return;
     };
     if let Some(failure) = r.failure() {
-        eprintln!("warning: cache repository {}: {failure}", r.name());
+        let text = super::redact(&format!("cache repository {}: {failure}", r.name()));
+        eprintln!("warning: {text}");
     }
     if !quiet {
         let s = r.stats();

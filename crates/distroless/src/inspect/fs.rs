@@ -113,13 +113,24 @@ impl Default for Expansion {
     }
 }
 
+/// The smallest cap the ratio gives (a tiny layer of a few headers compresses very well).
+const MIN_RATIO_CAP: u64 = 64 << 20;
+
 impl Expansion {
-    /// The most bytes of tar a layer of `compressed` bytes may hold.
-    pub fn limit(self, compressed: u64) -> u64 {
-        compressed
-            .saturating_mul(self.ratio)
-            .max(64 << 20)
-            .min(self.max_bytes)
+    /// The most bytes of tar a layer of `compressed` bytes may hold, and why (which flag
+    /// raises it).
+    pub fn limit(self, compressed: u64) -> (u64, String) {
+        let by_ratio = compressed.saturating_mul(self.ratio).max(MIN_RATIO_CAP);
+        if by_ratio <= self.max_bytes {
+            let why = format!(
+                "{} times its {compressed} compressed bytes, at least {MIN_RATIO_CAP}: \
+                 raise --max-layer-ratio",
+                self.ratio
+            );
+            (by_ratio, why)
+        } else {
+            (self.max_bytes, "raise --max-layer-bytes".to_string())
+        }
     }
 }
 
@@ -127,8 +138,7 @@ impl Expansion {
 struct Capped<R> {
     inner: R,
     left: u64,
-    limit: u64,
-    compressed: u64,
+    limit: (u64, String),
 }
 
 impl<R: Read> Read for Capped<R> {
@@ -136,9 +146,8 @@ impl<R: Read> Read for Capped<R> {
         let n = self.inner.read(buf)?;
         if n as u64 > self.left {
             return Err(std::io::Error::other(format!(
-                "expands past {} bytes ({} compressed; raise --max-layer-ratio or \
-                 --max-layer-bytes to read it)",
-                self.limit, self.compressed
+                "expands past {} bytes ({})",
+                self.limit.0, self.limit.1
             )));
         }
         self.left -= n as u64;
@@ -172,9 +181,8 @@ pub fn read(
             let limit = limits.limit(blob.size);
             let reader = Capped {
                 inner: blob.layer_compression()?.tar_stream(&mut counted)?,
-                left: limit,
+                left: limit.0,
                 limit,
-                compressed: blob.size,
             };
             let mut un = Tally::new(reader);
             let (files, packages) =

@@ -104,6 +104,21 @@ fn ambiguous_sizes_numbers_and_sparse_files_are_refused() {
     assert!(refusal("base256-negative").contains("negative"));
     assert!(refusal("octal-leading-nul").contains("octal"));
     assert!(refusal("version-not-00").contains("unknown tar format"));
+    // A V7 header is read whatever follows its link name, but a name prefix there.
+    let mut v7 = Block::new(Format::V7, b'0', b"f", 0);
+    v7.set(265, 32, b"someone");
+    let mut t = RawTar::new();
+    t.entry(&v7, b"");
+    assert_eq!(read(&t.end()).unwrap()[0].0.name, "f");
+    v7.set(345, 3, b"etc");
+    let mut t = RawTar::new();
+    t.entry(&v7, b"");
+    assert!(
+        read(&t.end())
+            .unwrap_err()
+            .to_string()
+            .contains("V7 header")
+    );
     assert!(refusal("zero-block-then-header").contains("zero block"));
     assert_eq!(read(&case("base256-uid")).unwrap()[0].0.uid, 65536);
     assert_eq!(read(&case("octal-spaces")).unwrap()[0].0.mode, 0o644);
