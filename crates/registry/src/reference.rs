@@ -102,13 +102,20 @@ impl Reference {
         if text.len() > 512 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(bad(text, "too long, or holds spaces or control characters"));
         }
-        if carries_userinfo(text) {
+        let without_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+        if carries_userinfo(without_scheme) {
             // Never echoed: it may hold a password.
             return Err(Error::Reference {
                 text: "(not shown)".into(),
                 reason: "user:password@ in a reference is not supported; use `distroless login`"
                     .into(),
             });
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(bad(
+                text,
+                format!("a reference has no scheme: drop `{scheme}://`"),
+            ));
         }
         let (rest, digest) = match text.split_once('@') {
             Some((r, d)) => (

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context;
+
 use oci::read::{ForeignImage, ForeignManifest};
 use serde::Serialize;
 use serde_json::Value;
@@ -140,8 +142,9 @@ fn compare(
             ..PlatformDiff::default()
         });
     }
-    let (fa, _) = fs::read(a, ma, limits)?;
-    let (fb, _) = fs::read(b, mb, limits)?;
+    // Which of the two images could not be read.
+    let (fa, _) = fs::read(a, ma, limits).with_context(|| a.name().to_string())?;
+    let (fb, _) = fs::read(b, mb, limits).with_context(|| b.name().to_string())?;
     let (va, vb) = (packages::versions(&fa), packages::versions(&fb));
     let mut d = PlatformDiff {
         platform: platform.to_string(),
