@@ -550,3 +550,91 @@ fn a_layer_of_compressed_zeros_is_refused_past_its_expansion_cap() {
         "{err}"
     );
 }
+
+#[test]
+fn what_runtimes_would_grant_or_read_otherwise_is_caught() {
+    use testkit::rawtar::{Block, Format::Ustar, RawTar};
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let audit = |layout: &Path, extra: &[&str]| {
+        let a = support::distroless(&cache)
+            .arg("audit")
+            .args(extra)
+            .arg(layout)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&a.stdout),
+            String::from_utf8_lossy(&a.stderr)
+        );
+        (a.status.code(), text)
+    };
+    let passwd = b"nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n";
+    // A path below an earlier layer's symlink: overlay runtimes keep the setuid file below,
+    // others replace it. Refused.
+    let mut lower = RawTar::new();
+    lower.entry(Block::new(Ustar, b'2', b"x", 0).set(157, 100, b"/"), b"");
+    lower.entry(
+        Block::new(Ustar, b'0', b"usr/bin/evil", 1).octal(100, 8, 0o4755),
+        b"x",
+    );
+    let mut upper = RawTar::new();
+    upper.entry(&Block::new(Ustar, b'0', b"x/usr/bin/evil", 1), b"y");
+    let layout = tmp.path().join("below-link");
+    testkit::image::Layout::with_layers(&layout, &[lower.end(), upper.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("symlink of an earlier layer"), "{text}");
+    // A whited-out /etc/passwd is no passwd.
+    let mut lower = RawTar::new();
+    lower.entry(
+        &Block::new(Ustar, b'0', b"etc/passwd", passwd.len() as u64),
+        passwd,
+    );
+    let mut upper = RawTar::new();
+    upper.entry(&Block::new(Ustar, b'0', b"etc/.wh.passwd", 0), b"");
+    let layout = tmp.path().join("whiteout");
+    testkit::image::Layout::with_layers(&layout, &[lower.end(), upper.end()], |c| {
+        c["config"]["User"] = serde_json::json!("nonroot");
+    });
+    let (code, text) = audit(&layout, &["--require-non-root"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("is not in the image's /etc/passwd"), "{text}");
+    // File capabilities are privileges as setuid is.
+    let mut t = RawTar::new();
+    t.pax(
+        Ustar,
+        &[("SCHILY.xattr.security.capability", b"\x01\x00\x00\x02")],
+    );
+    t.entry(
+        Block::new(Ustar, b'0', b"usr/bin/app", 1).octal(100, 8, 0o755),
+        b"a",
+    );
+    let layout = tmp.path().join("caps");
+    testkit::image::Layout::with_layers(&layout, &[t.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("/usr/bin/app has file capabilities"),
+        "{text}"
+    );
+    let tree = support::distroless(&cache)
+        .args(["inspect", "--tree", "/"])
+        .arg(&layout)
+        .output()
+        .unwrap();
+    let tree = String::from_utf8_lossy(&tree.stdout).to_string();
+    assert!(
+        tree.contains("/usr/bin/app [security.capability]"),
+        "{tree}"
+    );
+    // A descriptor that claims a larger blob than the file is refused before reading.
+    let mut l = testkit::image::Layout::write(&tmp.path().join("size-lie"));
+    let mut m = l.manifest_json();
+    m["layers"][0]["size"] = serde_json::json!(1u64 << 32);
+    l.set_manifest(&m);
+    let (code, text) = audit(&l.root, &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("size mismatch"), "{text}");
+}

@@ -170,8 +170,22 @@ impl ForeignImage {
 
     /// A layer's bytes as a stream that checks its size and digest: call
     /// [`Verifier::finish`] after reading to the end, before trusting anything read.
+    ///
+    /// A file whose length is not the descriptor's size is refused before a byte is read:
+    /// readers cap what a layer may expand to by its size, which must not be a lie they learn
+    /// of only at the end.
     pub fn open_blob(&self, blob: &BlobRef) -> Result<Verifier<fs_err::File>> {
         let file = self.open_file(&blob.path)?;
+        let len = file.metadata()?.len();
+        if len != blob.size {
+            return Err(Error::Blob {
+                what: format!("{}: blob {}", self.name, blob.digest),
+                reason: format!(
+                    "size mismatch: the descriptor says {} bytes, the file has {len}",
+                    blob.size
+                ),
+            });
+        }
         Ok(Verifier::new(file, &blob.digest, blob.size))
     }
 

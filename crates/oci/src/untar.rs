@@ -89,6 +89,9 @@ pub struct Header {
     /// Its PAX header carried records besides names, owners, sizes and times (extended
     /// attributes, file capabilities among them).
     pub pax_other: bool,
+    /// The extended attributes it sets (`SCHILY.xattr.NAME` records, which runtimes apply):
+    /// their names, `security.capability` among them.
+    pub xattrs: Vec<String>,
 }
 
 /// Why an archive was refused: which entry (1-based, counting only real entries), its name
@@ -266,6 +269,7 @@ impl<R: Read> Walker<'_, R> {
             gid: block.gid,
             size: block.size,
             pax_other: false,
+            xattrs: Vec::new(),
         };
         let (mut pax_path, mut pax_link) = (false, false);
         for (key, value) in meta.pax.unwrap_or_default() {
@@ -312,7 +316,12 @@ impl<R: Read> Walker<'_, R> {
                 k if k.starts_with("GNU.sparse.") => {
                     return Err(self.fail(Some(&h.name), "a sparse file"));
                 }
-                _ => h.pax_other = true,
+                k => {
+                    if let Some(name) = k.strip_prefix("SCHILY.xattr.") {
+                        h.xattrs.push(name.to_string());
+                    }
+                    h.pax_other = true;
+                }
             }
         }
         if let Some(name) = meta.long_name {

@@ -352,11 +352,16 @@ impl Client {
     ) -> Result<String> {
         let mut url = url::Url::parse(realm)
             .map_err(|_| Error::registry(r, format!("the token realm {realm:?} is not a URL")))?;
-        let plain_ok = url.host_str().is_some_and(|h| {
+        // Plain HTTP only where the registry itself is reached that way: a loopback realm of
+        // a remote HTTPS registry would get its credentials in clear from whatever listens on
+        // that port here.
+        let realm_loopback = url.host_str().is_some_and(|h| {
             h == "localhost"
                 || h.parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback())
-        }) || self.options.insecure;
+        });
+        let plain_ok =
+            (realm_loopback && self.base(r).starts_with("http://")) || self.options.insecure;
         if url.scheme() != "https" && !(url.scheme() == "http" && plain_ok) {
             return Err(Error::registry(
                 r,
@@ -740,6 +745,20 @@ pub(crate) fn explain(r: &Reference, resp: Response, doing: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loopback_realm_over_http_serves_only_a_registry_reached_over_http() {
+        let client = Client::new(Options::default()).unwrap();
+        let cred = Credential::given("alice", "pw-for-remote");
+        // A remote registry (reached over HTTPS) naming a plain-HTTP realm on this machine:
+        // refused before anything is sent.
+        let remote = Reference::parse("reg.invalid/team/app:1").unwrap();
+        let e = client
+            .fetch_token_once(&remote, "http://127.0.0.1:1/token", None, &[], Some(&cred))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not HTTPS"), "{e}");
+    }
 
     #[test]
     fn challenges_parse() {

@@ -64,6 +64,37 @@ impl Layout {
         l
     }
 
+    /// Writes a single-platform layout (amd64) of uncompressed layers, bottom first, its
+    /// config changed by `edit`.
+    pub fn with_layers(root: &Path, layers: &[Vec<u8>], edit: impl FnOnce(&mut Value)) -> Layout {
+        let digests: Vec<String> = layers.iter().map(|l| put_blob(root, l)).collect();
+        let mut config = json!({
+            "architecture": "amd64", "os": "linux",
+            "config": {"Env": ["PATH=/usr/bin:/bin"]},
+            "rootfs": {"type": "layers", "diff_ids": digests},
+        });
+        edit(&mut config);
+        let bytes = serde_json::to_vec(&config).unwrap();
+        let mut l = Layout {
+            root: root.to_path_buf(),
+            layer: digests[0].clone(),
+            config: put_blob(root, &bytes),
+            manifest: String::new(),
+        };
+        let descs: Vec<Value> = digests
+            .iter()
+            .map(|d| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": l.blob_len(d)}))
+            .collect();
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": l.config, "size": bytes.len()},
+            "layers": descs,
+        });
+        l.set_manifest(&manifest);
+        l
+    }
+
     /// Replaces the config (and so the manifest and index).
     pub fn set_config(&mut self, config: &Value) {
         let bytes = serde_json::to_vec(config).unwrap();

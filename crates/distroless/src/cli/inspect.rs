@@ -178,8 +178,13 @@ fn print_tree(
             .as_ref()
             .map(|l| format!(" -> {l}"))
             .unwrap_or_default();
+        let xattrs = if n.xattrs.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", n.xattrs.join(", "))
+        };
         // Names from the image are hostile text: escaped, never printed raw.
-        let link = escaped(&link);
+        let link = escaped(&format!("{link}{xattrs}"));
         writeln!(
             out,
             "{t}{} {:>5}:{:<5} {:>10}  {}{link}",

@@ -134,6 +134,14 @@ impl Auditor<'_> {
                 let m = format!("/{path} is setuid or setgid ({:04o})", n.mode);
                 self.push("no-setuid", m, Some(path));
             }
+            // File capabilities give a program privileges as setuid does.
+            if self.on("no-setuid")
+                && n.kind == Kind::File
+                && n.xattrs.iter().any(|x| x == "security.capability")
+            {
+                let m = format!("/{path} has file capabilities (security.capability)");
+                self.push("no-setuid", m, Some(path));
+            }
             if self.on("no-world-writable")
                 && n.kind == Kind::Dir
                 && n.mode & 0o002 != 0
@@ -296,13 +304,15 @@ fn secret(path: &str, kind: Kind) -> Option<&'static str> {
     None
 }
 
-/// The configured user, unless it is a non-root user of the image's passwd.
+/// The configured user, unless it is a non-root user of the image's passwd, as runtimes
+/// resolve it (moby's `user.GetExecUser`, which Docker, containerd and runc use): the part
+/// before `:`; a number is a uid, matched against passwd uids, a name against passwd names;
+/// passwd lines trimmed, the first match wins, numeric fields read like Go's `Atoi` with a
+/// malformed one read as 0, and the uid finally truncated to 32 bits.
 fn root_user(s: &Subject<'_>) -> Option<String> {
     let user = s.config["config"]["User"].as_str().unwrap_or("");
-    let name = user.split(':').next().unwrap_or("").trim();
-    // `00` and `+0` are uid 0 to a runtime too.
-    let numeric_root = name.trim_start_matches('+').parse::<u64>() == Ok(0);
-    if name.is_empty() || numeric_root || name == "root" {
+    let arg = user.split(':').next().unwrap_or("");
+    if arg.is_empty() || arg == "root" {
         return Some(format!("the image runs as root (User {user:?})"));
     }
     let passwd =
@@ -310,15 +320,54 @@ fn root_user(s: &Subject<'_>) -> Option<String> {
             .get("etc/passwd")
             .map(|b| String::from_utf8_lossy(b).to_string())
             .unwrap_or_default();
-    let entry = passwd.lines().find(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        f.first() == Some(&name) || f.get(2) == Some(&name)
-    });
-    match entry.and_then(|l| l.split(':').nth(2)) {
-        None => Some(format!("user {name:?} is not in the image's /etc/passwd")),
-        Some("0") => Some(format!("user {name:?} has uid 0")),
+    match runtime_uid(arg, &passwd) {
+        None => Some(format!("user {arg:?} is not in the image's /etc/passwd")),
+        Some(0) => Some(format!("user {arg:?} has uid 0 as runtimes read it")),
         Some(_) => None,
     }
+}
+
+/// The uid a runtime runs `arg` (a name or a number) as, given the image's passwd; `None`
+/// when it would refuse to start (a name no line has).
+fn runtime_uid(arg: &str, passwd: &str) -> Option<u32> {
+    let numeric = go_atoi(arg);
+    let entry = passwd
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(':').collect::<Vec<&str>>())
+        .find(|f| match numeric {
+            Some(uid) => go_atoi(f.get(2).unwrap_or(&"")).unwrap_or(0) == uid,
+            None => f.first() == Some(&arg),
+        });
+    let uid = match (entry, numeric) {
+        (Some(f), _) => go_atoi(f.get(2).unwrap_or(&"")).unwrap_or(0),
+        (None, Some(uid)) => uid,
+        (None, None) => return None,
+    };
+    // Go's `uint32(uid)`: the low 32 bits, whatever the sign.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Some(uid as u32)
+}
+
+/// Go's `strconv.Atoi` as `moby/sys/user` uses it: an optional sign and decimal digits, a
+/// value beyond 64 bits clamped (Go returns the clamped value with its error); anything else
+/// is `None` (which passwd parsing turns into 0).
+fn go_atoi(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match digits.parse::<i64>() {
+        Ok(v) if negative => -v,
+        Ok(v) => v,
+        Err(_) if negative => i64::MIN,
+        Err(_) => i64::MAX,
+    })
 }
 
 /// Problems of the CA bundle: missing, or certificates that do not parse or have expired
@@ -504,5 +553,37 @@ fn summary(findings: &[(String, Finding)]) -> String {
         )
     } else {
         shown.join("; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_resolve_to_the_uid_runtimes_use() {
+        let root_for = |passwd: &str| runtime_uid("nonroot", passwd);
+        for passwd in [
+            "nonroot:x:0:0::/:/x",
+            "nonroot:x:00:0::/:/x",
+            "nonroot:x:+0:0::/:/x",
+            "nonroot:x:abc:0::/:/x",
+            "nonroot:x::0::/:/x",
+            "  nonroot:x:0:0::/:/x\nnonroot:x:65532:65532::/:/x",
+            "nonroot:x:4294967296:0::/:/x",
+            "nonroot:x:-4294967296:0::/:/x",
+            "zzz:x:nonroot:0::/:/x\nnonroot:x:0:0::/:/x",
+        ] {
+            assert_eq!(root_for(passwd), Some(0), "{passwd}");
+        }
+        assert_eq!(root_for("nonroot:x:65532:65532::/:/x"), Some(65532));
+        assert_eq!(root_for("other:x:1:1::/:/x"), None);
+        // A number is a uid: matched against uids, and taken as it is without a line.
+        assert_eq!(runtime_uid("65532", ""), Some(65532));
+        assert_eq!(runtime_uid("00", ""), Some(0));
+        assert_eq!(
+            runtime_uid("1000", "root:x:0:0::/:/x\nu:x:1000:1::/:/x"),
+            Some(1000)
+        );
     }
 }

@@ -42,6 +42,9 @@ pub struct Node {
     pub sha256: Option<String>,
     /// The layer (0 = the bottom one) that put it there.
     pub layer: usize,
+    /// The extended attributes it carries (`security.capability`: file capabilities).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub xattrs: Vec<String>,
 }
 
 /// One layer's facts.
@@ -238,6 +241,8 @@ fn read_layer(
             "more than {MAX_ENTRIES} entries; not read further"
         );
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+        // A whiteout below an earlier layer's symlink is read two ways too.
+        land(fs, &e.path, layer)?;
         if name == ".wh..wh..opq" {
             remove_below(fs, dir, layer);
             return Ok(());
@@ -269,6 +274,11 @@ fn remove(fs: &mut Filesystem, path: &str) {
     {
         fs.wasted += old.size;
     }
+    // What was read of it goes with it (a whited-out /etc/passwd is no passwd).
+    fs.small.remove(path);
+    fs.elfs.remove(path);
+    fs.busybox.remove(path);
+    fs.private_keys.remove(path);
     remove_below(fs, path, usize::MAX);
 }
 
@@ -299,12 +309,17 @@ fn remove_below(fs: &mut Filesystem, dir: &str, layer: usize) {
     }
 }
 
-/// Where a path lands when its parent directories are followed through the image's
-/// symlinks, as a runtime unpacking the layer would write it (`x/etc/passwd` with `x -> /`
+/// Where a path lands when its parent directories are followed through the symlinks of its
+/// own layer, as a runtime unpacking the layer would write it (`x/etc/passwd` with `x -> /`
 /// is `/etc/passwd`). `..` stops at the root; a loop is left as it is.
-fn land(fs: &Filesystem, path: &str) -> String {
+///
+/// A path below a symlink of an earlier layer is refused: overlay runtimes (Docker's overlay2,
+/// containerd's overlayfs) unpack each layer into a directory of its own, where the link is
+/// not there, so the path becomes a new directory shadowing the link; runtimes that unpack
+/// every layer into one tree (umoci) follow the link. The two see different files.
+fn land(fs: &Filesystem, path: &str, layer: usize) -> anyhow::Result<String> {
     let Some((parent, name)) = path.rsplit_once('/') else {
-        return path.to_string();
+        return Ok(path.to_string());
     };
     let mut pending: Vec<String> = parent.split('/').rev().map(str::to_string).collect();
     let mut done: Vec<String> = Vec::new();
@@ -323,12 +338,19 @@ fn land(fs: &Filesystem, path: &str) -> String {
         if let Some(Node {
             kind: Kind::Symlink,
             link: Some(target),
+            layer: from,
             ..
         }) = fs.nodes.get(&here)
         {
+            anyhow::ensure!(
+                *from == layer,
+                "/{}: below /{here}, a symlink of an earlier layer (overlay runtimes make a \
+                 directory there, others follow the link: they would see different files)",
+                oci::digest::shown(path)
+            );
             hops += 1;
             if hops > 40 {
-                return path.to_string();
+                return Ok(path.to_string());
             }
             done.pop();
             if target.starts_with('/') {
@@ -337,15 +359,15 @@ fn land(fs: &Filesystem, path: &str) -> String {
             pending.extend(target.split('/').rev().map(str::to_string));
         }
     }
-    if done.is_empty() {
+    Ok(if done.is_empty() {
         name.to_string()
     } else {
         format!("{}/{name}", done.join("/"))
-    }
+    })
 }
 
 fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> anyhow::Result<()> {
-    let landed = land(fs, &e.path);
+    let landed = land(fs, &e.path, layer)?;
     let e = &TarEntry {
         path: landed,
         ..e.clone()
@@ -382,6 +404,7 @@ fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> 
         link: e.link.clone(),
         sha256,
         layer,
+        xattrs: e.xattrs.clone(),
     };
     // A directory entry keeps what an earlier layer put below it.
     fs.nodes.insert(e.path.clone(), node);

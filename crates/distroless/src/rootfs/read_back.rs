@@ -28,6 +28,8 @@ pub struct TarEntry {
     /// Its PAX header carried records besides names, owners and times (extended
     /// attributes, file capabilities among them).
     pub pax_other: bool,
+    /// The names of the extended attributes it sets (`security.capability` among them).
+    pub xattrs: Vec<String>,
 }
 
 /// Walks a layer tar, calling `each` with every entry and a reader of its body. Headers are
@@ -42,6 +44,7 @@ pub fn walk_layer(
         let entry = TarEntry {
             absolute: h.name.starts_with('/'),
             pax_other: h.pax_other,
+            xattrs: h.xattrs.clone(),
             path: entry_path(&h.name)?,
             kind: h.kind,
             link,
