@@ -35,7 +35,8 @@ pub fn index_layers(
         let f = fs_err::File::open(layout.blob_path(&blob.digest))?;
         let reader = blob.layer_compression()?.tar_stream(f)?;
         let what = format!("layer {}", blob.digest);
-        let index = index_layer(reader, &mut files).with_context(|| what.clone())?;
+        let index = index_layer_above(reader, &mut files, &view.index.symlinks)
+            .with_context(|| what.clone())?;
         view.push(&index);
     }
     Ok((view, files))
@@ -43,8 +44,29 @@ pub fn index_layers(
 
 /// The paths, symlinks and the few base files of one layer tar.
 pub fn index_layer(reader: impl Read, files: &mut BaseFiles) -> anyhow::Result<LayerIndex> {
+    index_layer_above(reader, files, &std::collections::BTreeMap::new())
+}
+
+/// [`index_layer`] for a layer above others whose symlinks are `below`. An entry below a
+/// symlink, of this layer or a lower one, is refused: runtimes land it in different places
+/// (overlay ones make a directory, others follow the link), and the base files read here
+/// must be the ones a container sees.
+fn index_layer_above(
+    reader: impl Read,
+    files: &mut BaseFiles,
+    below: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<LayerIndex> {
     let mut index = LayerIndex::default();
     walk_layer(reader, |e, body| {
+        let mut cur = e.path.as_str();
+        while let Some((parent, _)) = cur.rsplit_once('/') {
+            anyhow::ensure!(
+                !index.symlinks.contains_key(parent) && !below.contains_key(parent),
+                "/{}: below the symlink /{parent} (runtimes would land it in different places)",
+                oci::digest::shown(&e.path)
+            );
+            cur = parent;
+        }
         if e.kind == Kind::File {
             keep_base_file(&e.path, body, files)?;
         }
@@ -72,6 +94,24 @@ mod tests {
 
     fn tar_with(entries: &[(tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
         crate::rootfs::read_back::tests::raw_tar(entries, |_| {})
+    }
+
+    #[test]
+    fn entries_below_a_symlink_are_refused() {
+        let mut t = tar_with(&[(tar::EntryType::Symlink, b"x", b"")]);
+        t.truncate(t.len() - 1024);
+        let mut more = tar_with(&[(
+            tar::EntryType::Regular,
+            b"x/etc/passwd",
+            b"root:x:0:0::/:/x\n",
+        )]);
+        t.append(&mut more);
+        let e = index_layer(t.as_slice(), &mut BaseFiles::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("below the symlink /x"), "{e:#}");
+        let lower = std::collections::BTreeMap::from([("etc".to_string(), "/".to_string())]);
+        let t = tar_with(&[(tar::EntryType::Regular, b"etc/passwd", b"")]);
+        let e = index_layer_above(t.as_slice(), &mut BaseFiles::default(), &lower).unwrap_err();
+        assert!(format!("{e:#}").contains("below the symlink /etc"), "{e:#}");
     }
 
     #[test]
