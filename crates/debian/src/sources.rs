@@ -128,8 +128,15 @@ fn redact_bare_userinfo(text: &str) -> String {
 
 /// Parses a mirror URL, accepting only the schemes the fetcher can serve.
 pub fn parse_url(text: &str) -> Result<Url> {
-    let mut url = Url::parse(text.trim())
-        .map_err(|e| Error::Sources(format!("mirror URL {text:?} is not a valid URL: {e}")))?;
+    let mut url = Url::parse(text.trim()).map_err(|e| {
+        // It may hold a password the parser could not separate (`/` or `?` in it): not echoed.
+        let shown = if text.contains('@') {
+            "(not shown: it may hold a password)".to_string()
+        } else {
+            format!("{text:?}")
+        };
+        Error::Sources(format!("mirror URL {shown} is not a valid URL: {e}"))
+    })?;
     if !matches!(url.scheme(), "http" | "https" | "file") {
         return Err(Error::Sources(format!(
             "mirror URL {text:?}: scheme {:?} is not supported (use http://, https:// or file://)",

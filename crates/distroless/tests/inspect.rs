@@ -551,25 +551,28 @@ fn a_layer_of_compressed_zeros_is_refused_past_its_expansion_cap() {
     );
 }
 
+/// `distroless audit EXTRA LAYOUT`: its exit code and everything it printed.
+fn audit_of(cache: &Path, layout: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let a = support::distroless(cache)
+        .arg("audit")
+        .args(extra)
+        .arg(layout)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&a.stderr)
+    );
+    (a.status.code(), text)
+}
+
 #[test]
-fn what_runtimes_would_grant_or_read_otherwise_is_caught() {
+fn paths_layers_replace_or_hide_are_read_as_runtimes_apply_them() {
     use testkit::rawtar::{Block, Format::Ustar, RawTar};
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
-    let audit = |layout: &Path, extra: &[&str]| {
-        let a = support::distroless(&cache)
-            .arg("audit")
-            .args(extra)
-            .arg(layout)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&a.stdout),
-            String::from_utf8_lossy(&a.stderr)
-        );
-        (a.status.code(), text)
-    };
+    let audit = |layout: &Path, extra: &[&str]| audit_of(&cache, layout, extra);
     let passwd = b"nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n";
     // A path below an earlier layer's symlink: overlay runtimes keep the setuid file below,
     // others replace it. Refused.
@@ -586,6 +589,31 @@ fn what_runtimes_would_grant_or_read_otherwise_is_caught() {
     let (code, text) = audit(&layout, &[]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("symlink of an earlier layer"), "{text}");
+    // A symlink over /etc hides the old /etc/passwd (runtimes read /etc2/passwd through it).
+    let mut lower = RawTar::new();
+    lower.entry(&Block::new(Ustar, b'5', b"etc/", 0), b"");
+    lower.entry(
+        &Block::new(Ustar, b'0', b"etc/passwd", passwd.len() as u64),
+        passwd,
+    );
+    let root = b"nonroot:x:0:0::/:/x\n";
+    let mut upper = RawTar::new();
+    upper.entry(
+        Block::new(Ustar, b'2', b"etc", 0).set(157, 100, b"etc2"),
+        b"",
+    );
+    upper.entry(&Block::new(Ustar, b'5', b"etc2/", 0), b"");
+    upper.entry(
+        &Block::new(Ustar, b'0', b"etc2/passwd", root.len() as u64),
+        root,
+    );
+    let layout = tmp.path().join("dir-to-link");
+    testkit::image::Layout::with_layers(&layout, &[lower.end(), upper.end()], |c| {
+        c["config"]["User"] = serde_json::json!("nonroot");
+    });
+    let (code, text) = audit(&layout, &["--require-non-root"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("nonroot"), "{text}");
     // A whited-out /etc/passwd is no passwd.
     let mut lower = RawTar::new();
     lower.entry(
@@ -601,6 +629,31 @@ fn what_runtimes_would_grant_or_read_otherwise_is_caught() {
     let (code, text) = audit(&layout, &["--require-non-root"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("is not in the image's /etc/passwd"), "{text}");
+}
+
+#[test]
+fn privileges_a_runtime_would_grant_are_found() {
+    use testkit::rawtar::{Block, Format::Ustar, RawTar};
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let audit = |layout: &Path, extra: &[&str]| audit_of(&cache, layout, extra);
+    // A hard link's mode is its target's (runtimes chmod the shared inode).
+    let mut t = RawTar::new();
+    t.entry(
+        Block::new(Ustar, b'0', b"usr/bin/helper", 1).octal(100, 8, 0o755),
+        b"h",
+    );
+    t.entry(
+        Block::new(Ustar, b'1', b"usr/bin/helper2", 0)
+            .set(157, 100, b"usr/bin/helper")
+            .octal(100, 8, 0o4755),
+        b"",
+    );
+    let layout = tmp.path().join("hardlink-setuid");
+    testkit::image::Layout::with_layers(&layout, &[t.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/usr/bin/helper is setuid"), "{text}");
     // File capabilities are privileges as setuid is.
     let mut t = RawTar::new();
     t.pax(

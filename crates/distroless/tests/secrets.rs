@@ -38,6 +38,7 @@ fn no_password_in_a_reference_or_mirror_reaches_any_output() {
         .url
         .replacen("http://", &format!("http://bob:{PASSWORD}@"), 1);
     let reference = format!("alice:{PASSWORD}@127.0.0.1:9/team/app:1");
+    let bad_mirror = format!("http://ci:tok/{PASSWORD}@127.0.0.1:9/debian");
     // A base on disk for `diff` and the recipe.
     let base_dir = work.join("base").display().to_string();
     support::trusting(
@@ -80,6 +81,8 @@ fn no_password_in_a_reference_or_mirror_reaches_any_output() {
             "--dry-run",
         ],
         vec!["lock", "cc", "--arch", "amd64", "--mirror", &mirror],
+        // A password the URL parser cannot separate (a `/` in it).
+        vec!["build", "static", "--mirror", &bad_mirror, "-o", "out-bad"],
         vec!["inspect", &reference],
         vec!["audit", &reference],
         vec!["diff", &base, &reference],

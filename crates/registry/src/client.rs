@@ -361,7 +361,7 @@ impl Client {
                     .is_ok_and(|ip| ip.is_loopback())
         });
         let plain_ok =
-            (realm_loopback && self.base(r).starts_with("http://")) || self.options.insecure;
+            self.base(r).starts_with("http://") && (realm_loopback || self.options.insecure);
         if url.scheme() != "https" && !(url.scheme() == "http" && plain_ok) {
             return Err(Error::registry(
                 r,
@@ -755,6 +755,22 @@ mod tests {
         let remote = Reference::parse("reg.invalid/team/app:1").unwrap();
         let e = client
             .fetch_token_once(&remote, "http://127.0.0.1:1/token", None, &[], Some(&cred))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not HTTPS"), "{e}");
+        // `--insecure` does not make a registry reached over HTTPS (a CA file given) send its
+        // credentials to a plain-HTTP realm either.
+        let tmp = tempfile::tempdir().unwrap();
+        testkit::tokens::tls_files(tmp.path());
+        let client = Client::new(Options {
+            insecure: true,
+            ca_file: Some(tmp.path().join("ca.crt")),
+            ..Options::default()
+        })
+        .unwrap();
+        let local = Reference::parse("127.0.0.1:5000/team/app:1").unwrap();
+        let e = client
+            .fetch_token_once(&local, "http://127.0.0.1:1/token", None, &[], Some(&cred))
             .unwrap_err()
             .to_string();
         assert!(e.contains("not HTTPS"), "{e}");

@@ -168,7 +168,9 @@ fn helper_get(name: &str, registry: &str) -> Result<Option<Credential>> {
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Never read (it may quote the secret), so never piped: a chatty helper cannot fill
+        // a pipe nobody drains and hang the run.
+        .stderr(Stdio::null())
         .spawn()
         .map_err(|e| Error::Credentials(format!("{program}: cannot run it ({e})")))?;
     if let Some(mut stdin) = child.stdin.take() {

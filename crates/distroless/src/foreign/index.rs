@@ -9,7 +9,7 @@ use anyhow::Context;
 use oci::layout::LayoutWriter;
 use oci::read::ForeignManifest;
 
-use crate::rootfs::read_back::{Kind, note_entry, read_capped, walk_layer};
+use crate::rootfs::read_back::{Kind, TarEntry, note_entry, read_capped, walk_layer};
 use crate::rootfs::view::{ImageView, LayerIndex};
 
 /// The most we read of a base's `/etc/passwd`, `/etc/group` or CA bundle.
@@ -67,12 +67,48 @@ fn index_layer_above(
             );
             cur = parent;
         }
+        forget_base_files(e, files);
         if e.kind == Kind::File {
             keep_base_file(&e.path, body, files)?;
         }
         note_entry(&mut index, e)
     })?;
     Ok(index)
+}
+
+/// Forgets the base files an entry takes away, as runtimes apply it: a whiteout of one (or
+/// of a directory above it, or an opaque one), or anything but a directory at a directory
+/// above one, or anything but a regular file at its own path (a hard link's target is not
+/// read here: the file is then taken as absent).
+fn forget_base_files(e: &TarEntry, files: &mut BaseFiles) {
+    let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+    let under = |root: &str, path: &str| {
+        root.is_empty() || path == root || path.starts_with(&format!("{root}/"))
+    };
+    let gone = |path: &str| -> bool {
+        if name == ".wh..wh..opq" {
+            return under(dir, path);
+        }
+        if let Some(target) = name.strip_prefix(".wh.") {
+            let target = if dir.is_empty() {
+                target.to_string()
+            } else {
+                format!("{dir}/{target}")
+            };
+            return under(&target, path);
+        }
+        (e.kind != Kind::Dir && path.starts_with(&format!("{}/", e.path)))
+            || (e.kind != Kind::File && path == e.path)
+    };
+    for (path, slot) in [
+        ("etc/passwd", &mut files.passwd),
+        ("etc/group", &mut files.group),
+        (crate::rootfs::cacerts::BUNDLE, &mut files.bundle),
+    ] {
+        if gone(path) {
+            *slot = None;
+        }
+    }
 }
 
 /// Keeps `/etc/passwd`, `/etc/group` and the CA bundle of a base (capped).
@@ -94,6 +130,26 @@ mod tests {
 
     fn tar_with(entries: &[(tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
         crate::rootfs::read_back::tests::raw_tar(entries, |_| {})
+    }
+
+    #[test]
+    fn base_files_taken_away_are_forgotten() {
+        use tar::EntryType::{Regular, Symlink};
+        let passwd = b"root:x:0:0::/:/x\n";
+        for (second, name) in [
+            (Regular, &b"etc/.wh.passwd"[..]),
+            (Regular, b"etc/.wh..wh..opq"),
+            (Regular, b".wh.etc"),
+            (Symlink, b"etc/passwd"),
+        ] {
+            let mut files = BaseFiles::default();
+            let t = tar_with(&[(Regular, b"etc/passwd", passwd)]);
+            index_layer(t.as_slice(), &mut files).unwrap();
+            assert!(files.passwd.is_some());
+            let t = tar_with(&[(second, name, b"")]);
+            index_layer(t.as_slice(), &mut files).unwrap();
+            assert!(files.passwd.is_none(), "{}", String::from_utf8_lossy(name));
+        }
     }
 
     #[test]

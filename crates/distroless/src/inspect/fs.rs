@@ -406,9 +406,32 @@ fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> 
         layer,
         xattrs: e.xattrs.clone(),
     };
+    if kind != Kind::Dir {
+        // Anything else replaces what was below the path (a symlink over /etc hides the old
+        // /etc/passwd: runtimes remove the directory, overlay hides it).
+        remove_below(fs, &e.path, usize::MAX);
+    }
+    if kind == Kind::Hardlink {
+        // Runtimes chown, chmod and set extended attributes on a hard link's path: that is
+        // its target's inode, which takes the link's owner, mode and attributes.
+        let target = normal(e.link.as_deref().unwrap_or_default());
+        if let Some(t) = fs.nodes.get_mut(&target) {
+            (t.mode, t.uid, t.gid) = (node.mode, node.uid, node.gid);
+            t.xattrs.extend(node.xattrs.iter().cloned());
+        }
+    }
     // A directory entry keeps what an earlier layer put below it.
     fs.nodes.insert(e.path.clone(), node);
     Ok(())
+}
+
+/// A tar link target as a path of the tree (`./a//b` is `a/b`).
+fn normal(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    parts.join("/")
 }
 
 /// Hashes a file's content and gathers what the audit needs from it.
