@@ -637,23 +637,6 @@ fn privileges_a_runtime_would_grant_are_found() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let audit = |layout: &Path, extra: &[&str]| audit_of(&cache, layout, extra);
-    // A hard link's mode is its target's (runtimes chmod the shared inode).
-    let mut t = RawTar::new();
-    t.entry(
-        Block::new(Ustar, b'0', b"usr/bin/helper", 1).octal(100, 8, 0o755),
-        b"h",
-    );
-    t.entry(
-        Block::new(Ustar, b'1', b"usr/bin/helper2", 0)
-            .set(157, 100, b"usr/bin/helper")
-            .octal(100, 8, 0o4755),
-        b"",
-    );
-    let layout = tmp.path().join("hardlink-setuid");
-    testkit::image::Layout::with_layers(&layout, &[t.end()], |_| {});
-    let (code, text) = audit(&layout, &[]);
-    assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("/usr/bin/helper is setuid"), "{text}");
     // File capabilities are privileges as setuid is.
     let mut t = RawTar::new();
     t.pax(
@@ -682,6 +665,32 @@ fn privileges_a_runtime_would_grant_are_found() {
         tree.contains("/usr/bin/app [security.capability]"),
         "{tree}"
     );
+    // `diff` sees attributes and device numbers.
+    let mut t = RawTar::new();
+    t.entry(
+        Block::new(Ustar, b'0', b"usr/bin/app", 1).octal(100, 8, 0o755),
+        b"a",
+    );
+    t.entry(
+        Block::new(Ustar, b'3', b"dev/null", 0)
+            .octal(329, 8, 8)
+            .octal(337, 8, 0),
+        b"",
+    );
+    let other = tmp.path().join("plain");
+    testkit::image::Layout::with_layers(&other, &[t.end()], |_| {});
+    let a = support::distroless(&cache)
+        .arg("diff")
+        .arg(&other)
+        .arg(&layout)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&a.stdout).to_string();
+    assert_eq!(a.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("attributes [] → [security.capability]"),
+        "{text}"
+    );
     // A descriptor that claims a larger blob than the file is refused before reading.
     let mut l = testkit::image::Layout::write(&tmp.path().join("size-lie"));
     let mut m = l.manifest_json();
@@ -690,4 +699,63 @@ fn privileges_a_runtime_would_grant_are_found() {
     let (code, text) = audit(&l.root, &[]);
     assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("size mismatch"), "{text}");
+}
+
+#[test]
+fn hard_links_are_audited_as_the_inode_they_share() {
+    use testkit::rawtar::{Block, Format::Ustar, RawTar};
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let audit = |layout: &Path, extra: &[&str]| audit_of(&cache, layout, extra);
+    // A hard link's mode is its target's (runtimes chmod the shared inode).
+    let mut t = RawTar::new();
+    t.entry(
+        Block::new(Ustar, b'0', b"usr/bin/helper", 1).octal(100, 8, 0o755),
+        b"h",
+    );
+    t.entry(
+        Block::new(Ustar, b'1', b"usr/bin/helper2", 0)
+            .set(157, 100, b"usr/bin/helper")
+            .octal(100, 8, 0o4755),
+        b"",
+    );
+    let layout = tmp.path().join("hardlink-setuid");
+    testkit::image::Layout::with_layers(&layout, &[t.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/usr/bin/helper is setuid"), "{text}");
+    // A link without the bit does not take it from its target.
+    let mut t = RawTar::new();
+    t.entry(
+        Block::new(Ustar, b'0', b"usr/bin/zzz", 1).octal(100, 8, 0o4755),
+        b"z",
+    );
+    t.entry(
+        Block::new(Ustar, b'1', b"usr/bin/yyy", 0)
+            .set(157, 100, b"usr/bin/zzz")
+            .octal(100, 8, 0o755),
+        b"",
+    );
+    let layout = tmp.path().join("hardlink-plain");
+    testkit::image::Layout::with_layers(&layout, &[t.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/usr/bin/zzz is setuid"), "{text}");
+    // A hard link keeps its content when its target's name is whited out; a key with CRLF
+    // line ends is a key.
+    let key =
+        b"-----BEGIN PRIVATE KEY-----\r\nMC4CAQAwBQYDK2VwBCIEIA==\r\n-----END PRIVATE KEY-----\r\n";
+    let mut lower = RawTar::new();
+    lower.entry(&Block::new(Ustar, b'0', b"opt/k", key.len() as u64), key);
+    lower.entry(
+        Block::new(Ustar, b'1', b"app/key.pem", 0).set(157, 100, b"opt/k"),
+        b"",
+    );
+    let mut upper = RawTar::new();
+    upper.entry(&Block::new(Ustar, b'0', b"opt/.wh.k", 0), b"");
+    let layout = tmp.path().join("hardlink-kept");
+    testkit::image::Layout::with_layers(&layout, &[lower.end(), upper.end()], |_| {});
+    let (code, text) = audit(&layout, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/app/key.pem"), "{text}");
 }

@@ -90,8 +90,10 @@ pub struct Header {
     /// attributes, file capabilities among them).
     pub pax_other: bool,
     /// The extended attributes it sets (`SCHILY.xattr.NAME` records, which runtimes apply):
-    /// their names, `security.capability` among them.
-    pub xattrs: Vec<String>,
+    /// their names and values, `security.capability` among them.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    /// A device's major and minor numbers (zero for every other kind).
+    pub device: (u64, u64),
 }
 
 /// Why an archive was refused: which entry (1-based, counting only real entries), its name
@@ -142,6 +144,7 @@ struct Block {
     mode: u32,
     uid: u64,
     gid: u64,
+    device: (u64, u64),
 }
 
 /// What meta entries (PAX headers, GNU long names) said of the next real entry.
@@ -270,6 +273,7 @@ impl<R: Read> Walker<'_, R> {
             size: block.size,
             pax_other: false,
             xattrs: Vec::new(),
+            device: block.device,
         };
         let (mut pax_path, mut pax_link) = (false, false);
         for (key, value) in meta.pax.unwrap_or_default() {
@@ -318,7 +322,7 @@ impl<R: Read> Walker<'_, R> {
                 }
                 k => {
                     if let Some(name) = k.strip_prefix("SCHILY.xattr.") {
-                        h.xattrs.push(name.to_string());
+                        h.xattrs.push((name.to_string(), value.clone()));
                     }
                     h.pax_other = true;
                 }
@@ -448,10 +452,14 @@ fn parse_block(b: &[u8; BLOCK]) -> Result<Block, String> {
     let uid = number(108..116, "uid")?;
     let gid = number(116..124, "gid")?;
     number(136..148, "mtime")?;
-    if !v7 {
-        number(329..337, "device major")?;
-        number(337..345, "device minor")?;
-    }
+    let device = if v7 {
+        (0, 0)
+    } else {
+        (
+            number(329..337, "device major")?,
+            number(337..345, "device minor")?,
+        )
+    };
     if gnu {
         // GNU keeps times here where ustar keeps a name prefix some readers would apply.
         if b[345..500].iter().any(|&x| x != 0) {
@@ -470,6 +478,7 @@ fn parse_block(b: &[u8; BLOCK]) -> Result<Block, String> {
         mode: u32::try_from(mode).map_err(|_| format!("a mode of {mode}"))?,
         uid,
         gid,
+        device,
     })
 }
 

@@ -181,7 +181,12 @@ fn print_tree(
         let xattrs = if n.xattrs.is_empty() {
             String::new()
         } else {
-            format!(" [{}]", n.xattrs.join(", "))
+            let names: Vec<&str> = n.xattrs.keys().map(String::as_str).collect();
+            format!(" [{}]", names.join(", "))
+        };
+        let xattrs = match &n.device {
+            Some(d) => format!(" ({d}){xattrs}"),
+            None => xattrs,
         };
         // Names from the image are hostile text: escaped, never printed raw.
         let link = escaped(&format!("{link}{xattrs}"));

@@ -136,7 +136,7 @@ impl Auditor<'_> {
                 self.push("no-setuid", m, Some(path));
             }
             // File capabilities give a program privileges as setuid does.
-            if self.on("no-setuid") && file && n.xattrs.iter().any(|x| x == "security.capability") {
+            if self.on("no-setuid") && file && n.xattrs.contains_key("security.capability") {
                 let m = format!("/{path} has file capabilities (security.capability)");
                 self.push("no-setuid", m, Some(path));
             }

@@ -225,6 +225,12 @@ fn differences(a: &Node, b: &Node) -> Vec<&'static str> {
     if a.link != b.link {
         out.push("link");
     }
+    if a.xattrs != b.xattrs {
+        out.push("attributes");
+    }
+    if a.device != b.device {
+        out.push("device");
+    }
     out
 }
 
@@ -246,6 +252,16 @@ fn values(a: &Node, b: &Node, what: &[&str]) -> Vec<String> {
             ),
             "mode" => format!("mode {:04o} → {:04o}", a.mode, b.mode),
             "owner" => format!("owner {}:{} → {}:{}", a.uid, a.gid, b.uid, b.gid),
+            "attributes" => format!(
+                "attributes [{}] → [{}]",
+                a.xattrs.keys().cloned().collect::<Vec<_>>().join(", "),
+                b.xattrs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            "device" => format!(
+                "device {} → {}",
+                a.device.as_deref().unwrap_or("-"),
+                b.device.as_deref().unwrap_or("-")
+            ),
             _ => format!(
                 "link {} → {}",
                 a.link.as_deref().unwrap_or("-"),

@@ -42,9 +42,13 @@ pub struct Node {
     pub sha256: Option<String>,
     /// The layer (0 = the bottom one) that put it there.
     pub layer: usize,
-    /// The extended attributes it carries (`security.capability`: file capabilities).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub xattrs: Vec<String>,
+    /// The extended attributes it carries, names and hex values (`security.capability`:
+    /// file capabilities).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub xattrs: BTreeMap<String, String>,
+    /// What a node of kind `Other` is: `char MAJOR:MINOR`, `block MAJOR:MINOR` or `fifo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// One layer's facts.
@@ -404,25 +408,63 @@ fn add(fs: &mut Filesystem, e: &TarEntry, body: &mut dyn Read, layer: usize) -> 
         link: e.link.clone(),
         sha256,
         layer,
-        xattrs: e.xattrs.clone(),
+        xattrs: (e.xattrs.iter())
+            .map(|(k, v)| (k.clone(), hex::encode(v)))
+            .collect(),
+        device: match e.kind {
+            TarKind::CharDevice => Some(format!("char {}:{}", e.device.0, e.device.1)),
+            TarKind::BlockDevice => Some(format!("block {}:{}", e.device.0, e.device.1)),
+            TarKind::Fifo => Some("fifo".to_string()),
+            _ => None,
+        },
     };
     if kind != Kind::Dir {
         // Anything else replaces what was below the path (a symlink over /etc hides the old
         // /etc/passwd: runtimes remove the directory, overlay hides it).
         remove_below(fs, &e.path, usize::MAX);
     }
+    let mut node = node;
     if kind == Kind::Hardlink {
-        // Runtimes chown, chmod and set extended attributes on a hard link's path: that is
-        // its target's inode, which takes the link's owner, mode and attributes.
-        let target = normal(e.link.as_deref().unwrap_or_default());
-        if let Some(t) = fs.nodes.get_mut(&target) {
-            (t.mode, t.uid, t.gid) = (node.mode, node.uid, node.gid);
-            t.xattrs.extend(node.xattrs.iter().cloned());
-        }
+        share_inode(fs, &mut node, &e.path);
     }
     // A directory entry keeps what an earlier layer put below it.
     fs.nodes.insert(e.path.clone(), node);
     Ok(())
+}
+
+/// A hard link and its target are one inode. Runtimes differ on whether the link's mode,
+/// owner and attributes reach it (some chmod the link's path, some do not), so each side
+/// takes the worst of both: the setuid and setgid bits and the attributes of either. The
+/// link takes its target's content and what was read of it, so that it is audited and
+/// compared as the file it is, also once the target's name is whited out.
+fn share_inode(fs: &mut Filesystem, link: &mut Node, path: &str) {
+    let target = normal(link.link.as_deref().unwrap_or_default());
+    let Some(t) = fs.nodes.get_mut(&target) else {
+        return;
+    };
+    t.mode |= link.mode & 0o6000;
+    link.mode |= t.mode & 0o6000;
+    for (k, v) in &link.xattrs {
+        t.xattrs.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for (k, v) in &t.xattrs {
+        link.xattrs.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    link.sha256.clone_from(&t.sha256);
+    link.size = t.size;
+    let path = path.to_string();
+    if let Some(b) = fs.small.get(&target).cloned() {
+        fs.small.insert(path.clone(), b);
+    }
+    if let Some(i) = fs.elfs.get(&target).cloned() {
+        fs.elfs.insert(path.clone(), i);
+    }
+    if fs.busybox.contains(&target) {
+        fs.busybox.insert(path.clone());
+    }
+    if fs.private_keys.contains(&target) {
+        fs.private_keys.insert(path);
+    }
 }
 
 /// A tar link target as a path of the tree (`./a//b` is `a/b`).
@@ -493,10 +535,11 @@ fn scan(fs: &mut Filesystem, path: &str, size: u64, body: &mut dyn Read) -> anyh
 fn private_key(bytes: &[u8]) -> bool {
     let marker = b"-----BEGIN ";
     memchr::memmem::find_iter(bytes, marker).any(|i| {
-        let rest = &bytes[i + marker.len()..bytes.len().min(i + marker.len() + 40)];
+        let rest = &bytes[i + marker.len()..bytes.len().min(i + marker.len() + 48)];
+        // PEM readers take `\r\n` line ends and trailing blanks.
         rest.split(|&b| b == b'\n')
             .next()
-            .is_some_and(|line| line.ends_with(b"PRIVATE KEY-----"))
+            .is_some_and(|line| line.trim_ascii_end().ends_with(b"PRIVATE KEY-----"))
     })
 }
 

@@ -28,8 +28,10 @@ pub struct TarEntry {
     /// Its PAX header carried records besides names, owners and times (extended
     /// attributes, file capabilities among them).
     pub pax_other: bool,
-    /// The names of the extended attributes it sets (`security.capability` among them).
-    pub xattrs: Vec<String>,
+    /// The extended attributes it sets, names and values (`security.capability` among them).
+    pub xattrs: Vec<(String, Vec<u8>)>,
+    /// A device's major and minor numbers.
+    pub device: (u64, u64),
 }
 
 /// Walks a layer tar, calling `each` with every entry and a reader of its body. Headers are
@@ -45,6 +47,7 @@ pub fn walk_layer(
             absolute: h.name.starts_with('/'),
             pax_other: h.pax_other,
             xattrs: h.xattrs.clone(),
+            device: h.device,
             path: entry_path(&h.name)?,
             kind: h.kind,
             link,
