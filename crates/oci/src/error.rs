@@ -28,9 +28,6 @@ pub enum Error {
     /// A blob of an image we did not build failed a check.
     #[error("{what}: {reason}")]
     Blob { what: String, reason: String },
-    /// A tar we did not write is malformed or could be read two ways.
-    #[error(transparent)]
-    Tar(#[from] crate::untar::TarError),
     /// An image we did not build is malformed or unsafe.
     #[error("{image}: {reason}")]
     Foreign { image: String, reason: String },

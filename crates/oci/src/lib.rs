@@ -13,6 +13,7 @@ pub mod layout;
 pub mod read;
 pub mod retag;
 pub mod staging;
+mod unpack;
 pub mod untar;
 
 pub use error::{Error, Result};

@@ -8,13 +8,12 @@
 //! The JSON is returned as `serde_json::Value`, so fields we do not model survive a rewrite.
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use crate::digest::{Digest, Verifier, shown};
 use crate::error::{Error, Result};
-use crate::untar;
 
 /// The largest index or manifest we read (the distribution spec's limit for manifests).
 pub const MAX_MANIFEST: u64 = 4 << 20;
@@ -125,7 +124,7 @@ impl ForeignImage {
                 reason: "not a directory or a regular file".into(),
             });
         } else {
-            let t = unpack(path, &name)?;
+            let t = crate::unpack::unpack(path, &name)?;
             let r = t.0.path().to_path_buf();
             (Some(t), r)
         };
@@ -506,27 +505,13 @@ impl ForeignImage {
     /// A path named by `manifest.json`, checked to stay inside the archive.
     fn inside(&self, text: Option<&str>, key: &str) -> Result<PathBuf> {
         let text = text.ok_or_else(|| self.error(format!("manifest.json: {key} is not a path")))?;
-        relative(text).ok_or_else(|| {
+        crate::unpack::relative(text).ok_or_else(|| {
             self.error(format!(
                 "manifest.json: {key} {} leaves the archive",
                 shown(text)
             ))
         })
     }
-}
-
-/// A relative path that stays inside its root: no absolute path, no `..`, not empty.
-fn relative(text: &str) -> Option<PathBuf> {
-    let p = Path::new(text);
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    (!out.as_os_str().is_empty()).then_some(out)
 }
 
 /// The config must list one `diff_id` per layer (a manifest and config that disagree describe
@@ -546,52 +531,6 @@ fn check_diff_ids(config: &Value, layers: usize) -> std::result::Result<(), Stri
         text.parse::<Digest>().map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// Unpacks an archive into a private temporary directory: directories and regular files only,
-/// every path checked to stay inside.
-fn unpack(archive: &Path, name: &str) -> Result<(tempfile::TempDir, crate::staging::Registered)> {
-    let bad = |reason: String| Error::Foreign {
-        image: name.to_string(),
-        reason,
-    };
-    // Private (0700), removed by the signal handler if the run is interrupted, and swept by
-    // the next run if it is killed.
-    let (dir, registered) = crate::staging::private_scratch()?;
-    let file = fs_err::File::open(archive)?;
-    let each = |h: &untar::Header, body: &mut dyn std::io::Read| -> Result<()> {
-        if !matches!(h.kind, untar::Kind::Dir | untar::Kind::File) {
-            // Links and devices are never needed to read an image: leave them out.
-            return Ok(());
-        }
-        let Some(rel) = relative(&h.name) else {
-            if h.name.trim_start_matches("./").is_empty() {
-                return Ok(());
-            }
-            return Err(bad(format!(
-                "archive entry {} leaves the archive",
-                shown(&h.name)
-            )));
-        };
-        let dest = dir.path().join(&rel);
-        if h.kind == untar::Kind::Dir {
-            fs_err::create_dir_all(&dest)?;
-            return Ok(());
-        }
-        if let Some(parent) = dest.parent() {
-            fs_err::create_dir_all(parent)?;
-        }
-        let mut f = fs_err::File::create(&dest)?;
-        std::io::copy(body, &mut f)
-            .map_err(|e| bad(format!("archive entry {}: {e}", shown(&h.name))))?;
-        Ok(())
-    };
-    // Read as Go's reader (skopeo, Docker) reads it, or refused: never a second reading.
-    untar::walk(file, each).map_err(|e| match e {
-        Error::Tar(t) => bad(format!("not a tar archive as runtimes read one: {t}")),
-        other => other,
-    })?;
-    Ok((dir, registered))
 }
 
 #[cfg(test)]
@@ -623,11 +562,14 @@ mod tests {
 
     #[test]
     fn relative_paths_stay_inside() {
-        assert_eq!(relative("./a/b.tar"), Some(PathBuf::from("a/b.tar")));
-        assert_eq!(relative("../x"), None);
-        assert_eq!(relative("a/../../x"), None);
-        assert_eq!(relative("/etc/shadow"), None);
-        assert_eq!(relative("."), None);
+        assert_eq!(
+            crate::unpack::relative("./a/b.tar"),
+            Some(PathBuf::from("a/b.tar"))
+        );
+        assert_eq!(crate::unpack::relative("../x"), None);
+        assert_eq!(crate::unpack::relative("a/../../x"), None);
+        assert_eq!(crate::unpack::relative("/etc/shadow"), None);
+        assert_eq!(crate::unpack::relative("."), None);
     }
 
     #[test]
