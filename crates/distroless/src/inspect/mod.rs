@@ -8,6 +8,7 @@ pub mod audit;
 pub mod diff;
 pub mod fs;
 pub mod packages;
+mod users;
 
 use oci::read::{ForeignImage, ForeignManifest};
 use serde::Serialize;
