@@ -14,6 +14,8 @@ use url::Url;
 
 use crate::error::{Error, Result};
 
+mod silence;
+
 /// Receives progress of long operations; the CLI draws bars, libraries only call this.
 pub trait Reporter: Sync {
     /// A batch of work of `total` bytes starts.
@@ -48,25 +50,13 @@ impl Default for Timeouts {
     }
 }
 
-/// Idle timeouts in a row, with not one byte from the host this run, after which a host is
-/// given up: a dead or stalled mirror fails a build in about two idle timeouts, not in six
-/// attempts of one (191 s by default).
-const SILENT_TIMEOUTS: u32 = 2;
-
 /// Fetches URLs over HTTP(S) or from `file://` paths.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::blocking::Client,
     timeouts: Timeouts,
     /// What each host has done this run (shared by clones: parallel downloads learn together).
-    hosts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Heard>>>,
-}
-
-/// Whether a host has sent anything this run, and how many idle timeouts in a row it caused.
-#[derive(Debug, Default, Clone, Copy)]
-struct Heard {
-    answered: bool,
-    silent_in_a_row: u32,
+    hosts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, silence::Heard>>>,
 }
 
 /// Why one attempt failed, and whether another may succeed.
@@ -202,44 +192,6 @@ impl Fetcher {
         })
     }
 
-    /// Notes what a host did: answered (headers or a body byte), or timed out without a byte.
-    fn heard(&self, url: &Url, answered: bool) {
-        let mut hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let h = hosts.entry(host_of(url)).or_default();
-        if answered {
-            *h = Heard {
-                answered: true,
-                silent_in_a_row: 0,
-            };
-        } else {
-            h.silent_in_a_row += 1;
-        }
-    }
-
-    /// Fails at once for a host that sent nothing this run and timed out twice in a row.
-    fn still_worth_asking(&self, url: &Url) -> Result<()> {
-        let host = host_of(url);
-        let hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match hosts.get(&host) {
-            Some(h) if !h.answered && h.silent_in_a_row >= SILENT_TIMEOUTS => Err(Error::Silent {
-                host,
-                reason: format!(
-                    "{} idle timeouts of {} s in a row",
-                    h.silent_in_a_row,
-                    self.timeouts.idle.as_secs_f32()
-                ),
-                cached: false,
-            }),
-            _ => Ok(()),
-        }
-    }
-
     /// Reads a whole (small) resource into memory, capped at `limit` bytes.
     pub fn get(&self, url: &Url, limit: u64) -> Result<Vec<u8>> {
         self.with_retries(url, |stream| {
@@ -262,15 +214,6 @@ impl Fetcher {
             }
             Ok(out)
         })
-    }
-}
-
-/// `host:port` of a URL (without any user information: it is shown in errors).
-fn host_of(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
     }
 }
 
