@@ -157,12 +157,8 @@ fn print_tree(
             .filter(|(p, _)| under(p))
             .map(|(p, n)| serde_json::json!({"path": format!("/{p}"), "node": n}))
             .collect();
-        serde_json::to_writer_pretty(
-            &mut *out,
-            &serde_json::json!({"platform": platform, "files": nodes}),
-        )?;
-        writeln!(out)?;
-        return Ok(());
+        let doc = serde_json::json!({"platform": platform, "files": nodes});
+        return super::print_json(out, &doc);
     }
     writeln!(out, "{platform}:")?;
     for (p, n) in fs.nodes.iter().filter(|(p, _)| under(p)) {

@@ -245,8 +245,11 @@ fn read_layer(
             "more than {MAX_ENTRIES} entries; not read further"
         );
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
-        // A whiteout below an earlier layer's symlink is read two ways too.
-        land(fs, &e.path, layer)?;
+        if name.starts_with(".wh.") {
+            // A whiteout below an earlier layer's symlink is read two ways too (`add` checks
+            // every other entry as it lands it).
+            land(fs, &e.path, layer)?;
+        }
         if name == ".wh..wh..opq" {
             remove_below(fs, dir, layer);
             return Ok(());
