@@ -1,6 +1,9 @@
-//! The pipeline, and only the pipeline: request → plan → packages → layers → image →
-//! destination. Each step lives in its own module and takes typed values from the step before;
-//! this module decides the order and nothing else.
+//! The pipeline, and only the pipeline: request → prepared build → plan → packages → layers →
+//! image → the finish step ([`crate::finish`]). Each step lives in its own module and takes
+//! typed values from the step before; this module decides the order and nothing else.
+//!
+//! [`Prepared`] is made once per request and serves the build, its dry run and `lock` alike,
+//! for every kind of base; [`run`] is the one entry point of a build.
 
 use anyhow::{Context, bail};
 use oci::layout::LayoutWriter;
@@ -8,156 +11,310 @@ use oci::layout::LayoutWriter;
 use crate::app::upstream::Upstream;
 use crate::app::{AppPrepared, AppSpec, machine, prepare::auto_plan, prepare_app, settings};
 use crate::attest::provenance;
-use crate::image::assemble::{ArchImage, ArchStep};
-use crate::image::{index_digest, tagged_index};
+use crate::finish::{self, Finish, Record};
+use crate::image::assemble::ArchStep;
 use crate::model::lock::Lock;
 use crate::model::recipe::Recipe;
-use crate::model::{Arch, Base, Catalog, ImageRef};
-use crate::output::{self, BuildSummary, DockerImage};
+use crate::model::{Arch, Base, Catalog, DiskImage, ImageRef};
+use crate::output::BuildSummary;
 use crate::plan::{Plan, Source, UnknownPackage, plan};
 use crate::report::Reporter;
 use crate::request::{Arches, BuildRequest, Target};
 
-/// Builds an application image on an image on disk (no Debian archive is read).
-pub fn build_on_disk(req: &BuildRequest, reporter: &dyn Reporter) -> anyhow::Result<BuildSummary> {
-    let (Base::Disk(base), Some(app)) = (&req.target.base, &req.target.app) else {
-        bail!("an image on disk is a base for application recipes only");
-    };
-    if let Some(w) = settings::healthcheck_warning(app, &req.destination) {
-        reporter.warn(&w);
-    }
-    let arches = match &req.target.arches {
-        Arches::Listed(list) => Some(list.as_slice()),
-        Arches::AllOffered | Arches::Default(_) => None,
-    };
-    crate::foreign::app::build(app, base, req, arches, reporter)
+/// What a build gave: the plans (`--dry-run` of an image built from packages), or an image
+/// (written, or with `--dry-run` on an image on disk, assembled and checked only).
+pub enum Outcome {
+    Planned(Vec<(Plan, Vec<String>)>),
+    Built(Box<BuildSummary>),
 }
 
-/// Builds a catalog image (or an application on one, or on `auto`) for every requested
-/// architecture, and writes the output atomically.
+/// The one pipeline value: what a build, its dry run and `lock` share, made and checked once
+/// before anything is downloaded.
+pub struct Prepared<'t> {
+    pub target: &'t Target,
+    pub kind: Kind,
+}
+
+/// What the image stands on.
+pub enum Kind {
+    /// A catalog image (or `auto`): built from Debian packages.
+    Archive(FromArchive),
+    /// An image on disk or pulled from a registry: the application's layers go on top.
+    Disk {
+        spec: Box<AppSpec>,
+        base: DiskImage,
+        /// The architectures asked for; `None` keeps every platform of the base.
+        arches: Option<Vec<Arch>>,
+    },
+}
+
+/// A build from the Debian archive, prepared: the catalog image, its recipe chain (the
+/// application last), the architectures, the application prepared for each, and the sources
+/// beyond Debian.
+pub struct FromArchive {
+    pub image: ImageRef,
+    chain: Vec<Recipe>,
+    pub arches: Vec<Arch>,
+    apps: Vec<Option<AppPrepared>>,
+    pub upstream: Upstream,
+}
+
+impl<'t> Prepared<'t> {
+    /// Prepares a target: `source` is needed for images built from packages (to list a
+    /// suite's architectures), not for an image on disk.
+    pub fn new(
+        catalog: &Catalog,
+        target: &'t Target,
+        source: Option<&Source<'_>>,
+    ) -> anyhow::Result<Self> {
+        let kind = match (&target.base, &target.app) {
+            (Base::Disk(base), Some(spec)) => Kind::Disk {
+                spec: Box::new(spec.clone()),
+                base: base.clone(),
+                arches: match &target.arches {
+                    Arches::Listed(list) => Some(list.clone()),
+                    Arches::AllOffered | Arches::Default(_) => None,
+                },
+            },
+            (Base::Disk(_), None) => {
+                bail!("an image on disk is a base for application recipes only")
+            }
+            _ => {
+                let source = source.context("an image built from packages needs the archive")?;
+                let (image, chain) = stands_on(catalog, target)?;
+                let arches = arches(source, &image, &target.arches)?;
+                let apps = prepare(target, &arches)?;
+                let refs: Vec<&Recipe> = chain.iter().collect();
+                let upstream = Upstream::prepare(&refs, target.app.as_ref(), &target.upstreams)?;
+                Kind::Archive(FromArchive {
+                    image,
+                    chain,
+                    arches,
+                    apps,
+                    upstream,
+                })
+            }
+        };
+        Ok(Prepared { target, kind })
+    }
+
+    /// The image built from packages, or an error naming why an image on disk has no plan.
+    pub fn from_archive(&self) -> anyhow::Result<&FromArchive> {
+        match &self.kind {
+            Kind::Archive(a) => Ok(a),
+            Kind::Disk { spec, .. } => Err(spec.error(
+                None,
+                "from",
+                "an image on disk is not built from Debian packages: there is no plan to show or lock",
+            )),
+        }
+    }
+
+    /// The plans a build would use, one per architecture, with their `--explain` lines (for
+    /// `--dry-run` and `lock`; from the lock with `--locked`, as the build would). The
+    /// application's recipe is checked as the build checks it.
+    pub fn plans(&self, source: &Source<'_>) -> anyhow::Result<Vec<(Plan, Vec<String>)>> {
+        let a = self.from_archive()?;
+        let target = self.target;
+        for (arch, app) in a.arches.iter().zip(&a.apps) {
+            if target.lock.is_none() {
+                a.upstream.check(*arch, &target.upstreams)?;
+            }
+            if let Some(app) = app {
+                for w in machine::check_copies(app, *arch)? {
+                    source.reporter.warn(&w);
+                }
+            }
+        }
+        (a.arches.iter().zip(&a.apps))
+            .map(|(&arch, app)| a.resolve(source, target, app.as_ref(), arch))
+            .collect()
+    }
+}
+
+/// Runs a build request: plans it (`--dry-run` from packages), or builds and finishes it,
+/// whatever its base. `source` is needed unless the base is an image on disk.
+pub fn run(
+    catalog: &Catalog,
+    req: &BuildRequest,
+    source: Option<&Source<'_>>,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Outcome> {
+    req.check()?;
+    let prepared = Prepared::new(catalog, &req.target, source)?;
+    if let Some(w) =
+        (req.target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
+    {
+        reporter.warn(&w);
+    }
+    match (&prepared.kind, source) {
+        (Kind::Disk { spec, base, arches }, _) => Ok(Outcome::Built(Box::new(
+            crate::foreign::app::build(spec, base, req, arches.as_deref(), reporter)?,
+        ))),
+        (Kind::Archive(_), Some(source)) if req.dry_run => {
+            Ok(Outcome::Planned(prepared.plans(source)?))
+        }
+        (Kind::Archive(a), Some(source)) => {
+            Ok(Outcome::Built(Box::new(a.build(source, catalog, req)?)))
+        }
+        (Kind::Archive(_), None) => bail!("an image built from packages needs the archive"),
+    }
+}
+
+/// Builds a request from the archive and returns what was written (a matrix's images).
 pub fn build(
     source: &Source<'_>,
     catalog: &Catalog,
     req: &BuildRequest,
 ) -> anyhow::Result<BuildSummary> {
-    let target = &req.target;
-    let (image, owned) = stands_on(catalog, target)?;
-    let chain: Vec<&Recipe> = owned.iter().collect();
-    let arches = arches(source, &image, &target.arches)?;
-    let apps = prepare(target, &arches)?;
-    let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
+    match run(catalog, req, Some(source), source.reporter)? {
+        Outcome::Built(summary) => Ok(*summary),
+        Outcome::Planned(_) => bail!("a dry run builds nothing"),
+    }
+}
+
+/// Where a build stages its layout: beside the destination (renamed into place at the end),
+/// or for a dry run in a private scratch directory removed with it.
+pub fn staging(
+    req: &BuildRequest,
+) -> anyhow::Result<(LayoutWriter, Option<oci::staging::Scratch>)> {
     req.destination.check()?;
-    // Upstream archives: downloaded, checked and unpacked before any layer is built.
-    let mut archives = Vec::new();
-    for &arch in &arches {
-        // Under --locked, the lock's digests (the checksum file is not read again).
-        let pinned = target.lock.as_ref().map(|lock| {
-            lock.find(&target.lock_name(&image), image.release.number, arch)
-                .map_or_else(Vec::new, |e| e.archives.clone())
-        });
-        archives.push(upstream.materialize(source, arch, &target.upstreams, pinned.as_deref())?);
+    if req.dry_run {
+        let scratch = oci::staging::private_scratch()?;
+        let layout = LayoutWriter::new(&scratch.0.path().join("image"))?;
+        return Ok((layout, Some(scratch)));
     }
-    if let Some(w) =
-        (target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
-    {
-        source.reporter.warn(&w);
-    }
-    let started = std::time::SystemTime::now();
-    let layout = LayoutWriter::new(req.destination.path())?;
-    let mut built = Vec::new();
-    let mut explain = Vec::new();
-    let mut materials = Vec::new();
-    for ((&arch, app), archives) in arches.iter().zip(&apps).zip(&archives) {
-        let what = || format!("{} for {arch}", target.shown(&image));
-        let (p, lines) = resolve(
-            source,
-            target,
-            &image,
-            &chain,
-            app.as_ref(),
-            arch,
-            &upstream,
-        )?;
-        explain.extend(lines);
-        materials.extend(provenance::from_plan(&p, image.variant.debug)?);
-        materials.extend(provenance::from_archives(&archives.records));
-        let step = ArchStep {
-            source,
-            catalog,
-            req,
-            image: &image,
-            chain: &chain,
-            app: app.as_ref(),
-            archives,
-            layout: &layout,
-        };
-        built.push(step.build(&p).with_context(what)?);
-    }
-    let record = Record {
-        materials,
-        started,
-        explain,
-    };
-    finish(layout, req, &image, built, record)
+    Ok((LayoutWriter::new(req.destination.path())?, None))
 }
 
-/// What the build learnt on the way that the output records: the inputs fetched (for the
-/// provenance), when it began, and the `--explain` lines.
-struct Record {
-    materials: Vec<provenance::Material>,
-    started: std::time::SystemTime,
-    explain: Vec<String>,
-}
-
-/// The plans a build would use, one per architecture, with their `--explain` lines (for
-/// `--dry-run` and `lock`; from the lock with `--locked`, as the build would). The
-/// application's recipe is checked as the build checks it.
-pub fn plans(
-    source: &Source<'_>,
-    catalog: &Catalog,
-    target: &Target,
-) -> anyhow::Result<Vec<(Plan, Vec<String>)>> {
-    let (image, owned) = stands_on(catalog, target)?;
-    let chain: Vec<&Recipe> = owned.iter().collect();
-    let arches = arches(source, &image, &target.arches)?;
-    let apps = prepare(target, &arches)?;
-    let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
-    for (arch, app) in arches.iter().zip(&apps) {
-        if target.lock.is_none() {
-            upstream.check(*arch, &target.upstreams)?;
-        }
-        if let Some(app) = app {
-            for w in machine::check_copies(app, *arch)? {
-                source.reporter.warn(&w);
-            }
-        }
-    }
-    arches
-        .into_iter()
-        .zip(&apps)
-        .map(|(arch, app)| {
-            resolve(
+impl FromArchive {
+    /// Builds every architecture's image and finishes the build.
+    fn build(
+        &self,
+        source: &Source<'_>,
+        catalog: &Catalog,
+        req: &BuildRequest,
+    ) -> anyhow::Result<BuildSummary> {
+        let target = &req.target;
+        let image = &self.image;
+        // Upstream archives: downloaded, checked and unpacked before any layer is built.
+        let mut archives = Vec::new();
+        for &arch in &self.arches {
+            // Under --locked, the lock's digests (the checksum file is not read again).
+            let pinned = target.lock.as_ref().map(|lock| {
+                lock.find(&target.lock_name(image), image.release.number, arch)
+                    .map_or_else(Vec::new, |e| e.archives.clone())
+            });
+            archives.push(self.upstream.materialize(
                 source,
-                target,
-                &image,
-                &chain,
-                app.as_ref(),
                 arch,
-                &upstream,
-            )
-        })
-        .collect()
+                &target.upstreams,
+                pinned.as_deref(),
+            )?);
+        }
+        let started = std::time::SystemTime::now();
+        let (layout, _scratch) = staging(req)?;
+        let chain: Vec<&Recipe> = self.chain.iter().collect();
+        let mut built = Vec::new();
+        let mut explain = Vec::new();
+        let mut materials = Vec::new();
+        for ((&arch, app), archives) in self.arches.iter().zip(&self.apps).zip(&archives) {
+            let what = || format!("{} for {arch}", target.shown(image));
+            let (p, lines) = self.resolve(source, target, app.as_ref(), arch)?;
+            explain.extend(lines);
+            materials.extend(provenance::from_plan(&p, image.variant.debug)?);
+            materials.extend(provenance::from_archives(&archives.records));
+            let step = ArchStep {
+                source,
+                catalog,
+                req,
+                image,
+                chain: &chain,
+                app: app.as_ref(),
+                archives,
+                layout: &layout,
+            };
+            built.push(step.build(&p).with_context(what)?);
+        }
+        let finish = Finish {
+            req,
+            name: target.app.as_ref().map_or_else(
+                || format!("distroless/{}-debian{}", image.name, image.release.number),
+                |a| a.recipe.name.clone(),
+            ),
+            tags: target.tags(Some(image)),
+            shown: String::new(),
+            base: target.app.as_ref().map(|_| match target.base {
+                Base::Auto(r) => format!("auto (Debian {})", r.number),
+                _ => image.canonical(),
+            }),
+            record: Record {
+                materials,
+                base: target.app.as_ref().map(|_| image.canonical()),
+                started,
+                explain,
+            },
+        };
+        let shown = match &target.app {
+            Some(_) => format!("{}:{}", finish.name, finish.tags[0]),
+            None => image.canonical(),
+        };
+        finish::finish(layout, built, Finish { shown, ..finish })
+    }
+
+    /// The plan of one architecture as the build uses it, with its `--explain` lines: from the
+    /// lock, or resolved (and, on `auto`, with the library files the programs need).
+    fn resolve(
+        &self,
+        source: &Source<'_>,
+        target: &Target,
+        app: Option<&AppPrepared>,
+        arch: Arch,
+    ) -> anyhow::Result<(Plan, Vec<String>)> {
+        let (image, upstream) = (&self.image, &self.upstream);
+        let chain: Vec<&Recipe> = self.chain.iter().collect();
+        let local = app.map_or(&[][..], |a| a.local_debs.as_slice());
+        if let Some(lock) = &target.lock {
+            let mut p = locked_plan(source, target, lock, image, arch)?;
+            local_locked(&mut p, local, target)?;
+            // The lock names repositories without their passwords; the recipe's URLs have them.
+            for r in &upstream.repositories {
+                let real = r.url.to_string();
+                let shown = debian::sources::redact_userinfo(&real);
+                for q in p.tiers.iter_mut().flat_map(|t| t.packages.iter_mut()) {
+                    if q.mirror == shown {
+                        q.mirror.clone_from(&real);
+                    }
+                }
+            }
+            return Ok((p, Vec::new()));
+        }
+        let additions = crate::plan::Additions {
+            local,
+            repositories: &upstream.repositories,
+        };
+        let p = plan(source, &chain, image, arch, additions).map_err(|e| {
+            match (&target.app, e.downcast_ref::<UnknownPackage>()) {
+                // A package the application recipe names: located in the recipe file.
+                (Some(app), Some(unknown)) if unknown.tier == "app" => {
+                    app.error(None, "packages", unknown.message())
+                }
+                _ => e.context(format!("{} for {arch}", target.shown(image))),
+            }
+        })?;
+        match (&target.base, app) {
+            (Base::Auto(release), Some(app)) => auto_plan(source, *release, p, app, arch),
+            _ => Ok((p, Vec::new())),
+        }
+    }
 }
 
 /// The application prepared (and checked) for every architecture, before anything is
 /// downloaded.
 fn prepare(target: &Target, arches: &[Arch]) -> anyhow::Result<Vec<Option<AppPrepared>>> {
-    arches
-        .iter()
+    (arches.iter())
         .map(|&arch| {
-            target
-                .app
-                .as_ref()
+            (target.app.as_ref())
                 .map(|spec| prepare_app(spec, arch))
                 .transpose()
         })
@@ -202,52 +359,6 @@ pub fn chain_with_app(
         chain.push(r);
     }
     Ok(chain)
-}
-
-/// The plan of one architecture as the build uses it, with its `--explain` lines: from the
-/// lock, or resolved (and, on `auto`, with the library files the programs need).
-fn resolve(
-    source: &Source<'_>,
-    target: &Target,
-    image: &ImageRef,
-    chain: &[&Recipe],
-    app: Option<&AppPrepared>,
-    arch: Arch,
-    upstream: &Upstream,
-) -> anyhow::Result<(Plan, Vec<String>)> {
-    let local = app.map_or(&[][..], |a| a.local_debs.as_slice());
-    if let Some(lock) = &target.lock {
-        let mut p = locked_plan(source, target, lock, image, arch)?;
-        local_locked(&mut p, local, target)?;
-        // The lock names repositories without their passwords; the recipe's URLs have them.
-        for r in &upstream.repositories {
-            let real = r.url.to_string();
-            let shown = debian::sources::redact_userinfo(&real);
-            for q in p.tiers.iter_mut().flat_map(|t| t.packages.iter_mut()) {
-                if q.mirror == shown {
-                    q.mirror.clone_from(&real);
-                }
-            }
-        }
-        return Ok((p, Vec::new()));
-    }
-    let additions = crate::plan::Additions {
-        local,
-        repositories: &upstream.repositories,
-    };
-    let p = plan(source, chain, image, arch, additions).map_err(|e| {
-        match (&target.app, e.downcast_ref::<UnknownPackage>()) {
-            // A package the application recipe names: located in the recipe file.
-            (Some(app), Some(unknown)) if unknown.tier == "app" => {
-                app.error(None, "packages", unknown.message())
-            }
-            _ => e.context(format!("{} for {arch}", target.shown(image))),
-        }
-    })?;
-    match (&target.base, app) {
-        (Base::Auto(release), Some(app)) => auto_plan(source, *release, p, app, arch),
-        _ => Ok((p, Vec::new())),
-    }
 }
 
 /// A locked build takes the lock's local `.deb`s only if the files on disk are still those,
@@ -299,7 +410,7 @@ fn locked_plan(
     let entry = lock.find(&name, n, arch).with_context(|| {
         format!("{name} (Debian {n}, {arch}) is not in the lock file; run `{relock}`")
     })?;
-    let asked = requested(target);
+    let asked = target.requested();
     if entry.requested != asked {
         bail!(
             "the recipe's packages ({}) are not those locked for {name} ({}); run `{relock}`",
@@ -310,202 +421,11 @@ fn locked_plan(
     Ok(entry.to_plan(image, &source.archive.mirrors))
 }
 
-/// The packages an application recipe names, sorted (what a lock entry records).
-pub fn requested(target: &Target) -> Vec<String> {
-    let mut names: Vec<String> = target
-        .app
-        .iter()
-        .flat_map(|a| a.recipe.packages.iter().cloned())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
 fn shown_list(names: &[String]) -> String {
     if names.is_empty() {
         "none".into()
     } else {
         names.join(", ")
-    }
-}
-
-/// Writes the index, the output, the SBOMs of every architecture and the provenance.
-fn finish(
-    layout: LayoutWriter,
-    req: &BuildRequest,
-    image: &ImageRef,
-    built: Vec<ArchImage>,
-    record: Record,
-) -> anyhow::Result<BuildSummary> {
-    let tags: Vec<String> = match req.target.app.as_ref().map(|a| a.recipe.tags.clone()) {
-        Some(t) if !t.is_empty() => t,
-        // An application image is `latest` whatever variant it starts from.
-        Some(_) => vec!["latest".to_string()],
-        None => vec![image.variant.tag().to_string()],
-    };
-    let multi = built.len() > 1;
-    let manifests = built
-        .iter()
-        .map(|b| (b.manifest.clone(), Some(b.platform.clone())))
-        .collect();
-    let name = req.target.app.as_ref().map_or_else(
-        || format!("distroless/{}-debian{}", image.name, image.release.number),
-        |a| a.recipe.name.clone(),
-    );
-    let top = tagged_index(
-        &layout,
-        manifests,
-        &match &req.matrix {
-            Some(m) => tags
-                .iter()
-                .map(|t| format!("{}:{t}", m.repository))
-                .collect(),
-            None => req.destination.ref_names(&name, &tags),
-        },
-        req.destination.kept(req.replace),
-    )?;
-    let index_digest = index_digest(&top)?;
-    if let Some(policy) = &req.audit {
-        audit_staged(&layout, &top, &tags, policy)?;
-    }
-    let docker = match built.as_slice() {
-        [one] => Some(DockerImage {
-            repo_tags: tags.iter().map(|t| format!("{name}:{t}")).collect(),
-            ..one.docker.clone()
-        }),
-        _ => None,
-    };
-    // SBOMs are written under temporary names first and renamed beside the image only once
-    // the image is in place: a failed or interrupted build leaves neither.
-    let evidence = match &req.matrix {
-        Some(m) => crate::model::Destination::Layout(m.evidence.clone()),
-        None => req.destination.clone(),
-    };
-    let mut staged = Vec::new();
-    let mut byproducts = Vec::new();
-    for b in &built {
-        for doc in &b.sboms {
-            let path = evidence.sbom_path(&doc.arch, doc.kind, multi);
-            byproducts.push(provenance::Byproduct::of(&path, doc, &b.summary.digest));
-            staged.push((crate::files::stage(&path, &doc.bytes)?, path));
-        }
-    }
-    let top_digest = top
-        .manifests()
-        .first()
-        .map(|d| d.digest().to_string())
-        .unwrap_or_default();
-    let statement = provenance_of(
-        req,
-        image,
-        &name,
-        &top_digest,
-        &built,
-        record.materials,
-        record.started,
-        &byproducts,
-    );
-    let provenance_path = evidence.provenance_path();
-    let staged_provenance = crate::files::stage(&provenance_path, &statement.to_json())?;
-    output::finish(layout, &top, &req.destination, docker.as_ref())?;
-    let mut sboms = Vec::new();
-    for (tmp, path) in staged {
-        tmp.persist(&path)?;
-        sboms.push(path);
-    }
-    staged_provenance.persist(&provenance_path)?;
-    let (shown, base) = match &req.target.app {
-        Some(_) => (
-            format!("{name}:{}", tags.first().map_or("latest", String::as_str)),
-            Some(match req.target.base {
-                Base::Auto(r) => format!("auto (Debian {})", r.number),
-                _ => image.canonical(),
-            }),
-        ),
-        None => (image.canonical(), None),
-    };
-    Ok(BuildSummary {
-        image: shown,
-        base,
-        output: req.destination.path().to_path_buf(),
-        format: req.destination.format(),
-        digest: top_digest,
-        index_digest,
-        manifests: built.into_iter().map(|b| b.summary).collect(),
-        sboms,
-        provenance: Some(provenance_path),
-        explain: record.explain,
-    })
-}
-
-/// The build's provenance: the packages fetched, the files copied, the recipe, the request.
-#[allow(clippy::too_many_arguments)]
-fn provenance_of(
-    req: &BuildRequest,
-    image: &ImageRef,
-    name: &str,
-    top: &str,
-    built: &[ArchImage],
-    mut materials: Vec<provenance::Material>,
-    started: std::time::SystemTime,
-    byproducts: &[provenance::Byproduct],
-) -> sign::statement::Statement {
-    for b in built {
-        materials.extend(provenance::from_files(&b.summary.files));
-    }
-    // A recipe given only as flags has no file: the command line records it.
-    let recipe = req
-        .target
-        .app
-        .as_ref()
-        .filter(|a| !a.text.is_empty())
-        .map(|a| (a.file.clone(), provenance::sha256_hex(a.text.as_bytes())));
-    let base_name = req.target.app.as_ref().map(|_| image.canonical());
-    provenance::statement(
-        &provenance::Build {
-            image: name,
-            top,
-            manifests: built
-                .iter()
-                .map(|b| (b.summary.arch.clone(), b.summary.digest.clone()))
-                .collect(),
-            recipe: recipe.as_ref().map(|(f, d)| (f.as_str(), d.as_str())),
-            base: base_name.as_deref(),
-            request: req,
-            started,
-        },
-        &materials,
-        byproducts,
-    )
-}
-
-/// Audits the image in the staging directory; a finding stops the build before anything is
-/// written. Certificates are judged against the build's clock, not `SOURCE_DATE_EPOCH`.
-fn audit_staged(
-    layout: &LayoutWriter,
-    top: &oci_spec::image::ImageIndex,
-    tags: &[String],
-    policy: &crate::inspect::audit::Policy,
-) -> anyhow::Result<()> {
-    let root = layout.staged(top)?;
-    let image = oci::read::ForeignImage::open(root, tags.first().map(String::as_str))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let findings: Vec<_> = crate::inspect::audit::audit_image(
-        &image,
-        policy,
-        now,
-        crate::inspect::fs::Expansion::default(),
-    )?
-    .into_iter()
-    .filter(|(_, f)| f.level == crate::inspect::audit::Level::Error)
-    .collect();
-    if findings.is_empty() {
-        Ok(())
-    } else {
-        Err(crate::inspect::audit::AuditFailed(findings).into())
     }
 }
 
@@ -546,14 +466,17 @@ mod tests {
                 upstreams: crate::model::Upstreams::default(),
             },
             destination: Destination::from_path(out, false),
-            compression: oci::layer::Compression::Gzip,
-            layering: crate::layers::Layering::Tier,
-            epoch: 0,
-            allow_missing: false,
-            sbom: crate::sbom::SbomFormats::Both,
+            dry_run: false,
+            options: crate::request::BuildOptions {
+                compression: oci::layer::Compression::Gzip,
+                layering: crate::layers::Layering::Tier,
+                epoch: 0,
+                allow_missing: false,
+                sbom: crate::sbom::SbomFormats::Both,
+                audit: None,
+                invocation: Vec::new(),
+            },
             replace: false,
-            audit: None,
-            invocation: Vec::new(),
             matrix: None,
         }
     }
@@ -607,12 +530,11 @@ mod tests {
                 .all(|(_, cached)| *cached)
         );
 
-        let plans = plans(
-            &source,
-            &catalog,
-            &request(&catalog, "base-debian13", tmp.path().join("c")).target,
-        )
-        .unwrap();
+        let req = request(&catalog, "base-debian13", tmp.path().join("c"));
+        let plans = Prepared::new(&catalog, &req.target, Some(&source))
+            .unwrap()
+            .plans(&source)
+            .unwrap();
         assert_eq!(plans[0].0.tiers.len(), 3);
         assert!(!tmp.path().join("c").exists(), "planning writes no output");
     }

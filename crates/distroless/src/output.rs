@@ -17,8 +17,11 @@ pub struct BuildSummary {
     /// What an application image stands on (a catalog image, or the image on disk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
+    /// Where it was written (empty when nothing was: `--dry-run`, or a temporary output).
     pub output: PathBuf,
     pub format: &'static str,
+    /// The tags the image was given (computed once, by the request).
+    pub tags: Vec<String>,
     /// The image's digest: what its tags name (the image index with several architectures,
     /// else the manifest), as a registry shows it.
     pub digest: String,
@@ -31,6 +34,12 @@ pub struct BuildSummary {
     pub provenance: Option<PathBuf>,
     /// For `from = "auto"`: why every library file is in the image.
     pub explain: Vec<String>,
+    /// `--dry-run`: assembled and checked, but nothing written.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    /// The SBOMs and provenance, in memory: what signing and attesting take.
+    #[serde(skip)]
+    pub evidence: Option<crate::attest::Evidence>,
 }
 
 /// One architecture's manifest.

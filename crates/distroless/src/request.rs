@@ -39,6 +39,20 @@ pub struct Target {
 pub struct BuildRequest {
     pub target: Target,
     pub destination: Destination,
+    /// How every image is made (what a matrix shares between its images).
+    pub options: BuildOptions,
+    /// Replace an existing layout instead of adding the new tags to it.
+    pub replace: bool,
+    /// Plan (or, on an image on disk, assemble and check) without writing, pushing or signing.
+    pub dry_run: bool,
+    /// In a matrix: the image's repository (its layout refs are `REPOSITORY:TAG`) and where
+    /// its SBOMs and provenance go (`STEM.spdx.json`, …) instead of beside the layout.
+    pub matrix: Option<MatrixPlace>,
+}
+
+/// How images are made, whatever is built and wherever it goes.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
     pub compression: Compression,
     pub layering: Layering,
     /// `SOURCE_DATE_EPOCH`: every mtime and the config's `created`.
@@ -46,15 +60,10 @@ pub struct BuildRequest {
     /// Warn instead of failing when an ELF file needs a missing library.
     pub allow_missing: bool,
     pub sbom: SbomFormats,
-    /// Replace an existing layout instead of adding the new tags to it.
-    pub replace: bool,
     /// Audit the result with this policy before anything is written.
     pub audit: Option<crate::model::policy::Policy>,
     /// The command line, secrets redacted (recorded in the provenance).
     pub invocation: Vec<String>,
-    /// In a matrix: the image's repository (its layout refs are `REPOSITORY:TAG`) and where
-    /// its SBOMs and provenance go (`STEM.spdx.json`, …) instead of beside the layout.
-    pub matrix: Option<MatrixPlace>,
 }
 
 /// Where one image of a matrix lands in the matrix's shared layout.
@@ -62,6 +71,17 @@ pub struct BuildRequest {
 pub struct MatrixPlace {
     pub repository: String,
     pub evidence: std::path::PathBuf,
+}
+
+impl BuildRequest {
+    /// Refuses combinations that cannot mean anything, whatever the base.
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !(self.dry_run && self.options.audit.is_some()),
+            "an audit judges the image a build writes, and a dry run writes none: ask for one of them"
+        );
+        Ok(())
+    }
 }
 
 impl Target {
@@ -83,6 +103,26 @@ impl Target {
         self.app
             .as_ref()
             .map_or_else(|| image.canonical(), |a| a.recipe.name.clone())
+    }
+
+    /// The tags of the image: the application's (`latest` when it names none, whatever
+    /// variant it starts from), or the catalog image's variant tag.
+    pub fn tags(&self, image: Option<&ImageRef>) -> Vec<String> {
+        match (&self.app, image) {
+            (Some(a), _) if !a.recipe.tags.is_empty() => a.recipe.tags.clone(),
+            (Some(_), _) | (None, None) => vec!["latest".to_string()],
+            (None, Some(image)) => vec![image.variant.tag().to_string()],
+        }
+    }
+
+    /// The packages an application recipe names, sorted (what a lock entry records).
+    pub fn requested(&self) -> Vec<String> {
+        let mut names: Vec<String> = (self.app.iter())
+            .flat_map(|a| a.recipe.packages.iter().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// The name the plan is locked under: the catalog image's, or for an application

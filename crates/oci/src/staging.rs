@@ -21,6 +21,9 @@ static WRITING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 /// The file every staging directory holds.
 const MARKER: &str = ".distroless-staging";
 
+/// A scratch directory and its registration: removed when dropped, or on a signal.
+pub type Scratch = (tempfile::TempDir, Registered);
+
 /// Keeps a path registered for removal on a signal while it lives.
 #[must_use]
 pub struct Registered(PathBuf);
@@ -123,7 +126,7 @@ impl Write for Partial {
 /// A scratch directory in the system's temporary directory (a build pushed without `-o`):
 /// marked, registered for removal on a signal, and swept by the next run if this one is
 /// killed, like a staging directory beside an output.
-pub fn scratch() -> Result<(tempfile::TempDir, Registered)> {
+pub fn scratch() -> Result<Scratch> {
     directory(&std::env::temp_dir())
 }
 
@@ -135,7 +138,7 @@ pub(crate) fn directory(parent: &Path) -> Result<(tempfile::TempDir, Registered)
 
 /// A private (0700) scratch directory in the system's temporary directory, for archives
 /// unpacked to be read: swept like the others when a killed run leaves it.
-pub(crate) fn private_scratch() -> Result<(tempfile::TempDir, Registered)> {
+pub fn private_scratch() -> Result<Scratch> {
     directory_with_mode(&std::env::temp_dir(), 0o700)
 }
 

@@ -120,7 +120,9 @@ pub fn attestations(
 }
 
 /// What a build wrote beside its output: the provenance statement, and the SBOM documents
-/// it names (each checked against the digest the provenance recorded).
+/// it names (each checked against the digest the provenance recorded). A build hands its own
+/// over in memory ([`Evidence::of_build`]); `attest --from` reads one from disk ([`load`]).
+#[derive(Debug, Clone)]
 pub struct Evidence {
     pub provenance: Statement,
     pub sboms: Vec<Sbom>,
@@ -128,6 +130,7 @@ pub struct Evidence {
 }
 
 /// One SBOM document and the platform manifest it describes.
+#[derive(Debug, Clone)]
 pub struct Sbom {
     pub predicate: Predicate,
     pub document: Value,
@@ -214,6 +217,35 @@ pub fn load(from: &Path) -> anyhow::Result<Evidence> {
 }
 
 impl Evidence {
+    /// The evidence a build just made: its provenance and SBOM documents (each with the
+    /// platform manifest it describes), and the file the provenance is (or would be) written to.
+    pub fn of_build(
+        provenance: Statement,
+        documents: &[(&crate::sbom::Sbom, String)],
+        file: PathBuf,
+    ) -> anyhow::Result<Self> {
+        let sboms = documents
+            .iter()
+            .map(|(doc, describes)| {
+                Ok(Sbom {
+                    predicate: if doc.kind.starts_with("spdx") {
+                        Predicate::Spdx
+                    } else {
+                        Predicate::CycloneDx
+                    },
+                    document: serde_json::from_slice(&doc.bytes)
+                        .with_context(|| format!("the {} SBOM for {}", doc.kind, doc.arch))?,
+                    describes: describes.clone(),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Evidence {
+            provenance,
+            sboms,
+            file,
+        })
+    }
+
     /// The statements to attest for an image whose tags name `top`: the provenance, and each
     /// SBOM about its platform manifest and the digest the build's tags named (so a verifier
     /// starting from the tag finds it, and a platform manifest gets only its own SBOMs).

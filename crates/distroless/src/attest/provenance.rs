@@ -162,7 +162,7 @@ pub fn statement(build: &Build<'_>, materials: &[Material], byproducts: &[Byprod
     let mut external = json!({
         "image": build.image,
         "arches": build.manifests.iter().map(|(a, _)| a).collect::<Vec<_>>(),
-        "commandLine": req.invocation,
+        "commandLine": req.options.invocation,
     });
     if let Some((file, sha)) = build.recipe {
         external["recipe"] = json!({"file": file, "digest": {"sha256": sha}});
@@ -175,9 +175,9 @@ pub fn statement(build: &Build<'_>, materials: &[Material], byproducts: &[Byprod
             "buildType": BUILD_TYPE,
             "externalParameters": external,
             "internalParameters": {
-                "sourceDateEpoch": req.epoch,
-                "compression": format!("{:?}", req.compression).to_lowercase(),
-                "layering": format!("{:?}", req.layering).to_lowercase(),
+                "sourceDateEpoch": req.options.epoch,
+                "compression": format!("{:?}", req.options.compression).to_lowercase(),
+                "layering": format!("{:?}", req.options.layering).to_lowercase(),
             },
             "resolvedDependencies": deps.iter().map(Material::to_json).collect::<Vec<_>>(),
         },

@@ -13,7 +13,8 @@ use distroless::model::recipe::{CopySpec, Healthcheck, Recipe};
 use distroless::model::{Arch, Base, Catalog, Destination, DiskImage, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
-use distroless::request::{Arches, BuildRequest, Target};
+use distroless::publish::{pull, push, signed};
+use distroless::request::{Arches, BuildOptions, BuildRequest, Target};
 use distroless::sbom::SbomFormats;
 use oci::layer::Compression;
 use oci::read::ForeignImage;
@@ -26,24 +27,34 @@ use super::source;
 /// reads ./Dockerfile).
 pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
 
-/// Builds (or with `--dry-run` plans and prints: `None`) an image on the catalog, from the
-/// archive and the caches.
-fn from_archive(
+/// Builds the request (or with `--dry-run` plans it and prints: `None`), opening the archive
+/// only for an image built from packages.
+fn build_or_plan(
     args: &BuildArgs,
     catalog: &Catalog,
     req: &BuildRequest,
     reporter: &dyn distroless::report::Reporter,
 ) -> anyhow::Result<Option<BuildSummary>> {
     let settings = source::build_settings(args)?;
-    let source = Source::open(&settings, reporter)?;
-    if args.dry_run {
-        let plans = build::plans(&source, catalog, &req.target)?;
-        print_plans(&plans, args.json, args.explain)?;
-        return Ok(None);
+    let source = match &req.target.base {
+        Base::Disk(_) => None,
+        _ => Some(Source::open(&settings, reporter)?),
+    };
+    let outcome = build::run(catalog, req, source.as_ref(), reporter)?;
+    if source.is_some() {
+        source::report_cache_repo(&settings, args.source.quiet);
     }
-    let built = build::build(&source, catalog, req)?;
-    source::report_cache_repo(&settings, args.source.quiet);
-    Ok(Some(built))
+    match outcome {
+        build::Outcome::Planned(plans) => {
+            print_plans(&plans, args.json, args.explain)?;
+            Ok(None)
+        }
+        build::Outcome::Built(summary) if summary.dry_run => {
+            print_summary(args, &summary)?;
+            Ok(None)
+        }
+        build::Outcome::Built(summary) => Ok(Some(*summary)),
+    }
 }
 
 /// Runs `distroless build`.
@@ -71,27 +82,19 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     )?;
     super::signing::warn_without_sboms(key.is_some(), args.sbom);
     let reporter = source::reporter(&args.source, args.json);
-    let summary = if let Base::Disk(_) = &req.target.base {
-        build::build_on_disk(&req, &reporter)?
-    } else {
-        match from_archive(args, &catalog, &req, &reporter)? {
-            Some(built) => built,
-            None => return Ok(()),
-        }
+    let Some(summary) = build_or_plan(args, &catalog, &req, &reporter)? else {
+        return Ok(());
     };
-    // What `attest` needs, read before a temporary output goes away.
-    let evidence = key
-        .as_ref()
-        .map(|_| distroless::attest::load(req.destination.path()))
-        .transpose()?;
+    // What `attest` needs: the build's evidence, in memory.
+    let evidence = key.as_ref().and(summary.evidence.clone());
     // A layout kept on disk is signed too (its referrers travel with `distroless push`).
     let in_layout = match (&key, &evidence, &req.destination, &scratch) {
         (Some(key), Some(evidence), Destination::Layout(dir), None) => {
-            let image = super::signing::Image::Layout {
+            let image = signed::Image::Layout {
                 dir: dir.clone(),
-                tag: built_tags(&req, &summary).first().cloned(),
+                tag: summary.tags.first().cloned(),
             };
-            Some(super::signing::sign_and_attest(&image, key, true, Some(evidence))?.len())
+            Some(signed::sign_and_attest(&image, key, true, Some(evidence))?.len())
         }
         _ => None,
     };
@@ -119,26 +122,18 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
             println!("  (no local copy kept: -o keeps the image, its SBOMs and its provenance)");
         }
     }
-    let tags = built_tags(&req, &summary);
+    let tags = summary.tags.clone();
     let output = scratch.as_ref().map_or_else(
         || req.destination.path().to_path_buf(),
         |(d, _)| d.path().join("image"),
     );
     let image = ForeignImage::open(&output, tags.first().map(String::as_str))?;
-    let refs: Vec<Reference> = targets
-        .iter()
-        .flat_map(|r| match (&r.tag, &r.digest) {
-            (None, None) => tags.iter().map(|t| r.with_tag(t)).collect(),
-            _ => vec![r.clone()],
-        })
-        .collect();
-    let client = super::registry::client(&args.registry)?;
+    let refs = push::targets_for_tags(&targets, &tags);
+    let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
     let cache = source::settings(&args.source)?.cache_dir;
-    let pushed = super::registry::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
+    let pushed = push::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
     let signed = match (&key, &evidence) {
-        (Some(key), Some(evidence)) => {
-            super::signing::sign_pushed(&refs, &args.registry, key, evidence)?
-        }
+        (Some(key), Some(evidence)) => signed::sign_pushed(&client, &refs, key, evidence)?,
         _ => Vec::new(),
     };
     if args.source.quiet && !args.json {
@@ -163,21 +158,6 @@ fn push_targets(texts: &[String]) -> anyhow::Result<Vec<Reference>> {
         .iter()
         .map(|t| Reference::parse(t))
         .collect::<Result<_, _>>()?)
-}
-
-/// The tags the build gave its image.
-fn built_tags(req: &BuildRequest, summary: &BuildSummary) -> Vec<String> {
-    match req.target.app.as_ref().map(|a| a.recipe.tags.clone()) {
-        Some(t) if !t.is_empty() => t,
-        Some(_) => vec!["latest".into()],
-        None => vec![
-            summary
-                .image
-                .rsplit_once(':')
-                .map_or("latest", |(_, t)| t)
-                .to_string(),
-        ],
-    }
 }
 
 /// The typed request: the recipe file (if any) with the flags over it, validated.
@@ -256,17 +236,26 @@ fn request(
     request_for(args, target, destination)
 }
 
-/// The request the flags make for a target and a destination (the matrix makes one per image).
-pub(crate) fn request_for(
+/// The request the flags make for a target and a destination.
+fn request_for(
     args: &BuildArgs,
     target: Target,
     destination: Destination,
 ) -> anyhow::Result<BuildRequest> {
     Ok(BuildRequest {
-        invocation: distroless::attest::provenance::invocation(std::env::args()),
         matrix: None,
+        dry_run: args.dry_run,
         target,
         destination,
+        options: options(args)?,
+        replace: args.replace,
+    })
+}
+
+/// How the flags say images are made (a matrix's images share them).
+pub(crate) fn options(args: &BuildArgs) -> anyhow::Result<BuildOptions> {
+    Ok(BuildOptions {
+        invocation: distroless::attest::provenance::invocation(std::env::args()),
         compression: compression(args.compression),
         layering: match args.layering {
             LayeringArg::Tier => Layering::Tier,
@@ -280,7 +269,6 @@ pub(crate) fn request_for(
             SbomArg::Both => SbomFormats::Both,
             SbomArg::None => SbomFormats::None,
         },
-        replace: args.replace,
         audit: if args.audit {
             Some(super::inspect::policy(&args.audit_policy)?)
         } else {
@@ -311,8 +299,7 @@ fn registry_base(
         return Ok(None);
     };
     let client = super::registry::client(&args.registry)?;
-    let root =
-        super::registry::cached_pull(&client, &r, &source::settings(&args.source)?.cache_dir)?;
+    let root = pull::cached_pull(&client, &r, &source::settings(&args.source)?.cache_dir)?;
     Ok(Some(Base::Disk(DiskImage {
         path: root,
         tag: None,
@@ -455,7 +442,13 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
         .as_ref()
         .map(|b| format!(" on {b}"))
         .unwrap_or_default();
-    if summary.output.as_os_str().is_empty() {
+    if summary.dry_run {
+        writeln!(
+            out,
+            "would build {}{on} ({}; dry run: nothing written)",
+            summary.image, summary.format
+        )?;
+    } else if summary.output.as_os_str().is_empty() {
         writeln!(
             out,
             "built {}{on} ({}, for pushing)",

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use distroless::app;
-use distroless::app::upstream::Upstream;
 use distroless::build;
 use distroless::model::lock::{Lock, LockedImage};
 use distroless::model::{Base, Catalog, ImageRef};
@@ -42,17 +41,19 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
         )?;
     }
     for target in targets {
-        let (image, chain) = build::stands_on(&catalog, &target)?;
-        let chain: Vec<_> = chain.iter().collect();
-        let upstream = Upstream::prepare(&chain, target.app.as_ref(), &target.upstreams)?;
-        let name = target.lock_name(&image);
-        for (p, _) in build::plans(&source, &catalog, &target)? {
+        let prepared = build::Prepared::new(&catalog, &target, Some(&source))?;
+        let (image, upstream) = {
+            let a = prepared.from_archive()?;
+            (&a.image, &a.upstream)
+        };
+        let name = target.lock_name(image);
+        for (p, _) in prepared.plans(&source)? {
             let n = image.release.number;
             let label = match target.app {
                 Some(_) => format!("{name} (Debian {n}) {}", p.arch),
                 None => format!("{name}-debian{n} {}", p.arch),
             };
-            let mut entry = LockedImage::from_plan(&name, &p, build::requested(&target));
+            let mut entry = LockedImage::from_plan(&name, &p, target.requested());
             entry.archives = upstream.pins(&source, p.arch, &target.upstreams)?;
             let changes = lock.put(entry);
             if args.update {

@@ -1,50 +1,22 @@
-//! `distroless build --matrix FILE` / `--all`: a family of catalog images in one process. One
-//! archive client and cache serve every image, so each index is read, each package fetched
-//! and each layer built once, whatever number of images share it; every image lands in one OCI
-//! layout under `REPOSITORY:TAG` (its SBOMs and provenance in `OUT.evidence/`), then, with
-//! `--push`, in a registry (shared blobs sent once: the push skips what the registry has).
+//! `distroless build --matrix FILE` / `--all`: the flags and the matrix file turned into a
+//! family ([`distroless::publish::family`] builds, pushes and signs it), and its report printed.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
-use distroless::app::upstream::Upstream;
-use distroless::build;
+use std::rc::Rc;
+
 use distroless::model::matrix::{Job, Matrix};
-use distroless::model::{Arch, Base, Catalog, Destination, Upstreams};
+use distroless::model::{Arch, Catalog};
 use distroless::plan::Source;
-use distroless::request::{Arches, MatrixPlace, Target};
-use oci::read::ForeignImage;
-use registry::Reference;
-use registry::push::Outgoing;
+use distroless::publish::family::{
+    self, Change, Family, Row, Signing, Skipped, runnable, target_of,
+};
+use distroless::publish::push;
 
 use super::args::BuildArgs;
-use super::build::{parse_arches, request_for};
-use super::signing::{Image, sign_and_attest};
+use super::build::parse_arches;
 use super::source;
-
-/// An image left out of `--all`, and why (the flags it needs).
-#[derive(serde::Serialize)]
-struct Skipped {
-    image: String,
-    why: String,
-}
-
-/// One image of the matrix as built.
-#[derive(serde::Serialize)]
-struct Row {
-    reference: String,
-    digest: String,
-    arches: Vec<String>,
-    layers: usize,
-    seconds: f64,
-    /// Where it was pushed, if it was.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pushed: Vec<String>,
-    /// Pushed, and its tags named it already: nothing was sent.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    current: bool,
-}
 
 /// Runs a matrix build.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
@@ -58,29 +30,11 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let signing = if args.dry_run {
         None
     } else {
-        Signing::of(args, &file, &matrix)?
+        signing_of(args, &file, &matrix)?
     };
     // Empty: every architecture each release offers (`--all-arches`, `arches = ["all"]`).
     let arches = arches_of(args, &matrix)?;
-    let jobs = matrix.jobs(&file, &catalog)?;
-    // The flags must name a source of one of the images; each image takes its own.
-    let upstreams = distroless::app::upstream::for_many(
-        &source::upstreams(&args.source)?,
-        &catalog,
-        jobs.iter().map(|j| j.image.name.as_str()),
-    )?;
-    let all = args.all || matrix.is_all();
-    let (jobs, skipped) = runnable(&catalog, jobs, &upstreams, &arches, all)?;
-    if jobs.is_empty() {
-        anyhow::bail!(
-            "{file}: no image to build (none of its images exists for the releases named{})",
-            if skipped.is_empty() {
-                ""
-            } else {
-                ", or their sources are not given"
-            }
-        );
-    }
+    let (jobs, skipped, upstreams) = jobs_of(args, &catalog, (&file, &matrix), &arches)?;
     let registry = push_prefix(args, &matrix, &jobs)?;
     if args.dry_run && registry.is_none() {
         let arch_tags = matrix.arch_tags || args.arch_tags;
@@ -96,22 +50,36 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("a matrix needs -o DIR (one OCI layout), --push, or both"),
     };
     let settings = source::build_settings(args)?;
+    let options = super::build::options(args)?;
     let family = Family {
         catalog: &catalog,
-        args,
         arches: &arches,
         upstreams: &upstreams,
-        settings: &settings,
+        options: &options,
+        replace: args.replace,
     };
-    let mut rows = family.build(&jobs, &out)?;
-    if let (true, Some(prefix)) = (args.dry_run, &registry) {
+    let reporter = source::reporter(&args.source, args.json);
+    let mut rows = {
+        let source = Source::open(&settings, &reporter)?;
+        let rows = family.build(&source, &jobs, &out)?;
+        source::report_cache_repo(&settings, args.source.quiet);
+        rows
+    };
+    // A registry client only when something goes to (or is compared with) a registry.
+    let client = (registry.is_some() || signing.is_some())
+        .then(|| super::registry::client(&args.registry).map(Rc::new))
+        .transpose()?;
+    if let (true, Some(prefix), Some(client)) = (args.dry_run, &registry, &client) {
         // What a publish would change: each image against what the registry holds now.
-        return print_changes(args, prefix, &jobs, &rows, &skipped);
+        let changes = family::changes(client, prefix, &jobs, &rows)?;
+        return print_changes(args.json, &changes, &skipped);
     }
     let mut sent = None;
-    if let Some(prefix) = &registry {
+    if let (Some(prefix), Some(client)) = (&registry, &client) {
         let arch_tags = matrix.arch_tags || args.arch_tags;
-        sent = Some(push(args, &out, prefix, &jobs, &mut rows, arch_tags)?);
+        let seen = push::seen(&source::settings(&args.source)?.cache_dir);
+        let stats = family::push(client, &seen, (&out, prefix), &jobs, &mut rows, arch_tags)?;
+        sent = Some(serde_json::to_value(stats)?);
     }
     let mut report = serde_json::json!({
         "output": scratch.is_none().then(|| out.display().to_string()),
@@ -128,9 +96,9 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     if let Some(sent) = sent {
         report["push"] = sent;
     }
-    if let Some(signing) = &signing {
+    if let (Some(signing), Some(client)) = (&signing, &client) {
         let kept = scratch.is_none().then_some(out.as_path());
-        let stored = signing.apply(args, kept, registry.as_deref(), &out, (&jobs, &rows))?;
+        let stored = signing.apply(client, (kept, registry.as_deref()), &jobs, &rows)?;
         report["signed"] = serde_json::json!({
             "images": jobs.len(),
             "signatures": signing.sign,
@@ -139,6 +107,36 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         });
     }
     print_rows(&rows, &skipped, &report, args)
+}
+
+/// The images to build (with `--all`, those whose sources are not given are skipped), and
+/// the sources beyond Debian the flags give them.
+fn jobs_of(
+    args: &BuildArgs,
+    catalog: &Catalog,
+    (file, matrix): (&str, &Matrix),
+    arches: &[Arch],
+) -> anyhow::Result<(Vec<Job>, Vec<Skipped>, distroless::model::Upstreams)> {
+    let jobs = matrix.jobs(file, catalog)?;
+    // The flags must name a source of one of the images; each image takes its own.
+    let upstreams = distroless::app::upstream::for_many(
+        &source::upstreams(&args.source)?,
+        catalog,
+        jobs.iter().map(|j| j.image.name.as_str()),
+    )?;
+    let all = args.all || matrix.is_all();
+    let (jobs, skipped) = runnable(catalog, jobs, &upstreams, arches, all)?;
+    if jobs.is_empty() {
+        anyhow::bail!(
+            "{file}: no image to build (none of its images exists for the releases named{})",
+            if skipped.is_empty() {
+                ""
+            } else {
+                ", or their sources are not given"
+            }
+        );
+    }
+    Ok((jobs, skipped, upstreams))
 }
 
 /// The architectures: `--arch`, else the file's, else the host's; none for every one each
@@ -195,114 +193,30 @@ fn push_prefix(args: &BuildArgs, matrix: &Matrix, jobs: &[Job]) -> anyhow::Resul
 }
 
 /// How a matrix's images are signed and attested: `--sign --key` (both), or the file's
-/// `sign`, `attest` and `key` (relative to the file).
-struct Signing {
-    key: sign::KeyPair,
-    sign: bool,
-    attest: bool,
-}
-
-impl Signing {
-    /// The key is opened before anything is built (a wrong password fails at once).
-    fn of(args: &BuildArgs, file: &str, matrix: &Matrix) -> anyhow::Result<Option<Self>> {
-        let (sign, attest) = if args.sign {
-            (true, true)
-        } else {
-            (matrix.sign, matrix.attests())
-        };
-        if !sign && !attest {
-            return Ok(None);
-        }
-        let key = match (&args.key, &matrix.key) {
-            (Some(k), _) => k.clone(),
-            (None, Some(k)) => Path::new(file).parent().unwrap_or(Path::new("")).join(k),
-            (None, None) => anyhow::bail!(
-                "{file}: signing and attesting need a key: key = \"FILE\" in the file, or --sign --key FILE"
-            ),
-        };
-        super::signing::warn_without_sboms(attest, args.sbom);
-        Ok(Some(Signing {
-            key: super::signing::private_key(&key)?,
-            sign,
-            attest,
-        }))
+/// `sign`, `attest` and `key` (relative to the file). The key is opened before anything is
+/// built (a wrong password fails at once).
+fn signing_of(args: &BuildArgs, file: &str, matrix: &Matrix) -> anyhow::Result<Option<Signing>> {
+    let (sign, attest) = if args.sign {
+        (true, true)
+    } else {
+        (matrix.sign, matrix.attests())
+    };
+    if !sign && !attest {
+        return Ok(None);
     }
-
-    /// Signs and attests every image where it went: in the registry (after every tag is
-    /// there) and in the layout kept on disk. Returns how many artifacts were stored.
-    fn apply(
-        &self,
-        args: &BuildArgs,
-        layout: Option<&Path>,
-        prefix: Option<&str>,
-        out: &Path,
-        (jobs, rows): (&[Job], &[Row]),
-    ) -> anyhow::Result<usize> {
-        let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
-        let evidence_dir = evidence_dir(out);
-        let mut stored = 0;
-        for (job, row) in jobs.iter().zip(rows) {
-            let evidence = (self.attest)
-                .then(|| distroless::attest::load(&evidence_dir.join(evidence_name(job))))
-                .transpose()
-                .map_err(|e| e.context(job.reference()))?;
-            let mut places = Vec::new();
-            if let Some(prefix) = prefix {
-                let reference = target_of(prefix, job)?;
-                // An image the registry had already, signed already, is not signed again
-                // (each run would add another signature and attestation to it).
-                if !(row.current && self.already_there(&client, &reference, &row.digest)) {
-                    places.push(Image::Registry {
-                        client: std::rc::Rc::clone(&client),
-                        reference,
-                    });
-                }
-            }
-            if let Some(dir) = layout {
-                places.push(Image::Layout {
-                    dir: dir.to_path_buf(),
-                    tag: Some(job.reference()),
-                });
-            }
-            for image in &places {
-                stored += sign_and_attest(image, &self.key, self.sign, evidence.as_ref())
-                    .map_err(|e| e.context(job.reference()))?
-                    .len();
-            }
-        }
-        Ok(stored)
-    }
-
-    /// Whether the registry holds, for this image, a signature this key made (and, when
-    /// attesting, a provenance attestation): a new key or a damaged signature is signed again.
-    fn already_there(&self, client: &registry::Client, r: &Reference, digest: &str) -> bool {
-        use distroless::attest::verify::{Ask, RegistryStore, verify};
-        if !self.sign {
-            // Attestations alone are made again (nothing to check them against cheaply).
-            return false;
-        }
-        let public = self.key.public();
-        let wanted = if self.attest {
-            vec![sign::statement::Predicate::Slsa]
-        } else {
-            Vec::new()
-        };
-        let ask = Ask {
-            key: &public,
-            repository: None,
-            top: digest,
-            manifests: &[],
-            wanted: &wanted,
-        };
-        verify(
-            &RegistryStore {
-                client,
-                reference: r,
-            },
-            &ask,
-        )
-        .is_ok()
-    }
+    let key = match (&args.key, &matrix.key) {
+        (Some(k), _) => k.clone(),
+        (None, Some(k)) => Path::new(file).parent().unwrap_or(Path::new("")).join(k),
+        (None, None) => anyhow::bail!(
+            "{file}: signing and attesting need a key: key = \"FILE\" in the file, or --sign --key FILE"
+        ),
+    };
+    super::signing::warn_without_sboms(attest, args.sbom);
+    Ok(Some(Signing {
+        key: super::signing::private_key(&key)?,
+        sign,
+        attest,
+    }))
 }
 
 /// Flags that shape one image (an application recipe, a lock, every suite architecture) mean
@@ -338,251 +252,23 @@ fn read_matrix(args: &BuildArgs) -> anyhow::Result<(String, Matrix)> {
     Ok((shown, m))
 }
 
-/// What every image of a matrix is built with.
-struct Family<'a> {
-    catalog: &'a Catalog,
-    args: &'a BuildArgs,
-    arches: &'a [Arch],
-    upstreams: &'a Upstreams,
-    settings: &'a distroless::plan::SourceSettings,
-}
-
-impl Family<'_> {
-    /// Builds every job with one `Source`, each into a private layout beside `out`, then
-    /// joins them into `out` once (a growing shared layout would be re-linked by every image).
-    fn build(&self, jobs: &[Job], out: &Path) -> anyhow::Result<Vec<Row>> {
-        let parent = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        fs_err::create_dir_all(parent)?;
-        Destination::Layout(out.to_path_buf()).check()?;
-        let parts_dir = distroless::files::work_dir(parent, ".distroless-matrix")?;
-        // Evidence is written beside each part, and moved beside the output with it.
-        let staged = parts_dir.path().join("evidence");
-        fs_err::create_dir_all(&staged)?;
-        let reporter = source::reporter(&self.args.source, self.args.json);
-        let source = Source::open(self.settings, &reporter)?;
-        let mut rows = Vec::new();
-        let mut parts = Vec::new();
-        for (i, job) in jobs.iter().enumerate() {
-            let started = Instant::now();
-            let target = Target {
-                base: Base::Catalog(job.image.clone()),
-                app: None,
-                arches: if self.arches.is_empty() {
-                    Arches::AllOffered
-                } else {
-                    Arches::Listed(self.arches.to_vec())
-                },
-                lock: None,
-                upstreams: self.upstreams.clone(),
-            };
-            let part = parts_dir.path().join(i.to_string());
-            let mut req = request_for(self.args, target, Destination::Layout(part.clone()))?;
-            req.replace = true;
-            req.matrix = Some(MatrixPlace {
-                repository: job.repository.clone(),
-                evidence: staged.join(evidence_name(job)),
-            });
-            let summary = build::build(&source, self.catalog, &req)
-                .map_err(|e| e.context(job.reference()))?;
-            rows.push(Row {
-                reference: job.reference(),
-                digest: summary.digest,
-                arches: summary.manifests.iter().map(|m| m.arch.clone()).collect(),
-                layers: summary
-                    .manifests
-                    .iter()
-                    .map(|m| m.layers)
-                    .max()
-                    .unwrap_or(0),
-                seconds: started.elapsed().as_secs_f64(),
-                pushed: Vec::new(),
-                current: false,
-            });
-            parts.push(part);
-        }
-        source::report_cache_repo(self.settings, self.args.source.quiet);
-        distroless::output::join_layouts(&parts, out, self.args.replace)?;
-        let evidence = evidence_dir(out);
-        if self.args.replace && evidence.is_dir() {
-            fs_err::remove_dir_all(&evidence)?;
-        }
-        fs_err::create_dir_all(&evidence)?;
-        for e in fs_err::read_dir(&staged)? {
-            let e = e?;
-            fs_err::rename(e.path(), evidence.join(e.file_name()))?;
-        }
-        Ok(rows)
-    }
-}
-
-/// The jobs whose sources beyond Debian are all given (with `--all`, the others are skipped
-/// and returned with the flags they need; a matrix that names such an image fails).
-fn runnable(
-    catalog: &Catalog,
-    jobs: Vec<Job>,
-    upstreams: &Upstreams,
-    arches: &[Arch],
-    all: bool,
-) -> anyhow::Result<(Vec<Job>, Vec<Skipped>)> {
-    // Sources depend on the image alone, not its release or tag: checked once per image.
-    let mut ready: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
-    let mut keep = Vec::new();
-    let mut skipped: Vec<Skipped> = Vec::new();
-    for job in jobs {
-        let name = &job.image.name;
-        if !ready.contains_key(name) {
-            let chain = catalog.chain(name)?;
-            let checked = Upstream::prepare(&chain, None, upstreams)
-                .and_then(|u| arches.iter().try_for_each(|&a| u.check(a, upstreams)));
-            let ok = match checked {
-                Ok(()) => true,
-                Err(e) if all => {
-                    skipped.push(Skipped {
-                        image: name.clone(),
-                        why: format!("{e:#}"),
-                    });
-                    false
-                }
-                Err(e) => return Err(e.context(job.reference())),
-            };
-            ready.insert(name.clone(), ok);
-        }
-        if ready[name] {
-            keep.push(job);
-        }
-    }
-    Ok((keep, skipped))
-}
-
-/// `OUT.evidence`: where a matrix's SBOMs and provenance go.
-fn evidence_dir(out: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.evidence", out.display()))
-}
-
-/// `distroless_static-debian12_latest`: the stem of an image's evidence files.
-fn evidence_name(job: &Job) -> String {
-    format!("{}_{}", job.repository.replace('/', "_"), job.tag)
-}
-
-/// Pushes every image to `PREFIX/REPOSITORY:TAG` (a blob shared by many images is sent once:
-/// later images find it in the registry).
-fn push(
-    args: &BuildArgs,
-    out: &Path,
-    prefix: &str,
-    jobs: &[Job],
-    rows: &mut [Row],
-    arch_tags: bool,
-) -> anyhow::Result<serde_json::Value> {
-    let client = super::registry::client(&args.registry)?;
-    let seen = super::registry::seen(&source::settings(&args.source)?.cache_dir);
-    let images: Vec<ForeignImage> = jobs
-        .iter()
-        .map(|j| ForeignImage::open(out, Some(&j.reference())))
-        .collect::<Result<_, _>>()?;
-    let targets: Vec<Reference> = (jobs.iter())
-        .map(|j| target_of(prefix, j))
-        .collect::<anyhow::Result<_>>()?;
-    let mut outgoing = Vec::new();
-    // Every image's blobs and manifests under their digests first (unless its tag names it
-    // already: one HEAD), then every tag: no tag of the family names an image before the
-    // whole family is in the registry.
-    for ((job, image), target) in jobs.iter().zip(&images).zip(&targets) {
-        let o = Outgoing::new(&client, image).map_err(about(job))?;
-        let current = !arch_tags && o.all_current(&client, &[target]).map_err(about(job))?;
-        if !current {
-            o.send_content(&client, &seen, target).map_err(about(job))?;
-        }
-        outgoing.push((o, current));
-    }
-    for (((job, row), (o, current)), target) in jobs
-        .iter()
-        .zip(rows.iter_mut())
-        .zip(&outgoing)
-        .zip(&targets)
-    {
-        let pushed = if *current {
-            o.as_they_are(&[target])
-        } else {
-            o.put_tags(&client, &[target], arch_tags)
-                .map_err(about(job))?
-        };
-        row.pushed = pushed.into_iter().map(|p| p.reference).collect();
-        row.current = *current;
-    }
-    let c = &client.counters;
-    let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(serde_json::json!({
-        "requests": n(&c.requests),
-        "bytes_sent": n(&c.bytes_sent),
-        "blobs_sent": n(&c.blobs_sent),
-        "blobs_mounted": n(&c.blobs_mounted),
-        "blobs_skipped": n(&c.blobs_skipped),
-    }))
-}
-
-/// A registry error, named after the image it concerns.
-fn about(job: &Job) -> impl Fn(registry::Error) -> anyhow::Error + '_ {
-    move |e| anyhow::Error::new(e).context(job.reference())
-}
-
-/// `PREFIX/REPOSITORY:TAG` of a job.
-fn target_of(prefix: &str, job: &Job) -> anyhow::Result<Reference> {
-    Ok(Reference::parse(&format!(
-        "{}/{}",
-        prefix.trim_end_matches('/'),
-        job.reference()
-    ))?)
-}
-
-/// The "config diff" of a publish: for every image, `new` (the registry has no such tag),
-/// `changed` (it points elsewhere: old → new) or `unchanged`. Nothing is sent.
-fn print_changes(
-    args: &BuildArgs,
-    prefix: &str,
-    jobs: &[Job],
-    rows: &[Row],
-    skipped: &[Skipped],
-) -> anyhow::Result<()> {
-    let client = super::registry::client(&args.registry)?;
-    let mut changes = Vec::new();
-    for (job, row) in jobs.iter().zip(rows) {
-        let target = target_of(prefix, job)?;
-        let (status, was) = match registry::pull::resolve(&client, &target) {
-            Ok(d) if d.to_string() == row.digest => ("unchanged", Some(d.to_string())),
-            Ok(d) => ("changed", Some(d.to_string())),
-            Err(registry::Error::NotFound { .. }) => ("new", None),
-            Err(e) => return Err(anyhow::Error::new(e).context(job.reference())),
-        };
-        changes.push(serde_json::json!({
-            "reference": target.to_string(),
-            "status": status,
-            "was": was,
-            "digest": row.digest,
-        }));
-    }
+/// The "config diff" of a publish, printed: for every image, `new`, `changed` (old → new)
+/// or `unchanged`.
+fn print_changes(json: bool, changes: &[Change], skipped: &[Skipped]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if json {
         let doc = serde_json::json!({"changes": changes, "skipped": skipped});
         super::print_json(&mut out, &doc)?;
         return Ok(());
     }
-    for c in &changes {
-        let status = c["status"].as_str().unwrap_or_default();
-        let line = match (status, c["was"].as_str()) {
-            ("changed", Some(was)) => format!("{was} → {}", c["digest"].as_str().unwrap_or("")),
-            _ => c["digest"].as_str().unwrap_or("").to_string(),
+    for c in changes {
+        let line = match (c.status, &c.was) {
+            ("changed", Some(was)) => format!("{was} → {}", c.digest),
+            _ => c.digest.clone(),
         };
-        writeln!(
-            out,
-            "{status:9} {} {line}",
-            c["reference"].as_str().unwrap_or("")
-        )?;
+        writeln!(out, "{:9} {} {line}", c.status, c.reference)?;
     }
-    let count = |s: &str| changes.iter().filter(|c| c["status"] == s).count();
+    let count = |s: &str| changes.iter().filter(|c| c.status == s).count();
     writeln!(
         out,
         "{} new, {} changed, {} unchanged (nothing sent)",

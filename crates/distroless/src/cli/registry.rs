@@ -1,5 +1,5 @@
-//! `distroless push`, `pull`, `login`, `logout`, and the push of `build --push`: flags into a
-//! registry client, images on disk opened with every digest checked, results printed.
+//! `distroless push`, `pull`, `login`, `logout`: flags into a registry client and calls of
+//! [`distroless::publish`], results printed.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -7,15 +7,12 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use distroless::cache::Cache;
-use distroless::image::tagged_index;
 use distroless::model::{Destination, DiskImage};
-use distroless::output::{self, DockerImage};
-use oci::layout::LayoutWriter;
+use distroless::publish::{pull, push};
 use oci::read::ForeignImage;
-use oci_spec::image::MediaType;
 use registry::credentials::{self, Credential};
 use registry::pull::PlatformFilter;
-use registry::push::{Pushed, Seen};
+use registry::push::Pushed;
 use registry::{Client, Options, Reference};
 
 use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
@@ -69,122 +66,14 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
     // Read (and check) the layout's signatures before anything is sent: a damaged one stops
     // the push before any tag names the image.
-    let referrers = layout_referrers(&disk.path, &image)?;
-    let pushed = push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    let carried = carry_referrers(&client, &referrers, &refs)?;
+    let referrers = push::layout_referrers(&disk.path, &image)?;
+    let pushed = push::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
+    let carried = push::carry_referrers(&client, &referrers, &refs)?;
     print_pushed(&client, &pushed, args.json, None)?;
     if carried > 0 && !args.json {
         println!("  {carried} signature/attestation referrer(s) carried along");
     }
     Ok(())
-}
-
-/// Signature and attestation artifacts (blobs, manifest) a layout holds for an image.
-type Artifacts = Vec<(Vec<Vec<u8>>, Vec<u8>)>;
-
-/// The referrers an OCI layout holds for `image` (signatures and attestations `--sign` wrote
-/// into it), read whole and digest-checked; at most 256 MiB in all.
-pub(crate) fn layout_referrers(dir: &Path, image: &ForeignImage) -> anyhow::Result<Artifacts> {
-    use distroless::attest::verify::{LayoutStore, Store};
-    const LIMIT: u64 = 256 << 20;
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let store = LayoutStore { dir };
-    let subjects = image.index_blob.iter().chain(
-        image
-            .manifests
-            .iter()
-            .filter_map(|m| m.manifest_blob.as_ref()),
-    );
-    let mut artifacts = Vec::new();
-    let mut total = 0u64;
-    for s in subjects {
-        for d in store.referrers(&s.digest)? {
-            let digest: oci::digest::Digest = d["digest"]
-                .as_str()
-                .and_then(|x| x.parse().ok())
-                .context("index.json: a referrer without a digest")?;
-            let manifest = store
-                .manifest(&digest.to_string())?
-                .with_context(|| format!("referrer {digest}: its manifest is missing"))?;
-            let doc: serde_json::Value = serde_json::from_slice(&manifest)
-                .with_context(|| format!("referrer {digest}: not JSON"))?;
-            let mut blobs = Vec::new();
-            let parts = std::iter::once(&doc["config"])
-                .chain(doc["layers"].as_array().into_iter().flatten());
-            for b in parts {
-                let bd: oci::digest::Digest = b["digest"]
-                    .as_str()
-                    .and_then(|x| x.parse().ok())
-                    .with_context(|| format!("referrer {digest}: a blob without a digest"))?;
-                if blobs
-                    .iter()
-                    .any(|x: &Vec<u8>| oci::digest::Digest::sha256_of(x) == bd)
-                {
-                    continue;
-                }
-                let bytes = store.blob(&bd, LIMIT - total)?;
-                total += bytes.len() as u64;
-                blobs.push(bytes);
-            }
-            artifacts.push((blobs, manifest));
-        }
-    }
-    Ok(artifacts)
-}
-
-/// Pushes a layout's referrers to every reference's repository. Returns how many.
-pub(crate) fn carry_referrers(
-    client: &Client,
-    artifacts: &Artifacts,
-    refs: &[Reference],
-) -> anyhow::Result<usize> {
-    for r in repositories(refs) {
-        for (blobs, manifest) in artifacts {
-            registry::referrers::push(client, r, blobs, manifest)?;
-        }
-    }
-    Ok(artifacts.len())
-}
-
-/// References, one per repository (signatures live beside the image in its repository,
-/// whatever its tags).
-pub(crate) fn repositories(refs: &[Reference]) -> Vec<&Reference> {
-    let mut out: Vec<&Reference> = Vec::new();
-    for r in refs {
-        if !out
-            .iter()
-            .any(|x| x.registry == r.registry && x.repository == r.repository)
-        {
-            out.push(r);
-        }
-    }
-    out
-}
-
-/// Pushes an image to every reference; where blobs were seen before is remembered in the
-/// cache, so a blob pushed to one repository is mounted into the next.
-pub(crate) fn push_image(
-    client: &Client,
-    image: &ForeignImage,
-    refs: &[Reference],
-    arch_tags: bool,
-    cache: &Path,
-) -> anyhow::Result<Vec<Pushed>> {
-    Ok(registry::push::push(
-        client,
-        &seen(cache),
-        image,
-        refs,
-        arch_tags,
-    )?)
-}
-
-/// Where blobs were seen in registries, kept in the cache (a blob pushed to one repository is
-/// mounted into the next, across runs).
-pub(crate) fn seen(cache: &Path) -> Seen {
-    Seen::persistent(&cache.join("registry-blobs-v1"))
 }
 
 /// One line per reference (`REF@DIGEST`), or JSON with what was sent (and the build, for
@@ -238,7 +127,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
         .transpose()?;
     let destination = Destination::from_path(args.output.clone(), args.format == FormatArg::Docker);
     let client = client(&args.registry)?;
-    let digest = pull_into(&client, &r, &destination, platform.as_ref(), args.replace)?;
+    let digest = pull::pull_into(&client, &r, &destination, platform.as_ref(), args.replace)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = serde_json::json!({
@@ -265,87 +154,14 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Pulls an image into a destination (tagged with the reference's tag, named after its
-/// repository); returns the digest of what was written.
-pub(crate) fn pull_into(
-    client: &Client,
-    r: &Reference,
-    destination: &Destination,
-    platform: Option<&PlatformFilter>,
-    replace: bool,
-) -> anyhow::Result<String> {
-    destination.check()?;
-    let layout = LayoutWriter::new(destination.path())?;
-    let pulled = registry::pull::pull(client, r, &layout, platform)?;
-    let desc = oci::image::descriptor(
-        MediaType::from(pulled.media_type.as_str()),
-        &pulled.digest.to_string(),
-        pulled.size,
-    )?;
-    let platform = pulled.platform.as_ref().map(|p| oci::image::Platform {
-        architecture: p["architecture"].as_str().unwrap_or_default().to_string(),
-        variant: p["variant"].as_str().map(str::to_string),
-    });
-    let tags = [r.tag_or_latest().to_string()];
-    let name = r.repository.clone();
-    let top = tagged_index(
-        &layout,
-        vec![(desc, platform)],
-        &destination.ref_names(&name, &tags),
-        destination.kept(replace),
-    )?;
-    let docker = match pulled.manifests.as_slice() {
-        [m] => Some(DockerImage {
-            config: m.config.to_string(),
-            layers: m.layers.iter().map(ToString::to_string).collect(),
-            repo_tags: vec![format!("{}/{name}:{}", r.registry, tags[0])],
-        }),
-        _ => None,
-    };
-    output::finish(layout, &top, destination, docker.as_ref())?;
-    Ok(pulled.digest.to_string())
-}
-
-/// A registry image in the cache, pulled once under its digest (a tag costs one manifest
-/// request; a digest none); returns its layout.
-pub(crate) fn cached_pull(
-    client: &Client,
-    r: &Reference,
-    cache: &Path,
-) -> anyhow::Result<std::path::PathBuf> {
-    let digest = match &r.digest {
-        Some(d) => d.clone(),
-        None => registry::pull::resolve(client, r)?,
-    };
-    let root = cache
-        .join("images-v1")
-        .join(digest.to_string().replace(':', "-"));
-    if !root.join("index.json").is_file() {
-        let pinned = Reference {
-            digest: Some(digest.clone()),
-            ..r.clone()
-        };
-        let destination = Destination::from_path(root.clone(), false);
-        pull_into(client, &pinned, &destination, None, true)?;
-    }
-    Ok(root)
-}
-
-/// Opens an image named on the command line: an OCI layout (`DIR` or `DIR:TAG`), an
-/// oci-archive or docker-archive, or a registry reference (pulled into the cache first).
+/// Opens an image named on the command line: on disk, or a registry reference pulled into
+/// the cache first.
 pub(crate) fn open_any(
     text: &str,
     args: &RegistryArgs,
     cache: &Path,
 ) -> anyhow::Result<ForeignImage> {
-    let disk = DiskImage::parse(text, Path::new(""));
-    if disk.path.exists() || text.starts_with('.') || text.starts_with('/') {
-        return Ok(ForeignImage::open(&disk.path, disk.tag.as_deref())?);
-    }
-    let r = Reference::parse(text)
-        .with_context(|| format!("{text}: no such file, and not a registry reference"))?;
-    let root = cached_pull(&client(args)?, &r, cache)?;
-    Ok(ForeignImage::open(&root, None)?)
+    pull::open_any(text, || client(args), cache)
 }
 
 /// Runs `distroless login`: the password (or token) is read from standard input, checked

@@ -48,7 +48,7 @@ pub(crate) fn build_settings(args: &BuildArgs) -> anyhow::Result<SourceSettings>
     {
         // One attempt, ten idle seconds: a cache that does not answer must not hold the build.
         let client = super::registry::client_for_cache(&args.registry)?;
-        let seen = super::registry::seen(&s.cache_dir);
+        let seen = distroless::publish::push::seen(&s.cache_dir);
         let remote = Remote::new(client, repo, seen, args.dry_run)?;
         s.cache_repo = Some(std::sync::Arc::new(remote));
     }

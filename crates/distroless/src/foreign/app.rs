@@ -16,10 +16,11 @@ use super::Edit;
 use crate::app::prepare::copied_files;
 use crate::app::{Accounts, AppSpec, app_units, machine, prepare_app_with, settings};
 use crate::attest::provenance;
-use crate::image::{index_digest, tagged_index};
+use crate::finish::{Finish, Record};
+use crate::image::assemble::ArchImage;
 use crate::model::Arch;
 use crate::model::DiskImage;
-use crate::output::{self, BuildSummary, ManifestSummary};
+use crate::output::{BuildSummary, ManifestSummary};
 use crate::report::Reporter;
 use crate::request::BuildRequest;
 use crate::sbom::CopiedFile;
@@ -32,7 +33,6 @@ pub fn build(
     arches: Option<&[Arch]>,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<BuildSummary> {
-    let (destination, compression, epoch) = (&req.destination, req.compression, req.epoch);
     if !spec.recipe.archives.is_empty() || !spec.recipe.repositories.is_empty() {
         return Err(spec.error(
             None,
@@ -61,106 +61,54 @@ pub fn build(
     if let Some(wanted) = arches {
         keep_platforms(&mut image, wanted, &base.shown)?;
     }
-    destination.check()?;
-    let layout = LayoutWriter::new(destination.path())?;
+    let (layout, _scratch) = crate::build::staging(req)?;
     let mut copied = Vec::new();
-    let rewritten = super::rewrite(&image, &layout, epoch, |edit| {
+    let rewritten = super::rewrite(&image, &layout, req.options.epoch, |edit| {
         copied.push(add_app(
             edit,
             spec,
             base,
             &layout,
-            (compression, epoch),
+            (req.options.compression, req.options.epoch),
             reporter,
         )?);
         Ok(())
     })?;
-    let summaries: Vec<ManifestSummary> = rewritten
-        .iter()
+    let built = rewritten
+        .into_iter()
         .zip(copied)
-        .map(|(r, files)| ManifestSummary {
-            arch: r.platform.architecture.clone(),
-            digest: r.descriptor.digest().to_string(),
-            layers: r.layers,
-            compressed_size: r.size,
-            packages: 0,
-            partial_packages: Vec::new(),
-            files,
+        .map(|(r, files)| ArchImage {
+            summary: ManifestSummary {
+                arch: r.platform.architecture.clone(),
+                digest: r.descriptor.digest().to_string(),
+                layers: r.layers,
+                compressed_size: r.size,
+                packages: 0,
+                partial_packages: Vec::new(),
+                files,
+            },
+            manifest: r.descriptor,
+            platform: r.platform,
+            // Nothing says which packages a foreign base holds: SBOMs are for our images.
+            sboms: Vec::new(),
+            docker: r.docker,
         })
         .collect();
-    let tags = if spec.recipe.tags.is_empty() {
-        vec!["latest".to_string()]
-    } else {
-        spec.recipe.tags.clone()
-    };
-    let docker = super::docker_image(&rewritten, &spec.recipe.name, &tags);
-    let manifests = rewritten
-        .into_iter()
-        .map(|r| (r.descriptor, Some(r.platform)))
-        .collect();
-    let refs = destination.ref_names(&spec.recipe.name, &tags);
-    let top = tagged_index(&layout, manifests, &refs, destination.kept(req.replace))?;
-    let index_digest = index_digest(&top)?;
-    let top_digest = top
-        .manifests()
-        .first()
-        .map(|d| d.digest().to_string())
-        .unwrap_or_default();
-    let provenance_path = destination.provenance_path();
-    let statement = statement(spec, &base_material, req, &top_digest, &summaries, started);
-    let staged = crate::files::stage(&provenance_path, &statement.to_json())?;
-    output::finish(layout, &top, destination, docker.as_ref())?;
-    staged.persist(&provenance_path)?;
-    Ok(BuildSummary {
-        image: format!("{}:{}", spec.recipe.name, tags[0]),
+    let tags = req.target.tags(None);
+    let finish = Finish {
+        req,
+        name: spec.recipe.name.clone(),
+        shown: format!("{}:{}", spec.recipe.name, tags[0]),
+        tags,
         base: Some(base.shown.clone()),
-        output: destination.path().to_path_buf(),
-        format: destination.format(),
-        digest: top_digest,
-        index_digest,
-        manifests: summaries,
-        sboms: Vec::new(),
-        provenance: Some(provenance_path),
-        explain: Vec::new(),
-    })
-}
-
-/// The provenance of an application put on an image on disk: the base (by digest), the
-/// recipe and the copied files.
-fn statement(
-    spec: &AppSpec,
-    base: &provenance::Material,
-    req: &BuildRequest,
-    top: &str,
-    summaries: &[ManifestSummary],
-    started: std::time::SystemTime,
-) -> sign::statement::Statement {
-    let mut materials = vec![base.clone()];
-    for s in summaries {
-        materials.extend(provenance::from_files(&s.files));
-    }
-    let image = format!(
-        "{}:{}",
-        spec.recipe.name,
-        spec.recipe.tags.first().map_or("latest", String::as_str)
-    );
-    let recipe_sha = provenance::sha256_hex(spec.text.as_bytes());
-    provenance::statement(
-        &provenance::Build {
-            image: &image,
-            top,
-            manifests: summaries
-                .iter()
-                .map(|s| (s.arch.clone(), s.digest.clone()))
-                .collect(),
-            recipe: (!spec.text.is_empty()).then_some((spec.file.as_str(), recipe_sha.as_str())),
-            base: Some(&base.name),
-            request: req,
+        record: Record {
+            base: Some(base_material.name.clone()),
+            materials: vec![base_material],
             started,
+            explain: Vec::new(),
         },
-        &materials,
-        &[],
-    )
+    };
+    crate::finish::finish(layout, built, finish)
 }
 
 /// The base image as a provenance input: its top digest (index, or its one manifest).

@@ -146,7 +146,7 @@ impl ArchStep<'_> {
             runtime.env.retain(|e| !e.starts_with(&format!("{var}=")));
             runtime.env.push(format!("{var}={version}"));
         }
-        let config = oci::image::config(&platform, &runtime, &layers, self.req.epoch)?;
+        let config = oci::image::config(&platform, &runtime, &layers, self.req.options.epoch)?;
         let mut config = serde_json::to_value(&config)?;
         if let Some(app) = self.app {
             settings::apply_settings(app, &mut config, &view)?;
@@ -157,7 +157,7 @@ impl ArchStep<'_> {
             app: self.app.map(|a| &a.spec.recipe),
             debian_version: &plan.debian_version,
             release_date: &plan.release_date,
-            epoch: self.req.epoch,
+            epoch: self.req.options.epoch,
             runtime: language.map(|(r, package, version)| (r.name, package, version)),
         };
         let annotations = annotations(&naming, self.catalog)?;
@@ -191,11 +191,11 @@ impl ArchStep<'_> {
             image: &name,
             manifest_digest: &summary.digest,
             files: &files,
-            epoch: self.req.epoch,
+            epoch: self.req.options.epoch,
             archives: &self.archives.records,
         };
         let sboms = sbom::documents(
-            self.req.sbom,
+            self.req.options.sbom,
             plan,
             (&self.source.cache, &debs),
             debug,
@@ -237,8 +237,8 @@ impl ArchStep<'_> {
             debs,
             merged_usr: release.merged_usr(),
             release: (release.number, release.codename),
-            compression: self.req.compression,
-            epoch: self.req.epoch,
+            compression: self.req.options.compression,
+            epoch: self.req.options.epoch,
         };
         let after: Vec<(String, Unit)> = (self.archives.layers.iter())
             .map(|(tier, label, entries)| {
@@ -254,14 +254,14 @@ impl ArchStep<'_> {
         let mut all = units(
             plan,
             self.chain,
-            self.req.layering,
+            self.req.options.layering,
             self.image.variant.debug,
             after,
         );
         if let Some(app) = self.app {
             let base_certs = || rootfs::cacerts::certs_from_deb(&debs.path(&plan.ca_certificates)?);
             let java = self.chain.iter().any(|c| c.java_trust_store);
-            all.extend(app_units(app, &base_certs, java, self.req.epoch)?);
+            all.extend(app_units(app, &base_certs, java, self.req.options.epoch)?);
         }
         let mut view = ImageView::default();
         // Each layer is named to the ones above by its key, so the next can be prepared while
@@ -332,7 +332,7 @@ impl ArchStep<'_> {
             return Ok(());
         }
         let list: Vec<String> = missing.iter().map(ToString::to_string).collect();
-        if self.req.allow_missing {
+        if self.req.options.allow_missing {
             for m in &list {
                 self.source.reporter.warn(m);
             }

@@ -1,0 +1,115 @@
+//! One pipeline, one finish step: `--dry-run` writes nothing and `--audit` stops a build before
+//! anything is written, whatever the image stands on (a catalog image, an image on disk, an
+//! image in a registry), and the two together are refused alike.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+use std::path::Path;
+
+use testkit::fixtures::catalog_repo;
+use testkit::registry::Registry;
+
+/// What a run left in `dir` besides the cache, the base and the program it copies.
+fn written(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs_err::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| !["cache", "app"].contains(&n.as_str()) && !n.starts_with("base"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn dry_run_and_audit_behave_alike_on_every_base() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let run = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::trusting(&cache, &repo.file_url(), &args)
+            .current_dir(dir)
+            .assert()
+    };
+    let own = |args: &[&str]| -> Vec<String> { args.iter().map(ToString::to_string).collect() };
+    run(&own(&[
+        "build", "-q", "static", "--arch", "amd64", "-o", "base",
+    ]))
+    .success();
+    fs_err::write(dir.join("app"), b"#!/bin/true\n").unwrap();
+    // The registry base is the same image, pushed (skipped outside CI without the registry).
+    let registry = Registry::start();
+    if registry.is_none() {
+        eprintln!("SKIP registry base: docker-registry is not installed");
+    }
+    let pushed = registry.as_ref().map(|r| format!("{}/team/base:1", r.addr));
+    if let Some(reference) = &pushed {
+        support::distroless(&cache)
+            .current_dir(dir)
+            .args(["push", "base", reference])
+            .assert()
+            .success();
+    }
+    let mut bases: Vec<(&str, Vec<&str>)> = vec![
+        ("catalog", vec!["static"]),
+        ("disk", vec!["--from", "./base", "--copy", "app:/app"]),
+    ];
+    if let Some(reference) = &pushed {
+        bases.push(("registry", vec!["--from", reference, "--copy", "app:/app"]));
+    }
+    for (kind, base) in &bases {
+        let with = |extra: &[&str]| -> Vec<String> {
+            let mut v = vec!["build", "--arch", "amd64"];
+            v.extend(base);
+            v.extend(extra);
+            v.into_iter().map(str::to_string).collect()
+        };
+        // --dry-run: exit 0, something said, nothing written.
+        let a = run(&with(&["--dry-run", "-o", "out"])).success();
+        let said = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+        assert!(
+            !said.trim().is_empty(),
+            "{kind}: a dry run says what it would do"
+        );
+        assert_eq!(
+            written(dir),
+            Vec::<String>::new(),
+            "{kind}: --dry-run wrote"
+        );
+        // --dry-run --push: nothing pushed either (the registry is never asked).
+        if let Some(r) = &registry {
+            let before = r.requests("PUT", "/manifests/");
+            let target = format!("{}/team/dry:1", r.addr);
+            run(&with(&["--dry-run", "--push", &target])).success();
+            assert_eq!(r.requests("PUT", "/manifests/"), before, "{kind}: pushed");
+        }
+        // --audit: the test repository's CA "certificates" are no certificates, on any base.
+        let a = run(&with(&["--audit", "-o", "out"])).failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(err.contains("ca-bundle"), "{kind}: {err}");
+        assert_eq!(
+            written(dir),
+            Vec::<String>::new(),
+            "{kind}: a failed audit wrote"
+        );
+        // Both: refused alike, before anything is read.
+        let a = run(&with(&["--audit", "--dry-run", "-o", "out"])).failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(err.contains("dry run"), "{kind}: {err}");
+        // And without either, the image and its provenance are written.
+        run(&with(&["-q", "-o", "out"])).success();
+        assert!(dir.join("out/index.json").is_file(), "{kind}");
+        assert!(dir.join("out.provenance.json").is_file(), "{kind}");
+        for name in written(dir) {
+            let path = dir.join(name);
+            if path.is_dir() {
+                fs_err::remove_dir_all(path).unwrap();
+            } else {
+                fs_err::remove_file(path).unwrap();
+            }
+        }
+    }
+}
