@@ -109,6 +109,12 @@ pub struct LayerInputs<'a> {
     pub epoch: u64,
 }
 
+/// The version of the bytes this module and the rootfs effects write for the same inputs: part
+/// of every layer's cache key, so a change of those bytes must move it, or a warm cache would
+/// hand out layers of the old shape. `tests::layer_bytes_move_with_their_version` fails when the
+/// bytes change and this does not.
+pub const FORMAT: u32 = 9;
+
 #[derive(Serialize, Deserialize)]
 struct CachedLayer {
     blob: LayerBlob,
@@ -244,6 +250,7 @@ fn names(packages: &[Package]) -> String {
 
 fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String {
     let mut h = Sha256::new();
+    h.update(format!("format {FORMAT}\n"));
     h.update(format!(
         "{:?} {} {} {:?} {}\n",
         inputs.compression, inputs.epoch, inputs.merged_usr, inputs.release, inputs.plan.arch

@@ -1146,3 +1146,47 @@ fn an_update_suite_without_the_architecture_is_skipped_said_and_recorded() {
     let text = fs_err::read_to_string(&lock).unwrap();
     assert_eq!(text.matches("missing_suites").count(), 1, "{text}");
 }
+
+/// The layer bytes of the test archive's images under each `layers::FORMAT`: what a warm cache
+/// hands out under a key holding that version.
+const LAYER_BYTES: &[(u32, &str)] = &[(
+    9,
+    "ca99ad691b9b36432ab58f31650ba8ccfa978acf129ff786e426137757217ced",
+)];
+
+#[test]
+fn layer_bytes_move_with_their_version() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let mut digests = Vec::new();
+    for (image, layering) in [
+        ("cc-debian13:debug", "tier"),
+        ("base-debian13:nonroot", "package"),
+    ] {
+        let out = tmp.path().join(image.replace(':', "-"));
+        build_cmd(&repo.file_url(), &cache, image, &["--layering", layering])
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        for (_, m) in manifests(&out) {
+            for l in m["layers"].as_array().unwrap() {
+                digests.push(l["digest"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    let now = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(digests.join("\n")));
+    let format = distroless::layers::FORMAT;
+    let recorded = LAYER_BYTES
+        .iter()
+        .find(|(v, _)| *v == format)
+        .map(|(_, d)| *d);
+    assert_eq!(
+        recorded,
+        Some(now.as_str()),
+        "the layers' bytes for format {format} are {now}: if the bytes changed, bump \
+         layers::FORMAT and record the new version's digest here (else a warm cache hands out \
+         layers of the old shape)"
+    );
+}

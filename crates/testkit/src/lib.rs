@@ -29,7 +29,8 @@ pub use faults::{Fault, FaultyServer, Schedule};
 pub use repo::{Repo, SignKey};
 pub use server::Server;
 
-/// Whether a program is installed; in CI a missing one is a failure, never a skip.
+/// Whether a program is installed; in CI a missing one is a failure, never a skip. Outside
+/// CI a test (or the part of one) that needs it is skipped, and says so: see [`skip`].
 pub fn have(program: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
@@ -39,5 +40,24 @@ pub fn have(program: &str) -> bool {
         found || std::env::var_os("CI").is_none(),
         "{program} is required in CI but is not installed"
     );
+    if !found {
+        skip(&format!("{program} is not installed"));
+    }
     found
+}
+
+/// Reports that the running test (or part of it) checks nothing here, and why: a `SKIP` line
+/// on stderr (nextest prints it at the end of the run, `.config/nextest.toml` says so) and on
+/// the terminal when there is one. Never silent: a test that cannot run says it did not.
+#[allow(clippy::print_stderr)]
+pub fn skip(why: &str) {
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let line = format!("SKIP {name}: {why}\n");
+    eprint!("{line}");
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = std::io::Write::write_all(&mut tty, line.as_bytes());
+    }
 }

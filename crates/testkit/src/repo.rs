@@ -89,6 +89,7 @@ fn gpg_in(home: &Path) -> Command {
     cmd.env("GNUPGHOME", home).args([
         "--batch",
         "--quiet",
+        "--no-permission-warning",
         "--pinentry-mode",
         "loopback",
         "--passphrase",

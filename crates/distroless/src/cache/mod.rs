@@ -25,7 +25,8 @@ pub enum Record {
     /// A resolved plan, keyed by the recipe chain and the index hashes.
     Plan,
     /// A built layer's blob descriptor and file index, keyed by everything that shapes its bytes
-    /// (bump its version when the bytes change for the same inputs).
+    /// (the key holds `layers::FORMAT`, which moves when the bytes change for the same inputs;
+    /// this directory's version moves only when the record's own format does).
     Layer,
     /// Maintainer and licenses of a package, keyed by its `.deb` hash.
     PackageFacts,

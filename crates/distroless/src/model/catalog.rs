@@ -218,6 +218,29 @@ impl Catalog {
 mod tests {
     use super::*;
 
+    /// A recipe added to `images/` is embedded (and only those there are): a new catalog image
+    /// is one file there and one line in `EMBEDDED`.
+    #[test]
+    fn every_file_of_images_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../images");
+        let mut on_disk: Vec<String> = fs_err::read_dir(&dir)
+            .unwrap()
+            .map(|e| format!("images/{}", e.unwrap().file_name().to_string_lossy()))
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = EMBEDDED.iter().map(|(n, _)| (*n).to_string()).collect();
+        embedded.sort();
+        assert_eq!(on_disk, embedded, "images/ and the embedded catalog differ");
+        for (name, text) in EMBEDDED {
+            assert_eq!(
+                fs_err::read_to_string(dir.join(name.trim_start_matches("images/"))).unwrap(),
+                *text,
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn references() {
         let c = Catalog::embedded().unwrap();
