@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use distroless::cache::Cache;
 use distroless::inspect::{self, Kind, PlatformReport};
 
 use distroless::inspect::audit::{self, Level, Policy};
@@ -13,7 +12,7 @@ use super::registry::open_any;
 
 /// Runs `distroless inspect`.
 pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
-    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let cache = args.cache.path();
     let image = open_any(&args.image, &args.registry, &cache)?;
     let mut reports = Vec::new();
     let mut out = std::io::stdout().lock();
@@ -230,7 +229,7 @@ fn mode_text(mode: u32) -> String {
 
 /// Runs `distroless diff`: exit status 1 when the images differ.
 pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
-    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let cache = args.cache.path();
     let a = open_any(&args.a, &args.registry, &cache)?;
     let b = open_any(&args.b, &args.registry, &cache)?;
     let d = inspect::diff::diff(&a, &b, args.limits.limits())?;
@@ -310,7 +309,7 @@ pub(crate) fn policy(args: &PolicyArgs) -> anyhow::Result<Policy> {
 
 /// Runs `distroless audit`: exit status 1 when any rule is broken.
 pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
-    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let cache = args.cache.path();
     let policy = policy(&args.policy)?;
     let image = open_any(&args.image, &args.registry, &cache)?;
     let now = std::time::SystemTime::now()

@@ -12,7 +12,7 @@ use anyhow::Context;
 /// trailing newline dropped).
 pub(crate) fn password(new_key: bool) -> anyhow::Result<Vec<u8>> {
     use std::io::IsTerminal as _;
-    if let Some(p) = std::env::var_os("DISTROLESS_PASSWORD") {
+    if let Some(p) = std::env::var_os(super::env::PASSWORD) {
         return Ok(p.into_encoded_bytes());
     }
     if std::io::stdin().is_terminal() {

@@ -5,6 +5,7 @@
 pub(crate) mod args;
 pub(crate) mod build;
 pub(crate) mod debug;
+pub(crate) mod env;
 pub(crate) mod hints;
 pub(crate) mod inspect;
 pub(crate) mod keys;
@@ -16,6 +17,7 @@ pub(crate) mod progress;
 pub(crate) mod registry;
 pub(crate) mod signing;
 pub(crate) mod source;
+pub(crate) mod upstreams;
 
 /// Writes a JSON document and a newline, with the password of any URL or image reference in
 /// it redacted: the one way the binary prints JSON, so no secret reaches `--json` output.

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use distroless::cache::Cache;
 use distroless::model::{Destination, DiskImage};
 use distroless::publish::{pull, push};
 use oci::read::ForeignImage;
@@ -63,7 +62,7 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
         refs.push(refs[0].with_tag(t));
     }
     let client = client(&args.registry)?;
-    let cache = args.cache_dir.clone().unwrap_or_else(Cache::default_dir);
+    let cache = args.cache.path();
     // Read (and check) the layout's signatures before anything is sent: a damaged one stops
     // the push before any tag names the image.
     let referrers = push::layout_referrers(&disk.path, &image)?;

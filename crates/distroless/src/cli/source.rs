@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use debian::fetch::Timeouts;
 
-use distroless::cache::Cache;
 use distroless::cache::remote::Remote;
-use distroless::model::upstream::{UpstreamFlags, Upstreams};
+use distroless::model::upstream::Upstreams;
 use distroless::plan::SourceSettings;
 
 use super::args::{BuildArgs, SourceArgs};
@@ -26,7 +25,7 @@ pub(crate) fn settings(args: &SourceArgs) -> anyhow::Result<SourceSettings> {
         keyrings: args.keyring.clone(),
         no_default_keyring: args.no_default_keyring,
         allow_expired_release: args.allow_expired_release,
-        cache_dir: args.cache_dir.clone().unwrap_or_else(Cache::default_dir),
+        cache_dir: args.cache.path(),
         offline: args.offline,
         timeouts: Timeouts {
             idle: Duration::from_secs(args.http_timeout.max(1)),
@@ -80,7 +79,7 @@ pub(crate) fn report_cache_repo(settings: &SourceSettings, quiet: bool) {
 
 /// Where the recipes' sources beyond Debian come from, as the flags and environment say.
 pub(crate) fn upstreams(args: &SourceArgs) -> anyhow::Result<Upstreams> {
-    Upstreams::read(&UpstreamFlags {
+    super::upstreams::read(&super::upstreams::UpstreamFlags {
         archive_mirrors: args.archive_mirror.clone(),
         archive_keys: args.archive_key.clone(),
         repositories: args.repository.clone(),
