@@ -16,12 +16,17 @@ use oci::layout::LayoutWriter;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cache::{Cache, Record};
+use crate::cache::Cache;
 use crate::debs::Debs;
-use crate::model::recipe::Recipe;
 use crate::plan::Plan;
 use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
+
+mod cached;
+mod units;
+
+use cached::{cached, store};
+pub use units::units;
 
 /// How packages are grouped into layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,133 +124,6 @@ pub const FORMAT: u32 = 9;
 struct CachedLayer {
     blob: LayerBlob,
     index: LayerIndex,
-}
-
-/// Splits a plan into layers. `chain` holds the recipe of every tier, in order.
-pub fn units(
-    plan: &Plan,
-    chain: &[&Recipe],
-    layering: Layering,
-    debug: bool,
-    mut after: Vec<(String, Unit)>,
-) -> Vec<Unit> {
-    let mut out = Vec::new();
-    for (i, tier) in plan.tiers.iter().enumerate() {
-        tier_units(&mut out, i, tier, chain, plan, layering);
-        // Units a tier's recipe adds above its packages (its upstream archives).
-        let (own, rest): (Vec<_>, Vec<_>) = after.into_iter().partition(|(t, _)| *t == tier.name);
-        out.extend(own.into_iter().map(|(_, u)| u));
-        after = rest;
-    }
-    // Those of a tier the plan does not have (an application without packages).
-    out.extend(after.into_iter().map(|(_, u)| u));
-    if debug {
-        out.push(Unit {
-            label: "distroless debug: busybox".into(),
-            busybox: true,
-            ..Unit::default()
-        });
-    }
-    out
-}
-
-/// The units of one tier: one layer, or one per package and one for what it generates.
-fn tier_units(
-    out: &mut Vec<Unit>,
-    i: usize,
-    tier: &crate::plan::Tier,
-    chain: &[&Recipe],
-    plan: &Plan,
-    layering: Layering,
-) {
-    let expand = |paths: &[String]| -> Vec<String> {
-        paths
-            .iter()
-            .map(|p| p.replace("{arch}", plan.arch.debian()))
-            .collect()
-    };
-    // The `:debug` tier (debug_packages) has its own removals.
-    let debug_of = chain
-        .iter()
-        .find(|r| tier.name.strip_suffix(":debug") == Some(r.name.as_str()));
-    let extras = chain
-        .iter()
-        .find(|r| r.name == tier.name)
-        .map(|r| Extras {
-            symlinks: r.symlinks_for(plan.release, plan.arch.debian()),
-            remove: expand(&r.remove),
-            remove_if_present: false,
-            java_trust_store: r.java_trust_store,
-        })
-        .or_else(|| {
-            debug_of.map(|r| Extras {
-                remove: expand(&r.debug_remove),
-                symlinks: (r.debug_symlinks.iter())
-                    .map(|(k, v)| (k.clone(), v.replace("{arch}", plan.arch.debian())))
-                    .collect(),
-                ..Extras::default()
-            })
-        })
-        .unwrap_or_default();
-    match layering {
-        Layering::Tier => {
-            let changes = !tier.packages.is_empty()
-                || !tier.partial.is_empty()
-                || extras != Extras::default();
-            out.push(Unit {
-                label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
-                packages: tier.packages.clone(),
-                partial: tier.partial.clone(),
-                skeleton: i == 0,
-                extras,
-                ldcache: changes,
-                ..Unit::default()
-            });
-        }
-        Layering::Package => {
-            // The recipe's removals happen in the layer of the package that ships the file.
-            let removals = Extras {
-                remove: extras.remove.clone(),
-                remove_if_present: true,
-                ..Extras::default()
-            };
-            for p in &tier.packages {
-                out.push(Unit {
-                    label: format!("distroless package: {} {}", p.name, p.version),
-                    packages: vec![p.clone()],
-                    extras: removals.clone(),
-                    ..Unit::default()
-                });
-            }
-            // Above the first tier's packages: what it generates (os-release, accounts)
-            // replaces what base-files ships, as in a tier's single layer.
-            if i == 0 {
-                out.push(Unit {
-                    label: "distroless skeleton: accounts, os-release, CA bundle".into(),
-                    skeleton: true,
-                    ..Unit::default()
-                });
-            }
-            out.push(Unit {
-                label: format!("distroless {} generated files", tier.name),
-                partial: tier.partial.clone(),
-                extras: Extras {
-                    remove: Vec::new(),
-                    ..extras
-                },
-                ldcache: true,
-                ..Unit::default()
-            });
-        }
-    }
-}
-
-fn names(packages: &[Package]) -> String {
-    packages
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String {
@@ -578,128 +456,11 @@ fn fill(
     Ok(())
 }
 
-/// The layer under `key` from the local cache, else from the shared repository; a local hit is
-/// stored in the repository when it lacks it.
-fn cached(
-    cache: &Cache,
-    layout: &LayoutWriter,
-    key: &str,
-    below: (&ImageView, Compression),
-) -> anyhow::Result<Option<BuiltLayer>> {
-    if let Some((hit, path)) = cached_here(cache, layout, key)? {
-        share(cache, key, &hit.blob, &path);
-        return Ok(Some(hit));
-    }
-    match cache.remote() {
-        Some(r) => from_remote(r, cache, layout, key, below),
-        None => Ok(None),
-    }
-}
-
-fn cached_here(
-    cache: &Cache,
-    layout: &LayoutWriter,
-    key: &str,
-) -> anyhow::Result<Option<(BuiltLayer, PathBuf)>> {
-    let Some(c) = cache.read::<CachedLayer>(Record::Layer, key) else {
-        return Ok(None);
-    };
-    let hex = c.blob.digest.trim_start_matches("sha256:").to_string();
-    let Some(path) = cache.verified_blob(&hex, c.blob.size)? else {
-        return Ok(None);
-    };
-    layout.import_blob(&hex, &path)?;
-    let hit = BuiltLayer {
-        blob: c.blob,
-        index: c.index,
-        cached: true,
-    };
-    Ok(Some((hit, path)))
-}
-
-/// A layer the shared repository names under `key`: its blob fetched through a digest check,
-/// its diff_id and index rebuilt from its bytes (nothing else of the entry is taken), then kept
-/// in the local cache. `None` when the repository has no usable entry.
-fn from_remote(
-    remote: &crate::cache::remote::Remote,
-    cache: &Cache,
-    layout: &LayoutWriter,
-    key: &str,
-    (view, compression): (&ImageView, Compression),
-) -> anyhow::Result<Option<BuiltLayer>> {
-    let Some(found) = remote.layer(key, compression.media_type()) else {
-        remote.counted(false);
-        return Ok(None);
-    };
-    if !remote.fetch_layer(&found, layout) {
-        remote.replace_layer(key);
-        remote.counted(false);
-        return Ok(None);
-    }
-    let path = layout.blob_path(&found.digest);
-    let tar = oci::read::LayerCompression::of_media_type(&found.media_type)
-        .context("not a layer media type")?
-        .tar_stream(fs_err::File::open(&path)?)?;
-    // Layers compress 3 to 50 times; a bomb is stopped well before it costs minutes.
-    let limit = found.size.saturating_mul(256).max(64 << 20);
-    let (index, diff_id) = match rootfs::read_back::index_of_layer(tar, &view.index.symlinks, limit)
-    {
-        Ok(read) => read,
-        Err(e) => {
-            // Not a layer we could have built: refused, the repository trusted no further.
-            let _ = fs_err::remove_file(&path);
-            let what = format!("layer {}", found.digest);
-            remote.refuse(Record::Layer.dir(), key, &what, &e);
-            remote.counted(false);
-            return Ok(None);
-        }
-    };
-    remote.counted(true);
-    let blob = LayerBlob {
-        digest: found.digest.to_string(),
-        size: found.size,
-        diff_id,
-        media_type: found.media_type,
-    };
-    store(cache, layout, key, &blob, &index)?;
-    Ok(Some(BuiltLayer {
-        blob,
-        index,
-        cached: true,
-    }))
-}
-
-/// Keeps a layer in the local cache (its blob adopted, its record written) and in the shared
-/// repository when that lacks it (one taken from there is known to be there: nothing is sent).
-fn store(
-    cache: &Cache,
-    layout: &LayoutWriter,
-    key: &str,
-    blob: &LayerBlob,
-    index: &LayerIndex,
-) -> anyhow::Result<()> {
-    let hex = blob.digest.trim_start_matches("sha256:");
-    let path = cache.blobs().adopt(hex, &layout.blobs().join(hex))?;
-    let entry = CachedLayer {
-        blob: blob.clone(),
-        index: index.clone(),
-    };
-    cache.write(Record::Layer, key, &entry)?;
-    share(cache, key, blob, &path);
-    Ok(())
-}
-
-/// Stores a layer in the shared repository, if there is one and it lacks it.
-fn share(cache: &Cache, key: &str, blob: &LayerBlob, path: &std::path::Path) {
-    if let Some(r) = cache.remote() {
-        r.share_layer(key, blob, path);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Catalog;
+    use crate::model::recipe::Recipe;
     use crate::plan::testing;
 
     fn chain() -> (Catalog, crate::plan::Plan) {
