@@ -6,7 +6,6 @@
 //! for every kind of base; [`run`] is the one entry point of a build.
 
 use anyhow::{Context, bail};
-use oci::layout::LayoutWriter;
 
 use crate::app::upstream::Upstream;
 use crate::app::{AppPrepared, AppSpec, machine, prepare::auto_plan, prepare_app, settings};
@@ -173,20 +172,6 @@ pub fn build(
     }
 }
 
-/// Where a build stages its layout: beside the destination (renamed into place at the end),
-/// or for a dry run in a private scratch directory removed with it.
-pub fn staging(
-    req: &BuildRequest,
-) -> anyhow::Result<(LayoutWriter, Option<oci::staging::Scratch>)> {
-    req.destination.check()?;
-    if req.dry_run {
-        let scratch = oci::staging::private_scratch()?;
-        let layout = LayoutWriter::new(&scratch.0.path().join("image"))?;
-        return Ok((layout, Some(scratch)));
-    }
-    Ok((LayoutWriter::new(req.destination.path())?, None))
-}
-
 impl FromArchive {
     /// Builds every architecture's image and finishes the build.
     fn build(
@@ -213,7 +198,7 @@ impl FromArchive {
             )?);
         }
         let started = std::time::SystemTime::now();
-        let (layout, _scratch) = staging(req)?;
+        let (layout, _scratch) = finish::staging(req)?;
         let chain: Vec<&Recipe> = self.chain.iter().collect();
         let mut built = Vec::new();
         let mut explain = Vec::new();

@@ -39,6 +39,20 @@ pub struct Record {
     pub explain: Vec<String>,
 }
 
+/// Where a build stages its layout: beside the destination (renamed into place at the end),
+/// or for a dry run in a private scratch directory removed with it.
+pub fn staging(
+    req: &BuildRequest,
+) -> anyhow::Result<(LayoutWriter, Option<oci::staging::Scratch>)> {
+    req.destination.check()?;
+    if req.dry_run {
+        let scratch = oci::staging::private_scratch()?;
+        let layout = LayoutWriter::new(&scratch.0.path().join("image"))?;
+        return Ok((layout, Some(scratch)));
+    }
+    Ok((LayoutWriter::new(req.destination.path())?, None))
+}
+
 /// Finishes a build: index, audit, evidence, destination (nothing is written with
 /// `--dry-run`, and the staged layout is dropped).
 pub fn finish(

@@ -61,7 +61,7 @@ pub fn build(
     if let Some(wanted) = arches {
         keep_platforms(&mut image, wanted, &base.shown)?;
     }
-    let (layout, _scratch) = crate::build::staging(req)?;
+    let (layout, _scratch) = crate::finish::staging(req)?;
     let mut copied = Vec::new();
     let rewritten = super::rewrite(&image, &layout, req.options.epoch, |edit| {
         copied.push(add_app(
