@@ -6,10 +6,10 @@
 //! JSON and a child image reuses its parent's layer blobs byte for byte. Each cache entry also
 //! keeps the layer's [`LayerIndex`], which `ld.so.cache` and the closure check read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::Context;
 use debian::index::Package;
 use oci::layer::{Compression, LayerBlob, LayerWriter, Meta};
 use oci::layout::LayoutWriter;
@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::cache::Cache;
 use crate::debs::Debs;
 use crate::plan::Plan;
+use crate::rootfs::effect::Effect;
 use crate::rootfs::view::{ImageView, LayerIndex};
 use crate::rootfs::{self, Tree};
 
@@ -36,17 +37,6 @@ pub enum Layering {
     Tier,
     /// One layer per package.
     Package,
-}
-
-/// Files a recipe generates in its tier.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Extras {
-    pub symlinks: BTreeMap<String, String>,
-    pub remove: Vec<String>,
-    /// Remove only what this unit has of `remove` (one package's layer of a tier whose recipe
-    /// removes files: the other packages' layers hold the rest).
-    pub remove_if_present: bool,
-    pub java_trust_store: bool,
 }
 
 /// A file system entry an application unit adds (paths without the leading `/`).
@@ -71,9 +61,9 @@ pub struct Unit {
     pub packages: Vec<Package>,
     /// Packages of which only the listed paths are taken.
     pub partial: Vec<(Package, Vec<String>)>,
-    pub skeleton: bool,
-    pub busybox: bool,
-    pub extras: Extras,
+    /// What maintainer scripts would have done, made after the packages, in order (each
+    /// effect says what it adds and what its part of the layer key is).
+    pub effects: Vec<Arc<dyn Effect>>,
     /// Regenerate `/etc/ld.so.cache` for everything up to this layer.
     pub ldcache: bool,
     /// Its entries may not replace a file or link a lower layer holds (an upstream archive,
@@ -82,6 +72,13 @@ pub struct Unit {
     /// Entries made only when the layer is not in the cache (an archive unpacked), and what
     /// names their content in the layer key (the archive's SHA-256 and how it is unpacked).
     pub lazy: Option<LazyEntries>,
+}
+
+impl Unit {
+    /// The names of its effects, in order.
+    pub fn effect_names(&self) -> Vec<&'static str> {
+        self.effects.iter().map(|e| e.name()).collect()
+    }
 }
 
 /// Entries made on demand, with a guard that keeps their files (a temporary directory) until
@@ -120,13 +117,35 @@ pub struct LayerInputs<'a> {
 /// bytes change and this does not.
 pub const FORMAT: u32 = 9;
 
+impl rootfs::effect::Inputs for LayerInputs<'_> {
+    fn deb(&self, package: &Package) -> anyhow::Result<PathBuf> {
+        self.debs.path(package)
+    }
+
+    fn release(&self) -> (u32, &str) {
+        self.release
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn ca_certificates(&self) -> &Package {
+        &self.plan.ca_certificates
+    }
+
+    fn busybox(&self) -> Option<&Package> {
+        self.plan.busybox.as_ref()
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct CachedLayer {
     blob: LayerBlob,
     index: LayerIndex,
 }
 
-fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String {
+fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> anyhow::Result<String> {
     let mut h = Sha256::new();
     h.update(format!("format {FORMAT}\n"));
     h.update(format!(
@@ -145,29 +164,11 @@ fn layer_key(inputs: &LayerInputs<'_>, unit: &Unit, below: &[String]) -> String 
     if let Some(lazy) = &unit.lazy {
         h.update(format!("lazy {}\n", lazy.key));
     }
-    let ca = &inputs.plan.ca_certificates.sha256;
-    if unit.skeleton {
-        h.update(format!("skeleton ca {ca}\n"));
-    }
-    if unit.busybox {
-        let sha = inputs
-            .plan
-            .busybox
-            .as_ref()
-            .map_or("", |b| b.sha256.as_str());
-        h.update(format!("busybox {sha}\n"));
-    }
-    for (path, target) in &unit.extras.symlinks {
-        h.update(format!("symlink {path} {target}\n"));
-    }
-    for path in &unit.extras.remove {
-        h.update(format!("remove {path} {}\n", unit.extras.remove_if_present));
-    }
-    if unit.extras.java_trust_store {
-        h.update(format!("java-trust-store ca {ca}\n"));
+    for e in &unit.effects {
+        h.update(format!("effect {} {}\n", e.name(), e.key(inputs)?));
     }
     h.update(format!("ldcache {}\n", unit.ldcache));
-    hex::encode(h.finalize())
+    Ok(hex::encode(h.finalize()))
 }
 
 /// A layer that was built or taken from the cache.
@@ -233,7 +234,7 @@ pub fn prepare_layer(
     view: &ImageView,
     below: &[String],
 ) -> anyhow::Result<Option<Prepared>> {
-    let key = layer_key(inputs, unit, below);
+    let key = layer_key(inputs, unit, below)?;
     if !unit.uncached
         && let Some(hit) = cached(cache, layout, &key, (view, inputs.compression))?
     {
@@ -416,41 +417,9 @@ fn fill(
         let placed = tree.add_deb_filtered(&deb, &p.name, Some(paths))?;
         rootfs::dpkg::add_partial_records(tree, &p.name, &control, &placed)?;
     }
-    let ca = &inputs.plan.ca_certificates;
-    if unit.skeleton {
-        rootfs::skeleton::add(tree, inputs.release.0, inputs.release.1)?;
-        let deb = inputs.debs.path(ca)?;
-        let bundle = rootfs::cacerts::bundle_from_deb(&deb)?;
-        tree.put_file(rootfs::cacerts::BUNDLE, bundle, Meta::root(0o644))?;
-        // The package's programs stay out, but its copyright and its status.d record go in:
-        // scanners and license checks must see where the CA bundle came from.
-        let control = debian::deb::read_control(&deb, &ca.name)?;
-        let copyright = vec![rootfs::cacerts::copyright_path(&ca.name)];
-        let placed = tree.add_deb_filtered(&deb, &ca.name, Some(&copyright))?;
-        rootfs::dpkg::add_partial_records(tree, &ca.name, &control, &placed)?;
-    }
-    if unit.busybox {
-        let bb = inputs
-            .plan
-            .busybox
-            .as_ref()
-            .context("the suites have no busybox-static package")?;
-        rootfs::busybox::add_package(tree, &inputs.debs.path(bb)?, &bb.name)?;
-    }
-    for path in &unit.extras.remove {
-        let path = path.trim_start_matches('/');
-        anyhow::ensure!(
-            tree.remove(path) || unit.extras.remove_if_present,
-            "recipe removes /{path}, which no package of the tier ships"
-        );
-    }
-    for (path, target) in &unit.extras.symlinks {
-        tree.put_symlink(path.trim_start_matches('/'), target)?;
-    }
-    if unit.extras.java_trust_store {
-        let certs = rootfs::cacerts::certs_from_deb(&inputs.debs.path(ca)?)?;
-        let store = rootfs::javacerts::trust_store(&certs, inputs.epoch)?;
-        tree.put_file(rootfs::javacerts::PATH, store, Meta::root(0o644))?;
+    for e in &unit.effects {
+        e.apply(tree, inputs)
+            .map_err(|err| err.context(format!("{} of layer `{}`", e.name(), unit.label)))?;
     }
     tree.add_merge_links()?;
     Ok(())
@@ -485,7 +454,9 @@ mod tests {
                 "distroless debug: busybox"
             ]
         );
-        assert!(u[0].skeleton && !u[1].skeleton && u[2].busybox);
+        assert_eq!(u[0].effect_names(), ["skeleton", "ca-bundle"]);
+        assert!(u[1].effect_names().is_empty());
+        assert_eq!(u[2].effect_names(), ["busybox"]);
         assert!(u[0].ldcache && u[1].ldcache && !u[2].ldcache);
     }
 
@@ -521,13 +492,15 @@ mod tests {
         let refs: Vec<&Recipe> = recipes.iter().collect();
         let u = units(&plan, &refs, Layering::Package, false, Vec::new());
         let tz = u.iter().find(|u| u.label.contains("tzdata")).unwrap();
-        assert_eq!(tz.extras.remove, ["/usr/share/zoneinfo/right"]);
-        assert!(tz.extras.remove_if_present);
+        assert_eq!(
+            format!("{:?}", tz.effects),
+            r#"[Removals { paths: ["/usr/share/zoneinfo/right"], if_present: true }]"#
+        );
         let generated = u
             .iter()
             .find(|u| u.label == "distroless static generated files")
             .unwrap();
-        assert!(generated.extras.remove.is_empty());
+        assert!(!generated.effect_names().contains(&"remove"));
     }
 
     #[test]
@@ -551,14 +524,23 @@ mod tests {
             compression,
             epoch,
         };
-        let base = layer_key(&inputs(Compression::Gzip, 0), &u[0], &[]);
-        assert_eq!(base, layer_key(&inputs(Compression::Gzip, 0), &u[0], &[]));
-        assert_ne!(base, layer_key(&inputs(Compression::Zstd, 0), &u[0], &[]));
-        assert_ne!(base, layer_key(&inputs(Compression::Gzip, 1), &u[0], &[]));
-        assert_ne!(base, layer_key(&inputs(Compression::Gzip, 0), &u[1], &[]));
-        assert_ne!(
-            base,
-            layer_key(&inputs(Compression::Gzip, 0), &u[0], &["sha256:x".into()])
-        );
+        let key =
+            |c, e, unit: &Unit, below: &[String]| layer_key(&inputs(c, e), unit, below).unwrap();
+        let base = key(Compression::Gzip, 0, &u[0], &[]);
+        assert_eq!(base, key(Compression::Gzip, 0, &u[0], &[]));
+        assert_ne!(base, key(Compression::Zstd, 0, &u[0], &[]));
+        assert_ne!(base, key(Compression::Gzip, 1, &u[0], &[]));
+        assert_ne!(base, key(Compression::Gzip, 0, &u[1], &[]));
+        assert_ne!(base, key(Compression::Gzip, 0, &u[0], &["sha256:x".into()]));
+        // Each effect keys itself: its name and what it is made of.
+        let mut linked = u[1].clone();
+        let links = |to: &str| {
+            crate::rootfs::tier_files::Symlinks([("/a".to_string(), to.to_string())].into())
+        };
+        linked.effects.push(Arc::new(links("b")));
+        let with_b = key(Compression::Gzip, 0, &linked, &[]);
+        assert_ne!(key(Compression::Gzip, 0, &u[1], &[]), with_b);
+        linked.effects[0] = Arc::new(links("c"));
+        assert_ne!(with_b, key(Compression::Gzip, 0, &linked, &[]));
     }
 }

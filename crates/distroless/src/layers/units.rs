@@ -3,9 +3,18 @@
 
 use debian::index::Package;
 
-use super::{Extras, Layering, Unit};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Layering, Unit};
 use crate::model::recipe::Recipe;
 use crate::plan::Plan;
+use crate::rootfs::busybox::Busybox;
+use crate::rootfs::cacerts::CaBundle;
+use crate::rootfs::effect::Effect;
+use crate::rootfs::javacerts::JavaTrustStore;
+use crate::rootfs::skeleton::Skeleton;
+use crate::rootfs::tier_files::{Removals, Symlinks};
 
 /// Splits a plan into layers. `chain` holds the recipe of every tier, in order.
 pub fn units(
@@ -28,7 +37,7 @@ pub fn units(
     if debug {
         out.push(Unit {
             label: "distroless debug: busybox".into(),
-            busybox: true,
+            effects: vec![Arc::new(Busybox)],
             ..Unit::default()
         });
     }
@@ -82,8 +91,10 @@ fn tier_units(
                 label: format!("distroless {} tier: {}", tier.name, names(&tier.packages)),
                 packages: tier.packages.clone(),
                 partial: tier.partial.clone(),
-                skeleton: i == 0,
-                extras,
+                effects: if i == 0 { skeleton() } else { Vec::new() }
+                    .into_iter()
+                    .chain(extras.effects())
+                    .collect(),
                 ldcache: changes,
                 ..Unit::default()
             });
@@ -99,7 +110,7 @@ fn tier_units(
                 out.push(Unit {
                     label: format!("distroless package: {} {}", p.name, p.version),
                     packages: vec![p.clone()],
-                    extras: removals.clone(),
+                    effects: removals.effects(),
                     ..Unit::default()
                 });
             }
@@ -108,17 +119,18 @@ fn tier_units(
             if i == 0 {
                 out.push(Unit {
                     label: "distroless skeleton: accounts, os-release, CA bundle".into(),
-                    skeleton: true,
+                    effects: skeleton(),
                     ..Unit::default()
                 });
             }
             out.push(Unit {
                 label: format!("distroless {} generated files", tier.name),
                 partial: tier.partial.clone(),
-                extras: Extras {
+                effects: Extras {
                     remove: Vec::new(),
                     ..extras
-                },
+                }
+                .effects(),
                 ldcache: true,
                 ..Unit::default()
             });
@@ -132,4 +144,41 @@ fn names(packages: &[Package]) -> String {
         .map(|p| p.name.as_str())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// What generates the first layer's own files: accounts, os-release, directories, then the CA
+/// bundle over base-files'.
+fn skeleton() -> Vec<Arc<dyn Effect>> {
+    vec![Arc::new(Skeleton), Arc::new(CaBundle)]
+}
+
+/// Files a recipe generates or removes in its tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Extras {
+    symlinks: BTreeMap<String, String>,
+    remove: Vec<String>,
+    /// Remove only what this unit has of `remove` (one package's layer of a tier whose recipe
+    /// removes files: the other packages' layers hold the rest).
+    remove_if_present: bool,
+    java_trust_store: bool,
+}
+
+impl Extras {
+    /// Its effects, in the order they apply: removals, links, the Java trust store.
+    fn effects(&self) -> Vec<Arc<dyn Effect>> {
+        let mut out: Vec<Arc<dyn Effect>> = Vec::new();
+        if !self.remove.is_empty() {
+            out.push(Arc::new(Removals {
+                paths: self.remove.clone(),
+                if_present: self.remove_if_present,
+            }));
+        }
+        if !self.symlinks.is_empty() {
+            out.push(Arc::new(Symlinks(self.symlinks.clone())));
+        }
+        if self.java_trust_store {
+            out.push(Arc::new(JavaTrustStore));
+        }
+        out
+    }
 }

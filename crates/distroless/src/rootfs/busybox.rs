@@ -141,3 +141,34 @@ mod tests {
         assert_eq!(ours_sorted, theirs);
     }
 }
+
+/// The debug variant's busybox: the newest Debian `busybox-static`, with one link per applet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busybox;
+
+impl Busybox {
+    fn package(inputs: &dyn super::effect::Inputs) -> anyhow::Result<&debian::index::Package> {
+        inputs
+            .busybox()
+            .context("the suites have no busybox-static package")
+    }
+}
+
+impl super::effect::Effect for Busybox {
+    fn name(&self) -> &'static str {
+        "busybox"
+    }
+
+    fn key(&self, inputs: &dyn super::effect::Inputs) -> anyhow::Result<String> {
+        Ok(inputs
+            .busybox()
+            .map_or("", |b| b.sha256.as_str())
+            .to_string())
+    }
+
+    fn apply(&self, tree: &mut Tree, inputs: &dyn super::effect::Inputs) -> anyhow::Result<()> {
+        let bb = Self::package(inputs)?;
+        add_package(tree, &inputs.deb(bb)?, &bb.name)?;
+        Ok(())
+    }
+}

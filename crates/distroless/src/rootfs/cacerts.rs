@@ -57,3 +57,35 @@ pub fn certs_from_deb(deb_path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>>
     );
     Ok(certs)
 }
+
+/// The CA bundle of the image's first layer, with the `ca-certificates` package's copyright
+/// and status.d record (its programs stay out, but scanners and license checks must see where
+/// the bundle came from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaBundle;
+
+impl super::effect::Effect for CaBundle {
+    fn name(&self) -> &'static str {
+        "ca-bundle"
+    }
+
+    fn key(&self, inputs: &dyn super::effect::Inputs) -> anyhow::Result<String> {
+        Ok(inputs.ca_certificates().sha256.clone())
+    }
+
+    fn apply(
+        &self,
+        tree: &mut super::Tree,
+        inputs: &dyn super::effect::Inputs,
+    ) -> anyhow::Result<()> {
+        let ca = inputs.ca_certificates();
+        let deb = inputs.deb(ca)?;
+        let bundle = bundle_from_deb(&deb)?;
+        tree.put_file(BUNDLE, bundle, oci::layer::Meta::root(0o644))?;
+        let control = deb::read_control(&deb, &ca.name)?;
+        let copyright = vec![copyright_path(&ca.name)];
+        let placed = tree.add_deb_filtered(&deb, &ca.name, Some(&copyright))?;
+        super::dpkg::add_partial_records(tree, &ca.name, &control, &placed)?;
+        Ok(())
+    }
+}

@@ -161,3 +161,33 @@ mod tests {
         assert!(text.contains(&format!("contains {n} entries")), "{text}");
     }
 }
+
+/// The Java trust store, made from the CA bundle's certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JavaTrustStore;
+
+impl super::effect::Effect for JavaTrustStore {
+    fn name(&self) -> &'static str {
+        "java-trust-store"
+    }
+
+    fn key(&self, inputs: &dyn super::effect::Inputs) -> anyhow::Result<String> {
+        Ok(format!(
+            "ca {} epoch {}",
+            inputs.ca_certificates().sha256,
+            inputs.epoch()
+        ))
+    }
+
+    fn apply(
+        &self,
+        tree: &mut super::Tree,
+        inputs: &dyn super::effect::Inputs,
+    ) -> anyhow::Result<()> {
+        let deb = inputs.deb(inputs.ca_certificates())?;
+        let certs = super::cacerts::certs_from_deb(&deb)?;
+        let store = trust_store(&certs, inputs.epoch())?;
+        tree.put_file(PATH, store, oci::layer::Meta::root(0o644))?;
+        Ok(())
+    }
+}

@@ -92,3 +92,23 @@ mod tests {
         assert!(t.contains("ID=\"debian\""));
     }
 }
+
+/// The skeleton as an effect of the image's first layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skeleton;
+
+impl super::effect::Effect for Skeleton {
+    fn name(&self) -> &'static str {
+        "skeleton"
+    }
+
+    fn key(&self, inputs: &dyn super::effect::Inputs) -> anyhow::Result<String> {
+        let (number, codename) = inputs.release();
+        Ok(format!("{number} {codename}"))
+    }
+
+    fn apply(&self, tree: &mut Tree, inputs: &dyn super::effect::Inputs) -> anyhow::Result<()> {
+        let (number, codename) = inputs.release();
+        add(tree, number, codename)
+    }
+}
