@@ -35,6 +35,7 @@ ALLOWED = {
               "report", "request"},
     "publish": {"app", "attest", "build", "files", "image", "model", "output", "plan",
                 "request"},
+    "render": {"inspect", "model", "output", "plan", "publish"},
 }
 
 failures = []

@@ -450,7 +450,7 @@ mod tests {
                 lock: None,
                 upstreams: crate::model::Upstreams::default(),
             },
-            destination: Destination::from_path(out, false),
+            destination: Destination::from_path(out, crate::model::destination::Format::Oci),
             dry_run: false,
             options: crate::request::BuildOptions {
                 compression: oci::layer::Compression::Gzip,

@@ -23,6 +23,7 @@ pub mod model;
 pub mod output;
 pub mod plan;
 pub mod publish;
+pub mod render;
 pub mod report;
 pub mod request;
 pub mod rootfs;

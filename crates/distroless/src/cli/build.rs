@@ -189,11 +189,11 @@ fn request(
     let arches = if args.all_arches {
         Arches::AllOffered
     } else if args.arches.is_empty() && !recipe_arches.is_empty() {
-        Arches::Listed(parse_arches(&recipe_arches)?)
+        Arches::Listed(Arch::parse_list(&recipe_arches)?)
     } else if args.arches.is_empty() {
         Arches::Default(Arch::host())
     } else {
-        Arches::Listed(parse_arches(&args.arches)?)
+        Arches::Listed(Arch::parse_list(&args.arches)?)
     };
     let lock = if args.locked {
         anyhow::ensure!(
@@ -232,7 +232,7 @@ fn request(
         lock,
         upstreams: source::upstreams(&args.source)?,
     };
-    let destination = Destination::from_path(output, args.format == FormatArg::Docker);
+    let destination = Destination::from_path(output, args.format.into());
     request_for(args, target, destination)
 }
 
@@ -305,22 +305,6 @@ fn registry_base(
         tag: None,
         shown: r.to_string(),
     })))
-}
-
-/// Debian architecture names (or the host's when none are given).
-pub(crate) fn parse_arches(names: &[String]) -> anyhow::Result<Vec<Arch>> {
-    if names.is_empty() {
-        return Ok(vec![Arch::host()]);
-    }
-    let mut out: Vec<Arch> = Vec::new();
-    for name in names {
-        let a: Arch = name.parse()?;
-        // `--arch amd64 --arch amd64` is one architecture, not the same manifest twice.
-        if !out.contains(&a) {
-            out.push(a);
-        }
-    }
-    Ok(out)
 }
 
 /// The layer compression a flag names.
@@ -437,84 +421,12 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
     if args.source.quiet {
         return Ok(());
     }
-    let on = summary
-        .base
-        .as_ref()
-        .map(|b| format!(" on {b}"))
-        .unwrap_or_default();
-    if summary.dry_run {
+    distroless::render::build::summary(&mut out, summary, args.explain)?;
+    if args.explain && summary.explain.is_empty() {
         writeln!(
             out,
-            "would build {}{on} ({}; dry run: nothing written)",
-            summary.image, summary.format
+            "  (--explain: nothing to explain; only from = \"auto\" chooses files)"
         )?;
-    } else if summary.output.as_os_str().is_empty() {
-        writeln!(
-            out,
-            "built {}{on} ({}, for pushing)",
-            summary.image, summary.format
-        )?;
-    } else {
-        writeln!(
-            out,
-            "built {}{on} → {} ({})",
-            summary.image,
-            summary.output.display(),
-            summary.format
-        )?;
-    }
-    for m in &summary.manifests {
-        let partly = if m.partial_packages.is_empty() {
-            String::new()
-        } else {
-            format!(" (+{} partly)", m.partial_packages.len())
-        };
-        writeln!(
-            out,
-            "  {:8} {} packages{partly}, {} layer{}, {:.2} MiB compressed, manifest {}",
-            m.arch,
-            m.packages,
-            m.layers,
-            if m.layers == 1 { "" } else { "s" },
-            m.compressed_size as f64 / 1_048_576.0,
-            m.digest
-        )?;
-        if !m.partial_packages.is_empty() {
-            let parts: Vec<String> = m
-                .partial_packages
-                .iter()
-                .map(|(name, n)| format!("{name} ({n})"))
-                .collect();
-            writeln!(out, "           files from {}", parts.join(", "))?;
-        }
-        if !m.files.is_empty() {
-            let bytes: u64 = m.files.iter().map(|f| f.size).sum();
-            writeln!(
-                out,
-                "           {} copied file{} ({:.2} MiB); with digests in --json and the SBOMs",
-                m.files.len(),
-                if m.files.len() == 1 { "" } else { "s" },
-                bytes as f64 / 1_048_576.0
-            )?;
-        }
-    }
-    writeln!(out, "  digest {}", summary.digest)?;
-    for s in &summary.sboms {
-        writeln!(out, "  sbom  {}", s.display())?;
-    }
-    if let Some(p) = &summary.provenance {
-        writeln!(out, "  provenance {}", p.display())?;
-    }
-    if args.explain {
-        if summary.explain.is_empty() {
-            writeln!(
-                out,
-                "  (--explain: nothing to explain; only from = \"auto\" chooses files)"
-            )?;
-        }
-        for line in &summary.explain {
-            writeln!(out, "  {line}")?;
-        }
     }
     Ok(())
 }
@@ -535,52 +447,5 @@ fn print_plans(plans: &[(Plan, Vec<String>)], json: bool, explain: bool) -> anyh
         super::print_json(&mut out, &plans)?;
         return Ok(());
     }
-    for (p, lines) in plans {
-        writeln!(
-            out,
-            "{} for {} (Debian {}, released {})",
-            p.image, p.arch, p.debian_version, p.release_date
-        )?;
-        for tier in &p.tiers {
-            writeln!(out, "  tier {}:", tier.name)?;
-            for pkg in &tier.packages {
-                writeln!(
-                    out,
-                    "    {:32} {:32} {:>8} KiB  {}",
-                    pkg.name,
-                    pkg.version,
-                    pkg.size.div_ceil(1024),
-                    pkg.suite
-                )?;
-            }
-            for (pkg, only) in &tier.partial {
-                let n = only.len();
-                writeln!(
-                    out,
-                    "    {:32} {:32} {:>8} KiB  {} ({n} file{} of it)",
-                    pkg.name,
-                    pkg.version,
-                    pkg.size.div_ceil(1024),
-                    pkg.suite,
-                    if n == 1 { "" } else { "s" }
-                )?;
-            }
-        }
-        if explain {
-            for line in lines {
-                writeln!(out, "  {line}")?;
-            }
-        }
-        let broken: Vec<_> = p.tiers.iter().flat_map(|t| &t.broken).collect();
-        if !broken.is_empty() {
-            writeln!(out, "  dependencies cut by exclusions:")?;
-            let mut seen = std::collections::BTreeSet::new();
-            for b in broken {
-                if seen.insert((&b.package, &b.dependency)) {
-                    writeln!(out, "    {} → {}", b.package, b.dependency)?;
-                }
-            }
-        }
-    }
-    Ok(())
+    distroless::render::build::plans(&mut out, plans, explain)
 }

@@ -3,7 +3,7 @@
 use distroless::model::{DebianRelease, Destination, DiskImage};
 use distroless::plan::Source;
 
-use super::args::{DebugArgs, FormatArg};
+use super::args::DebugArgs;
 use super::source;
 
 /// Runs `distroless debug`.
@@ -12,7 +12,7 @@ pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<()> {
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let release = DebianRelease::from_number(args.debian)?;
     let input = DiskImage::parse(&args.image, std::path::Path::new(""));
-    let destination = Destination::from_path(args.output.clone(), args.format == FormatArg::Docker);
+    let destination = Destination::from_path(args.output.clone(), args.format.into());
     let name = distroless::foreign::debug::build(
         &source,
         &input,

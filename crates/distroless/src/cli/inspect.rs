@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use distroless::inspect::{self, Kind, PlatformReport};
+use distroless::inspect;
 
 use distroless::inspect::audit::{self, Level, Policy};
 
@@ -51,91 +51,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     for r in &reports {
-        print_report(&mut out, r)?;
-    }
-    Ok(())
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
-}
-
-/// A bar of at most 20 cells for `part` of `whole`.
-fn bar(part: u64, whole: u64) -> String {
-    let cells = if whole == 0 {
-        0
-    } else {
-        usize::try_from((part.saturating_mul(20)).div_ceil(whole))
-            .unwrap_or(20)
-            .min(20)
-    };
-    format!("{:<20}", "█".repeat(cells))
-}
-
-fn print_report(out: &mut impl Write, r: &PlatformReport) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{}: {} files, {} ({} compressed), {} wasted by later layers",
-        r.platform,
-        r.files,
-        mib(r.bytes),
-        mib(r.compressed),
-        mib(r.wasted)
-    )?;
-    writeln!(out, "  layers:")?;
-    let biggest = r.layers.iter().map(|l| l.uncompressed).max().unwrap_or(0);
-    for (i, l) in r.layers.iter().enumerate() {
-        writeln!(
-            out,
-            "  {i:>3} {} {:>11} {:>11} {}  {}",
-            &l.digest[..19.min(l.digest.len())],
-            mib(l.compressed),
-            mib(l.uncompressed),
-            bar(l.uncompressed, biggest),
-            l.created_by.as_deref().unwrap_or("")
-        )?;
-    }
-    let c = &r.config;
-    writeln!(
-        out,
-        "  user {:?}, workdir {:?}, entrypoint {}, cmd {}",
-        c.user, c.workdir, c.entrypoint, c.cmd
-    )?;
-    if !c.ports.is_empty() {
-        writeln!(out, "  ports {}", c.ports.join(" "))?;
-    }
-    if !c.healthcheck.is_null() {
-        writeln!(out, "  healthcheck {}", c.healthcheck["Test"])?;
-    }
-    for e in c.env.as_array().into_iter().flatten() {
-        writeln!(out, "  env {}", escaped(e.as_str().unwrap_or("")))?;
-    }
-    if !c.labels.is_null() {
-        writeln!(out, "  labels {}", c.labels)?;
-    }
-    if !c.volumes.is_empty() {
-        writeln!(out, "  volumes {}", c.volumes.join(" "))?;
-    }
-    if !c.stop_signal.is_empty() {
-        writeln!(out, "  stop signal {}", c.stop_signal)?;
-    }
-    if !r.packages.is_empty() {
-        writeln!(out, "  packages ({}):", r.packages.len())?;
-        let top = r.packages.first().map_or(0, |p| p.bytes);
-        for p in &r.packages {
-            writeln!(
-                out,
-                "    {:28} {:28} {:>11} {}",
-                p.name,
-                p.version,
-                mib(p.bytes),
-                bar(p.bytes, top)
-            )?;
-        }
-    }
-    writeln!(out, "  largest files:")?;
-    for (path, size) in &r.largest {
-        writeln!(out, "    {:>11}  {path}", mib(*size))?;
+        distroless::render::inspect::report(&mut out, r)?;
     }
     Ok(())
 }
@@ -159,72 +75,7 @@ fn print_tree(
         let doc = serde_json::json!({"platform": platform, "files": nodes});
         return super::print_json(out, &doc);
     }
-    writeln!(out, "{platform}:")?;
-    for (p, n) in fs.nodes.iter().filter(|(p, _)| under(p)) {
-        let t = match n.kind {
-            Kind::Dir => 'd',
-            Kind::Symlink => 'l',
-            Kind::Hardlink => 'h',
-            Kind::File => '-',
-            Kind::Other => '?',
-        };
-        let link = n
-            .link
-            .as_ref()
-            .map(|l| format!(" -> {l}"))
-            .unwrap_or_default();
-        let xattrs = if n.xattrs.is_empty() {
-            String::new()
-        } else {
-            let names: Vec<&str> = n.xattrs.keys().map(String::as_str).collect();
-            format!(" [{}]", names.join(", "))
-        };
-        let xattrs = match &n.device {
-            Some(d) => format!(" ({d}){xattrs}"),
-            None => xattrs,
-        };
-        // Names from the image are hostile text: escaped, never printed raw.
-        let link = escaped(&format!("{link}{xattrs}"));
-        writeln!(
-            out,
-            "{t}{} {:>5}:{:<5} {:>10}  {}{link}",
-            mode_text(n.mode),
-            n.uid,
-            n.gid,
-            n.size,
-            escaped(&format!("/{p}"))
-        )?;
-    }
-    Ok(())
-}
-
-/// Text from an image as it is, unless it holds control characters (escape sequences, line
-/// breaks): then quoted with them escaped, so a file name cannot draw on the terminal.
-fn escaped(text: &str) -> String {
-    if text.chars().any(char::is_control) {
-        format!("{text:?}")
-    } else {
-        text.to_string()
-    }
-}
-
-/// `rwxr-xr-x` with setuid, setgid and sticky shown as `ls` shows them.
-fn mode_text(mode: u32) -> String {
-    let mut s: Vec<char> = "rwxrwxrwx"
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if mode & (0o400 >> i) != 0 { c } else { '-' })
-        .collect();
-    if mode & 0o4000 != 0 {
-        s[2] = if s[2] == 'x' { 's' } else { 'S' };
-    }
-    if mode & 0o2000 != 0 {
-        s[5] = if s[5] == 'x' { 's' } else { 'S' };
-    }
-    if mode & 0o1000 != 0 {
-        s[8] = if s[8] == 'x' { 't' } else { 'T' };
-    }
-    s.into_iter().collect()
+    distroless::render::inspect::tree(out, platform, fs, below)
 }
 
 /// Runs `distroless diff`: exit status 1 when the images differ.
@@ -237,61 +88,11 @@ pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
     if args.json {
         super::print_json(&mut out, &d)?;
     } else {
-        print_diff(&mut out, &d)?;
+        distroless::render::inspect::diff(&mut out, &d)?;
     }
     out.flush()?;
     if !d.equal {
         std::process::exit(1);
-    }
-    Ok(())
-}
-
-fn print_diff(out: &mut impl Write, d: &inspect::diff::Diff) -> anyhow::Result<()> {
-    if d.equal {
-        writeln!(out, "equal")?;
-        return Ok(());
-    }
-    for p in &d.only_in_a {
-        writeln!(out, "{p}: only in the first image")?;
-    }
-    for p in &d.only_in_b {
-        writeln!(out, "{p}: only in the second image")?;
-    }
-    for p in d.platforms.iter().filter(|p| !p.equal) {
-        writeln!(out, "{}:", p.platform)?;
-        for (n, v) in &p.packages_added {
-            writeln!(out, "  + package {n} {v}")?;
-        }
-        for (n, v) in &p.packages_removed {
-            writeln!(out, "  - package {n} {v}")?;
-        }
-        for (n, old, new) in &p.packages_changed {
-            writeln!(out, "  ~ package {n} {old} → {new}")?;
-        }
-        let owned = |f: &inspect::diff::FileChange| {
-            f.package
-                .as_ref()
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default()
-        };
-        for f in &p.files_added {
-            writeln!(out, "  + {}{}", escaped(&f.path), owned(f))?;
-        }
-        for f in &p.files_removed {
-            writeln!(out, "  - {}{}", escaped(&f.path), owned(f))?;
-        }
-        for f in &p.files_changed {
-            writeln!(
-                out,
-                "  ~ {}: {}{}",
-                escaped(&f.path),
-                f.changes.join("; "),
-                owned(f)
-            )?;
-        }
-        for s in &p.settings {
-            writeln!(out, "  ~ config {}: {} → {}", s.key, s.old, s.new)?;
-        }
     }
     Ok(())
 }

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use distroless::app;
 use distroless::build;
 use distroless::model::lock::{Lock, LockedImage};
-use distroless::model::{Base, Catalog, ImageRef};
+use distroless::model::{Arch, Base, Catalog, ImageRef};
 use distroless::plan::Source;
 use distroless::request::{Arches, Target};
 
 use super::args::LockArgs;
-use super::build::{DEFAULT_RECIPE, parse_arches};
+use super::build::DEFAULT_RECIPE;
 use super::source;
 
 /// Runs `distroless lock`.
@@ -105,7 +105,7 @@ fn targets(
         return Ok((vec![recipe_target(args, &file, catalog)?], Vec::new()));
     }
     if !args.images.is_empty() {
-        let arches = Arches::Listed(parse_arches(&args.arches)?);
+        let arches = Arches::Listed(Arch::parse_list(&args.arches)?);
         let targets = args
             .images
             .iter()
@@ -155,9 +155,9 @@ fn recipe_target(args: &LockArgs, file: &Path, catalog: &Catalog) -> anyhow::Res
         spec.file
     );
     let arches = if args.arches.is_empty() {
-        parse_arches(&spec.recipe.arches)?
+        Arch::parse_list(&spec.recipe.arches)?
     } else {
-        parse_arches(&args.arches)?
+        Arch::parse_list(&args.arches)?
     };
     Ok(Target {
         base,

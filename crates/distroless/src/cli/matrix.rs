@@ -1,7 +1,6 @@
 //! `distroless build --matrix FILE` / `--all`: the flags and the matrix file turned into a
 //! family ([`distroless::publish::family`] builds, pushes and signs it), and its report printed.
 
-use std::io::Write;
 use std::path::Path;
 
 use std::rc::Rc;
@@ -15,7 +14,6 @@ use distroless::publish::family::{
 use distroless::publish::push;
 
 use super::args::BuildArgs;
-use super::build::parse_arches;
 use super::source;
 
 /// Runs a matrix build.
@@ -158,7 +156,7 @@ fn arches_of(args: &BuildArgs, matrix: &Matrix) -> anyhow::Result<Vec<Arch>> {
     if names.is_empty() {
         Ok(vec![Arch::host()])
     } else {
-        parse_arches(names)
+        Arch::parse_list(names)
     }
 }
 
@@ -261,23 +259,7 @@ fn print_changes(json: bool, changes: &[Change], skipped: &[Skipped]) -> anyhow:
         super::print_json(&mut out, &doc)?;
         return Ok(());
     }
-    for c in changes {
-        let line = match (c.status, &c.was) {
-            ("changed", Some(was)) => format!("{was} → {}", c.digest),
-            _ => c.digest.clone(),
-        };
-        writeln!(out, "{:9} {} {line}", c.status, c.reference)?;
-    }
-    let count = |s: &str| changes.iter().filter(|c| c.status == s).count();
-    writeln!(
-        out,
-        "{} new, {} changed, {} unchanged (nothing sent)",
-        count("new"),
-        count("changed"),
-        count("unchanged")
-    )?;
-    say_skipped(&mut out, skipped)?;
-    Ok(())
+    distroless::render::family::changes(&mut out, changes, skipped)
 }
 
 fn print_jobs(
@@ -287,13 +269,7 @@ fn print_jobs(
     json: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    // With arch_tags, each platform's manifest is also tagged TAG-ARCH (as OCI names it).
-    let arch_refs = |j: &Job| -> Vec<String> {
-        (arches.iter())
-            .filter(|_| arch_tags)
-            .map(|a| format!("{}-{}", j.reference(), a.platform().architecture))
-            .collect()
-    };
+    let arch_refs = |j: &Job| family::arch_references(j, arches, arch_tags);
     if json {
         let items: Vec<serde_json::Value> = jobs
             .iter()
@@ -312,33 +288,7 @@ fn print_jobs(
         )?;
         return Ok(());
     }
-    let shown: Vec<String> = arches.iter().map(ToString::to_string).collect();
-    let shown = if shown.is_empty() {
-        "every architecture each release offers".to_string()
-    } else {
-        shown.join(", ")
-    };
-    writeln!(out, "{} images, {shown}:", jobs.len())?;
-    for j in jobs {
-        let tags: Vec<String> = (arch_refs(j).iter())
-            .filter_map(|r| r.rsplit_once(':').map(|(_, t)| t.to_string()))
-            .collect();
-        let also = if tags.is_empty() {
-            String::new()
-        } else {
-            format!("  (and {})", tags.join(", "))
-        };
-        writeln!(out, "  {:48} {}{also}", j.reference(), j.image.canonical())?;
-    }
-    say_skipped(&mut out, skipped)?;
-    Ok(())
-}
-
-fn say_skipped(out: &mut impl Write, skipped: &[Skipped]) -> anyhow::Result<()> {
-    for s in skipped {
-        writeln!(out, "skipped {}: {}", s.image, s.why)?;
-    }
-    Ok(())
+    distroless::render::family::jobs(&mut out, jobs, skipped, (arches, arch_tags))
 }
 
 /// The summary table, or with `--json` the report (images, skipped, and what the cache
@@ -357,66 +307,5 @@ fn print_rows(
     if args.source.quiet {
         return Ok(());
     }
-    writeln!(
-        out,
-        "{:48} {:14} {:>6} {:>7}  DIGEST",
-        "IMAGE", "ARCHES", "LAYERS", "SECONDS"
-    )?;
-    for r in rows {
-        writeln!(
-            out,
-            "{:48} {:14} {:>6} {:>7.2}  {}",
-            r.reference,
-            r.arches.join(","),
-            r.layers,
-            r.seconds,
-            r.digest
-        )?;
-    }
-    let total: f64 = rows.iter().map(|r| r.seconds).sum();
-    let where_ = report["output"]
-        .as_str()
-        .map(|o| format!(" into {o}"))
-        .unwrap_or_default();
-    let plural = if rows.len() == 1 { "" } else { "s" };
-    writeln!(
-        out,
-        "{} image{plural} in {:.2} s{where_}",
-        rows.len(),
-        total.max(0.0)
-    )?;
-    if rows.iter().any(|r| !r.pushed.is_empty()) {
-        let n: usize = rows.iter().map(|r| r.pushed.len()).sum();
-        let p = &report["push"];
-        if rows.iter().all(|r| r.current) {
-            writeln!(out, "nothing pushed: every tag already named its image")?;
-        } else {
-            writeln!(
-                out,
-                "pushed {n} references: {} blobs sent ({:.1} MB), {} mounted, {} already there",
-                p["blobs_sent"],
-                p["bytes_sent"].as_f64().unwrap_or(0.0) / 1e6,
-                p["blobs_mounted"],
-                p["blobs_skipped"]
-            )?;
-        }
-    }
-    if let Some(signed) = report.get("signed") {
-        writeln!(
-            out,
-            "{} images {} ({} artifacts stored)",
-            signed["images"],
-            match (
-                signed["signatures"].as_bool(),
-                signed["attestations"].as_bool()
-            ) {
-                (Some(true), Some(true)) => "signed and attested",
-                (Some(true), _) => "signed",
-                _ => "attested",
-            },
-            signed["stored"]
-        )?;
-    }
-    say_skipped(&mut out, skipped)?;
-    Ok(())
+    distroless::render::family::rows(&mut out, rows, skipped, report)
 }

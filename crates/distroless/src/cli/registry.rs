@@ -14,7 +14,7 @@ use registry::pull::PlatformFilter;
 use registry::push::Pushed;
 use registry::{Client, Options, Reference};
 
-use super::args::{FormatArg, LoginArgs, PullArgs, PushArgs, RegistryArgs};
+use super::args::{LoginArgs, PullArgs, PushArgs, RegistryArgs};
 
 /// A registry client as the flags say.
 pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
@@ -124,7 +124,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--platform {p:?}: expected OS/ARCH[/VARIANT]"))
         })
         .transpose()?;
-    let destination = Destination::from_path(args.output.clone(), args.format == FormatArg::Docker);
+    let destination = Destination::from_path(args.output.clone(), args.format.into());
     let client = client(&args.registry)?;
     let digest = pull::pull_into(&client, &r, &destination, platform.as_ref(), args.replace)?;
     let mut out = std::io::stdout().lock();

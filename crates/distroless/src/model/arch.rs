@@ -237,6 +237,22 @@ impl Arch {
         ]
     }
 
+    /// Debian architecture names as a list: each once, in order (`--arch amd64 --arch amd64`
+    /// is one architecture, not the same manifest twice); the host's when none are given.
+    pub fn parse_list(names: &[String]) -> anyhow::Result<Vec<Arch>> {
+        if names.is_empty() {
+            return Ok(vec![Arch::host()]);
+        }
+        let mut out: Vec<Arch> = Vec::new();
+        for name in names {
+            let a: Arch = name.parse()?;
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
     /// The architecture of the machine we run on.
     pub fn host() -> Arch {
         match std::env::consts::ARCH {
@@ -292,6 +308,17 @@ impl<'de> Deserialize<'de> for Arch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_names_each_architecture_once_and_defaults_to_the_host() {
+        let names = |n: &[&str]| n.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            Arch::parse_list(&names(&["arm64", "amd64", "arm64"])).unwrap(),
+            [Arch::Arm64, Arch::Amd64]
+        );
+        assert_eq!(Arch::parse_list(&[]).unwrap(), [Arch::host()]);
+        assert!(Arch::parse_list(&names(&["amd64", "vax"])).is_err());
+    }
 
     #[test]
     fn platforms() {

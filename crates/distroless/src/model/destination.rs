@@ -16,16 +16,26 @@ pub enum Destination {
     DockerArchive(PathBuf),
 }
 
+/// The format an output is asked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// An OCI layout directory, or an oci-archive when the path ends in `.tar`.
+    #[default]
+    Oci,
+    /// A docker-archive.
+    Docker,
+}
+
 impl Destination {
-    /// The destination a path names: `*.tar` is an oci-archive, anything else a layout; with
-    /// `docker`, a docker-archive.
-    pub fn from_path(path: PathBuf, docker: bool) -> Self {
-        if docker {
-            Destination::DockerArchive(path)
-        } else if path.extension().is_some_and(|e| e == "tar") {
-            Destination::OciArchive(path)
-        } else {
-            Destination::Layout(path)
+    /// The destination a path names in a format: for OCI, `*.tar` is an oci-archive and
+    /// anything else a layout.
+    pub fn from_path(path: PathBuf, format: Format) -> Self {
+        match format {
+            Format::Docker => Destination::DockerArchive(path),
+            Format::Oci if path.extension().is_some_and(|e| e == "tar") => {
+                Destination::OciArchive(path)
+            }
+            Format::Oci => Destination::Layout(path),
         }
     }
 
@@ -208,20 +218,20 @@ mod tests {
 
     #[test]
     fn kinds_and_sbom_paths() {
-        let d = Destination::from_path("out/cc.tar".into(), false);
+        let d = Destination::from_path("out/cc.tar".into(), Format::Oci);
         assert_eq!(d.format(), "oci-archive");
         assert_eq!(
             d.sbom_path("amd64", "spdx.json", false),
             Path::new("out/cc.spdx.json")
         );
-        let d = Destination::from_path("cc/".into(), false);
+        let d = Destination::from_path("cc/".into(), Format::Oci);
         assert_eq!(d.format(), "oci");
         assert_eq!(
             d.sbom_path("arm64", "cdx.json", true),
             Path::new("cc.arm64.cdx.json")
         );
         assert_eq!(
-            Destination::from_path("x".into(), true).format(),
+            Destination::from_path("x".into(), Format::Docker).format(),
             "docker-archive"
         );
     }
@@ -244,7 +254,7 @@ mod tests {
                 .is_err()
         );
         assert!(Destination::Layout(dir.path().join("new")).check().is_ok());
-        let e = Destination::from_path(dir.path().join("x.tar.gz"), false).check();
+        let e = Destination::from_path(dir.path().join("x.tar.gz"), Format::Oci).check();
         assert!(
             e.unwrap_err()
                 .to_string()

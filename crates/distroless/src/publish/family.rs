@@ -184,6 +184,15 @@ pub fn evidence_name(job: &Job) -> String {
     format!("{}_{}", job.repository.replace('/', "_"), job.tag)
 }
 
+/// With `arch_tags`, each platform's manifest is also tagged `TAG-ARCH` (as OCI names the
+/// architecture): those references of a job.
+pub fn arch_references(job: &Job, arches: &[Arch], arch_tags: bool) -> Vec<String> {
+    (arches.iter())
+        .filter(|_| arch_tags)
+        .map(|a| format!("{}-{}", job.reference(), a.platform().architecture))
+        .collect()
+}
+
 /// `PREFIX/REPOSITORY:TAG` of a job.
 pub fn target_of(prefix: &str, job: &Job) -> anyhow::Result<Reference> {
     Ok(Reference::parse(&format!(

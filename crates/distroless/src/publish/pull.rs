@@ -78,7 +78,8 @@ pub fn cached_pull(client: &Client, r: &Reference, cache: &Path) -> anyhow::Resu
             digest: Some(digest.clone()),
             ..r.clone()
         };
-        let destination = Destination::from_path(root.clone(), false);
+        let destination =
+            Destination::from_path(root.clone(), crate::model::destination::Format::Oci);
         pull_into(client, &pinned, &destination, None, true)?;
     }
     Ok(root)

@@ -19,6 +19,15 @@ pub(crate) enum FormatArg {
     Docker,
 }
 
+impl From<FormatArg> for distroless::model::destination::Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Oci => Self::Oci,
+            FormatArg::Docker => Self::Docker,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum SbomArg {
     /// SPDX 2.3 JSON.
