@@ -79,12 +79,7 @@ pub(crate) fn report_cache_repo(settings: &SourceSettings, quiet: bool) {
 
 /// Where the recipes' sources beyond Debian come from, as the flags and environment say.
 pub(crate) fn upstreams(args: &SourceArgs) -> anyhow::Result<Upstreams> {
-    super::upstreams::read(&super::upstreams::UpstreamFlags {
-        archive_mirrors: args.archive_mirror.clone(),
-        archive_keys: args.archive_key.clone(),
-        repositories: args.repository.clone(),
-        repository_keys: args.repository_key.clone(),
-    })
+    super::upstreams::read(args)
 }
 
 /// Progress bars on a terminal unless quiet (or the output is JSON).
