@@ -12,6 +12,7 @@ pub mod auto;
 pub mod copy;
 pub mod local;
 pub mod machine;
+pub mod overrides;
 pub mod prepare;
 pub mod settings;
 pub mod upstream;

@@ -4,12 +4,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use distroless::app::overrides::Overrides;
 use distroless::app::{self, AppSpec};
 use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
-use distroless::model::recipe::{CopySpec, Healthcheck, Recipe};
 use distroless::model::{Arch, Base, Catalog, Destination, DiskImage, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
@@ -20,7 +19,7 @@ use oci::layer::Compression;
 use oci::read::ForeignImage;
 use registry::Reference;
 
-use super::args::{AppArgs, BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
+use super::args::{BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
 use super::source;
 
 /// The recipe `build` and `lock` read when given neither an image nor `-f` (as `docker build`
@@ -323,93 +322,13 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     let mut spec = match &args.file {
         Some(f) => app::load(f, context)?,
         None if args.image.is_none() && default.is_file() => app::load(default, context)?,
-        None if args.app.any() => app::inline(context)?,
+        None if Overrides::from(&args.app).any() => app::inline(context)?,
         None => return Ok(None),
     };
-    merge_flags(&args.app, &mut spec.recipe)?;
+    Overrides::from(&args.app).apply(&mut spec.recipe)?;
     spec.check_name()?;
     spec.check_tags()?;
     Ok(Some(spec))
-}
-
-/// Flags override the recipe's values (lists are extended).
-fn merge_flags(a: &AppArgs, r: &mut Recipe) -> anyhow::Result<()> {
-    if let Some(f) = &a.from {
-        r.from = Some(f.clone());
-    }
-    for c in &a.copy {
-        let (src, dest) = c
-            .rsplit_once(':')
-            .with_context(|| format!("--copy {c:?}: expected SRC:DEST"))?;
-        r.copy.push(CopySpec {
-            src: src.into(),
-            dest: dest.into(),
-            ..Default::default()
-        });
-    }
-    r.packages.extend(a.packages.iter().cloned());
-    if !a.entrypoint.is_empty() {
-        r.entrypoint = Some(a.entrypoint.clone());
-    }
-    if !a.cmd.is_empty() {
-        r.cmd = Some(a.cmd.clone());
-    }
-    r.env.extend(pairs(&a.env, "env")?);
-    r.labels.extend(pairs(&a.label, "label")?);
-    r.annotations.extend(pairs(&a.annotation, "annotation")?);
-    if a.workdir.is_some() {
-        r.workdir.clone_from(&a.workdir);
-    }
-    if a.user.is_some() {
-        r.user.clone_from(&a.user);
-    }
-    r.exposed_ports.extend(a.expose.iter().cloned());
-    r.volumes.extend(a.volume.iter().cloned());
-    if a.stop_signal.is_some() {
-        r.stop_signal.clone_from(&a.stop_signal);
-    }
-    if !a.tag.is_empty() {
-        r.tags.clone_from(&a.tag);
-    }
-    if let Some(n) = &a.name {
-        r.name.clone_from(n);
-    }
-    if let Some(d) = &a.description {
-        r.description.clone_from(d);
-    }
-    if a.debian.is_some() {
-        r.debian = a.debian;
-    }
-    r.exclude.extend(a.exclude_packages.iter().cloned());
-    r.ca_certificates.extend(a.ca_certificates.iter().cloned());
-    if !a.healthcheck.is_empty() {
-        let test = if a.healthcheck == ["NONE"] {
-            a.healthcheck.clone()
-        } else {
-            std::iter::once("CMD".to_string())
-                .chain(a.healthcheck.iter().cloned())
-                .collect()
-        };
-        let old = r.healthcheck.take().unwrap_or_default();
-        r.healthcheck = Some(Healthcheck {
-            test,
-            interval: a.healthcheck_interval.clone().or(old.interval),
-            ..old
-        });
-    }
-    Ok(())
-}
-
-/// `KEY=VALUE` flags as pairs.
-fn pairs(items: &[String], what: &str) -> anyhow::Result<Vec<(String, String)>> {
-    items
-        .iter()
-        .map(|i| {
-            i.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .with_context(|| format!("--{what} {i:?}: expected KEY=VALUE"))
-        })
-        .collect()
 }
 
 fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()> {

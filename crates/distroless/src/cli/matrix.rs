@@ -225,7 +225,7 @@ fn refuse_single_image_flags(args: &BuildArgs) -> anyhow::Result<()> {
         ("--explain", args.explain),
         (
             "application flags (--copy, --from, --tag, --name, …)",
-            args.app.any(),
+            distroless::app::overrides::Overrides::from(&args.app).any(),
         ),
         (
             "-o FILE.tar (a matrix is written as an OCI layout directory)",

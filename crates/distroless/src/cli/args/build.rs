@@ -269,28 +269,30 @@ pub(crate) struct AppArgs {
     pub(crate) healthcheck_interval: Option<String>,
 }
 
-impl AppArgs {
-    /// Whether any application flag was given.
-    pub(crate) fn any(&self) -> bool {
-        self.from.is_some()
-            || self.name.is_some()
-            || self.description.is_some()
-            || self.debian.is_some()
-            || !self.exclude_packages.is_empty()
-            || !self.ca_certificates.is_empty()
-            || !self.healthcheck.is_empty()
-            || !self.copy.is_empty()
-            || !self.packages.is_empty()
-            || !self.entrypoint.is_empty()
-            || !self.cmd.is_empty()
-            || !self.env.is_empty()
-            || self.workdir.is_some()
-            || self.user.is_some()
-            || !self.label.is_empty()
-            || !self.annotation.is_empty()
-            || !self.expose.is_empty()
-            || !self.volume.is_empty()
-            || self.stop_signal.is_some()
-            || !self.tag.is_empty()
+impl From<&AppArgs> for distroless::app::overrides::Overrides {
+    fn from(a: &AppArgs) -> Self {
+        Self {
+            from: a.from.clone(),
+            copy: a.copy.clone(),
+            packages: a.packages.clone(),
+            entrypoint: a.entrypoint.clone(),
+            cmd: a.cmd.clone(),
+            env: a.env.clone(),
+            workdir: a.workdir.clone(),
+            user: a.user.clone(),
+            label: a.label.clone(),
+            annotation: a.annotation.clone(),
+            expose: a.expose.clone(),
+            volume: a.volume.clone(),
+            stop_signal: a.stop_signal.clone(),
+            tag: a.tag.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            debian: a.debian,
+            exclude_packages: a.exclude_packages.clone(),
+            ca_certificates: a.ca_certificates.clone(),
+            healthcheck: a.healthcheck.clone(),
+            healthcheck_interval: a.healthcheck_interval.clone(),
+        }
     }
 }
