@@ -134,33 +134,7 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
             )?;
         }
         ReportFormat::Human => {
-            for (p, f) in &findings {
-                let layer = f
-                    .layer
-                    .as_ref()
-                    .map(|l| format!(" [layer {}]", &l[..19.min(l.len())]))
-                    .unwrap_or_default();
-                let level = if f.level == Level::Warning {
-                    "warning: "
-                } else {
-                    ""
-                };
-                writeln!(out, "{p} {}: {level}{}{layer}", f.rule, f.message)?;
-            }
-            let errors = findings
-                .iter()
-                .filter(|(_, f)| f.level == Level::Error)
-                .count();
-            if failed {
-                writeln!(
-                    out,
-                    "{}: failed ({errors} error{})",
-                    args.image,
-                    if errors == 1 { "" } else { "s" }
-                )?;
-            } else {
-                writeln!(out, "{}: passed", args.image)?;
-            }
+            distroless::render::inspect::findings(&mut out, &args.image, &findings)?;
         }
     }
     out.flush()?;

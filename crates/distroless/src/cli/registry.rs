@@ -84,33 +84,21 @@ pub(crate) fn print_pushed(
     build: Option<&distroless::output::BuildSummary>,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let c = &client.counters;
     if json {
+        let c = push::Sent::of(client);
         let doc = serde_json::json!({
             "build": build,
             "pushed": pushed,
-            "blobs_sent": c.blobs_sent.load(Ordering::Relaxed),
-            "blobs_skipped": c.blobs_skipped.load(Ordering::Relaxed),
-            "blobs_mounted": c.blobs_mounted.load(Ordering::Relaxed),
-            "bytes_sent": c.bytes_sent.load(Ordering::Relaxed),
-            "requests": c.requests.load(Ordering::Relaxed),
+            "blobs_sent": c.blobs_sent,
+            "blobs_skipped": c.blobs_skipped,
+            "blobs_mounted": c.blobs_mounted,
+            "bytes_sent": c.bytes_sent,
+            "requests": c.requests,
         });
         super::print_json(&mut out, &doc)?;
         return Ok(());
     }
-    for p in pushed {
-        writeln!(out, "pushed {}@{}", p.reference, p.digest)?;
-    }
-    let sent = c.blobs_sent.load(Ordering::Relaxed);
-    writeln!(
-        out,
-        "  {sent} blob{} sent ({:.2} MiB), {} already there, {} mounted",
-        if sent == 1 { "" } else { "s" },
-        c.bytes_sent.load(Ordering::Relaxed) as f64 / 1_048_576.0,
-        c.blobs_skipped.load(Ordering::Relaxed),
-        c.blobs_mounted.load(Ordering::Relaxed)
-    )?;
-    Ok(())
+    distroless::render::publish::pushed(&mut out, pushed, &push::Sent::of(client))
 }
 
 /// Runs `distroless pull`.

@@ -107,54 +107,5 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         super::print_json(&mut out, &doc)?;
         return Ok(());
     }
-    writeln!(out, "verified {repository}@{}", targets[0].digest)?;
-    for v in &verified {
-        let what = if v.subject == targets[0].digest {
-            "image".to_string()
-        } else {
-            abbreviate(&v.subject)
-        };
-        writeln!(out, "  {:<10} {what:<20} {}", v.kind, abbreviate(&v.from))?;
-    }
-    Ok(())
-}
-
-/// Long digests cut to their first 12 hex digits, for lines people read (`--json` keeps them
-/// whole).
-fn abbreviate(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("sha256") {
-        let (before, from) = rest.split_at(at);
-        out.push_str(before);
-        let hex_start = "sha256:".len();
-        let hex: String = from
-            .chars()
-            .skip(hex_start)
-            .take_while(char::is_ascii_hexdigit)
-            .collect();
-        if hex.len() == 64 {
-            out.push_str(&from[..hex_start + 12]);
-            out.push('…');
-            rest = &from[hex_start + 64..];
-        } else {
-            out.push_str(&from[..hex_start.min(from.len())]);
-            rest = &from[hex_start.min(from.len())..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn digests_are_shortened_for_reading() {
-        let d = "ab".repeat(32);
-        assert_eq!(
-            super::abbreviate(&format!("sha256-{d}.sig and sha256:{d}")),
-            "sha256-abababababab….sig and sha256:abababababab…"
-        );
-        assert_eq!(super::abbreviate("sha256:zz"), "sha256:zz");
-    }
+    distroless::render::publish::verified(&mut out, &repository, &targets[0].digest, &verified)
 }

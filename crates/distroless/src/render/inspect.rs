@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use crate::inspect::audit::{Finding, Level};
 use crate::inspect::diff::Diff;
 use crate::inspect::{Filesystem, Kind, PlatformReport};
 
@@ -215,6 +216,43 @@ pub fn tree(
             n.size,
             escaped(&format!("/{p}"))
         )?;
+    }
+    Ok(())
+}
+
+/// An audit's findings, one line each (platform, rule, message, layer), then its verdict.
+pub fn findings(
+    out: &mut impl Write,
+    image: &str,
+    findings: &[(String, Finding)],
+) -> anyhow::Result<()> {
+    let failed = findings.iter().any(|(_, f)| f.level == Level::Error);
+    for (p, f) in findings {
+        let layer = f
+            .layer
+            .as_ref()
+            .map(|l| format!(" [layer {}]", &l[..19.min(l.len())]))
+            .unwrap_or_default();
+        let level = if f.level == Level::Warning {
+            "warning: "
+        } else {
+            ""
+        };
+        writeln!(out, "{p} {}: {level}{}{layer}", f.rule, f.message)?;
+    }
+    let errors = findings
+        .iter()
+        .filter(|(_, f)| f.level == Level::Error)
+        .count();
+    if failed {
+        writeln!(
+            out,
+            "{}: failed ({errors} error{})",
+            image,
+            if errors == 1 { "" } else { "s" }
+        )?;
+    } else {
+        writeln!(out, "{image}: passed")?;
     }
     Ok(())
 }

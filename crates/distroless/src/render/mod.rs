@@ -5,3 +5,4 @@
 pub mod build;
 pub mod family;
 pub mod inspect;
+pub mod publish;
