@@ -113,8 +113,8 @@ pub struct LayerInputs<'a> {
 
 /// The version of the bytes this module and the rootfs effects write for the same inputs: part
 /// of every layer's cache key, so a change of those bytes must move it, or a warm cache would
-/// hand out layers of the old shape. the hermetic test `layer_bytes_move_with_their_version` fails when the
-/// bytes change and this does not (`tests/hermetic.rs`).
+/// hand out layers of the old shape. The hermetic test `layer_bytes_move_with_their_version`
+/// (`tests/hermetic.rs`) fails when the bytes change and this does not.
 pub const FORMAT: u32 = 9;
 
 impl rootfs::effect::Inputs for LayerInputs<'_> {
