@@ -35,7 +35,7 @@ ALLOWED = {
               "report", "request"},
     "publish": {"app", "attest", "build", "files", "image", "model", "output", "plan",
                 "request"},
-    "render": {"attest", "inspect", "model", "output", "plan", "publish"},
+    "render": {"app", "attest", "inspect", "model", "output", "plan", "publish"},
 }
 
 failures = []

@@ -105,6 +105,48 @@ impl Target {
             .map_or_else(|| image.canonical(), |a| a.recipe.name.clone())
     }
 
+    /// A catalog image to lock, as its debug variant: its plan also pins the busybox every
+    /// variant's lock entry records (the newest release's, see `plan`).
+    pub fn to_lock(
+        mut image: ImageRef,
+        arches: Arches,
+        upstreams: crate::model::Upstreams,
+    ) -> Self {
+        image.variant.debug = true;
+        Target {
+            base: Base::Catalog(image),
+            app: None,
+            arches,
+            lock: None,
+            upstreams,
+        }
+    }
+
+    /// What re-resolving a lock takes: every catalog entry (its image and architecture), and
+    /// the names of the application entries, which need their recipe to be re-resolved.
+    pub fn relock(
+        lock: &Lock,
+        catalog: &Catalog,
+        upstreams: &crate::model::Upstreams,
+    ) -> anyhow::Result<(Vec<Self>, Vec<String>)> {
+        let mut targets = Vec::new();
+        let mut skipped = Vec::new();
+        for i in &lock.images {
+            if catalog.chain(&i.name).is_err() {
+                skipped.push(i.name.clone());
+                continue;
+            }
+            let r = ImageRef::parse(&format!("{}-debian{}", i.name, i.debian), catalog)?;
+            targets.push(Self::to_lock(
+                r,
+                Arches::Listed(vec![i.arch]),
+                upstreams.clone(),
+            ));
+        }
+        skipped.dedup();
+        Ok((targets, skipped))
+    }
+
     /// The tags of the image: the application's (`latest` when it names none, whatever
     /// variant it starts from), or the catalog image's variant tag.
     pub fn tags(&self, image: Option<&ImageRef>) -> Vec<String> {

@@ -89,18 +89,8 @@ fn targets(
     catalog: &Catalog,
 ) -> anyhow::Result<(Vec<Target>, Vec<String>)> {
     let upstreams = super::source::upstreams(&args.source)?;
-    // Locked as the debug variant: its plan also pins the busybox every variant's lock entry
-    // records (the newest release's, see `plan`).
-    let catalog_target = |mut image: ImageRef, arches: Arches| {
-        image.variant.debug = true;
-        Target {
-            base: Base::Catalog(image),
-            app: None,
-            arches,
-            lock: None,
-            upstreams: upstreams.clone(),
-        }
-    };
+    let catalog_target =
+        |image: ImageRef, arches: Arches| Target::to_lock(image, arches, upstreams.clone());
     if let Some(file) = recipe_file(args) {
         return Ok((vec![recipe_target(args, &file, catalog)?], Vec::new()));
     }
@@ -122,18 +112,7 @@ fn targets(
         args.update,
         "name the images to lock, a recipe with -f FILE, or use --update to re-resolve the lock file"
     );
-    let mut targets = Vec::new();
-    let mut skipped = Vec::new();
-    for i in &lock.images {
-        if catalog.chain(&i.name).is_err() {
-            skipped.push(i.name.clone());
-            continue;
-        }
-        let r = ImageRef::parse(&format!("{}-debian{}", i.name, i.debian), catalog)?;
-        targets.push(catalog_target(r, Arches::Listed(vec![i.arch])));
-    }
-    skipped.dedup();
-    Ok((targets, skipped))
+    Target::relock(lock, catalog, &upstreams)
 }
 
 /// The recipe to lock: `-f FILE`, or `./distroless.toml` when nothing else is named.

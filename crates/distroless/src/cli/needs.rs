@@ -1,7 +1,5 @@
 //! `distroless needs`: what programs need, and from which Debian packages.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use distroless::app::auto::{self, Program};
@@ -53,30 +51,7 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
         super::print_json(&mut out, &doc)?;
         return Ok(());
     }
-    for s in &needs.static_programs {
-        writeln!(
-            out,
-            "{s}: statically linked: needs nothing, lands on static"
-        )?;
-    }
-    if !needs.files.is_empty() {
-        writeln!(out, "packages (Debian {}, {arch}):", release.number)?;
-        for (name, (pkg, files)) in &needs.files {
-            let listed: Vec<String> = files.iter().map(|f| format!("/{f}")).collect();
-            // A module directory (gconv) is hundreds of files: say how many, not which.
-            let shown = if listed.len() > 12 {
-                format!("{} … ({} files)", listed[..8].join(" "), listed.len())
-            } else {
-                listed.join(" ")
-            };
-            writeln!(out, "  {name} {}: {shown}", pkg.version)?;
-        }
-        writeln!(out, "why:")?;
-        for line in &needs.explain {
-            writeln!(out, "  {line}")?;
-        }
-    }
-    Ok(())
+    distroless::render::build::needs(&mut out, &needs, release.number, arch)
 }
 
 /// The programs named, each placed at `/NAME`; every one must be an ELF file.

@@ -141,3 +141,37 @@ pub fn plans(
     }
     Ok(())
 }
+
+/// What `needs` found: the static programs, then each package and the files taken from it (a
+/// module directory is hundreds of files: counted, not listed), and why.
+pub fn needs(
+    out: &mut impl Write,
+    needs: &crate::app::auto::Needs,
+    release: u32,
+    arch: crate::model::Arch,
+) -> anyhow::Result<()> {
+    for s in &needs.static_programs {
+        writeln!(
+            out,
+            "{s}: statically linked: needs nothing, lands on static"
+        )?;
+    }
+    if !needs.files.is_empty() {
+        writeln!(out, "packages (Debian {release}, {arch}):")?;
+        for (name, (pkg, files)) in &needs.files {
+            let listed: Vec<String> = files.iter().map(|f| format!("/{f}")).collect();
+            // A module directory (gconv) is hundreds of files: say how many, not which.
+            let shown = if listed.len() > 12 {
+                format!("{} … ({} files)", listed[..8].join(" "), listed.len())
+            } else {
+                listed.join(" ")
+            };
+            writeln!(out, "  {name} {}: {shown}", pkg.version)?;
+        }
+        writeln!(out, "why:")?;
+        for line in &needs.explain {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(())
+}
