@@ -12,11 +12,10 @@ use distroless::model::lock::Lock;
 use distroless::model::{Arch, Base, Catalog, Destination, DiskImage, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
-use distroless::publish::{pull, push, signed};
+use distroless::publish::pull;
 use distroless::request::{Arches, BuildOptions, BuildRequest, Target};
 use distroless::sbom::SbomFormats;
 use oci::layer::Compression;
-use oci::read::ForeignImage;
 use registry::Reference;
 
 use super::args::{BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
@@ -84,16 +83,10 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let Some(summary) = build_or_plan(args, &catalog, &req, &reporter)? else {
         return Ok(());
     };
-    // What `attest` needs: the build's evidence, in memory.
-    let evidence = key.as_ref().and(summary.evidence.clone());
     // A layout kept on disk is signed too (its referrers travel with `distroless push`).
-    let in_layout = match (&key, &evidence, &req.destination, &scratch) {
-        (Some(key), Some(evidence), Destination::Layout(dir), None) => {
-            let image = signed::Image::Layout {
-                dir: dir.clone(),
-                tag: summary.tags.first().cloned(),
-            };
-            Some(signed::sign_and_attest(&image, key, true, Some(evidence))?.len())
+    let in_layout = match (&key, &req.destination, &scratch) {
+        (Some(key), Destination::Layout(dir), None) => {
+            Some(distroless::publish::sign_in_layout(&summary, dir, key)?)
         }
         _ => None,
     };
@@ -121,20 +114,19 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
             println!("  (no local copy kept: -o keeps the image, its SBOMs and its provenance)");
         }
     }
-    let tags = summary.tags.clone();
     let output = scratch.as_ref().map_or_else(
         || req.destination.path().to_path_buf(),
         |(d, _)| d.path().join("image"),
     );
-    let image = ForeignImage::open(&output, tags.first().map(String::as_str))?;
-    let refs = push::targets_for_tags(&targets, &tags);
     let client = std::rc::Rc::new(super::registry::client(&args.registry)?);
     let cache = source::settings(&args.source)?.cache_dir;
-    let pushed = push::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
-    let signed = match (&key, &evidence) {
-        (Some(key), Some(evidence)) => signed::sign_pushed(&client, &refs, key, evidence)?,
-        _ => Vec::new(),
-    };
+    let (pushed, signed) = distroless::publish::push_built(
+        &client,
+        (&summary, &output),
+        &targets,
+        (args.arch_tags, &cache),
+        key.as_ref(),
+    )?;
     if args.source.quiet && !args.json {
         return Ok(());
     }

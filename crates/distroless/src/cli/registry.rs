@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use distroless::model::{Destination, DiskImage};
-use distroless::publish::{pull, push};
+use distroless::publish::{login, pull, push};
 use oci::read::ForeignImage;
 use registry::credentials::{self, Credential};
 use registry::pull::PlatformFilter;
@@ -154,7 +154,7 @@ pub(crate) fn open_any(
 /// Runs `distroless login`: the password (or token) is read from standard input, checked
 /// against the registry, then stored where later runs read it first.
 pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
-    let registry = registry_host(&args.registry)?;
+    let registry = login::registry_host(&args.registry)?;
     let mut secret = String::new();
     std::io::stdin()
         .take(64 << 10)
@@ -166,24 +166,9 @@ pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
         "no password on standard input (printf %s \"$PASSWORD\" | distroless login {registry} -u {})",
         args.username
     );
-    let probe = Reference::parse(&format!("{registry}/probe"))?;
     let credential = Credential::given(&args.username, &secret);
     let client = client(&args.registry_args)?.with_credential(&registry, credential.clone());
-    let base = client.base(&probe);
-    let refused =
-        || anyhow::anyhow!("{registry}: the registry refused this user name and password");
-    let resp = match client.send(&probe, &[], || Ok(client.http().get(&base))) {
-        Err(registry::Error::Unauthorized { .. }) => return Err(refused()),
-        other => other?,
-    };
-    if resp.status().as_u16() == 401 {
-        return Err(refused());
-    }
-    anyhow::ensure!(
-        resp.status().is_success(),
-        "{registry}: the registry answered HTTP {} to the login check",
-        resp.status()
-    );
+    distroless::publish::login::check(&client, &registry)?;
     let file = credentials::store(&registry, &credential)?;
     println!(
         "logged in to {registry} (credentials in {})",
@@ -192,18 +177,9 @@ pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A registry as `login`/`logout` take it: `HOST[:PORT]`, not a URL or a reference.
-fn registry_host(text: &str) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        !text.contains("://") && !text.contains('/'),
-        "{text:?}: give the registry as HOST[:PORT] (no scheme, no repository)"
-    );
-    Ok(Reference::parse(&format!("{text}/probe"))?.registry)
-}
-
 /// Runs `distroless logout`.
 pub(crate) fn logout(registry: &str) -> anyhow::Result<()> {
-    let registry = registry_host(registry)?;
+    let registry = login::registry_host(registry)?;
     let changed = credentials::erase(&registry)?;
     if changed.is_empty() {
         println!("no credentials were stored for {registry}");
