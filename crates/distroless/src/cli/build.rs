@@ -186,26 +186,17 @@ fn request(
     } else {
         Arches::Listed(Arch::parse_list(&args.arches)?)
     };
-    let lock = if args.locked {
-        anyhow::ensure!(
-            args.lockfile.is_file() || !args.lockfile.exists(),
-            "{}: not a regular file",
-            args.lockfile.display()
-        );
-        anyhow::ensure!(
-            args.lockfile.is_file(),
-            "{}: no such lock file (write one with `distroless lock {}`)",
-            args.lockfile.display(),
-            if app.is_some() {
+    let lock = args
+        .locked
+        .then(|| {
+            let relock = if app.is_some() {
                 "-f RECIPE"
             } else {
                 "IMAGE…"
-            }
-        );
-        Some(Lock::read(&args.lockfile)?)
-    } else {
-        None
-    };
+            };
+            Lock::read_existing(&args.lockfile, &format!("distroless lock {relock}"))
+        })
+        .transpose()?;
     let default_name = match (&app, &base) {
         (Some(a), _) => a.output_name().to_string(),
         (None, Base::Catalog(r)) => r.name.clone(),

@@ -19,7 +19,10 @@ use super::source;
 /// Runs a matrix build.
 pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
-    let (file, matrix) = read_matrix(args)?;
+    let (file, matrix) = match &args.matrix {
+        Some(path) => (path.display().to_string(), Matrix::read(path)?),
+        None => ("--all".to_string(), Matrix::all()),
+    };
     anyhow::ensure!(
         args.format != super::args::FormatArg::Docker,
         "a matrix is written as one OCI layout; --format docker holds one image"
@@ -31,7 +34,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         signing_of(args, &file, &matrix)?
     };
     // Empty: every architecture each release offers (`--all-arches`, `arches = ["all"]`).
-    let arches = arches_of(args, &matrix)?;
+    let arches = matrix.arches_for(&args.arches, args.all_arches)?;
     let (jobs, skipped, upstreams) = jobs_of(args, &catalog, (&file, &matrix), &arches)?;
     let registry = push_prefix(args, &matrix, &jobs)?;
     if args.dry_run && registry.is_none() {
@@ -137,29 +140,6 @@ fn jobs_of(
     Ok((jobs, skipped, upstreams))
 }
 
-/// The architectures: `--arch`, else the file's, else the host's; none for every one each
-/// release offers.
-fn arches_of(args: &BuildArgs, matrix: &Matrix) -> anyhow::Result<Vec<Arch>> {
-    let names = if args.arches.is_empty() {
-        &matrix.arches
-    } else {
-        &args.arches
-    };
-    if args.all_arches {
-        anyhow::ensure!(args.arches.is_empty(), "--all-arches and --arch: give one");
-        return Ok(Vec::new());
-    }
-    if names.iter().any(|n| n == "all") {
-        anyhow::ensure!(names.len() == 1, "arches: \"all\" stands alone");
-        return Ok(Vec::new());
-    }
-    if names.is_empty() {
-        Ok(vec![Arch::host()])
-    } else {
-        Arch::parse_list(names)
-    }
-}
-
 /// Where the family is pushed (`--push`, else the file's `registry`), every target checked to
 /// be a reference before anything is built.
 fn push_prefix(args: &BuildArgs, matrix: &Matrix, jobs: &[Job]) -> anyhow::Result<Option<String>> {
@@ -236,18 +216,6 @@ fn refuse_single_image_flags(args: &BuildArgs) -> anyhow::Result<()> {
         Some((flag, _)) => anyhow::bail!("{flag} does not apply to a matrix"),
         None => Ok(()),
     }
-}
-
-/// The matrix file (`--matrix FILE`), or the whole catalog (`--all`), with its name for errors.
-fn read_matrix(args: &BuildArgs) -> anyhow::Result<(String, Matrix)> {
-    let Some(path) = &args.matrix else {
-        return Ok(("--all".to_string(), Matrix::all()));
-    };
-    let text = String::from_utf8(distroless::files::read_regular(path, 1 << 20)?)
-        .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
-    let shown = path.display().to_string();
-    let m = Matrix::parse(&shown, &text)?;
-    Ok((shown, m))
 }
 
 /// The "config diff" of a publish, printed: for every image, `new`, `changed` (old → new)

@@ -107,6 +107,16 @@ impl LockedImage {
 }
 
 impl Lock {
+    /// The lock a locked build takes: it must exist (`relock` says how to write one).
+    pub fn read_existing(path: &Path, relock: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            path.exists(),
+            "{}: no such lock file (write one with `{relock}`)",
+            path.display()
+        );
+        Lock::read(path)
+    }
+
     /// Reads a lock file; a missing file is an empty lock.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let meta = match fs_err::metadata(path) {

@@ -65,6 +65,31 @@ impl Job {
 }
 
 impl Matrix {
+    /// Reads a matrix file (at most 1 MiB of UTF-8 TOML).
+    pub fn read(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = String::from_utf8(crate::files::read_regular(path, 1 << 20)?)
+            .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
+        Matrix::parse(&path.display().to_string(), &text)
+    }
+
+    /// The architectures to build: those given (else the file's, else the host's); none for
+    /// every one each release offers (`all`, or `arches = ["all"]`).
+    pub fn arches_for(&self, given: &[String], all: bool) -> anyhow::Result<Vec<super::Arch>> {
+        let names = if given.is_empty() {
+            &self.arches
+        } else {
+            given
+        };
+        if all {
+            return Ok(Vec::new());
+        }
+        if names.iter().any(|n| n == "all") {
+            anyhow::ensure!(names.len() == 1, "arches: \"all\" stands alone");
+            return Ok(Vec::new());
+        }
+        super::Arch::parse_list(names)
+    }
+
     /// Parses a matrix file; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> anyhow::Result<Self> {
         let m: Matrix = toml::from_str(text)
