@@ -20,6 +20,23 @@ pub enum Arches {
     Default(Arch),
 }
 
+impl Arches {
+    /// The architectures asked for: every one the suite offers (`all`), those given, else
+    /// the recipe's, else the host's.
+    pub fn choose(all: bool, given: &[String], recipe: Option<&[String]>) -> anyhow::Result<Self> {
+        let recipe = recipe.unwrap_or_default();
+        Ok(if all {
+            Arches::AllOffered
+        } else if !given.is_empty() {
+            Arches::Listed(Arch::parse_list(given)?)
+        } else if !recipe.is_empty() {
+            Arches::Listed(Arch::parse_list(recipe)?)
+        } else {
+            Arches::Default(Arch::host())
+        })
+    }
+}
+
 /// What to plan: the base, the application on it, the architectures, and the lock to take
 /// the packages from (what `build`, `build --dry-run` and `lock` share).
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use distroless::app::{self, AppSpec};
 use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
-use distroless::model::{Arch, Base, Catalog, Destination, DiskImage, ImageRef};
+use distroless::model::{Base, Catalog, Destination, ImageRef};
 use distroless::output::BuildSummary;
 use distroless::plan::{Plan, Source};
 use distroless::publish::pull;
@@ -162,7 +162,12 @@ fn request(
         (Some(_), Some(i)) => {
             anyhow::bail!("give either an IMAGE or a recipe (-f / --from …), not both (got {i:?})")
         }
-        (Some(spec), None) => match registry_base(args, spec, catalog)? {
+        (Some(spec), None) => match pull::registry_base(
+            spec,
+            catalog,
+            || super::registry::client(&args.registry),
+            &args.source.cache.path(),
+        )? {
             Some(disk) => disk,
             None => spec.base(catalog)?,
         },
@@ -173,19 +178,8 @@ fn request(
             )
         }
     };
-    let recipe_arches = app
-        .as_ref()
-        .map(|a| a.recipe.arches.clone())
-        .unwrap_or_default();
-    let arches = if args.all_arches {
-        Arches::AllOffered
-    } else if args.arches.is_empty() && !recipe_arches.is_empty() {
-        Arches::Listed(Arch::parse_list(&recipe_arches)?)
-    } else if args.arches.is_empty() {
-        Arches::Default(Arch::host())
-    } else {
-        Arches::Listed(Arch::parse_list(&args.arches)?)
-    };
+    let recipe_arches = app.as_ref().map(|a| a.recipe.arches.as_slice());
+    let arches = Arches::choose(args.all_arches, &args.arches, recipe_arches)?;
     let lock = args
         .locked
         .then(|| {
@@ -257,36 +251,6 @@ pub(crate) fn options(args: &BuildArgs) -> anyhow::Result<BuildOptions> {
             None
         },
     })
-}
-
-/// A recipe's `from` naming a registry image (`HOST[:PORT]/REPO[:TAG][@DIGEST]`): pulled into
-/// the cache under its digest (once; a tag costs one manifest request per build, a digest none)
-/// and used as an image on disk.
-fn registry_base(
-    args: &BuildArgs,
-    spec: &AppSpec,
-    catalog: &Catalog,
-) -> anyhow::Result<Option<Base>> {
-    let Some(from) = spec.recipe.from.as_deref() else {
-        return Ok(None);
-    };
-    if from == "auto"
-        || from.starts_with("auto-")
-        || ImageRef::parse(from, catalog).is_ok()
-        || DiskImage::is_named_by(from, &spec.dir, catalog)
-    {
-        return Ok(None);
-    }
-    let Ok(r) = Reference::parse(from) else {
-        return Ok(None);
-    };
-    let client = super::registry::client(&args.registry)?;
-    let root = pull::cached_pull(&client, &r, &source::settings(&args.source)?.cache_dir)?;
-    Ok(Some(Base::Disk(DiskImage {
-        path: root,
-        tag: None,
-        shown: r.to_string(),
-    })))
 }
 
 /// The layer compression a flag names.

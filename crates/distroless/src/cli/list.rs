@@ -10,35 +10,7 @@ pub(crate) fn run(json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let arches: Vec<&str> = Arch::published().map(Arch::debian).collect();
     if json {
-        let items: Vec<serde_json::Value> = catalog
-            .recipes()
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "name": r.name,
-                    "from": r.from,
-                    "description": r.description,
-                    "debian": RELEASES.iter().filter(|d| r.supports(d.number)).map(|d| serde_json::json!({
-                        "release": d.number,
-                        "codename": d.codename,
-                        "packages": r.packages_for(d.number),
-                    })).collect::<Vec<_>>(),
-                    "runtime": r.runtime.as_ref().map(|rt| serde_json::json!({
-                        "name": rt.name,
-                        "from": rt.origin.as_deref().unwrap_or("Debian archive"),
-                        "packages": rt.packages,
-                        "archive": rt.archive,
-                    })),
-                    "archives": r.archives.iter().map(|a| serde_json::json!({
-                        "name": a.name, "version": a.version,
-                    })).collect::<Vec<_>>(),
-                    "repositories": r.repositories.iter().filter_map(|x| x.name.clone()).collect::<Vec<_>>(),
-                    "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
-                    "arches": arches,
-                })
-            })
-            .collect();
-        super::print_json(&mut out, &items)?;
+        super::print_json(&mut out, &catalog.listing())?;
         return Ok(());
     }
     writeln!(

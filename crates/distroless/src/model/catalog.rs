@@ -214,6 +214,42 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Every image with its releases and their packages, runtime, upstream sources, tags and
+    /// architectures: what `list --json` prints.
+    pub fn listing(&self) -> Vec<serde_json::Value> {
+        let arches: Vec<&str> = super::Arch::published().map(super::Arch::debian).collect();
+        self
+            .recipes()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "from": r.from,
+                    "description": r.description,
+                    "debian": RELEASES.iter().filter(|d| r.supports(d.number)).map(|d| serde_json::json!({
+                        "release": d.number,
+                        "codename": d.codename,
+                        "packages": r.packages_for(d.number),
+                    })).collect::<Vec<_>>(),
+                    "runtime": r.runtime.as_ref().map(|rt| serde_json::json!({
+                        "name": rt.name,
+                        "from": rt.origin.as_deref().unwrap_or("Debian archive"),
+                        "packages": rt.packages,
+                        "archive": rt.archive,
+                    })),
+                    "archives": r.archives.iter().map(|a| serde_json::json!({
+                        "name": a.name, "version": a.version,
+                    })).collect::<Vec<_>>(),
+                    "repositories": r.repositories.iter().filter_map(|x| x.name.clone()).collect::<Vec<_>>(),
+                    "tags": ["latest", "nonroot", "debug", "debug-nonroot"],
+                    "arches": arches,
+                })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,37 @@ pub fn cached_pull(client: &Client, r: &Reference, cache: &Path) -> anyhow::Resu
     Ok(root)
 }
 
+/// The base a recipe's `from` names when it is a registry image (`HOST[:PORT]/REPO[:TAG]
+/// [@DIGEST]`, not a catalog image, `auto` or a path): pulled into the cache under its digest
+/// (once; a tag costs one manifest request per build, a digest none) and used as an image on
+/// disk. `None` for every other kind of `from`.
+pub fn registry_base(
+    spec: &crate::app::AppSpec,
+    catalog: &crate::model::Catalog,
+    client: impl FnOnce() -> anyhow::Result<Client>,
+    cache: &Path,
+) -> anyhow::Result<Option<crate::model::Base>> {
+    let Some(from) = spec.recipe.from.as_deref() else {
+        return Ok(None);
+    };
+    if from == "auto"
+        || from.starts_with("auto-")
+        || crate::model::ImageRef::parse(from, catalog).is_ok()
+        || DiskImage::is_named_by(from, &spec.dir, catalog)
+    {
+        return Ok(None);
+    }
+    let Ok(r) = Reference::parse(from) else {
+        return Ok(None);
+    };
+    let root = cached_pull(&client()?, &r, cache)?;
+    Ok(Some(crate::model::Base::Disk(DiskImage {
+        path: root,
+        tag: None,
+        shown: r.to_string(),
+    })))
+}
+
 /// Opens an image named on the command line: an OCI layout (`DIR` or `DIR:TAG`), an
 /// oci-archive or docker-archive, or a registry reference (pulled into the cache first; the
 /// client is made only then).
