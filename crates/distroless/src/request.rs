@@ -139,6 +139,58 @@ impl Target {
         }
     }
 
+    /// An application recipe to lock: its architectures unless others are given; a recipe on
+    /// an image on disk has nothing to lock.
+    pub fn to_lock_recipe(
+        spec: AppSpec,
+        catalog: &Catalog,
+        arches: &[String],
+        upstreams: crate::model::Upstreams,
+    ) -> anyhow::Result<Self> {
+        spec.check_name()?;
+        let base = spec.base(catalog)?;
+        anyhow::ensure!(
+            !matches!(base, Base::Disk(_)),
+            "{}: an image on disk is not built from Debian packages; there is nothing to lock",
+            spec.file
+        );
+        let arches = Arch::parse_list(if arches.is_empty() {
+            &spec.recipe.arches
+        } else {
+            arches
+        })?;
+        Ok(Target {
+            base,
+            app: Some(spec),
+            arches: Arches::Listed(arches),
+            lock: None,
+            upstreams,
+        })
+    }
+
+    /// Several catalog targets: the sources the command line names must be a source of one
+    /// of them, and each takes its own.
+    pub fn share_upstreams(targets: &mut [Self], catalog: &Catalog) -> anyhow::Result<()> {
+        if targets.len() < 2 {
+            return Ok(());
+        }
+        let images: Vec<String> = (targets.iter())
+            .filter_map(|t| match &t.base {
+                Base::Catalog(image) => Some(image.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let each = crate::app::upstream::for_many(
+            &targets[0].upstreams,
+            catalog,
+            images.iter().map(String::as_str),
+        )?;
+        for t in targets {
+            t.upstreams = each.clone();
+        }
+        Ok(())
+    }
+
     /// What re-resolving a lock takes: every catalog entry (its image and architecture), and
     /// the names of the application entries, which need their recipe to be re-resolved.
     pub fn relock(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use distroless::app;
 use distroless::build;
 use distroless::model::lock::{Lock, LockedImage};
-use distroless::model::{Arch, Base, Catalog, ImageRef};
+use distroless::model::{Arch, Catalog, ImageRef};
 use distroless::plan::Source;
 use distroless::request::{Arches, Target};
 
@@ -20,17 +20,7 @@ pub(crate) fn run(args: &LockArgs) -> anyhow::Result<()> {
     let catalog = Catalog::embedded()?;
     let mut lock = Lock::read(&args.lockfile)?;
     let (mut targets, skipped) = targets(args, &lock, &catalog)?;
-    // Several images: the flags must name a source of one of them; each takes its own.
-    if targets.len() > 1 {
-        let images = targets.iter().filter_map(|t| match &t.base {
-            Base::Catalog(image) => Some(image.name.as_str()),
-            _ => None,
-        });
-        let each = distroless::app::upstream::for_many(&targets[0].upstreams, &catalog, images)?;
-        for t in &mut targets {
-            t.upstreams = each.clone();
-        }
-    }
+    Target::share_upstreams(&mut targets, &catalog)?;
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let mut out = std::io::stdout().lock();
@@ -92,7 +82,9 @@ fn targets(
     let catalog_target =
         |image: ImageRef, arches: Arches| Target::to_lock(image, arches, upstreams.clone());
     if let Some(file) = recipe_file(args) {
-        return Ok((vec![recipe_target(args, &file, catalog)?], Vec::new()));
+        let spec = app::load(&file, args.context.as_deref())?;
+        let target = Target::to_lock_recipe(spec, catalog, &args.arches, upstreams)?;
+        return Ok((vec![target], Vec::new()));
     }
     if !args.images.is_empty() {
         let arches = Arches::Listed(Arch::parse_list(&args.arches)?);
@@ -120,29 +112,5 @@ fn recipe_file(args: &LockArgs) -> Option<PathBuf> {
     args.file.clone().or_else(|| {
         (args.images.is_empty() && !args.update && Path::new(DEFAULT_RECIPE).is_file())
             .then(|| PathBuf::from(DEFAULT_RECIPE))
-    })
-}
-
-/// An application recipe as a plan target (its architectures unless `--arch` names others).
-fn recipe_target(args: &LockArgs, file: &Path, catalog: &Catalog) -> anyhow::Result<Target> {
-    let spec = app::load(file, args.context.as_deref())?;
-    spec.check_name()?;
-    let base = spec.base(catalog)?;
-    anyhow::ensure!(
-        !matches!(base, Base::Disk(_)),
-        "{}: an image on disk is not built from Debian packages; there is nothing to lock",
-        spec.file
-    );
-    let arches = if args.arches.is_empty() {
-        Arch::parse_list(&spec.recipe.arches)?
-    } else {
-        Arch::parse_list(&args.arches)?
-    };
-    Ok(Target {
-        base,
-        app: Some(spec),
-        arches: Arches::Listed(arches),
-        lock: None,
-        upstreams: super::source::upstreams(&args.source)?,
     })
 }

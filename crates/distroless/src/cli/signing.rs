@@ -33,12 +33,6 @@ pub(crate) fn private_key(path: &Path) -> anyhow::Result<sign::KeyPair> {
     })
 }
 
-fn public_key(path: &Path) -> anyhow::Result<sign::PublicKey> {
-    let text = String::from_utf8(distroless::files::read_regular(path, 64 << 10)?)
-        .map_err(|_| anyhow::anyhow!("{}: not a public key", path.display()))?;
-    sign::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-}
-
 /// The key of `build --sign`, opened before anything is built (a wrong password fails in a
 /// second, not after the build); refused when there is nowhere to put signatures.
 pub(crate) fn build_key(
@@ -97,7 +91,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<()> {
 /// Runs `distroless verify`: exit 1 (an error) on anything missing or wrong.
 pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let image = open(&args.reference, &args.registry)?;
-    let key = public_key(&args.key)?;
+    let key = signed::public_key(&args.key)?;
     let wanted: Vec<Predicate> = args.attestation.iter().map(|a| a.predicate()).collect();
     let (targets, verified) = signed::verify(&image, &key, args.match_repository, &wanted)?;
     let repository = image.repository();

@@ -167,6 +167,13 @@ fn store_in_registry(client: &Client, reference: &Reference, a: &Attachment) -> 
     Ok(())
 }
 
+/// A public key file (cosign's PEM).
+pub fn public_key(path: &Path) -> anyhow::Result<sign::PublicKey> {
+    let text = String::from_utf8(crate::files::read_regular(path, 64 << 10)?)
+        .map_err(|_| anyhow::anyhow!("{}: not a public key", path.display()))?;
+    sign::PublicKey::from_pem(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Signs an image (and, with `evidence`, attests it): returns what was stored, one line each.
 pub fn sign_and_attest(
     image: &Image,
