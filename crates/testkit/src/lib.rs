@@ -46,9 +46,10 @@ pub fn have(program: &str) -> bool {
     found
 }
 
-/// Reports that the running test (or part of it) checks nothing here, and why: a `SKIP` line
-/// on stderr (nextest prints it at the end of the run, `.config/nextest.toml` says so) and on
-/// the terminal when there is one. Never silent: a test that cannot run says it did not.
+/// Reports that the running test (or part of it) checks nothing here, and why, never silently:
+/// a `SKIP` line on the terminal as it happens (nextest keeps a passing test's own output to
+/// itself), on the test's stderr, and appended to `target/test-skips.log` for runs without a
+/// terminal.
 #[allow(clippy::print_stderr)]
 pub fn skip(why: &str) {
     let name = std::thread::current()
@@ -59,5 +60,13 @@ pub fn skip(why: &str) {
     eprint!("{line}");
     if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
         let _ = std::io::Write::write_all(&mut tty, line.as_bytes());
+    }
+    let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-skips.log");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = std::io::Write::write_all(&mut f, line.as_bytes());
     }
 }
