@@ -106,6 +106,10 @@ fn redact_bare_userinfo(text: &str) -> String {
             .rfind(|c: char| c.is_whitespace() || "\"'`()[]{},;=<>".contains(c))
             .map_or(0, |i| i + 1)
             .max(start);
+        // `//user:pass@host/…` (a URL whose scheme was cut off, or typed so): the slashes are
+        // not part of the user name.
+        let word_start = word_start
+            + (text[word_start..at].len() - text[word_start..at].trim_start_matches('/').len());
         let user = &text[word_start..at];
         let after = &text[at + 1..];
         let digest = after.starts_with("sha256:") || after.starts_with("sha512:");
@@ -314,6 +318,15 @@ mod tests {
         assert_eq!(
             redact_userinfo("image \"bob:pw@reg/x\" and http://u:p@h/y"),
             "image \"bob:<redacted>@reg/x\" and http://u:<redacted>@h/y"
+        );
+        // A scheme cut off before the password (`https:` read as a registry and a tag).
+        assert_eq!(
+            redact_userinfo("unknown tag \"//user:s3cretPW@127.0.0.1:5000/team/base:1\""),
+            "unknown tag \"//user:<redacted>@127.0.0.1:5000/team/base:1\""
+        );
+        assert_eq!(
+            redact_userinfo("--push '//u:pw@h/x:1'"),
+            "--push '//u:<redacted>@h/x:1'"
         );
         for kept in [
             "127.0.0.1:5000/team/app@sha256:abcd",

@@ -50,7 +50,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// Reads a regular file of at most `limit` bytes (not a FIFO, a device or a directory).
 pub fn read_regular(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
-    let meta = fs_err::metadata(path)?;
+    let meta = match fs_err::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::bail!("{}: no such file", path.display())
+        }
+        Err(e) => return Err(e.into()),
+    };
     anyhow::ensure!(meta.is_file(), "{}: not a regular file", path.display());
     anyhow::ensure!(
         meta.len() <= limit,

@@ -61,6 +61,12 @@ pub fn finish(
     f: Finish<'_>,
 ) -> anyhow::Result<BuildSummary> {
     let req = f.req;
+    anyhow::ensure!(
+        built.len() == 1 || !matches!(req.destination, Destination::DockerArchive(_)),
+        "{}: a docker-archive holds one architecture and this image has {}: pick one",
+        req.destination.path().display(),
+        built.len()
+    );
     let refs = match &req.matrix {
         Some(m) => (f.tags.iter())
             .map(|t| format!("{}:{t}", m.repository))

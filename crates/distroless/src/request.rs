@@ -97,8 +97,49 @@ impl BuildRequest {
             !(self.dry_run && self.options.audit.is_some()),
             "an audit judges the image a build writes, and a dry run writes none: ask for one of them"
         );
+        let several = match &self.target.arches {
+            Arches::AllOffered => true,
+            Arches::Listed(list) => list.len() > 1,
+            Arches::Default(_) => false,
+        };
+        anyhow::ensure!(
+            !(several && matches!(self.destination, Destination::DockerArchive(_))),
+            "{}: a docker-archive holds one architecture and this build asks for several",
+            self.destination.path().display()
+        );
+        self.destination.check()?;
+        if let Base::Disk(base) = &self.target.base {
+            refuse_overwriting(&self.destination, base)?;
+        }
         Ok(())
     }
+}
+
+/// An output that would replace (or sit inside, or hold) the image on disk it is built on is
+/// refused: the base would be gone, or changed, by the time the build reads it again.
+fn refuse_overwriting(
+    destination: &Destination,
+    base: &crate::model::DiskImage,
+) -> anyhow::Result<()> {
+    let absolute = |p: &std::path::Path| -> std::path::PathBuf {
+        if let Ok(c) = fs_err::canonicalize(p) {
+            return c;
+        }
+        let parent = p.parent().filter(|x| !x.as_os_str().is_empty());
+        match (parent.map(fs_err::canonicalize), p.file_name()) {
+            (Some(Ok(dir)), Some(name)) => dir.join(name),
+            (None, Some(name)) => std::env::current_dir().unwrap_or_default().join(name),
+            _ => p.to_path_buf(),
+        }
+    };
+    let (out, from) = (absolute(destination.path()), absolute(&base.path));
+    anyhow::ensure!(
+        !(out.starts_with(&from) || from.starts_with(&out)),
+        "{}: the output would overwrite the image it is built on ({}); write it elsewhere",
+        destination.path().display(),
+        base.shown
+    );
+    Ok(())
 }
 
 impl Target {

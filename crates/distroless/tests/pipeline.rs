@@ -113,3 +113,61 @@ fn dry_run_and_audit_behave_alike_on_every_base() {
         }
     }
 }
+
+#[test]
+fn a_dry_run_refuses_what_the_build_would_and_no_output_replaces_its_base() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let run = |args: &[&str]| {
+        support::trusting(&cache, &repo.file_url(), args)
+            .current_dir(dir)
+            .assert()
+    };
+    run(&["build", "-q", "static", "--arch", "amd64", "-o", "base"]).success();
+    fs_err::write(dir.join("app"), b"#!/bin/true\n").unwrap();
+    fs_err::write(dir.join("a-file"), b"not an image\n").unwrap();
+    let on_base = ["--from", "./base", "--copy", "app:/app"];
+    for base in [&["static"][..], &on_base[..]] {
+        let mut two = vec!["build", "--dry-run", "--arch", "amd64", "--arch", "arm64"];
+        two.extend(base);
+        two.extend(["--format", "docker", "-o", "d.tar"]);
+        let a = run(&two).failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(err.contains("holds one architecture"), "{err}");
+        let mut onto_file = vec!["build", "--dry-run", "--arch", "amd64"];
+        onto_file.extend(base);
+        onto_file.extend(["-o", "a-file"]);
+        run(&onto_file).failure();
+    }
+    let before = fs_err::read(dir.join("base/index.json")).unwrap();
+    for out in ["base", "base/sub", "./base"] {
+        let mut args = vec!["build", "--arch", "amd64"];
+        args.extend(on_base);
+        args.extend(["-o", out]);
+        let a = run(&args).failure();
+        let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+        assert!(
+            err.contains("would overwrite the image it is built on"),
+            "{out}: {err}"
+        );
+    }
+    assert_eq!(fs_err::read(dir.join("base/index.json")).unwrap(), before);
+    assert!(!dir.join("base/sub").exists());
+    // A failed build leaves none of the directories it made for its output.
+    let mut audited = vec!["build", "--arch", "amd64", "--audit", "-o", "p1/p2/out"];
+    audited.extend(on_base);
+    run(&audited).failure();
+    run(&[
+        "build",
+        "static",
+        "--arch",
+        "amd64",
+        "--audit",
+        "-o",
+        "p1/p2/out.tar",
+    ])
+    .failure();
+    assert!(!dir.join("p1").exists());
+}

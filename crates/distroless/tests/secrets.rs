@@ -38,7 +38,6 @@ fn no_password_in_a_reference_or_mirror_reaches_any_output() {
         .url
         .replacen("http://", &format!("http://bob:{PASSWORD}@"), 1);
     let reference = format!("alice:{PASSWORD}@127.0.0.1:9/team/app:1");
-    let bad_mirror = format!("http://ci:tok/{PASSWORD}@127.0.0.1:9/debian");
     // A base on disk for `diff` and the recipe.
     let base_dir = work.join("base").display().to_string();
     support::trusting(
@@ -54,57 +53,7 @@ fn no_password_in_a_reference_or_mirror_reaches_any_output() {
     )
     .unwrap();
     let base = work.join("base").display().to_string();
-    let runs: Vec<Vec<String>> = [
-        vec![
-            "build", "cc", "--arch", "amd64", "--mirror", &mirror, "-o", "out-cc",
-        ],
-        vec![
-            "build",
-            "cc",
-            "--arch",
-            "amd64",
-            "--mirror",
-            &mirror,
-            "--dry-run",
-            "--json",
-            "-o",
-            "x",
-        ],
-        vec![
-            "build",
-            "cc",
-            "--arch",
-            "amd64",
-            "--mirror",
-            &mirror,
-            "--offline",
-            "--dry-run",
-        ],
-        vec!["lock", "cc", "--arch", "amd64", "--mirror", &mirror],
-        // A password the URL parser cannot separate (a `/` in it).
-        vec!["build", "static", "--mirror", &bad_mirror, "-o", "out-bad"],
-        vec!["inspect", &reference],
-        vec!["audit", &reference],
-        vec!["diff", &base, &reference],
-        vec!["debug", &reference, "--mirror", &mirror, "-o", "out-debug"],
-        vec![
-            "build", "--from", &reference, "--mirror", &mirror, "-o", "out-from",
-        ],
-        vec![
-            "build",
-            "-f",
-            "distroless.toml",
-            "--mirror",
-            &mirror,
-            "-o",
-            "out-recipe",
-        ],
-        vec!["pull", &reference, "-o", "out-pull"],
-        vec!["push", &base, &reference],
-    ]
-    .iter()
-    .map(|r| r.iter().map(ToString::to_string).collect())
-    .collect();
+    let runs = runs(&mirror, &reference, &base);
     for args in &runs {
         let out = support::distroless(&cache)
             .current_dir(work)
@@ -129,4 +78,77 @@ fn no_password_in_a_reference_or_mirror_reaches_any_output() {
     );
     let leaked = files_holding_it(work);
     assert!(leaked.is_empty(), "files holding the password: {leaked:?}");
+}
+
+/// Every command run with a password in its reference or mirror (`base` is a layout on disk).
+fn runs(mirror: &str, reference: &str, base: &str) -> Vec<Vec<String>> {
+    let bad_mirror = format!("http://ci:tok/{PASSWORD}@127.0.0.1:9/debian");
+    [
+        vec![
+            "build", "cc", "--arch", "amd64", "--mirror", mirror, "-o", "out-cc",
+        ],
+        vec![
+            "build",
+            "cc",
+            "--arch",
+            "amd64",
+            "--mirror",
+            mirror,
+            "--dry-run",
+            "--json",
+            "-o",
+            "x",
+        ],
+        vec![
+            "build",
+            "cc",
+            "--arch",
+            "amd64",
+            "--mirror",
+            mirror,
+            "--offline",
+            "--dry-run",
+        ],
+        vec!["lock", "cc", "--arch", "amd64", "--mirror", mirror],
+        // A password the URL parser cannot separate (a `/` in it).
+        vec!["build", "static", "--mirror", &bad_mirror, "-o", "out-bad"],
+        vec!["inspect", reference],
+        vec!["audit", reference],
+        vec!["diff", base, reference],
+        vec!["debug", reference, "--mirror", mirror, "-o", "out-debug"],
+        vec![
+            "build", "--from", reference, "--mirror", mirror, "-o", "out-from",
+        ],
+        vec![
+            "build",
+            "-f",
+            "distroless.toml",
+            "--mirror",
+            mirror,
+            "-o",
+            "out-recipe",
+        ],
+        vec!["pull", reference, "-o", "out-pull"],
+        // A URL given where a reference belongs: its scheme is cut off, its password is not.
+        vec![
+            "build",
+            "--from",
+            &format!("https://{reference}"),
+            "--copy",
+            "distroless.toml:/x",
+            "-o",
+            "out-url",
+        ],
+        vec![
+            "build",
+            "static",
+            "--dry-run",
+            "--push",
+            &format!("//{reference}"),
+        ],
+        vec!["push", base, reference],
+    ]
+    .iter()
+    .map(|r| r.iter().map(ToString::to_string).collect())
+    .collect()
 }

@@ -38,6 +38,53 @@ pub fn not_a_layout(dir: &Path) -> Error {
 pub struct LayoutWriter {
     tmp: tempfile::TempDir,
     _registered: crate::staging::Registered,
+    /// Dropped after the staging directory: the output's parents this writer made.
+    created: Created,
+}
+
+/// The directories [`LayoutWriter::new`] made for an output's parent (`-o a/b/out` where `a`
+/// did not exist): removed again, deepest first and only while empty, unless the output was
+/// finished, so a failed build leaves no new directory behind.
+struct Created {
+    deepest: PathBuf,
+    top: Option<PathBuf>,
+}
+
+impl Created {
+    /// Makes `dir` and its missing parents, remembering the topmost one made.
+    fn make(dir: &Path) -> Result<Self> {
+        let mut top = None;
+        let mut p = dir;
+        while !p.as_os_str().is_empty() && fs_err::symlink_metadata(p).is_err() {
+            top = Some(p.to_path_buf());
+            p = p.parent().unwrap_or(Path::new(""));
+        }
+        fs_err::create_dir_all(dir)?;
+        Ok(Created {
+            deepest: dir.to_path_buf(),
+            top,
+        })
+    }
+
+    /// The output is in place: its parents stay.
+    fn keep(&mut self) {
+        self.top = None;
+    }
+}
+
+impl Drop for Created {
+    fn drop(&mut self) {
+        let Some(top) = &self.top else {
+            return;
+        };
+        let mut d = self.deepest.as_path();
+        while fs_err::remove_dir(d).is_ok() && d != top {
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+    }
 }
 
 impl LayoutWriter {
@@ -47,12 +94,13 @@ impl LayoutWriter {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs_err::create_dir_all(&parent)?;
+        let created = Created::make(&parent)?;
         let (tmp, registered) = crate::staging::directory(&parent)?;
         fs_err::create_dir_all(tmp.path().join("blobs/sha256"))?;
         Ok(LayoutWriter {
             tmp,
             _registered: registered,
+            created,
         })
     }
 
@@ -142,7 +190,7 @@ impl LayoutWriter {
     }
 
     /// Finishes as a layout directory at `dest`, replacing what was there.
-    pub fn finish_dir(self, index: &ImageIndex, dest: &Path) -> Result<()> {
+    pub fn finish_dir(mut self, index: &ImageIndex, dest: &Path) -> Result<()> {
         self.write_top(index)?;
         crate::staging::unmark(self.tmp.path())?;
         if dest.exists() {
@@ -158,6 +206,7 @@ impl LayoutWriter {
             let tmp = self.tmp.keep();
             fs_err::rename(&tmp, dest)?;
         }
+        self.created.keep();
         Ok(())
     }
 
@@ -211,7 +260,7 @@ impl LayoutWriter {
         self.write_tar(dest, true)
     }
 
-    fn write_tar(self, dest: &Path, oci: bool) -> Result<()> {
+    fn write_tar(mut self, dest: &Path, oci: bool) -> Result<()> {
         let parent = self
             .tmp
             .path()
@@ -262,7 +311,9 @@ impl LayoutWriter {
         let file = w
             .into_inner()
             .map_err(|e| Error::io(dest, e.into_error()))?;
-        file.persist(dest)
+        file.persist(dest)?;
+        self.created.keep();
+        Ok(())
     }
 }
 

@@ -32,6 +32,12 @@ impl DiskImage {
     /// `DIR`, `DIR:TAG`, `FILE.tar`, resolved against `dir`; a `:TAG` suffix is taken only when
     /// the part before it exists.
     pub fn parse(text: &str, dir: &Path) -> Self {
+        // `./base` in the current directory is `./base`, not `././base`.
+        let dir = if dir == Path::new(".") {
+            Path::new("")
+        } else {
+            dir
+        };
         let (path, tag) = match text.rsplit_once(':') {
             Some((p, t)) if dir.join(p).exists() && !t.contains('/') => {
                 (dir.join(p), Some(t.to_string()))

@@ -95,7 +95,7 @@ impl Destination {
             Destination::OciArchive(_) | Destination::DockerArchive(_) => {
                 if meta.is_dir() {
                     bail!(
-                        "{}: is a directory; an {} output must be a file",
+                        "{}: is a directory; a {} output is a file",
                         out.display(),
                         self.format()
                     );

@@ -32,8 +32,13 @@ impl Policy {
         let bytes = crate::files::read_regular(path, 1 << 20)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))?;
-        let policy: Policy = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+        let policy: Policy = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map_or(0, |s| text[..s.start].lines().count().max(1));
+            let message = e.message().trim().replace('\n', ", ");
+            anyhow::anyhow!("{}: line {line}: {message}", path.display())
+        })?;
         if let Some(unknown) = policy
             .skip
             .iter()
