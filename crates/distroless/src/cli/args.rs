@@ -222,9 +222,8 @@ pub(crate) struct NeedsArgs {
     /// Extra packages to look in (repeatable).
     #[arg(long = "package", value_name = "NAME")]
     pub(crate) packages: Vec<String>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
 }
@@ -243,9 +242,8 @@ pub(crate) struct PushArgs {
     /// Also tag each platform's manifest TAG-ARCH (latest-amd64, nonroot-arm64).
     #[arg(long)]
     pub(crate) arch_tags: bool,
-    /// Print what was pushed as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
     #[command(flatten)]
@@ -269,9 +267,8 @@ pub(crate) struct PullArgs {
     /// Replace an existing layout at -o instead of adding the tag to it.
     #[arg(long)]
     pub(crate) replace: bool,
-    /// Print what was pulled as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
@@ -286,9 +283,8 @@ pub(crate) struct InspectArgs {
     /// Only this platform (os/arch[/variant]).
     #[arg(long, value_name = "PLATFORM")]
     pub(crate) platform: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
     #[command(flatten)]
@@ -320,9 +316,8 @@ pub(crate) struct DiffArgs {
     pub(crate) a: String,
     /// The new image.
     pub(crate) b: String,
-    /// Print JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
     #[command(flatten)]
@@ -389,9 +384,8 @@ pub(crate) struct VerifyArgs {
     /// signature copied from another repository).
     #[arg(long)]
     pub(crate) match_repository: bool,
-    /// Print what was verified as JSON.
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

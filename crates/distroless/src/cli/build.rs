@@ -44,7 +44,7 @@ fn build_or_plan(
     }
     match outcome {
         build::Outcome::Planned(plans) => {
-            print_plans(&plans, args.json, args.explain)?;
+            print_plans(&plans, args.json.on, args.explain)?;
             Ok(None)
         }
         build::Outcome::Built(summary) if summary.dry_run => {
@@ -79,7 +79,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         matches!(req.destination, Destination::Layout(_)),
     )?;
     super::signing::warn_without_sboms(key.is_some(), args.sbom);
-    let reporter = source::reporter(&args.source, args.json);
+    let reporter = source::reporter(&args.source, args.json.on);
     let Some(summary) = build_or_plan(args, &catalog, &req, &reporter)? else {
         return Ok(());
     };
@@ -91,7 +91,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let say_signed = || {
-        if let Some(n) = in_layout.filter(|_| !args.source.quiet && !args.json) {
+        if let Some(n) = in_layout.filter(|_| !args.source.quiet && !args.json.on) {
             println!("  signed and attested in the layout ({n} referrers)");
         }
     };
@@ -107,7 +107,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         summary.sboms.clear();
         summary.provenance = None;
     }
-    if !args.json {
+    if !args.json.on {
         print_summary(args, &summary)?;
         say_signed();
         if scratch.is_some() && !args.source.quiet {
@@ -127,11 +127,16 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         (args.arch_tags, &cache),
         key.as_ref(),
     )?;
-    if args.source.quiet && !args.json {
+    if args.source.quiet && !args.json.on {
         return Ok(());
     }
-    super::registry::print_pushed(&client, &pushed, args.json, args.json.then_some(&summary))?;
-    if !args.json {
+    super::registry::print_pushed(
+        &client,
+        &pushed,
+        args.json.on,
+        args.json.on.then_some(&summary),
+    )?;
+    if !args.json.on {
         for line in &signed {
             println!("  {line}");
         }
@@ -280,7 +285,7 @@ fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
 
 fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         super::print_json(&mut out, summary)?;
         return Ok(());
     }

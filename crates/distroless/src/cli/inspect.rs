@@ -28,7 +28,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
             continue;
         }
         if let Some(below) = &args.tree {
-            print_tree(&mut out, &r.platform, &r.fs, below, args.json)?;
+            print_tree(&mut out, &r.platform, &r.fs, below, args.json.on)?;
             continue;
         }
         reports.push(inspect::report(&r.platform, &r.fs, &r.layers, &r.config));
@@ -43,7 +43,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
     if args.tree.is_some() {
         return Ok(());
     }
-    if args.json {
+    if args.json.on {
         super::print_json(
             &mut out,
             &serde_json::json!({"image": args.image, "platforms": reports}),
@@ -85,7 +85,7 @@ pub(crate) fn diff(args: &DiffArgs) -> anyhow::Result<()> {
     let b = open_any(&args.b, &args.registry, &cache)?;
     let d = inspect::diff::diff(&a, &b, args.limits.limits())?;
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         super::print_json(&mut out, &d)?;
     } else {
         distroless::render::inspect::diff(&mut out, &d)?;

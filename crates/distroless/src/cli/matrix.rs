@@ -39,7 +39,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     let registry = push_prefix(args, &matrix, &jobs)?;
     if args.dry_run && registry.is_none() {
         let arch_tags = matrix.arch_tags || args.arch_tags;
-        return print_jobs(&jobs, &skipped, (&arches, arch_tags), args.json);
+        return print_jobs(&jobs, &skipped, (&arches, arch_tags), args.json.on);
     }
     let scratch = (args.output.is_none() && registry.is_some() || args.dry_run)
         .then(oci::staging::scratch)
@@ -59,7 +59,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
         options: &options,
         replace: args.replace,
     };
-    let reporter = source::reporter(&args.source, args.json);
+    let reporter = source::reporter(&args.source, args.json.on);
     let mut rows = {
         let source = Source::open(&settings, &reporter)?;
         let rows = family.build(&source, &jobs, &out)?;
@@ -73,7 +73,7 @@ pub(crate) fn run(args: &BuildArgs) -> anyhow::Result<()> {
     if let (true, Some(prefix), Some(client)) = (args.dry_run, &registry, &client) {
         // What a publish would change: each image against what the registry holds now.
         let changes = family::changes(client, prefix, &jobs, &rows)?;
-        return print_changes(args.json, &changes, &skipped);
+        return print_changes(args.json.on, &changes, &skipped);
     }
     let mut sent = None;
     if let (Some(prefix), Some(client)) = (&registry, &client) {
@@ -268,7 +268,7 @@ fn print_rows(
     args: &BuildArgs,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         super::print_json(&mut out, report)?;
         return Ok(());
     }

@@ -29,7 +29,7 @@ pub(crate) fn run(args: &NeedsArgs) -> anyhow::Result<()> {
         &args.packages,
     )?;
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         let packages: Vec<serde_json::Value> = needs
             .files
             .iter()

@@ -68,8 +68,8 @@ pub(crate) fn push(args: &PushArgs) -> anyhow::Result<()> {
     let referrers = push::layout_referrers(&disk.path, &image)?;
     let pushed = push::push_image(&client, &image, &refs, args.arch_tags, &cache)?;
     let carried = push::carry_referrers(&client, &referrers, &refs)?;
-    print_pushed(&client, &pushed, args.json, None)?;
-    if carried > 0 && !args.json {
+    print_pushed(&client, &pushed, args.json.on, None)?;
+    if carried > 0 && !args.json.on {
         println!("  {carried} signature/attestation referrer(s) carried along");
     }
     Ok(())
@@ -116,7 +116,7 @@ pub(crate) fn pull(args: &PullArgs) -> anyhow::Result<()> {
     let client = client(&args.registry)?;
     let digest = pull::pull_into(&client, &r, &destination, platform.as_ref(), args.replace)?;
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         let doc = serde_json::json!({
             "reference": r.to_string(),
             "digest": digest,

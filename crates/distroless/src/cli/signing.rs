@@ -96,7 +96,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let (targets, verified) = signed::verify(&image, &key, args.match_repository, &wanted)?;
     let repository = image.repository();
     let mut out = std::io::stdout().lock();
-    if args.json {
+    if args.json.on {
         let doc = serde_json::json!({"image": repository, "digest": targets[0].digest, "verified": verified});
         super::print_json(&mut out, &doc)?;
         return Ok(());

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{PolicyArgs, RegistryArgs, SourceArgs};
+use super::{JsonArgs, PolicyArgs, RegistryArgs, SourceArgs};
 use crate::cli::env;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -191,9 +191,8 @@ pub(crate) struct BuildArgs {
     #[arg(long, help_heading = "Output")]
     pub(crate) allow_missing: bool,
 
-    /// Print the result (or, with --dry-run, the plan) as JSON on stdout.
-    #[arg(long, help_heading = "Output")]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
 
     #[command(flatten)]
     pub(crate) source: SourceArgs,

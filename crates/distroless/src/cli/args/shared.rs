@@ -7,6 +7,14 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::env;
 
+/// `--json`: declared once, flattened into every command that can print JSON.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub(crate) struct JsonArgs {
+    /// Print the result as JSON on stdout (for a build's dry run, its plan).
+    #[arg(long = "json")]
+    pub(crate) on: bool,
+}
+
 /// The cache directory: declared once, flattened into every command that reads or writes the
 /// cache (`$DISTROLESS_CACHE_DIR`).
 #[derive(Debug, Args, Clone, Default)]
