@@ -141,6 +141,8 @@ pub fn run(
 ) -> anyhow::Result<Outcome> {
     req.check()?;
     let prepared = Prepared::new(catalog, &req.target, source)?;
+    // After the recipe's own checks (a recipe error is told first), before anything is read.
+    req.destination.check()?;
     if let Some(w) =
         (req.target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
     {

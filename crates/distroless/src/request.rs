@@ -107,7 +107,6 @@ impl BuildRequest {
             "{}: a docker-archive holds one architecture and this build asks for several",
             self.destination.path().display()
         );
-        self.destination.check()?;
         if let Base::Disk(base) = &self.target.base {
             refuse_overwriting(&self.destination, base)?;
         }
