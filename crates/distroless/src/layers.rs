@@ -331,6 +331,13 @@ fn nothing_replaced(entries: &[&GenEntry], view: &ImageView) -> anyhow::Result<(
 /// symlinks (copying to `/lib/x` on a merged-/usr image writes `/usr/lib/x`). A parent that
 /// is a file in the image is refused: writing below it would turn the file (a CA bundle, a
 /// program) into a directory.
+/// Where a path an application names lands in the image: through the image's directory links
+/// (`bin/app` is `usr/bin/app` on a merged-/usr image). Paths that cannot land stay as given
+/// (the layer refuses them when it is built).
+pub fn landed(view: &ImageView, path: &str) -> String {
+    land(view, path).unwrap_or_else(|_| path.to_string())
+}
+
 fn land(view: &ImageView, path: &str) -> anyhow::Result<String> {
     let Some((parent, name)) = path.rsplit_once('/') else {
         return Ok(path.to_string());
@@ -347,7 +354,14 @@ fn land(view: &ImageView, path: &str) -> anyhow::Result<String> {
     }
     Ok(match view.resolve(parent) {
         crate::rootfs::view::Resolved::Dir(real) if !real.is_empty() => format!("{real}/{name}"),
-        _ => path.to_string(),
+        // Through a link to a directory nothing made yet: where the link leads.
+        crate::rootfs::view::Resolved::Missing => match view.real_path(parent) {
+            Some(real) if !real.is_empty() => format!("{real}/{name}"),
+            _ => path.to_string(),
+        },
+        crate::rootfs::view::Resolved::File(_) | crate::rootfs::view::Resolved::Dir(_) => {
+            path.to_string()
+        }
     })
 }
 

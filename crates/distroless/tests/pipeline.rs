@@ -171,3 +171,42 @@ fn a_dry_run_refuses_what_the_build_would_and_no_output_replaces_its_base() {
     .failure();
     assert!(!dir.join("p1").exists());
 }
+
+#[test]
+fn a_program_copied_to_bin_lands_where_the_merged_usr_link_leads() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    fs_err::write(dir.join("hello"), testkit::elf::static_program(62)).unwrap();
+    let a = support::trusting(
+        &cache,
+        &repo.file_url(),
+        &[
+            "build",
+            "--arch",
+            "amd64",
+            "--from",
+            "static",
+            "--copy",
+            "hello:/bin/hello",
+            "--entrypoint",
+            "/bin/hello",
+            "-o",
+            "out",
+        ],
+    )
+    .current_dir(dir)
+    .assert()
+    .success();
+    let said = String::from_utf8_lossy(&a.get_output().stdout).to_string();
+    assert!(said.contains("/bin/hello is at /usr/bin/hello"), "{said}");
+    let (_, m) = &support::manifests(&dir.join("out"))[0];
+    let files = support::files(&dir.join("out"), m);
+    assert!(files.contains_key("usr/bin/hello"), "{:?}", files.keys());
+    let sbom = fs_err::read_to_string(dir.join("out.spdx.json")).unwrap();
+    assert!(
+        sbom.contains("/usr/bin/hello"),
+        "the SBOM names where it is"
+    );
+}

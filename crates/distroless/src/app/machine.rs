@@ -17,8 +17,12 @@ pub fn check(app: &AppPrepared, view: &ImageView, arch: Arch) -> anyhow::Result<
         Resolved::File(real) => Some(real),
         _ => None,
     });
+    // A copy to `/bin/x` on a merged-/usr image is at `/usr/bin/x`: read it where it landed.
     judge(app, arch, entrypoint.as_deref(), |dest, _| {
-        view.index.elfs.get(dest).cloned()
+        view.index
+            .elfs
+            .get(&crate::layers::landed(view, dest))
+            .cloned()
     })
 }
 

@@ -138,7 +138,10 @@ pub fn copied_programs(app: &AppPrepared) -> Vec<auto::Program> {
 
 /// Every regular file the application copies, with its place in the image and digests (for
 /// the summary and the SBOMs), read from the host once, streaming.
-pub fn copied_files(app: &AppPrepared) -> anyhow::Result<Vec<CopiedFile>> {
+pub fn copied_files(
+    app: &AppPrepared,
+    view: &rootfs::view::ImageView,
+) -> anyhow::Result<Vec<CopiedFile>> {
     use sha1::Digest as _;
     let mut out = Vec::new();
     for (_, entries) in &app.copies {
@@ -162,8 +165,11 @@ pub fn copied_files(app: &AppPrepared) -> anyhow::Result<Vec<CopiedFile>> {
                 s1.update(&buf[..n]);
                 size += n as u64;
             }
+            let landed = crate::layers::landed(view, dest);
             out.push(CopiedFile {
-                path: format!("/{dest}"),
+                // Where it landed (`/usr/bin/x` for `/bin/x` on a merged-/usr image).
+                asked: (landed != *dest).then(|| format!("/{dest}")),
+                path: format!("/{landed}"),
                 size,
                 sha256: hex::encode(s256.finalize()),
                 sha1: hex::encode(s1.finalize()),

@@ -204,5 +204,5 @@ fn add_app(
         annotations.insert(k.clone(), json!(v));
     }
     edit.manifest["annotations"] = Value::Object(annotations);
-    copied_files(&prepared)
+    copied_files(&prepared, &view)
 }

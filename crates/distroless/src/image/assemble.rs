@@ -169,7 +169,7 @@ impl ArchStep<'_> {
         let manifest = oci::image::manifest(config_desc, &layers, &annotations)?;
         let desc = self.layout.json_blob(MediaType::ImageManifest, &manifest)?;
         let files = match self.app {
-            Some(app) => copied_files(app)?,
+            Some(app) => copied_files(app, &view)?,
             None => Vec::new(),
         };
         let summary = ManifestSummary {

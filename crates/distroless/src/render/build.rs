@@ -68,6 +68,14 @@ pub fn summary(out: &mut impl Write, summary: &BuildSummary, explain: bool) -> a
                 bytes as f64 / 1_048_576.0
             )?;
         }
+        for f in m.files.iter().filter(|f| f.asked.is_some()) {
+            let asked = f.asked.as_deref().unwrap_or_default();
+            writeln!(
+                out,
+                "           {asked} is at {} (the image's directory links lead there)",
+                f.path
+            )?;
+        }
     }
     writeln!(out, "  digest {}", summary.digest)?;
     for s in &summary.sboms {

@@ -72,6 +72,43 @@ impl ImageView {
         i.configs.extend(layer.configs.clone());
     }
 
+    /// The path with every link of the image followed, whether or not what it leads to exists
+    /// yet (a copy to `/bin/x` on a merged-/usr image whose `/usr/bin` no package made);
+    /// `None` on a link loop.
+    pub fn real_path(&self, path: &str) -> Option<String> {
+        let mut pending: Vec<String> = (path.split('/'))
+            .filter(|s| !s.is_empty() && *s != ".")
+            .map(str::to_string)
+            .collect();
+        pending.reverse();
+        let mut cur: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            if part == ".." {
+                cur.pop();
+                continue;
+            }
+            cur.push(part);
+            let Some(target) = self.index.symlinks.get(&cur.join("/")) else {
+                continue;
+            };
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            cur.pop();
+            if target.starts_with('/') {
+                cur.clear();
+            }
+            pending.extend(
+                (target.split('/').rev())
+                    .filter(|s| !s.is_empty() && *s != ".")
+                    .map(str::to_string),
+            );
+        }
+        Some(cur.join("/"))
+    }
+
     /// Follows symlinks (absolute and relative) inside the image; paths are without a leading `/`.
     pub fn resolve(&self, path: &str) -> Resolved {
         let mut pending: Vec<String> = path
@@ -191,6 +228,17 @@ mod tests {
             Resolved::Dir("usr/lib/x86_64-linux-gnu".into())
         );
         assert_eq!(v.resolve("lib/nope.so"), Resolved::Missing);
+        // Where a path would be, through the links, even when nothing is there yet.
+        assert_eq!(
+            v.real_path("lib/new/dir").as_deref(),
+            Some("usr/lib/new/dir")
+        );
+        assert_eq!(v.real_path("etc").as_deref(), Some("etc"));
+        let mut looped = LayerIndex::default();
+        looped.symlinks.insert("a".into(), "b".into());
+        looped.symlinks.insert("b".into(), "a".into());
+        v.push(&looped);
+        assert_eq!(v.real_path("a/x"), None);
         assert_eq!(
             v.list("usr/lib/x86_64-linux-gnu"),
             ["ld.so.2", "libz.so.1", "libz.so.1.3"]

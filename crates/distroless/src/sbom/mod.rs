@@ -99,6 +99,10 @@ pub struct Entry<'a> {
 pub struct CopiedFile {
     /// The path in the image, with a leading `/`.
     pub path: String,
+    /// The path the recipe asked for, when the image's links put the file elsewhere (`/bin/x`
+    /// lands at `/usr/bin/x` on a merged-/usr image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asked: Option<String>,
     pub size: u64,
     pub sha256: String,
     #[serde(skip)]
