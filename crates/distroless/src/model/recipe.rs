@@ -216,16 +216,21 @@ pub struct Recipe {
     /// leading to the JDK's).
     #[serde(default)]
     pub debug_symlinks: BTreeMap<String, String>,
+    /// Exec form: a list of words, or one string as a one-word list (`"/app"`).
+    #[serde(default, deserialize_with = "words")]
     pub entrypoint: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "words")]
     pub cmd: Option<Vec<String>>,
-    #[serde(default)]
+    /// Values are text; numbers and booleans (`PORT = 8080`, `DEBUG = true`) are taken as the
+    /// text they are written as.
+    #[serde(default, deserialize_with = "texts")]
     pub env: BTreeMap<String, String>,
     pub workdir: Option<String>,
     /// User name or uid (`name`, `uid`, `name:group`, `uid:gid`); a name must be in passwd.
     pub user: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "texts")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "texts")]
     pub annotations: BTreeMap<String, String>,
     /// `8080`, `8080/tcp`, `53/udp`.
     #[serde(default)]
@@ -252,6 +257,65 @@ pub struct Recipe {
     pub tags: Vec<String>,
     /// Debian release for `from = "auto"` (default 13).
     pub debian: Option<u32>,
+}
+
+/// A list of words, or one string taken as a one-word list (exec form, never split on spaces).
+fn words<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    struct Words;
+    impl<'de> serde::de::Visitor<'de> for Words {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or a list of strings (exec form)")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(vec![v.to_string()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(w) = seq.next_element::<String>()? {
+                out.push(w);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Words).map(Some)
+}
+
+/// A table of text values; numbers and booleans become the text TOML wrote them as.
+fn texts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    struct Text(String);
+    impl<'de> Deserialize<'de> for Text {
+        fn deserialize<D2: serde::Deserializer<'de>>(d: D2) -> Result<Self, D2::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = String;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a string, a number or a boolean")
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+                    Ok(v.to_string())
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+                    Ok(v.to_string())
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+                    Ok(v.to_string())
+                }
+                fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+                    Ok(v.to_string())
+                }
+                fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<String, E> {
+                    Ok(v.to_string())
+                }
+            }
+            d.deserialize_any(V).map(Text)
+        }
+    }
+    let map = BTreeMap::<String, Text>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, Text(v))| (k, v)).collect())
 }
 
 fn default_name() -> String {
@@ -359,6 +423,32 @@ pub fn line_of(text: &str, table: Option<(&str, usize)>, key: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_string_is_a_one_word_command_and_numbers_are_text() {
+        let r = Recipe::parse(
+            "r.toml",
+            "entrypoint = \"/app --serve\"\ncmd = \"serve\"\n[env]\nPORT = 8080\nDEBUG = true\nRATE = 0.5\nNAME = \"x\"\n[labels]\nversion = 2\n",
+        )
+        .unwrap();
+        assert_eq!(r.entrypoint.unwrap(), ["/app --serve"]);
+        assert_eq!(r.cmd.unwrap(), ["serve"]);
+        assert_eq!(r.env["PORT"], "8080");
+        assert_eq!(r.env["DEBUG"], "true");
+        assert_eq!(r.env["RATE"], "0.5");
+        assert_eq!(r.env["NAME"], "x");
+        assert_eq!(r.labels["version"], "2");
+        let e = Recipe::parse("r.toml", "[env]\nA = [1]\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("a string, a number or a boolean"),
+            "{e:#}"
+        );
+        let e = Recipe::parse("r.toml", "entrypoint = 3\n").unwrap_err();
+        assert!(
+            format!("{e:#}").contains("a string or a list of strings"),
+            "{e:#}"
+        );
+    }
 
     #[test]
     fn unknown_key_is_an_error_naming_the_file() {
