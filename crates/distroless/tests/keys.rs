@@ -53,3 +53,41 @@ fn keygen_writes_keys_cosign_reads() {
         );
     }
 }
+
+#[test]
+fn an_empty_password_variable_is_unset_and_the_password_is_read_from_stdin() {
+    let repo = testkit::fixtures::catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = tmp.path().join("keys");
+    support::distroless(&cache)
+        .args(["keygen", "-o"])
+        .arg(&dir)
+        .env("DISTROLESS_PASSWORD", "pw-1")
+        .assert()
+        .success();
+    let layout = tmp.path().join("img");
+    let out = layout.display().to_string();
+    support::trusting(
+        &cache,
+        &repo.file_url(),
+        &["build", "-q", "static", "--arch", "amd64", "-o", &out],
+    )
+    .assert()
+    .success();
+    let sign = |stdin: &str| {
+        support::distroless(&cache)
+            .arg("sign")
+            .arg(&layout)
+            .arg("--key")
+            .arg(dir.join("cosign.key"))
+            .env("DISTROLESS_PASSWORD", "")
+            .write_stdin(stdin.to_string())
+            .assert()
+    };
+    sign("pw-1\n").success();
+    let a = sign("").failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("needs a password and none was given"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -7,12 +7,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// The password for a key: `$DISTROLESS_PASSWORD`; else asked for on the terminal without
-/// echo (twice for a new key) when standard input is one; else read from standard input (a
-/// trailing newline dropped).
+/// The password for a key: `$DISTROLESS_PASSWORD` (empty is unset); else asked for on the
+/// terminal without echo (twice for a new key) when standard input is one; else read from
+/// standard input (a trailing newline dropped; an empty password is read as empty).
 pub(crate) fn password(new_key: bool) -> anyhow::Result<Vec<u8>> {
     use std::io::IsTerminal as _;
-    if let Some(p) = std::env::var_os(super::env::PASSWORD) {
+    if let Some(p) = std::env::var_os(super::env::PASSWORD).filter(|p| !p.is_empty()) {
         return Ok(p.into_encoded_bytes());
     }
     if std::io::stdin().is_terminal() {

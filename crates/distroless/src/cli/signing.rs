@@ -24,7 +24,7 @@ pub(crate) fn private_key(path: &Path) -> anyhow::Result<sign::KeyPair> {
     sign::KeyPair::from_encrypted_pem(&text, &password).map_err(|e| {
         if password.is_empty() && matches!(e, sign::Error::WrongPassword) {
             anyhow::anyhow!(
-                "{}: {e}; no password was given (set $DISTROLESS_PASSWORD or give it on standard input)",
+                "{}: the key needs a password and none was given (set $DISTROLESS_PASSWORD, or give it on standard input)",
                 path.display()
             )
         } else {
