@@ -146,7 +146,7 @@ pub fn run(
     if let Some(w) =
         (req.target.app.as_ref()).and_then(|a| settings::healthcheck_warning(a, &req.destination))
     {
-        reporter.warn(&w);
+        reporter.advise(&w);
     }
     match (&prepared.kind, source) {
         (Kind::Disk { spec, base, arches }, _) => Ok(Outcome::Built(Box::new(

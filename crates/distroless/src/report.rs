@@ -6,4 +6,10 @@
 pub trait Reporter: debian::fetch::Reporter {
     /// A layer is ready: built now, or taken from the cache.
     fn layer(&self, _label: &str, _cached: bool) {}
+
+    /// Advice about the result that changes nothing in it (how an engine will read a
+    /// setting): a warning, which a quiet run may leave unsaid.
+    fn advise(&self, message: &str) {
+        self.warn(message);
+    }
 }

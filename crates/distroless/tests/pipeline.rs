@@ -210,3 +210,38 @@ fn a_program_copied_to_bin_lands_where_the_merged_usr_link_leads() {
         "the SBOM names where it is"
     );
 }
+
+#[test]
+fn advice_is_left_unsaid_by_a_quiet_build() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    fs_err::write(dir.join("hello"), testkit::elf::static_program(62)).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    fs_err::set_permissions(dir.join("hello"), mode).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "build",
+            "--arch",
+            "amd64",
+            "--from",
+            "static",
+            "--copy",
+            "hello:/hello",
+            "--healthcheck",
+            "/hello",
+            "--replace",
+            "-o",
+            "out",
+        ];
+        args.extend(extra);
+        let a = support::trusting(&cache, &repo.file_url(), &args)
+            .current_dir(dir)
+            .assert()
+            .success();
+        String::from_utf8_lossy(&a.get_output().stderr).to_string()
+    };
+    assert!(run(&[]).contains("Podman ignores it"));
+    assert_eq!(run(&["-q"]), "");
+}

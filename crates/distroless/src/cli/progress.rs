@@ -6,11 +6,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// Draws a byte progress bar on stderr when it is a terminal and not quiet.
 pub(crate) struct BarReporter {
     bar: ProgressBar,
+    /// `-q`: advice is left unsaid (warnings are not).
+    quiet: bool,
 }
 
 impl BarReporter {
     /// A reporter that draws only when `enabled`.
-    pub(crate) fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool, quiet: bool) -> Self {
         let bar = ProgressBar::hidden();
         if enabled {
             bar.set_draw_target(ProgressDrawTarget::stderr());
@@ -20,7 +22,7 @@ impl BarReporter {
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        BarReporter { bar }
+        BarReporter { bar, quiet }
     }
 }
 
@@ -43,4 +45,10 @@ impl Reporter for BarReporter {
     }
 }
 
-impl distroless::report::Reporter for BarReporter {}
+impl distroless::report::Reporter for BarReporter {
+    fn advise(&self, message: &str) {
+        if !self.quiet {
+            self.warn(message);
+        }
+    }
+}

@@ -84,5 +84,8 @@ pub(crate) fn upstreams(args: &SourceArgs) -> anyhow::Result<Upstreams> {
 
 /// Progress bars on a terminal unless quiet (or the output is JSON).
 pub(crate) fn reporter(args: &SourceArgs, json: bool) -> BarReporter {
-    BarReporter::new(!args.quiet && !json && std::io::stderr().is_terminal())
+    BarReporter::new(
+        !args.quiet && !json && std::io::stderr().is_terminal(),
+        args.quiet,
+    )
 }
