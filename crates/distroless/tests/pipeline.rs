@@ -245,3 +245,44 @@ fn advice_is_left_unsaid_by_a_quiet_build() {
     assert!(run(&[]).contains("Podman ignores it"));
     assert_eq!(run(&["-q"]), "");
 }
+
+#[test]
+fn a_recipe_of_flags_is_named_after_its_entrypoint_and_never_over_a_file() {
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    fs_err::write(dir.join("app"), testkit::elf::static_program(62)).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    fs_err::set_permissions(dir.join("app"), mode).unwrap();
+    let build = |dest: &str| {
+        let copy = format!("app:{dest}");
+        support::trusting(
+            &cache,
+            &repo.file_url(),
+            &[
+                "build",
+                "-q",
+                "--arch",
+                "amd64",
+                "--from",
+                "static",
+                "--copy",
+                &copy,
+                "--entrypoint",
+                dest,
+            ],
+        )
+        .current_dir(dir)
+        .assert()
+        .success();
+    };
+    build("/usr/local/bin/tool");
+    assert!(dir.join("tool/index.json").is_file());
+    build("/app");
+    assert!(dir.join("app-image/index.json").is_file());
+    assert_eq!(
+        fs_err::read(dir.join("app")).unwrap(),
+        testkit::elf::static_program(62)
+    );
+}

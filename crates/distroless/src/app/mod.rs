@@ -269,6 +269,24 @@ impl AppSpec {
         self.recipe.name.rsplit('/').next().unwrap_or("image")
     }
 
+    /// The output when none is given. A recipe made of flags alone without `--name` is named
+    /// after its entrypoint's file (`/srv/server` → `./server`), not `app`; and a path that
+    /// exists and is not an image (the program `./app` itself) is never taken: `NAME-image`.
+    pub fn default_output(&self, named: bool) -> PathBuf {
+        let from_entrypoint = (self.text.is_empty() && !named)
+            .then(|| self.recipe.entrypoint.as_ref()?.first()?.rsplit('/').next())
+            .flatten()
+            .filter(|n| !n.is_empty() && !n.starts_with('.'));
+        let name = from_entrypoint.unwrap_or_else(|| self.output_name());
+        let path = PathBuf::from(name);
+        let taken = |p: &Path| p.exists() && !oci::layout::is_layout(p);
+        if taken(&path) {
+            PathBuf::from(format!("{name}-image"))
+        } else {
+            path
+        }
+    }
+
     /// A path the recipe names (at `table`/`key` for errors), resolved against the recipe's
     /// directory and checked to stay inside the build context: every directory on the way is
     /// followed and must end inside; a final symlink must point inside too. Returns the path

@@ -197,7 +197,10 @@ fn request(
         })
         .transpose()?;
     let default_name = match (&app, &base) {
-        (Some(a), _) => a.output_name().to_string(),
+        (Some(a), _) => a
+            .default_output(args.app.name.is_some())
+            .display()
+            .to_string(),
         (None, Base::Catalog(r)) => r.name.clone(),
         (None, _) => "image".to_string(),
     };
