@@ -107,6 +107,20 @@ fn sweep_dead(parent: &Path, prefix: &str) {
     }
 }
 
+/// Creates a file that must not exist yet (no symlink followed) with `mode`: a key is never
+/// written over another, nor through a link an attacker left.
+pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("{}: cannot write", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! `$DISTROLESS_PASSWORD` or standard input and is never printed.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use anyhow::Context;
@@ -33,18 +32,6 @@ pub(crate) fn password(new_key: bool) -> anyhow::Result<Vec<u8>> {
     Ok(text.trim_end_matches(['\n', '\r']).as_bytes().to_vec())
 }
 
-/// Creates a file that must not exist yet (no symlink followed), with `mode`.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    std::io::Write::write_all(&mut f, bytes)
-        .with_context(|| format!("{}: cannot write", path.display()))
-}
-
 /// Runs `distroless keygen`.
 pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     let (key, public) = (dir.join("cosign.key"), dir.join("cosign.pub"));
@@ -64,8 +51,9 @@ pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     let pair = sign::KeyPair::generate()?;
     let sealed = pair.to_encrypted_pem(&password)?;
     fs_err::create_dir_all(dir)?;
-    let written = write_new(&key, sealed.as_bytes(), 0o600)
-        .and_then(|()| write_new(&public, pair.public().to_pem()?.as_bytes(), 0o644));
+    let written = distroless::files::create_new(&key, sealed.as_bytes(), 0o600).and_then(|()| {
+        distroless::files::create_new(&public, pair.public().to_pem()?.as_bytes(), 0o644)
+    });
     if let Err(e) = written {
         // Both or neither: a key without its public half would block the next keygen.
         for f in [&key, &public] {
