@@ -271,7 +271,10 @@ fn values(a: &Node, b: &Node, what: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The runtime settings that differ (`config.*`, plus the platform fields).
+/// The runtime settings that differ (`config.*`, plus the platform fields). A setting that is
+/// absent equals its empty default (`AttachStderr: false`, `Cmd: null`, `Labels: {}`: what
+/// Docker writes and we leave out), and `Env` is compared one variable at a time
+/// (`Env.LOG_LEVEL: null → "info"`), not as a whole list.
 fn settings(a: &Value, b: &Value) -> Vec<SettingChange> {
     let mut out = Vec::new();
     let empty = serde_json::Map::new();
@@ -285,7 +288,9 @@ fn settings(a: &Value, b: &Value) -> Vec<SettingChange> {
             ca.get(k).unwrap_or(&Value::Null),
             cb.get(k).unwrap_or(&Value::Null),
         );
-        if x != y {
+        if k == "Env" {
+            out.extend(env_changes(x, y));
+        } else if x != y && !(is_default(x) && is_default(y)) {
             out.push(SettingChange {
                 key: k.clone(),
                 old: x.clone(),
@@ -294,4 +299,67 @@ fn settings(a: &Value, b: &Value) -> Vec<SettingChange> {
         }
     }
     out
+}
+
+/// Absent, or the empty value an engine writes for "not set".
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        Value::Number(_) | Value::Bool(true) => false,
+    }
+}
+
+/// `Env` compared variable by variable.
+fn env_changes(a: &Value, b: &Value) -> Vec<SettingChange> {
+    let vars = |v: &Value| -> std::collections::BTreeMap<String, String> {
+        (v.as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .map(|e| match e.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (e.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (x, y) = (vars(a), vars(b));
+    let mut names: Vec<&String> = x.keys().chain(y.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| x.get(*n) != y.get(*n))
+        .map(|n| SettingChange {
+            key: format!("Env.{n}"),
+            old: x.get(n).map_or(Value::Null, |v| Value::String(v.clone())),
+            new: y.get(n).map_or(Value::Null, |v| Value::String(v.clone())),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn absent_settings_equal_their_defaults_and_env_is_told_by_variable() {
+        let ours = json!({"config": {"Env": ["PATH=/bin", "A=1"], "User": "65532"}});
+        let docker = json!({"config": {
+            "AttachStderr": false, "Tty": false, "Cmd": null, "Labels": {}, "Domainname": "",
+            "Env": ["PATH=/bin", "A=2", "LOG_LEVEL=info"], "User": "65532"
+        }});
+        let changes: Vec<String> = settings(&ours, &docker)
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.key, c.old, c.new))
+            .collect();
+        assert_eq!(
+            changes,
+            [r#"Env.A: "1" → "2""#, r#"Env.LOG_LEVEL: null → "info""#]
+        );
+        let root = json!({"config": {"User": ""}});
+        assert!(settings(&ours, &root).iter().any(|c| c.key == "User"));
+    }
 }
