@@ -304,6 +304,31 @@ fn the_catalog_passes_the_default_audit_and_diffs_across_releases() {
         let text = String::from_utf8_lossy(&a.get_output().stdout).to_string();
         assert!(a.get_output().status.success(), "{image}: {text}");
     }
+    // Debian 12's bundle carries roots past their date: said once, with a count, and accepted
+    // by a policy that says so.
+    let static12 = tmp.path().join("static-debian12-latest");
+    let a = support::distroless(&support::shared_cache())
+        .args(["audit", "--format", "json"])
+        .arg(&static12)
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    let expired: Vec<&serde_json::Value> = (doc["findings"].as_array().unwrap().iter())
+        .filter(|f| f["finding"]["rule"] == "ca-bundle")
+        .collect();
+    assert!(
+        expired.len() <= 1,
+        "one finding for every expired root: {expired:?}"
+    );
+    let policy = tmp.path().join("accept.toml");
+    fs_err::write(&policy, "accept_expired_certificates = true\n").unwrap();
+    let a = support::distroless(&support::shared_cache())
+        .args(["audit", "--format", "json", "--policy"])
+        .arg(&policy)
+        .arg(&static12)
+        .assert()
+        .success();
+    assert!(!String::from_utf8_lossy(&a.get_output().stdout).contains("ca-bundle"));
     // What Debian 13 changed in cc: libc6 upgraded, libssl3 → libssl3t64, gcc-12-base →
     // gcc-14-base.
     let d = support::distroless(&support::shared_cache())

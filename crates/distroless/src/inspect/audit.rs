@@ -184,7 +184,10 @@ impl Auditor<'_> {
             }
         }
         if self.on("ca-bundle") {
-            for (m, p, expired) in ca_bundle(s) {
+            let problems = ca_bundle(s).into_iter();
+            for (m, p, expired) in
+                problems.filter(|(_, _, e)| !(*e && policy.accept_expired_certificates))
+            {
                 let f = self.push("ca-bundle", m, p);
                 // Debian still ships roots past their date (they validate nothing): reported,
                 // and failing only when the policy says so.
@@ -314,6 +317,7 @@ fn ca_bundle(s: &Subject<'_>) -> Vec<(String, Option<&'static str>, bool)> {
     };
     let mut out = Vec::new();
     let mut count = 0;
+    let mut expired = Vec::new();
     for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
         count += 1;
         let parsed = pem.ok().and_then(|p| {
@@ -328,13 +332,22 @@ fn ca_bundle(s: &Subject<'_>) -> Vec<(String, Option<&'static str>, bool)> {
                 Some(BUNDLE),
                 false,
             )),
-            Some((until, subject)) if until < s.now => out.push((
-                format!("certificate {count} of the CA bundle ({subject}) expired"),
-                Some(BUNDLE),
-                true,
-            )),
+            Some((until, subject)) if until < s.now => expired.push(format!("{count}: {subject}")),
             Some(_) => {}
         }
+    }
+    // Said once, with a count: a release's bundle may carry several roots past their date.
+    if !expired.is_empty() {
+        let n = expired.len();
+        out.push((
+            format!(
+                "{n} certificate{} of the CA bundle expired ({})",
+                if n == 1 { "" } else { "s" },
+                expired.join("; ")
+            ),
+            Some(BUNDLE),
+            true,
+        ));
     }
     if count == 0 {
         out.push((

@@ -19,8 +19,11 @@ pub struct Policy {
     pub forbidden_packages: Vec<String>,
     /// If set, the only packages the image may hold.
     pub allowed_packages: Option<Vec<String>>,
-    /// Fail on expired certificates in the CA bundle (by default they are warnings).
+    /// Fail on expired certificates in the CA bundle (by default they are one warning).
     pub expired_certificates_fail: bool,
+    /// Accept the expired certificates the release's own bundle carries (no finding at all):
+    /// Debian ships roots past their date, which validate nothing.
+    pub accept_expired_certificates: bool,
     /// Fail on an image that runs as root (by default a warning: the catalog's `latest`
     /// tags do).
     pub require_non_root: bool,
