@@ -267,6 +267,14 @@ fn every_audit_rule_fires_on_an_image_built_to_break_it() {
         .assert()
         .code(1);
     let doc = json(&a);
+    // `--json` is `--format json`, as on every other command.
+    let same = support::distroless(&cache)
+        .args(["audit", "--json", "--policy"])
+        .arg(&policy)
+        .arg(&layout)
+        .assert()
+        .code(1);
+    assert_eq!(json(&same), doc);
     let rules: std::collections::BTreeSet<&str> = doc["findings"]
         .as_array()
         .unwrap()

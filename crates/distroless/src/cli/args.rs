@@ -302,6 +302,9 @@ pub(crate) struct AuditArgs {
     /// Output: human, json, or sarif (SARIF 2.1.0, for code-scanning dashboards).
     #[arg(long, value_enum, default_value = "human")]
     pub(crate) format: ReportFormat,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
     #[command(flatten)]

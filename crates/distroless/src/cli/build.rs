@@ -308,18 +308,8 @@ fn print_summary(args: &BuildArgs, summary: &BuildSummary) -> anyhow::Result<()>
 fn print_plans(plans: &[(Plan, Vec<String>)], json: bool, explain: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
-        let plans = plans
-            .iter()
-            .map(|(p, lines)| {
-                let mut v = serde_json::to_value(p)?;
-                if explain {
-                    v["explain"] = serde_json::json!(lines);
-                }
-                Ok(v)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        super::print_json(&mut out, &plans)?;
-        return Ok(());
+        let doc = distroless::render::build::plans_json(plans, explain)?;
+        return super::print_json(&mut out, &doc);
     }
     distroless::render::build::plans(&mut out, plans, explain)
 }

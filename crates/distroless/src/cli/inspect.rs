@@ -119,7 +119,11 @@ pub(crate) fn audit(args: &AuditArgs) -> anyhow::Result<()> {
     let findings = audit::audit_image(&image, &policy, now, args.limits.limits())?;
     let failed = findings.iter().any(|(_, f)| f.level == Level::Error);
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match if args.json {
+        ReportFormat::Json
+    } else {
+        args.format
+    } {
         ReportFormat::Sarif => {
             super::print_json(&mut out, &audit::sarif(&args.image, &findings))?;
         }

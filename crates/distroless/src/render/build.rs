@@ -92,6 +92,24 @@ pub fn summary(out: &mut impl Write, summary: &BuildSummary, explain: bool) -> a
     Ok(())
 }
 
+/// The plans of a dry run as `--json` prints them: each plan, with its `explain` lines when
+/// asked for.
+pub fn plans_json(
+    plans: &[(Plan, Vec<String>)],
+    explain: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let plans = (plans.iter())
+        .map(|(p, lines)| {
+            let mut v = serde_json::to_value(p)?;
+            if explain {
+                v["explain"] = serde_json::json!(lines);
+            }
+            Ok(v)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(serde_json::Value::Array(plans))
+}
+
 /// The plans of a dry run: each architecture's tiers with their packages, versions, sizes and
 /// suites, the packages only some files are taken from, and the dependencies exclusions cut;
 /// with `explain`, why each library file would be there.
