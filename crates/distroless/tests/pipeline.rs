@@ -286,3 +286,40 @@ fn a_recipe_of_flags_is_named_after_its_entrypoint_and_never_over_a_file() {
         testkit::elf::static_program(62)
     );
 }
+
+#[test]
+fn debug_takes_a_registry_reference_and_names_the_result_after_its_image() {
+    let Some(reg) = Registry::start() else {
+        return;
+    };
+    let repo = catalog_repo();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let run = |args: &[&str]| {
+        support::trusting(&cache, &repo.file_url(), args)
+            .current_dir(dir)
+            .assert()
+            .success()
+    };
+    run(&["build", "-q", "static", "--arch", "amd64", "-o", "base"]);
+    let reference = format!("{}/team/goapp:1", reg.addr);
+    support::distroless(&cache)
+        .current_dir(dir)
+        .args(["push", "base", &reference])
+        .assert()
+        .success();
+    run(&[
+        "debug", "-q", &reference, "--format", "docker", "-o", "dbg.tar",
+    ]);
+    let out = std::process::Command::new("tar")
+        .args(["-xOf", "dbg.tar", "manifest.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let manifest = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        manifest.contains("\"RepoTags\":[\"team/goapp:1-debug\"]"),
+        "{manifest}"
+    );
+}

@@ -465,7 +465,8 @@ fn docker_archive_and_debug_of_any_image() {
         n + 1
     );
 
-    // A debug docker-archive, named after its file; a debug image is not debugged twice.
+    // A debug docker-archive, named after the image it extends (not its file); a debug image
+    // is not debugged twice.
     let debug_tar = dir.path().join("svc-debug.tar");
     support::trusting(
         &cache,
@@ -479,7 +480,7 @@ fn docker_archive_and_debug_of_any_image() {
     .success();
     let manifest = member(&debug_tar, "manifest.json");
     assert!(
-        manifest.contains("\"RepoTags\":[\"svc-debug:debug\"]"),
+        manifest.contains("\"RepoTags\":[\"svc:debug\"]"),
         "{manifest}"
     );
     support::trusting(&cache, &repo.file_url(), &["debug", "-q"])

@@ -105,6 +105,9 @@ pub struct ForeignImage {
     pub index_blob: Option<BlobRef>,
     /// Indexes that index names in turn, innermost first (what a push sends before it).
     pub nested_indexes: Vec<BlobRef>,
+    /// The `org.opencontainers.image.ref.name` of the image chosen in a layout's index
+    /// (`shop:1.0`), if it has one.
+    pub ref_name: Option<String>,
 }
 
 impl ForeignImage {
@@ -135,6 +138,7 @@ impl ForeignImage {
             manifests: Vec::new(),
             index_blob: None,
             nested_indexes: Vec::new(),
+            ref_name: None,
         };
         image.manifests = if image.has("index.json") {
             image.oci_manifests(tag)?
@@ -341,6 +345,7 @@ impl ForeignImage {
                 })?,
             },
         };
+        self.ref_name = ref_name(top);
         let top_ref = self.descriptor(top, "index.json entry")?;
         let descs: Vec<Value> = if matches!(top_ref.media_type.as_str(), OCI_INDEX | DOCKER_LIST) {
             self.index_blob = Some(top_ref.clone());

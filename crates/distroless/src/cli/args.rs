@@ -189,7 +189,8 @@ pub(crate) enum Command {
 
 #[derive(Debug, Args)]
 pub(crate) struct DebugArgs {
-    /// An OCI layout directory (DIR or DIR:TAG), an oci-archive or a docker-archive.
+    /// An OCI layout directory (DIR or DIR:TAG), an oci-archive, a docker-archive, or a
+    /// registry reference (pulled into the cache first).
     pub(crate) image: String,
     /// Output: a directory (OCI layout) or a .tar file (oci-archive).
     #[arg(short, long)]
@@ -206,6 +207,8 @@ pub(crate) struct DebugArgs {
     pub(crate) replace: bool,
     #[command(flatten)]
     pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

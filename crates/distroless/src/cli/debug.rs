@@ -1,6 +1,6 @@
 //! `distroless debug`: any image's debug variant.
 
-use distroless::model::{DebianRelease, Destination, DiskImage};
+use distroless::model::{DebianRelease, Destination};
 use distroless::plan::Source;
 
 use super::args::DebugArgs;
@@ -11,7 +11,11 @@ pub(crate) fn run(args: &DebugArgs) -> anyhow::Result<()> {
     let reporter = source::reporter(&args.source, false);
     let source = Source::open(&source::settings(&args.source)?, &reporter)?;
     let release = DebianRelease::from_number(args.debian)?;
-    let input = DiskImage::parse(&args.image, std::path::Path::new(""));
+    let input = distroless::publish::pull::on_disk(
+        &args.image,
+        || super::registry::client(&args.registry),
+        &args.source.cache.path(),
+    )?;
     let destination = Destination::from_path(args.output.clone(), args.format.into());
     let name = distroless::foreign::debug::build(
         &source,

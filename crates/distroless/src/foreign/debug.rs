@@ -57,7 +57,22 @@ pub fn build(
         Some("nonroot") => "debug-nonroot".to_string(),
         Some(t) => format!("{t}-debug"),
     };
-    let name = output_name(destination);
+    // Named after the image it extends: its layout ref `shop:1.0` (a bare tag names no
+    // image), else the title our builds give it, else the output file.
+    let title = (image.manifests.first())
+        .and_then(|m| m.manifest["annotations"]["org.opencontainers.image.title"].as_str());
+    // A registry image (pulled into the cache) is named after its repository.
+    let repository = (!input.path.exists() || input.shown != input.path.display().to_string())
+        .then(|| registry::Reference::parse(&input.shown).ok())
+        .flatten()
+        .map(|r| r.repository);
+    let usable = |n: &&str| !n.is_empty() && registry_name_ok(n);
+    let name = (image.ref_name.as_deref())
+        .and_then(|r| r.rsplit_once(':').map(|(n, _)| n))
+        .filter(usable)
+        .or(title.filter(usable))
+        .or(repository.as_deref().filter(usable))
+        .map_or_else(|| output_name(destination), str::to_string);
     let tags = std::slice::from_ref(&tag);
     let docker = super::docker_image(&rewritten, &name, tags);
     let manifests = rewritten
@@ -68,6 +83,17 @@ pub fn build(
     let top = tagged_index(&layout, manifests, &refs, destination.kept(replace))?;
     output::finish(layout, &top, destination, docker.as_ref())?;
     Ok(format!("{name}:{tag}"))
+}
+
+/// A repository name as registries and engines take it (lowercase parts of `a-z0-9._-`
+/// between `/`).
+fn registry_name_ok(name: &str) -> bool {
+    name.split('/').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    })
 }
 
 /// The image name a debug output carries in archives: the output's file name without `.tar`

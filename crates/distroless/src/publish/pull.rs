@@ -116,22 +116,36 @@ pub fn registry_base(
     })))
 }
 
-/// Opens an image named on the command line: an OCI layout (`DIR` or `DIR:TAG`), an
-/// oci-archive or docker-archive, or a registry reference (pulled into the cache first; the
-/// client is made only then).
+/// An image named on the command line, on disk: an OCI layout (`DIR` or `DIR:TAG`), an
+/// oci-archive or docker-archive as it is, or a registry reference pulled into the cache first
+/// (the client is made only then).
+pub fn on_disk(
+    text: &str,
+    client: impl FnOnce() -> anyhow::Result<Client>,
+    cache: &Path,
+) -> anyhow::Result<DiskImage> {
+    let disk = DiskImage::parse(text, Path::new(""));
+    if disk.path.exists() || text.starts_with('.') || text.starts_with('/') {
+        return Ok(disk);
+    }
+    let r = Reference::parse(text)
+        .with_context(|| format!("{text}: no such file, and not a registry reference"))?;
+    let root = cached_pull(&client()?, &r, cache)?;
+    Ok(DiskImage {
+        path: root,
+        tag: Some(r.tag_or_latest().to_string()),
+        shown: text.to_string(),
+    })
+}
+
+/// Opens an image named on the command line (see [`on_disk`]).
 pub fn open_any(
     text: &str,
     client: impl FnOnce() -> anyhow::Result<Client>,
     cache: &Path,
 ) -> anyhow::Result<ForeignImage> {
-    let disk = DiskImage::parse(text, Path::new(""));
-    if disk.path.exists() || text.starts_with('.') || text.starts_with('/') {
-        return Ok(ForeignImage::open(&disk.path, disk.tag.as_deref())?);
-    }
-    let r = Reference::parse(text)
-        .with_context(|| format!("{text}: no such file, and not a registry reference"))?;
-    let root = cached_pull(&client()?, &r, cache)?;
-    Ok(ForeignImage::open(&root, None)?)
+    let disk = on_disk(text, client, cache)?;
+    Ok(ForeignImage::open(&disk.path, disk.tag.as_deref())?)
 }
 
 #[cfg(test)]
