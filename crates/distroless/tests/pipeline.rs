@@ -323,3 +323,61 @@ fn debug_takes_a_registry_reference_and_names_the_result_after_its_image() {
         "{manifest}"
     );
 }
+
+#[test]
+fn a_base_of_several_platforms_is_built_for_the_host_unless_asked() {
+    let repo = testkit::fixtures::catalog_repo_for(&["amd64", "arm64"], |_| {});
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let cache = dir.join("cache");
+    let run = |args: &[&str]| {
+        support::trusting(&cache, &repo.file_url(), args)
+            .current_dir(dir)
+            .assert()
+    };
+    run(&[
+        "build", "-q", "static", "--arch", "amd64", "--arch", "arm64", "-o", "base",
+    ])
+    .success();
+    fs_err::write(dir.join("f"), b"data\n").unwrap();
+    run(&[
+        "build", "-q", "--from", "./base", "--copy", "f:/f", "-o", "one",
+    ])
+    .success();
+    let host = distroless::model::Arch::host().platform().architecture;
+    let one: Vec<String> = support::manifests(&dir.join("one"))
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        one,
+        [host.to_string()],
+        "the host's platform, as for a catalog base"
+    );
+    run(&[
+        "build",
+        "-q",
+        "--from",
+        "./base",
+        "--copy",
+        "f:/f",
+        "--all-arches",
+        "-o",
+        "all",
+    ])
+    .success();
+    assert_eq!(support::manifests(&dir.join("all")).len(), 2);
+    let a = run(&[
+        "build",
+        "-q",
+        "--from",
+        "./base",
+        "--package",
+        "libpq5",
+        "-o",
+        "x",
+    ])
+    .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(err.contains("nothing says which Debian release"), "{err}");
+}

@@ -37,29 +37,41 @@ pub fn build(
         return Err(spec.error(
             None,
             if spec.recipe.archives.is_empty() { "repositories" } else { "archives" },
-            "archives and repositories need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+            "archives and repositories need a catalog base (`from = \"cc-debian13\"`), not an image we did not build (from disk or a registry: nothing says which Debian release its libraries come from)",
         ));
     }
     if !spec.recipe.debs.is_empty() {
         return Err(spec.error(
             None,
             "debs",
-            "local .deb files are installed with their dependencies from Debian: they need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+            "local .deb files are installed with their dependencies from Debian: they need a catalog base (`from = \"cc-debian13\"`), not an image we did not build (from disk or a registry: nothing says which Debian release its libraries come from)",
         ));
     }
     if !spec.recipe.packages.is_empty() {
         return Err(spec.error(
             None,
             "packages",
-            "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image on disk",
+            "Debian packages need a catalog base (`from = \"cc-debian13\"`), not an image we did not build (from disk or a registry: nothing says which Debian release its libraries come from)",
         ));
     }
     let started = std::time::SystemTime::now();
     let mut image = ForeignImage::open(&base.path, base.tag.as_deref())
         .map_err(|e| spec.error(None, "from", e))?;
     let base_material = base_material(&image, base);
-    if let Some(wanted) = arches {
-        keep_platforms(&mut image, wanted, &base.shown)?;
+    match arches {
+        Some(wanted) => keep_platforms(&mut image, wanted, &base.shown)?,
+        // As for a catalog base: the host's platform by default, when the base has it and
+        // others (every platform with --all-arches; a base of one platform is that one).
+        None if req.target.arches == crate::request::Arches::Default(Arch::host())
+            && image.manifests.len() > 1
+            && image
+                .manifests
+                .iter()
+                .any(|m| arch_of(m) == Some(Arch::host())) =>
+        {
+            keep_platforms(&mut image, &[Arch::host()], &base.shown)?;
+        }
+        None => {}
     }
     let (layout, _scratch) = crate::finish::staging(req)?;
     let mut copied = Vec::new();
@@ -132,20 +144,22 @@ fn base_material(image: &ForeignImage, base: &DiskImage) -> provenance::Material
     }
 }
 
+/// The architecture of one of the base's images (its index entry's platform, else its config).
+fn arch_of(m: &oci::read::ForeignManifest) -> Option<Arch> {
+    let p = m.platform.as_ref();
+    let architecture = p
+        .and_then(|p| p["architecture"].as_str())
+        .or_else(|| m.config["architecture"].as_str())
+        .unwrap_or_default();
+    let variant = p
+        .and_then(|p| p["variant"].as_str())
+        .or_else(|| m.config["variant"].as_str());
+    Arch::from_platform(architecture, variant).ok()
+}
+
 /// Keeps the base's images of the architectures asked for (`--arch`, `arches`); every one
 /// asked for must be there.
 fn keep_platforms(image: &mut ForeignImage, wanted: &[Arch], shown: &str) -> anyhow::Result<()> {
-    let arch_of = |m: &oci::read::ForeignManifest| {
-        let p = m.platform.as_ref();
-        let architecture = p
-            .and_then(|p| p["architecture"].as_str())
-            .or_else(|| m.config["architecture"].as_str())
-            .unwrap_or_default();
-        let variant = p
-            .and_then(|p| p["variant"].as_str())
-            .or_else(|| m.config["variant"].as_str());
-        Arch::from_platform(architecture, variant).ok()
-    };
     for a in wanted {
         anyhow::ensure!(
             image.manifests.iter().any(|m| arch_of(m) == Some(*a)),
