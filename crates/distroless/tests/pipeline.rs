@@ -351,7 +351,7 @@ fn a_base_of_several_platforms_is_built_for_the_host_unless_asked() {
         .collect();
     assert_eq!(
         one,
-        [host.to_string()],
+        [host.clone()],
         "the host's platform, as for a catalog base"
     );
     run(&[
