@@ -350,8 +350,8 @@ fn a_base_of_several_platforms_is_built_for_the_host_unless_asked() {
         .map(|(a, _)| a)
         .collect();
     assert_eq!(
-        one,
-        [host.clone()],
+        one.as_slice(),
+        std::slice::from_ref(&host),
         "the host's platform, as for a catalog base"
     );
     run(&[
