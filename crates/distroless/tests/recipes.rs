@@ -219,7 +219,7 @@ fn error_case(body: &str, expected: &str) {
 fn recipe_errors_name_file_line_and_key() {
     error_case(
         "from = \"cc\"\nentrypont = [\"/x\"]\n",
-        "2: entrypont: unknown field",
+        "2: entrypont: unknown key `entrypont` (did you mean `entrypoint`?)",
     );
     error_case("from = \"cc\"\nuser = 7\n", "2: user: invalid type");
     error_case(

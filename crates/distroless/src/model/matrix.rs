@@ -303,7 +303,10 @@ mod tests {
             err("images = [\"static\"]\nrepository = \"X/{image}\"\n")
                 .contains("not a repository name")
         );
-        assert!(err("imagez = []\n").starts_with("m.toml:1: imagez: unknown field"));
+        assert!(
+            err("imagez = []\n")
+                .starts_with("m.toml:1: imagez: unknown key `imagez` (did you mean `images`?)")
+        );
         assert!(
             err("images = [\"static\"]\nrepository = \"a/{image}..x\"\n")
                 .contains("not a repository name")

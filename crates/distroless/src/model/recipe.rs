@@ -374,7 +374,7 @@ impl Recipe {
 
 /// Flattens a TOML error (which spans several lines with a caret) into `LINE: message`.
 pub(crate) fn one_line(e: &toml::de::Error, text: &str) -> String {
-    let msg = e.message().trim().replace('\n', " ");
+    let msg = unknown_key(e.message()).unwrap_or_else(|| e.message().trim().replace('\n', " "));
     match e.span() {
         Some(span) => {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
@@ -391,6 +391,58 @@ pub(crate) fn one_line(e: &toml::de::Error, text: &str) -> String {
         }
         None => format!(" {msg}"),
     }
+}
+
+/// The keys an application recipe has (the catalog's own keys are not suggested to it).
+const APPLICATION_KEYS: &[&str] = &[
+    "name",
+    "from",
+    "description",
+    "packages",
+    "exclude",
+    "entrypoint",
+    "cmd",
+    "env",
+    "workdir",
+    "user",
+    "labels",
+    "annotations",
+    "exposed_ports",
+    "volumes",
+    "stop_signal",
+    "healthcheck",
+    "copy",
+    "users",
+    "groups",
+    "ca_certificates",
+    "arches",
+    "tags",
+    "debian",
+    "archives",
+    "repositories",
+    "debs",
+];
+
+/// serde's "unknown field `x`, expected one of …" told as "unknown key `x`", with the key it
+/// is closest to: of the table's own keys, and for a recipe's top level of the application
+/// keys only (not every key catalog recipes have).
+fn unknown_key(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, expected) = rest.split_once('`')?;
+    let listed: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let candidates: Vec<&str> = if listed.contains(&"java_trust_store") {
+        APPLICATION_KEYS.to_vec()
+    } else {
+        listed
+    };
+    let closest = (candidates.iter())
+        .map(|k| (strsim::levenshtein(key, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min();
+    Some(match closest {
+        Some((_, k)) => format!("unknown key `{key}` (did you mean `{k}`?)"),
+        None => format!("unknown key `{key}`"),
+    })
 }
 
 /// The 1-based line where `key = …` is set, optionally inside the `nth` `[[table]]`.
@@ -423,6 +475,20 @@ pub fn line_of(text: &str, table: Option<(&str, usize)>, key: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_are_told_with_the_closest_key_of_their_table() {
+        let e = Recipe::parse("r.toml", "entrypiont = [\"/x\"]\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "r.toml:1: entrypiont: unknown key `entrypiont` (did you mean `entrypoint`?)"
+        );
+        // Not a catalog-only key for an application's typo.
+        let e = Recipe::parse("r.toml", "java_trust = true\n").unwrap_err();
+        assert!(!e.to_string().contains("java_trust_store"), "{e}");
+        let e = Recipe::parse("r.toml", "[[copy]]\nsrc = \"a\"\ndset = \"/a\"\n").unwrap_err();
+        assert!(e.to_string().contains("did you mean `dest`?"), "{e}");
+    }
 
     #[test]
     fn a_string_is_a_one_word_command_and_numbers_are_text() {
