@@ -577,3 +577,34 @@ fn a_jlinked_runtime_runs_on_java_base() {
     );
     assert_eq!(first[1], "UTF-8", "{printed}");
 }
+
+#[test]
+fn an_extension_module_for_another_python_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let module = "_speedups.cpython-311-x86_64-linux-gnu.so";
+    fs_err::write(dir.join(module), testkit::elf::static_program(62)).unwrap();
+    let copy = format!("{module}:/app/markupsafe/{module}");
+    let a = support::distroless(&support::shared_cache())
+        .current_dir(dir)
+        .args([
+            "build",
+            "-q",
+            "--arch",
+            "amd64",
+            "--from",
+            "python3-debian13",
+            "--copy",
+            &copy,
+            "-o",
+            "out",
+        ])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("a CPython extension for Python 3.11, in an image of Python 3.13"),
+        "{err}"
+    );
+    assert!(!dir.join("out").exists());
+}
