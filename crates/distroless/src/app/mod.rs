@@ -167,6 +167,18 @@ impl AppSpec {
     }
 }
 
+/// The recipe `build` and `lock` read when given neither an image nor a file (as `docker
+/// build` reads ./Dockerfile).
+pub const DEFAULT_RECIPE: &str = "distroless.toml";
+
+/// The recipe file a command reads: the one given, else `./distroless.toml` when `fallback`
+/// allows it (nothing else was named) and it is there.
+pub fn recipe_file(given: Option<&Path>, fallback: bool) -> Option<PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| {
+        (fallback && Path::new(DEFAULT_RECIPE).is_file()).then(|| PathBuf::from(DEFAULT_RECIPE))
+    })
+}
+
 /// Reads a recipe file; its build context is `context`, or the recipe's directory.
 pub fn load(path: &Path, context: Option<&Path>) -> anyhow::Result<AppSpec> {
     let bytes = read_regular(path, MAX_RECIPE)?;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use distroless::app::overrides::Overrides;
-use distroless::app::{self, AppSpec};
+use distroless::app::{self, AppSpec, DEFAULT_RECIPE};
 use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
@@ -20,10 +20,6 @@ use registry::Reference;
 
 use super::args::{BuildArgs, CompressionArg, FormatArg, LayeringArg, SbomArg};
 use super::source;
-
-/// The recipe `build` and `lock` read when given neither an image nor `-f` (as `docker build`
-/// reads ./Dockerfile).
-pub(crate) const DEFAULT_RECIPE: &str = "distroless.toml";
 
 /// Builds the request (or with `--dry-run` plans it and prints: `None`), opening the archive
 /// only for an image built from packages.
@@ -272,11 +268,9 @@ pub(crate) fn compression(arg: CompressionArg) -> Compression {
 /// The recipe file with the application flags merged over it (or the flags alone).
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
     let context = args.context.as_deref();
-    let default = std::path::Path::new(DEFAULT_RECIPE);
     // Flags are merged over ./distroless.toml when it is there, as over a `-f` file.
-    let mut spec = match &args.file {
-        Some(f) => app::load(f, context)?,
-        None if args.image.is_none() && default.is_file() => app::load(default, context)?,
+    let mut spec = match app::recipe_file(args.file.as_deref(), args.image.is_none()) {
+        Some(f) => app::load(&f, context)?,
         None if Overrides::from(&args.app).any() => app::inline(context)?,
         None => return Ok(None),
     };

@@ -2,7 +2,6 @@
 //! packages in the lock file.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 
 use distroless::app;
 use distroless::build;
@@ -12,7 +11,6 @@ use distroless::plan::Source;
 use distroless::request::{Arches, Target};
 
 use super::args::LockArgs;
-use super::build::DEFAULT_RECIPE;
 use super::source;
 
 /// Runs `distroless lock`.
@@ -81,7 +79,9 @@ fn targets(
     let upstreams = super::source::upstreams(&args.source)?;
     let catalog_target =
         |image: ImageRef, arches: Arches| Target::to_lock(image, arches, upstreams.clone());
-    if let Some(file) = recipe_file(args) {
+    if let Some(file) =
+        app::recipe_file(args.file.as_deref(), args.images.is_empty() && !args.update)
+    {
         let spec = app::load(&file, args.context.as_deref())?;
         let target = Target::to_lock_recipe(spec, catalog, &args.arches, upstreams)?;
         return Ok((vec![target], Vec::new()));
@@ -105,12 +105,4 @@ fn targets(
         "name the images to lock, a recipe with -f FILE, or use --update to re-resolve the lock file"
     );
     Target::relock(lock, catalog, &upstreams)
-}
-
-/// The recipe to lock: `-f FILE`, or `./distroless.toml` when nothing else is named.
-fn recipe_file(args: &LockArgs) -> Option<PathBuf> {
-    args.file.clone().or_else(|| {
-        (args.images.is_empty() && !args.update && Path::new(DEFAULT_RECIPE).is_file())
-            .then(|| PathBuf::from(DEFAULT_RECIPE))
-    })
 }
