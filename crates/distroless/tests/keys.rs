@@ -86,6 +86,16 @@ fn an_empty_password_variable_is_unset_and_the_password_is_read_from_stdin() {
             .assert()
     };
     sign("pw-1\n").success();
+    // `--json`: what was stored, as a document.
+    let a = support::distroless(&cache)
+        .args(["sign", "--json", "--key"])
+        .arg(dir.join("cosign.key"))
+        .arg(&layout)
+        .env("DISTROLESS_PASSWORD", "pw-1")
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert!(!doc["stored"].as_array().unwrap().is_empty(), "{doc}");
     let a = sign("").failure();
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(err.contains("needs a password and none was given"), "{err}");

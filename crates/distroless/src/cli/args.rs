@@ -340,6 +340,8 @@ pub(crate) struct SignArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) key: PathBuf,
     #[command(flatten)]
+    pub(crate) json: JsonArgs,
+    #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }
 
@@ -354,6 +356,8 @@ pub(crate) struct AttestArgs {
     /// for a layout, the layout itself unless given.
     #[arg(long, value_name = "PATH")]
     pub(crate) from: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) json: JsonArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
 }

@@ -58,8 +58,12 @@ pub(crate) fn warn_without_sboms(attests: bool, sbom: super::args::SbomArg) {
     }
 }
 
-fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+/// What was stored, one line each, or with `--json` `{"stored": [...]}`.
+fn print_lines(lines: &[String], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    if json {
+        return super::print_json(&mut out, &serde_json::json!({ "stored": lines }));
+    }
     for l in lines {
         writeln!(out, "{l}")?;
     }
@@ -70,7 +74,7 @@ fn print_lines(lines: &[String]) -> anyhow::Result<()> {
 pub(crate) fn sign(args: &SignArgs) -> anyhow::Result<()> {
     let image = open(&args.reference, &args.registry)?;
     let key = private_key(&args.key)?;
-    print_lines(&sign_and_attest(&image, &key, true, None)?)
+    print_lines(&sign_and_attest(&image, &key, true, None)?, args.json.on)
 }
 
 /// Runs `distroless attest`.
@@ -85,7 +89,10 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<()> {
     };
     let evidence = attest::load(&from)?;
     let key = private_key(&args.key)?;
-    print_lines(&sign_and_attest(&image, &key, false, Some(&evidence))?)
+    print_lines(
+        &sign_and_attest(&image, &key, false, Some(&evidence))?,
+        args.json.on,
+    )
 }
 
 /// Runs `distroless verify`: exit 1 (an error) on anything missing or wrong.
