@@ -76,11 +76,28 @@ impl ImageView {
     /// yet (a copy to `/bin/x` on a merged-/usr image whose `/usr/bin` no package made);
     /// `None` on a link loop.
     pub fn real_path(&self, path: &str) -> Option<String> {
-        let mut pending: Vec<String> = (path.split('/'))
-            .filter(|s| !s.is_empty() && *s != ".")
-            .map(str::to_string)
-            .collect();
-        pending.reverse();
+        self.walk(path, false)
+    }
+
+    /// Follows symlinks (absolute and relative) inside the image; paths are without a leading `/`.
+    pub fn resolve(&self, path: &str) -> Resolved {
+        match self.walk(path, true) {
+            None => Resolved::Missing,
+            Some(real) if self.index.files.contains(&real) => Resolved::File(real),
+            Some(real) => Resolved::Dir(real),
+        }
+    }
+
+    /// Walks `path` component by component, following every link (at most 40): the real path,
+    /// or `None` on a loop or, when `must_exist`, at the first component the image lacks.
+    fn walk(&self, path: &str, must_exist: bool) -> Option<String> {
+        let words = |p: &str| -> Vec<String> {
+            (p.split('/').rev())
+                .filter(|s| !s.is_empty() && *s != ".")
+                .map(str::to_string)
+                .collect()
+        };
+        let mut pending = words(path);
         let mut cur: Vec<String> = Vec::new();
         let mut hops = 0;
         while let Some(part) = pending.pop() {
@@ -89,85 +106,35 @@ impl ImageView {
                 continue;
             }
             cur.push(part);
-            let Some(target) = self.index.symlinks.get(&cur.join("/")) else {
-                continue;
-            };
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            cur.pop();
-            if target.starts_with('/') {
-                cur.clear();
-            }
-            pending.extend(
-                (target.split('/').rev())
-                    .filter(|s| !s.is_empty() && *s != ".")
-                    .map(str::to_string),
-            );
-        }
-        Some(cur.join("/"))
-    }
-
-    /// Follows symlinks (absolute and relative) inside the image; paths are without a leading `/`.
-    pub fn resolve(&self, path: &str) -> Resolved {
-        let mut pending: Vec<String> = path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        pending.reverse();
-        let mut cur: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            match part.as_str() {
-                "." => continue,
-                ".." => {
-                    cur.pop();
-                    continue;
-                }
-                _ => {}
-            }
-            cur.push(part);
             let joined = cur.join("/");
             if let Some(target) = self.index.symlinks.get(&joined) {
                 hops += 1;
                 if hops > 40 {
-                    return Resolved::Missing;
+                    return None;
                 }
                 cur.pop();
                 if target.starts_with('/') {
                     cur.clear();
                 }
-                let mut parts: Vec<String> = target
-                    .split('/')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                parts.reverse();
-                pending.extend(parts);
-            } else if !self.index.dirs.contains(&joined) && !self.index.files.contains(&joined) {
-                // Directories implied by deeper paths exist too.
-                let prefix = format!("{joined}/");
-                let implied = starts_under(&self.index.files, &prefix)
-                    || starts_under(&self.index.dirs, &prefix)
-                    || self
-                        .index
-                        .symlinks
-                        .range(prefix.clone()..)
-                        .next()
-                        .is_some_and(|(p, _)| p.starts_with(&prefix));
-                if !implied {
-                    return Resolved::Missing;
-                }
+                pending.extend(words(target));
+            } else if must_exist && !self.exists(&joined) {
+                return None;
             }
         }
-        let joined = cur.join("/");
-        if self.index.files.contains(&joined) {
-            Resolved::File(joined)
-        } else {
-            Resolved::Dir(joined)
+        Some(cur.join("/"))
+    }
+
+    /// Whether the image has `path` (not a link): a file, a directory, or a directory implied
+    /// by deeper paths.
+    fn exists(&self, path: &str) -> bool {
+        if self.index.dirs.contains(path) || self.index.files.contains(path) {
+            return true;
         }
+        let prefix = format!("{path}/");
+        starts_under(&self.index.files, &prefix)
+            || starts_under(&self.index.dirs, &prefix)
+            || (self.index.symlinks.range(prefix.clone()..).next())
+                .is_some_and(|(p, _)| p.starts_with(&prefix))
     }
 
     /// Entries directly inside a directory (files and symlinks), by name.
