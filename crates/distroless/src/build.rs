@@ -454,15 +454,7 @@ mod tests {
             },
             destination: Destination::from_path(out, crate::model::destination::Format::Oci),
             dry_run: false,
-            options: crate::request::BuildOptions {
-                compression: oci::layer::Compression::Gzip,
-                layering: crate::layers::Layering::Tier,
-                epoch: 0,
-                allow_missing: false,
-                sbom: crate::sbom::SbomFormats::Both,
-                audit: None,
-                invocation: Vec::new(),
-            },
+            options: crate::request::BuildOptions::default(),
             replace: false,
             matrix: None,
         }

@@ -40,11 +40,11 @@ pub struct Record {
 }
 
 /// Where a build stages its layout: beside the destination (renamed into place at the end),
-/// or for a dry run in a private scratch directory removed with it.
+/// or for a dry run in a private scratch directory removed with it. `build::run` has checked
+/// the destination already.
 pub fn staging(
     req: &BuildRequest,
 ) -> anyhow::Result<(LayoutWriter, Option<oci::staging::Scratch>)> {
-    req.destination.check()?;
     if req.dry_run {
         let scratch = oci::staging::private_scratch()?;
         let layout = LayoutWriter::new(&scratch.0.path().join("image"))?;

@@ -90,6 +90,21 @@ pub struct MatrixPlace {
     pub evidence: std::path::PathBuf,
 }
 
+/// The defaults the command line has: gzip, one layer per tier, the epoch, both SBOMs, no audit.
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            compression: Compression::Gzip,
+            layering: Layering::Tier,
+            epoch: 0,
+            allow_missing: false,
+            sbom: SbomFormats::Both,
+            audit: None,
+            invocation: Vec::new(),
+        }
+    }
+}
+
 impl BuildRequest {
     /// Refuses combinations that cannot mean anything, whatever the base.
     pub fn check(&self) -> anyhow::Result<()> {

@@ -128,7 +128,8 @@ fn python_abi(app: &AppPrepared, view: &ImageView) -> anyhow::Result<()> {
 
 /// The image's Python (`usr/bin/python3.13` → (3, 13)), if it has one.
 fn image_python(view: &ImageView) -> Option<(u32, u32)> {
-    (view.index.files.iter())
+    (view.index.files.range("usr/bin/python".to_string()..))
+        .take_while(|f| f.starts_with("usr/bin/python"))
         .filter_map(|f| f.strip_prefix("usr/bin/python"))
         .filter_map(parse_version)
         .max()

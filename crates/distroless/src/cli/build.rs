@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use distroless::app::overrides::Overrides;
-use distroless::app::{self, AppSpec, DEFAULT_RECIPE};
+use distroless::app::{self, AppSpec, DEFAULT_RECIPE, overrides::Overrides};
 use distroless::build;
 use distroless::layers::Layering;
 use distroless::model::lock::Lock;
@@ -267,14 +266,15 @@ pub(crate) fn compression(arg: CompressionArg) -> Compression {
 
 /// The recipe file with the application flags merged over it (or the flags alone).
 fn app_spec(args: &BuildArgs) -> anyhow::Result<Option<AppSpec>> {
+    let overrides = Overrides::from(&args.app);
     let context = args.context.as_deref();
     // Flags are merged over ./distroless.toml when it is there, as over a `-f` file.
     let mut spec = match app::recipe_file(args.file.as_deref(), args.image.is_none()) {
         Some(f) => app::load(&f, context)?,
-        None if Overrides::from(&args.app).any() => app::inline(context)?,
+        None if overrides.any() => app::inline(context)?,
         None => return Ok(None),
     };
-    Overrides::from(&args.app).apply(&mut spec.recipe)?;
+    overrides.apply(&mut spec.recipe)?;
     spec.check_name()?;
     spec.check_tags()?;
     Ok(Some(spec))

@@ -396,15 +396,7 @@ mod tests {
     #[test]
     fn a_family_request_builds_each_image_whole_into_its_own_part() {
         let catalog = Catalog::embedded().unwrap();
-        let options = BuildOptions {
-            compression: oci::layer::Compression::Gzip,
-            layering: crate::layers::Layering::Tier,
-            epoch: 0,
-            allow_missing: false,
-            sbom: crate::sbom::SbomFormats::Both,
-            audit: None,
-            invocation: Vec::new(),
-        };
+        let options = BuildOptions::default();
         let family = Family {
             catalog: &catalog,
             arches: &[],
