@@ -58,20 +58,16 @@ pub fn build(
         Some(t) => format!("{t}-debug"),
     };
     // Named after the image it extends: its layout ref `shop:1.0` (a bare tag names no
-    // image), else the title our builds give it, else the output file.
+    // image), else the title our builds give it, else the repository it was pulled from, else
+    // the output file.
     let title = (image.manifests.first())
         .and_then(|m| m.manifest["annotations"]["org.opencontainers.image.title"].as_str());
-    // A registry image (pulled into the cache) is named after its repository.
-    let repository = (!input.path.exists() || input.shown != input.path.display().to_string())
-        .then(|| registry::Reference::parse(&input.shown).ok())
-        .flatten()
-        .map(|r| r.repository);
     let usable = |n: &&str| !n.is_empty() && registry_name_ok(n);
     let name = (image.ref_name.as_deref())
         .and_then(|r| r.rsplit_once(':').map(|(n, _)| n))
         .filter(usable)
         .or(title.filter(usable))
-        .or(repository.as_deref().filter(usable))
+        .or(input.repository.as_deref().filter(usable))
         .map_or_else(|| output_name(destination), str::to_string);
     let tags = std::slice::from_ref(&tag);
     let docker = super::docker_image(&rewritten, &name, tags);

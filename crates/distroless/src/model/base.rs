@@ -26,6 +26,8 @@ pub struct DiskImage {
     pub tag: Option<String>,
     /// How the user wrote it, for annotations and messages.
     pub shown: String,
+    /// The repository it was pulled from, for an image from a registry (`team/shop`).
+    pub repository: Option<String>,
 }
 
 impl DiskImage {
@@ -54,6 +56,7 @@ impl DiskImage {
             path,
             tag,
             shown: text.to_string(),
+            repository: None,
         }
     }
 

@@ -113,6 +113,7 @@ pub fn registry_base(
         path: root,
         tag: None,
         shown: r.to_string(),
+        repository: Some(r.repository.clone()),
     })))
 }
 
@@ -135,6 +136,7 @@ pub fn on_disk(
         path: root,
         tag: Some(r.tag_or_latest().to_string()),
         shown: text.to_string(),
+        repository: Some(r.repository.clone()),
     })
 }
 
