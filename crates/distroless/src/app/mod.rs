@@ -230,14 +230,7 @@ impl AppSpec {
     /// `.`, `_`, `-` between them, components separated by `/`), never a path to write to.
     pub fn check_name(&self) -> anyhow::Result<()> {
         let name = &self.recipe.name;
-        let component_ok = |c: &str| {
-            !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
-        };
-        if name.len() > 128 || !name.split('/').all(component_ok) {
+        if !crate::model::image_name_ok(name) {
             return Err(self.error(
                 None,
                 "name",

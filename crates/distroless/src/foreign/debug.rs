@@ -62,7 +62,7 @@ pub fn build(
     // the output file.
     let title = (image.manifests.first())
         .and_then(|m| m.manifest["annotations"]["org.opencontainers.image.title"].as_str());
-    let usable = |n: &&str| !n.is_empty() && registry_name_ok(n);
+    let usable = |n: &&str| crate::model::image_name_ok(n);
     let name = (image.ref_name.as_deref())
         .and_then(|r| r.rsplit_once(':').map(|(n, _)| n))
         .filter(usable)
@@ -79,17 +79,6 @@ pub fn build(
     let top = tagged_index(&layout, manifests, &refs, destination.kept(replace))?;
     output::finish(layout, &top, destination, docker.as_ref())?;
     Ok(format!("{name}:{tag}"))
-}
-
-/// A repository name as registries and engines take it (lowercase parts of `a-z0-9._-`
-/// between `/`).
-fn registry_name_ok(name: &str) -> bool {
-    name.split('/').all(|part| {
-        !part.is_empty()
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-    })
 }
 
 /// The image name a debug output carries in archives: the output's file name without `.tar`
